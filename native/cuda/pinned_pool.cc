@@ -1,0 +1,95 @@
+#include "cuda/pinned_pool.h"
+
+#include <cuda_runtime_api.h>
+
+#include <vector>
+
+#include "common/native_error.h"
+
+namespace trtn::cuda {
+
+PinnedBlock::~PinnedBlock() { pool_->giveBack(ptr_, capacity_); }
+
+std::shared_ptr<PinnedPool> PinnedPool::create(std::size_t maxCachedBytes) {
+  return std::shared_ptr<PinnedPool>(new PinnedPool(maxCachedBytes));
+}
+
+PinnedPool::~PinnedPool() {
+  // Blocks hold the pool alive, so only cached blocks remain here.
+  for (auto& [capacity, ptr] : free_) (void)cudaFreeHost(ptr);
+}
+
+std::size_t PinnedPool::roundUp(std::size_t bytes) noexcept {
+  constexpr std::size_t kMin = 4096;
+  if (bytes <= kMin) return kMin;
+  std::size_t pow = kMin;  // the largest power of two <= bytes
+  while (pow * 2 <= bytes) pow <<= 1;
+  const std::size_t step = pow / 4;
+  return (bytes + step - 1) / step * step;
+}
+
+std::shared_ptr<PinnedBlock> PinnedPool::acquire(std::size_t bytes) {
+  const std::size_t capacity = roundUp(bytes);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = free_.lower_bound(capacity);
+    // Take a cached block unless it is more than twice what is needed.
+    if (it != free_.end() && it->first <= capacity * 2) {
+      const std::size_t cap = it->first;
+      void* ptr = it->second;
+      free_.erase(it);
+      stats_.cachedBytes -= cap;
+      stats_.inUseBytes += cap;
+      stats_.reuses++;
+      return std::shared_ptr<PinnedBlock>(new PinnedBlock(shared_from_this(), ptr, bytes, cap));
+    }
+  }
+  void* ptr = nullptr;
+  cudaError_t err = cudaHostAlloc(&ptr, capacity, cudaHostAllocPortable);
+  if (err == cudaErrorMemoryAllocation) {
+    // Cached blocks of other sizes may be what stands in the way; free them and try once more.
+    (void)cudaGetLastError();
+    trim();
+    err = cudaHostAlloc(&ptr, capacity, cudaHostAllocPortable);
+  }
+  if (err != cudaSuccess) throwCuda(err, "cudaHostAlloc");
+  std::lock_guard<std::mutex> lock(mu_);
+  stats_.allocations++;
+  stats_.inUseBytes += capacity;
+  return std::shared_ptr<PinnedBlock>(new PinnedBlock(shared_from_this(), ptr, bytes, capacity));
+}
+
+void PinnedPool::giveBack(void* ptr, std::size_t capacity) noexcept {
+  bool keep = false;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stats_.inUseBytes -= capacity;
+    if (stats_.cachedBytes + capacity <= stats_.maxCachedBytes) {
+      free_.emplace(capacity, ptr);
+      stats_.cachedBytes += capacity;
+      keep = true;
+    } else {
+      stats_.frees++;
+    }
+  }
+  if (!keep) (void)cudaFreeHost(ptr);
+}
+
+PinnedPoolStats PinnedPool::stats() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return stats_;
+}
+
+void PinnedPool::trim() {
+  std::vector<void*> victims;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (auto& [capacity, ptr] : free_) victims.push_back(ptr);
+    stats_.frees += free_.size();
+    stats_.cachedBytes = 0;
+    free_.clear();
+  }
+  for (void* ptr : victims) (void)cudaFreeHost(ptr);
+}
+
+}  // namespace trtn::cuda

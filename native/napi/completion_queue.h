@@ -1,0 +1,104 @@
+#pragma once
+// Signals GPU completion to JS without blocking the event loop. Work is enqueued on a stream
+// from the JS thread, an event is recorded after it, and one completion thread per
+// environment waits on the events (oldest first, collecting any that finished meanwhile) and
+// hands each finished item to the JS thread through a thread-safe function, where it settles
+// its promise exactly once. Measured on the H100 this path costs 22-25 us per call, against
+// 35 us for cudaLaunchHostFunc callbacks (../shared/DESIGN.md).
+//
+// Teardown: a cleanup hook stops the thread after the pending events complete and releases
+// the thread-safe function; items it had not delivered are freed without touching JS.
+
+#include <cuda_runtime_api.h>
+#include <napi.h>
+
+#include <condition_variable>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "common/native_error.h"
+
+namespace trtn {
+
+namespace cuda {
+class Stream;
+class Event;
+}  // namespace cuda
+
+class Completion {
+ public:
+  virtual ~Completion() = default;
+  // On the JS thread: the awaited GPU work finished (`error` null) or failed.
+  virtual void settle(Napi::Env env, const NativeError* error) = 0;
+};
+
+// A Completion that resolves (with undefined) or rejects a promise, holding `keepAlive`
+// (buffers, streams) until then.
+class PromiseCompletion : public Completion {
+ public:
+  explicit PromiseCompletion(Napi::Env env) : deferred_(Napi::Promise::Deferred::New(env)) {}
+  Napi::Promise promise() const { return deferred_.Promise(); }
+  void hold(std::shared_ptr<const void> p) { keepAlive_.push_back(std::move(p)); }
+  void settle(Napi::Env env, const NativeError* error) override;
+
+ private:
+  Napi::Promise::Deferred deferred_;
+  std::vector<std::shared_ptr<const void>> keepAlive_;
+};
+
+class CompletionQueue {
+ public:
+  explicit CompletionQueue(Napi::Env env);
+  ~CompletionQueue();
+  CompletionQueue(const CompletionQueue&) = delete;
+  CompletionQueue& operator=(const CompletionQueue&) = delete;
+
+  // Records an event after the work enqueued so far on `stream`; settles `item` once it completes.
+  void afterStream(const cuda::Stream& stream, std::unique_ptr<Completion> item);
+  // Settles `item` once the already-recorded `event` completes.
+  void afterEvent(std::shared_ptr<const cuda::Event> event, std::unique_ptr<Completion> item);
+
+  // Stops the thread (after the pending events complete) and releases the thread-safe function.
+  void shutdown();
+
+ private:
+  struct Pending {
+    cudaEvent_t event = nullptr;
+    int device = 0;
+    bool pooled = false;  // the event came from the pool and goes back to it
+    std::shared_ptr<const cuda::Event> borrowed;
+    std::unique_ptr<Completion> item;
+  };
+  struct Done {
+    std::unique_ptr<Completion> item;
+    std::unique_ptr<NativeError> error;
+  };
+
+  static void callJs(Napi::Env env, Napi::Function, CompletionQueue* queue, Done* done);
+  static void onCleanup(void* arg);
+  void enqueue(Napi::Env env, Pending pending);
+  void loop();
+  void deliver(Pending& pending, cudaError_t status);
+  cudaEvent_t takeEvent(int device);
+  void returnEvent(int device, cudaEvent_t event);
+
+  using Tsfn = Napi::TypedThreadSafeFunction<CompletionQueue, Done, CompletionQueue::callJs>;
+  Tsfn tsfn_;
+  napi_env env_;
+  std::size_t inflight_ = 0;  // touched on the JS thread only
+  bool shutDown_ = false;
+  bool cleanupRan_ = false;
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<Pending> pending_;
+  bool stopping_ = false;
+  std::unordered_map<int, std::vector<cudaEvent_t>> eventPool_;
+  std::thread thread_;
+};
+
+}  // namespace trtn

@@ -1,0 +1,317 @@
+#include "napi/cuda_functions.h"
+
+#include <cuda_runtime_api.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "cuda/device.h"
+#include "cuda/device_memory.h"
+#include "cuda/pinned_pool.h"
+#include "cuda/stream.h"
+#include "napi/args.h"
+#include "napi/completion_queue.h"
+#include "napi/device_buffer_wrap.h"
+#include "napi/instance.h"
+#include "napi/js_error.h"
+#include "napi/pinned_pool_wrap.h"
+#include "napi/stream_wrap.h"
+
+namespace trtn {
+
+namespace {
+
+Napi::Value driverVersion(const Napi::CallbackInfo& info) {
+  return guarded(info.Env(), [&] { return Napi::Number::New(info.Env(), cuda::driverVersion()).As<Napi::Value>(); });
+}
+
+Napi::Value runtimeVersion(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), cuda::runtimeVersion()); }
+
+Napi::Value deviceCount(const Napi::CallbackInfo& info) {
+  return guarded(info.Env(), [&] { return Napi::Number::New(info.Env(), cuda::deviceCount()).As<Napi::Value>(); });
+}
+
+Napi::Value deviceProperties(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return guarded(env, [&] {
+    const auto p = cuda::deviceProperties(static_cast<int>(argInt(info, 0, "device", 0, 1 << 16)));
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("index", p.index);
+    o.Set("name", p.name);
+    o.Set("computeCapability", std::to_string(p.major) + "." + std::to_string(p.minor));
+    o.Set("major", p.major);
+    o.Set("minor", p.minor);
+    o.Set("totalMemory", static_cast<double>(p.totalMemory));
+    o.Set("multiProcessorCount", p.multiProcessorCount);
+    o.Set("pciBusId", p.pciBusId);
+    o.Set("uuid", p.uuid);
+    o.Set("l2CacheBytes", static_cast<double>(p.l2CacheBytes));
+    o.Set("memoryBusWidth", p.memoryBusWidth);
+    o.Set("integrated", p.integrated);
+    return o.As<Napi::Value>();
+  });
+}
+
+Napi::Value memoryInfo(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return guarded(env, [&] {
+    const auto m = cuda::memoryInfo(static_cast<int>(argInt(info, 0, "device", 0, 1 << 16)));
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("free", static_cast<double>(m.free));
+    o.Set("total", static_cast<double>(m.total));
+    return o.As<Napi::Value>();
+  });
+}
+
+// One side of a copy: device memory, pinned host memory, or pageable JS memory.
+struct Endpoint {
+  char* base = nullptr;
+  std::size_t size = 0;
+  bool pageable = false;
+  std::shared_ptr<const void> keep;
+  Napi::Value js;  // the pageable JS object, kept referenced while the copy runs
+};
+
+Endpoint endpoint(Napi::Env env, Napi::Value v, const char* name) {
+  Endpoint e;
+  if (DeviceBufferWrap::is(env, v)) {
+    auto mem = DeviceBufferWrap::from(env, v, name);
+    e.base = static_cast<char*>(mem->data());
+    e.size = mem->size();
+    e.keep = std::move(mem);
+  } else if (PinnedBufferWrap::is(env, v)) {
+    auto block = PinnedBufferWrap::from(env, v, name);
+    e.base = static_cast<char*>(block->data());
+    e.size = block->size();
+    e.keep = std::move(block);
+  } else if (v.IsTypedArray() || v.IsDataView()) {
+    napi_value ab = nullptr;
+    void* data = nullptr;
+    std::size_t length = 0;
+    if (v.IsTypedArray()) {
+      auto ta = v.As<Napi::TypedArray>();
+      data = static_cast<char*>(ta.ArrayBuffer().Data()) + ta.ByteOffset();
+      length = ta.ByteLength();
+      ab = ta.ArrayBuffer();
+    } else {
+      auto dv = v.As<Napi::DataView>();
+      data = static_cast<char*>(dv.ArrayBuffer().Data()) + dv.ByteOffset();
+      length = dv.ByteLength();
+      ab = dv.ArrayBuffer();
+    }
+    e.base = static_cast<char*>(data);
+    e.size = length;
+    e.pageable = true;
+    e.js = Napi::Value(env, ab);
+  } else if (v.IsArrayBuffer()) {
+    auto ab = v.As<Napi::ArrayBuffer>();
+    e.base = static_cast<char*>(ab.Data());
+    e.size = ab.ByteLength();
+    e.pageable = true;
+    e.js = v;
+  } else {
+    throwInvalidArg(std::string(name) + " must be a DeviceBuffer, a PinnedBuffer, a typed array or an ArrayBuffer");
+  }
+  return e;
+}
+
+// Copies that touch pageable memory block the calling thread inside CUDA, so they run on the
+// libuv pool: the JS thread only validates and queues them.
+class PageableCopy : public Napi::AsyncWorker {
+ public:
+  PageableCopy(Napi::Env env, std::shared_ptr<cuda::Stream> stream, void* dst, const void* src, std::size_t bytes,
+               std::vector<std::shared_ptr<const void>> keep, std::vector<Napi::Value> js)
+      : Napi::AsyncWorker(env, "tensorrt-node:copy"),
+        deferred_(Napi::Promise::Deferred::New(env)),
+        stream_(std::move(stream)),
+        dst_(dst),
+        src_(src),
+        bytes_(bytes),
+        keep_(std::move(keep)) {
+    for (auto& v : js) refs_.push_back(Napi::Persistent(v.As<Napi::Object>()));
+  }
+  Napi::Promise promise() const { return deferred_.Promise(); }
+
+  void Execute() override {
+    try {
+      cuda::DeviceGuard guard(stream_->device());
+      CHECK_CUDA(cudaMemcpyAsync(dst_, src_, bytes_, cudaMemcpyDefault, stream_->get()));
+      stream_->synchronize();
+    } catch (const NativeError& e) {
+      error_ = std::make_unique<NativeError>(e);
+    }
+  }
+  void OnOK() override {
+    if (error_) {
+      deferred_.Reject(toJsError(Env(), *error_));
+    } else {
+      deferred_.Resolve(Env().Undefined());
+    }
+  }
+
+ private:
+  Napi::Promise::Deferred deferred_;
+  std::shared_ptr<cuda::Stream> stream_;
+  void* dst_;
+  const void* src_;
+  std::size_t bytes_;
+  std::vector<std::shared_ptr<const void>> keep_;
+  std::vector<Napi::ObjectReference> refs_;
+  std::unique_ptr<NativeError> error_;
+};
+
+// copyAsync(dst, dstOffset, src, srcOffset, bytes, stream) -> Promise<void>
+Napi::Value copyAsync(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return guarded(env, [&]() -> Napi::Value {
+    Endpoint dst = endpoint(env, argAt(info, 0), "dst");
+    const std::size_t dstOffset = argSize(info, 1, "dstOffset");
+    Endpoint src = endpoint(env, argAt(info, 2), "src");
+    const std::size_t srcOffset = argSize(info, 3, "srcOffset");
+    const std::size_t bytes = argSize(info, 4, "bytes");
+    auto stream = StreamWrap::from(env, argAt(info, 5), "stream");
+    checkRange("dst", dstOffset, bytes, dst.size);
+    checkRange("src", srcOffset, bytes, src.size);
+    char* to = dst.base + dstOffset;
+    const char* from = src.base + srcOffset;
+
+    if (dst.pageable || src.pageable) {
+      std::vector<Napi::Value> js;
+      if (dst.pageable) js.push_back(dst.js);
+      if (src.pageable) js.push_back(src.js);
+      auto* worker = new PageableCopy(env, std::move(stream), to, from, bytes, {dst.keep, src.keep}, std::move(js));
+      Napi::Promise promise = worker->promise();
+      worker->Queue();
+      return promise;
+    }
+    cuda::DeviceGuard guard(stream->device());
+    CHECK_CUDA(cudaMemcpyAsync(to, from, bytes, cudaMemcpyDefault, stream->get()));
+    auto item = std::make_unique<PromiseCompletion>(env);
+    item->hold(std::move(dst.keep));
+    item->hold(std::move(src.keep));
+    item->hold(stream);
+    Napi::Promise promise = item->promise();
+    InstanceData::of(env).completionQueue(env).afterStream(*stream, std::move(item));
+    return promise;
+  });
+}
+
+// memsetAsync(buffer, offset, value, bytes, stream): enqueued only; await stream.synchronize().
+Napi::Value memsetAsync(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return guarded(env, [&] {
+    auto mem = DeviceBufferWrap::from(env, argAt(info, 0), "buffer");
+    const std::size_t offset = argSize(info, 1, "offset");
+    const int value = static_cast<int>(argInt(info, 2, "value", 0, 255));
+    const std::size_t bytes = argSize(info, 3, "bytes");
+    auto stream = StreamWrap::from(env, argAt(info, 4), "stream");
+    checkRange("buffer", offset, bytes, mem->size());
+    cuda::DeviceGuard guard(stream->device());
+    CHECK_CUDA(cudaMemsetAsync(static_cast<char*>(mem->data()) + offset, value, bytes, stream->get()));
+    return env.Undefined();
+  });
+}
+
+// The baseline for the pinned-pool benchmark: plain cudaMemcpyAsync between a cudaHostAlloc
+// buffer and device memory in a C++ loop, timed with CUDA events, on a libuv pool thread.
+class BandwidthProbe : public Napi::AsyncWorker {
+ public:
+  BandwidthProbe(Napi::Env env, int device, std::size_t bytes, int iterations, bool toDevice)
+      : Napi::AsyncWorker(env, "tensorrt-node:bandwidth"),
+        deferred_(Napi::Promise::Deferred::New(env)),
+        device_(device),
+        bytes_(bytes),
+        iterations_(iterations),
+        toDevice_(toDevice) {}
+  Napi::Promise promise() const { return deferred_.Promise(); }
+
+  void Execute() override {
+    void* host = nullptr;
+    void* dev = nullptr;
+    cudaStream_t stream = nullptr;
+    cudaEvent_t start = nullptr;
+    cudaEvent_t stop = nullptr;
+    try {
+      cuda::DeviceGuard guard(device_);
+      CHECK_CUDA(cudaHostAlloc(&host, bytes_, cudaHostAllocPortable));
+      CHECK_CUDA(cudaMalloc(&dev, bytes_));
+      CHECK_CUDA(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
+      CHECK_CUDA(cudaEventCreate(&start));
+      CHECK_CUDA(cudaEventCreate(&stop));
+      void* to = toDevice_ ? dev : host;
+      const void* from = toDevice_ ? host : dev;
+      CHECK_CUDA(cudaMemcpyAsync(to, from, bytes_, cudaMemcpyDefault, stream));  // warm-up
+      CHECK_CUDA(cudaStreamSynchronize(stream));
+      for (int i = 0; i < iterations_; i++) {
+        CHECK_CUDA(cudaEventRecord(start, stream));
+        CHECK_CUDA(cudaMemcpyAsync(to, from, bytes_, cudaMemcpyDefault, stream));
+        CHECK_CUDA(cudaEventRecord(stop, stream));
+        CHECK_CUDA(cudaEventSynchronize(stop));
+        float ms = 0;
+        CHECK_CUDA(cudaEventElapsedTime(&ms, start, stop));
+        ms_.push_back(ms);
+      }
+    } catch (const NativeError& e) {
+      error_ = std::make_unique<NativeError>(e);
+    }
+    if (start) (void)cudaEventDestroy(start);
+    if (stop) (void)cudaEventDestroy(stop);
+    if (stream) (void)cudaStreamDestroy(stream);
+    if (dev) (void)cudaFree(dev);
+    if (host) (void)cudaFreeHost(host);
+  }
+
+  void OnOK() override {
+    Napi::Env env = Env();
+    if (error_) {
+      deferred_.Reject(toJsError(env, *error_));
+      return;
+    }
+    Napi::Array out = Napi::Array::New(env, ms_.size());
+    for (std::size_t i = 0; i < ms_.size(); i++) out.Set(static_cast<uint32_t>(i), Napi::Number::New(env, ms_[i]));
+    deferred_.Resolve(out);
+  }
+
+ private:
+  Napi::Promise::Deferred deferred_;
+  int device_;
+  std::size_t bytes_;
+  int iterations_;
+  bool toDevice_;
+  std::vector<float> ms_;
+  std::unique_ptr<NativeError> error_;
+};
+
+// bandwidthProbe(device, bytes, iterations, 'h2d' | 'd2h') -> Promise<number[]> (ms per copy)
+Napi::Value bandwidthProbe(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return guarded(env, [&] {
+    const int device = static_cast<int>(argInt(info, 0, "device", 0, 1 << 16));
+    const std::size_t bytes = argSize(info, 1, "bytes");
+    const int iterations = static_cast<int>(argInt(info, 2, "iterations", 1, 100000));
+    const Napi::Value dir = argAt(info, 3);
+    if (!dir.IsString()) throwInvalidArg("direction must be 'h2d' or 'd2h'");
+    const std::string d = dir.As<Napi::String>();
+    if (d != "h2d" && d != "d2h") throwInvalidArg("direction must be 'h2d' or 'd2h'");
+    auto* worker = new BandwidthProbe(env, device, bytes, iterations, d == "h2d");
+    Napi::Promise promise = worker->promise();
+    worker->Queue();
+    return promise.As<Napi::Value>();
+  });
+}
+
+}  // namespace
+
+void defineCudaFunctions(Napi::Env env, Napi::Object exports) {
+  exports.Set("cudaDriverVersion", Napi::Function::New<driverVersion>(env, "cudaDriverVersion"));
+  exports.Set("cudaRuntimeVersion", Napi::Function::New<runtimeVersion>(env, "cudaRuntimeVersion"));
+  exports.Set("cudaDeviceCount", Napi::Function::New<deviceCount>(env, "cudaDeviceCount"));
+  exports.Set("cudaDeviceProperties", Napi::Function::New<deviceProperties>(env, "cudaDeviceProperties"));
+  exports.Set("cudaMemGetInfo", Napi::Function::New<memoryInfo>(env, "cudaMemGetInfo"));
+  exports.Set("copyAsync", Napi::Function::New<copyAsync>(env, "copyAsync"));
+  exports.Set("memsetAsync", Napi::Function::New<memsetAsync>(env, "memsetAsync"));
+  exports.Set("bandwidthProbe", Napi::Function::New<bandwidthProbe>(env, "bandwidthProbe"));
+}
+
+}  // namespace trtn

@@ -1,0 +1,54 @@
+#include "napi/device_buffer_wrap.h"
+
+#include "napi/args.h"
+#include "napi/instance.h"
+#include "napi/js_error.h"
+#include "napi/stream_wrap.h"
+
+namespace trtn {
+
+Napi::Function DeviceBufferWrap::define(Napi::Env env) {
+  return DefineClass(env, "DeviceBuffer",
+                     {
+                         InstanceAccessor<&DeviceBufferWrap::byteLength>("byteLength"),
+                         InstanceAccessor<&DeviceBufferWrap::device>("device"),
+                         InstanceAccessor<&DeviceBufferWrap::freed>("freed"),
+                         InstanceMethod<&DeviceBufferWrap::free>("free"),
+                     });
+}
+
+DeviceBufferWrap::DeviceBufferWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<DeviceBufferWrap>(info) {
+  Napi::Env env = info.Env();
+  guarded(env, [&] {
+    auto stream = StreamWrap::from(env, argAt(info, 0), "stream");
+    bytes_ = argSize(info, 1, "bytes");
+    device_ = stream->device();
+    memory_ = std::make_shared<cuda::DeviceMemory>(std::move(stream), bytes_);
+  });
+}
+
+bool DeviceBufferWrap::is(Napi::Env env, Napi::Value value) {
+  return value.IsObject() && value.As<Napi::Object>().InstanceOf(InstanceData::of(env).deviceBufferCtor.Value());
+}
+
+std::shared_ptr<cuda::DeviceMemory> DeviceBufferWrap::from(Napi::Env env, Napi::Value value, const char* name) {
+  if (!is(env, value)) throwInvalidArg(std::string(name) + " must be a DeviceBuffer");
+  auto* self = Unwrap(value.As<Napi::Object>());
+  if (!self->memory_) throw NativeError("ERR_DISPOSED", std::string(name) + " was freed");
+  return self->memory_;
+}
+
+Napi::Value DeviceBufferWrap::byteLength(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), static_cast<double>(bytes_));
+}
+
+Napi::Value DeviceBufferWrap::device(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), device_); }
+
+Napi::Value DeviceBufferWrap::freed(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), !memory_); }
+
+Napi::Value DeviceBufferWrap::free(const Napi::CallbackInfo& info) {
+  memory_.reset();
+  return info.Env().Undefined();
+}
+
+}  // namespace trtn

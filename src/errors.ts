@@ -1,0 +1,250 @@
+/**
+ * Error classes. Every error the library throws or rejects with is a `TensorRTNodeError`
+ * with a stable `code`; messages name the input or option and show what was expected and
+ * what was got. Native code creates these same classes through `errorFromCode` (see
+ * native.ts), so a CUDA failure is a `CudaError` whether it was thrown synchronously or
+ * rejected from the completion thread.
+ */
+
+export type ErrorCode =
+  | 'ERR_INVALID_ARG'
+  | 'ERR_SHAPE'
+  | 'ERR_DTYPE'
+  | 'ERR_PROFILE_RANGE'
+  | 'ERR_QUEUE_FULL'
+  | 'ERR_TIMEOUT'
+  | 'ERR_ABORTED'
+  | 'ERR_DISPOSED'
+  | 'ERR_SHUTTING_DOWN'
+  | 'ERR_BUSY'
+  | 'ERR_CUDA'
+  | 'ERR_CUDA_OOM'
+  | 'ERR_TENSORRT'
+  | 'ERR_TENSORRT_NOT_FOUND'
+  | 'ERR_TENSORRT_VERSION'
+  | 'ERR_ONNX_PARSE'
+  | 'ERR_ONNX'
+  | 'ERR_ONNXRUNTIME'
+  | 'ERR_ADDON_LOAD'
+  | 'ERR_IO'
+  | 'ERR_INTERNAL';
+
+export interface ErrorDetails {
+  cause?: unknown;
+  [key: string]: unknown;
+}
+
+export class TensorRTNodeError extends Error {
+  readonly code: ErrorCode;
+
+  constructor(code: ErrorCode, message: string, details: ErrorDetails = {}) {
+    const { cause, ...rest } = details;
+    super(message, cause === undefined ? undefined : { cause });
+    this.code = code;
+    Object.assign(this, rest);
+  }
+
+  override get name(): string {
+    return this.constructor.name;
+  }
+}
+
+/** An argument or option had the wrong type, range or form. */
+export class InvalidArgumentError extends TensorRTNodeError {
+  constructor(message: string, details?: ErrorDetails) {
+    super('ERR_INVALID_ARG', message, details);
+  }
+}
+
+/** Dims that do not fit: element counts, ranks, fixed dims of a model input. */
+export class ShapeError extends TensorRTNodeError {
+  constructor(message: string, details?: ErrorDetails) {
+    super('ERR_SHAPE', message, details);
+  }
+}
+
+/** A tensor of the wrong element type. */
+export class DTypeError extends TensorRTNodeError {
+  constructor(message: string, details?: ErrorDetails) {
+    super('ERR_DTYPE', message, details);
+  }
+}
+
+/** Input dims outside every optimization profile of a TensorRT engine. */
+export class ProfileRangeError extends TensorRTNodeError {
+  constructor(message: string, details?: ErrorDetails) {
+    super('ERR_PROFILE_RANGE', message, details);
+  }
+}
+
+export class QueueFullError extends TensorRTNodeError {
+  constructor(message: string, details?: ErrorDetails) {
+    super('ERR_QUEUE_FULL', message, details);
+  }
+}
+
+export class TimeoutError extends TensorRTNodeError {
+  constructor(message: string, details?: ErrorDetails) {
+    super('ERR_TIMEOUT', message, details);
+  }
+}
+
+/** The caller's AbortSignal fired; `cause` holds the signal's reason. */
+export class AbortError extends TensorRTNodeError {
+  constructor(message: string, details?: ErrorDetails) {
+    super('ERR_ABORTED', message, details);
+  }
+}
+
+/** The object was disposed (or is being disposed) and takes no more work. */
+export class DisposedError extends TensorRTNodeError {
+  constructor(message: string, details?: ErrorDetails) {
+    super('ERR_DISPOSED', message, details);
+  }
+}
+
+/** A batcher or server that is closing and takes no new requests. */
+export class ShuttingDownError extends TensorRTNodeError {
+  constructor(message: string, details?: ErrorDetails) {
+    super('ERR_SHUTTING_DOWN', message, details);
+  }
+}
+
+/** The resource is in use and the operation refuses to wait. */
+export class BusyError extends TensorRTNodeError {
+  constructor(message: string, details?: ErrorDetails) {
+    super('ERR_BUSY', message, details);
+  }
+}
+
+/**
+ * A CUDA runtime call failed. `cudaError` is the CUDA error's name (e.g.
+ * `cudaErrorNoDevice`); `sticky` is true for errors that leave the CUDA context unusable.
+ * Out-of-memory has the code `ERR_CUDA_OOM`.
+ */
+export class CudaError extends TensorRTNodeError {
+  declare readonly cudaError: string | undefined;
+  declare readonly sticky: boolean | undefined;
+  constructor(message: string, details?: ErrorDetails & { cudaError?: string; sticky?: boolean; oom?: boolean }) {
+    const { oom, ...rest } = details ?? {};
+    super(oom ? 'ERR_CUDA_OOM' : 'ERR_CUDA', message, rest);
+  }
+}
+
+/** TensorRT reported an error (build, deserialize, enqueue). */
+export class TensorRTError extends TensorRTNodeError {
+  constructor(message: string, details?: ErrorDetails) {
+    super('ERR_TENSORRT', message, details);
+  }
+}
+
+/** TensorRT's libraries (or support for them in this build) were not found. */
+export class TensorRTNotFoundError extends TensorRTNodeError {
+  constructor(message: string, details?: ErrorDetails) {
+    super('ERR_TENSORRT_NOT_FOUND', message, details);
+  }
+}
+
+/** The TensorRT library found is of another major version than the addon was built for. */
+export class TensorRTVersionError extends TensorRTNodeError {
+  constructor(message: string, details?: ErrorDetails) {
+    super('ERR_TENSORRT_VERSION', message, details);
+  }
+}
+
+/** An ONNX model that could not be decoded or that TensorRT's parser refused. */
+export class OnnxParseError extends TensorRTNodeError {
+  constructor(message: string, details?: ErrorDetails) {
+    super('ERR_ONNX_PARSE', message, details);
+  }
+}
+
+/** A well-formed ONNX model that cannot be used for the requested operation. */
+export class OnnxError extends TensorRTNodeError {
+  constructor(message: string, details?: ErrorDetails) {
+    super('ERR_ONNX', message, details);
+  }
+}
+
+/** ONNX Runtime failed to load or run a model. */
+export class OnnxRuntimeError extends TensorRTNodeError {
+  constructor(message: string, details?: ErrorDetails) {
+    super('ERR_ONNXRUNTIME', message, details);
+  }
+}
+
+/** The native addon could not be loaded; the message lists every cause and the remedy. */
+export class AddonLoadError extends TensorRTNodeError {
+  constructor(message: string, details?: ErrorDetails) {
+    super('ERR_ADDON_LOAD', message, details);
+  }
+}
+
+/** A file could not be read or written. */
+export class FileError extends TensorRTNodeError {
+  constructor(message: string, details?: ErrorDetails) {
+    super('ERR_IO', message, details);
+  }
+}
+
+/** A bug or an unexpected failure inside the library (never the caller's fault). */
+export class InternalError extends TensorRTNodeError {
+  constructor(message: string, details?: ErrorDetails) {
+    super('ERR_INTERNAL', message, details);
+  }
+}
+
+/** Builds the error class that owns `code`; used for errors created in native code. */
+export function errorFromCode(code: string, message: string, details: ErrorDetails = {}): TensorRTNodeError {
+  switch (code) {
+    case 'ERR_CUDA':
+      return new CudaError(message, details);
+    case 'ERR_CUDA_OOM':
+      return new CudaError(message, { ...details, oom: true });
+    case 'ERR_INVALID_ARG':
+      return new InvalidArgumentError(message, details);
+    case 'ERR_SHAPE':
+      return new ShapeError(message, details);
+    case 'ERR_DTYPE':
+      return new DTypeError(message, details);
+    case 'ERR_PROFILE_RANGE':
+      return new ProfileRangeError(message, details);
+    case 'ERR_DISPOSED':
+      return new DisposedError(message, details);
+    case 'ERR_ABORTED':
+      return new AbortError(message, details);
+    case 'ERR_TENSORRT':
+      return new TensorRTError(message, details);
+    case 'ERR_TENSORRT_NOT_FOUND':
+      return new TensorRTNotFoundError(message, details);
+    case 'ERR_TENSORRT_VERSION':
+      return new TensorRTVersionError(message, details);
+    case 'ERR_ONNX_PARSE':
+      return new OnnxParseError(message, details);
+    case 'ERR_IO':
+      return new FileError(message, details);
+    case 'ERR_INTERNAL':
+      return new InternalError(message, details);
+    default:
+      return new TensorRTNodeError(code as ErrorCode, message, details);
+  }
+}
+
+/** The error to reject with when `signal` has fired. */
+export function abortErrorFrom(signal: AbortSignal, what: string): AbortError {
+  return new AbortError(`${what} was aborted`, { cause: signal.reason });
+}
+
+/** Short, safe description of a value for error messages. */
+export function describe(value: unknown): string {
+  if (value === null) return 'null';
+  if (value === undefined) return 'undefined';
+  if (typeof value === 'string') return JSON.stringify(value.length > 60 ? `${value.slice(0, 57)}...` : value);
+  if (typeof value === 'number' || typeof value === 'bigint' || typeof value === 'boolean') return String(value);
+  if (typeof value === 'function') return 'a function';
+  if (Array.isArray(value)) return `an array of length ${value.length}`;
+  if (ArrayBuffer.isView(value)) return `a ${value.constructor.name} of length ${(value as unknown as { length?: number }).length ?? value.byteLength}`;
+  if (value instanceof ArrayBuffer) return `an ArrayBuffer of ${value.byteLength} bytes`;
+  const ctor = (value as object).constructor?.name;
+  return ctor && ctor !== 'Object' ? `a ${ctor}` : 'an object';
+}

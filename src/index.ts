@@ -1,0 +1,53 @@
+export {
+  TensorRTNodeError,
+  InvalidArgumentError,
+  ShapeError,
+  DTypeError,
+  ProfileRangeError,
+  QueueFullError,
+  TimeoutError,
+  AbortError,
+  DisposedError,
+  ShuttingDownError,
+  BusyError,
+  CudaError,
+  TensorRTError,
+  TensorRTNotFoundError,
+  TensorRTVersionError,
+  OnnxParseError,
+  OnnxError,
+  OnnxRuntimeError,
+  AddonLoadError,
+  FileError,
+  InternalError,
+  type ErrorCode,
+} from './errors.js';
+export {
+  Tensor,
+  DATA_TYPES,
+  DATA_TYPE_NAMES,
+  FLOAT16_MAX,
+  float32ToFloat16Bits,
+  float16BitsToFloat32,
+  float32ToBfloat16Bits,
+  bfloat16BitsToFloat32,
+  type DataType,
+  type TensorData,
+  type TypedArrayFor,
+} from './tensor.js';
+export {
+  createSession,
+  type InferenceSession,
+  type TensorInfo,
+  type ProfileRange,
+  type Dim,
+  type Feeds,
+  type Outputs,
+  type RunOptions,
+  type BackendName,
+  type CreateSessionOptions,
+} from './session.js';
+export { OnnxRuntimeSession, type OrtSessionOptions } from './backends/onnxruntime.js';
+export { runtimeInfo, type RuntimeInfo } from './info.js';
+export { addonStatus, type AddonStatus } from './native.js';
+export * as cuda from './cuda.js';

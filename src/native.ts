@@ -1,0 +1,198 @@
+/**
+ * The one place that loads the native addon. Loading is lazy: importing the library never
+ * touches the addon, so the ONNX Runtime backend, FP16 conversion and the accuracy harness
+ * work where the addon is missing or cannot load. A failed load gives one AddonLoadError
+ * with every cause and the remedy.
+ */
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { AddonLoadError, errorFromCode, type ErrorDetails } from './errors.js';
+
+export interface NativeBuildInfo {
+  readonly cuda: string;
+  /** TensorRT version of the headers the addon was compiled with, or null without TensorRT. */
+  readonly tensorrt: string | null;
+  readonly napiVersion: number;
+  readonly compiler?: string;
+}
+
+export interface NativeDeviceProperties {
+  index: number;
+  name: string;
+  computeCapability: string;
+  major: number;
+  minor: number;
+  totalMemory: number;
+  multiProcessorCount: number;
+  pciBusId: string;
+  uuid: string;
+  l2CacheBytes: number;
+  memoryBusWidth: number;
+  integrated: boolean;
+}
+
+export interface NativeStream {
+  readonly device: number;
+  readonly disposed: boolean;
+  query(): boolean;
+  synchronize(): Promise<void>;
+  dispose(): void;
+}
+
+export interface NativeEvent {
+  readonly device: number;
+  record(stream: NativeStream): void;
+  query(): boolean;
+  synchronize(): Promise<void>;
+  dispose(): void;
+}
+
+export interface NativeDeviceBuffer {
+  readonly byteLength: number;
+  readonly device: number;
+  readonly freed: boolean;
+  free(): void;
+}
+
+export interface NativePinnedBuffer {
+  readonly array: Uint8Array;
+  readonly byteLength: number;
+  readonly capacity: number;
+  readonly released: boolean;
+  release(): void;
+}
+
+export interface PinnedPoolStats {
+  /** cudaHostAlloc calls. */
+  allocations: number;
+  /** Requests served from cached blocks. */
+  reuses: number;
+  /** cudaFreeHost calls. */
+  frees: number;
+  cachedBytes: number;
+  inUseBytes: number;
+  maxCachedBytes: number;
+}
+
+export interface NativePinnedPool {
+  acquire(bytes: number): NativePinnedBuffer;
+  stats(): PinnedPoolStats;
+  trim(): void;
+}
+
+export type CopyEndpoint = NativeDeviceBuffer | NativePinnedBuffer | ArrayBufferView | ArrayBuffer;
+
+export interface TrtLoadAttempt {
+  path: string;
+  error: string | null;
+}
+
+export interface TrtLoadResult {
+  found: boolean;
+  searched: TrtLoadAttempt[];
+  version?: number;
+  libraryPath?: string;
+  parserPath?: string | null;
+  parserVersion?: number;
+  parserError?: string | null;
+  code?: string;
+  error?: string;
+}
+
+export interface NativeAddon {
+  init(options: { makeError: (code: string, message: string, details: ErrorDetails) => Error }): void;
+  readonly buildInfo: NativeBuildInfo;
+  cudaDriverVersion(): number;
+  cudaRuntimeVersion(): number;
+  cudaDeviceCount(): number;
+  cudaDeviceProperties(device: number): NativeDeviceProperties;
+  cudaMemGetInfo(device: number): { free: number; total: number };
+  Stream: new (device: number) => NativeStream;
+  Event: { new (device: number, timing: boolean): NativeEvent; elapsedMs(start: NativeEvent, end: NativeEvent): number };
+  DeviceBuffer: new (stream: NativeStream, bytes: number) => NativeDeviceBuffer;
+  PinnedPool: new (maxCachedBytes: number) => NativePinnedPool;
+  PinnedBuffer: abstract new () => NativePinnedBuffer;
+  copyAsync(dst: CopyEndpoint, dstOffset: number, src: CopyEndpoint, srcOffset: number, bytes: number, stream: NativeStream): Promise<void>;
+  memsetAsync(buffer: NativeDeviceBuffer, offset: number, value: number, bytes: number, stream: NativeStream): void;
+  bandwidthProbe(device: number, bytes: number, iterations: number, direction: 'h2d' | 'd2h'): Promise<number[]>;
+  /** Present only in builds with TensorRT headers. */
+  trtLoad?(dirs: string[]): TrtLoadResult;
+  trtLibraryNames?: [string, string];
+}
+
+export interface AddonStatus {
+  loaded: boolean;
+  path: string | null;
+  /** One message with every cause and the remedy, or null when loaded. */
+  error: string | null;
+}
+
+const packageRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const ADDON_FILE = 'tensorrt_node.node';
+
+/** Where the addon is looked for, in order. */
+export function addonCandidates(env: NodeJS.ProcessEnv = process.env): string[] {
+  const list: string[] = [];
+  if (env.TENSORRT_NODE_ADDON) list.push(resolve(env.TENSORRT_NODE_ADDON));
+  list.push(join(packageRoot, 'build', 'Release', ADDON_FILE), join(packageRoot, 'build', 'Debug', ADDON_FILE));
+  return list;
+}
+
+let addon: NativeAddon | undefined;
+let status: AddonStatus | undefined;
+
+function remedyFor(messages: string[]): string {
+  const text = messages.join('\n');
+  if (/NODE_MODULE_VERSION|napi_|undefined symbol/.test(text)) {
+    return 'The addon was built for another Node.js or is damaged: rebuild it with `npm rebuild tensorrt-node` (in a checkout: `npm run build:addon`).';
+  }
+  if (/GLIBC|GLIBCXX|CXXABI/.test(text)) {
+    return "The addon was built on a system with a newer C/C++ runtime than this one: rebuild it here with `npm rebuild tensorrt-node`.";
+  }
+  return (
+    'Build the addon with `npm rebuild tensorrt-node` (in a checkout: `npm run build:addon`); it needs the CUDA ' +
+    'toolkit (nvcc), cmake >= 3.18 and a C++17 compiler. The ONNX Runtime backend, FP16 conversion and the ' +
+    'accuracy harness work without it.'
+  );
+}
+
+function tryLoad(): void {
+  const require = createRequire(import.meta.url);
+  const causes: string[] = [];
+  for (const path of addonCandidates()) {
+    if (!existsSync(path)) {
+      causes.push(`${path}: not built (no such file)`);
+      continue;
+    }
+    try {
+      const mod = require(path) as NativeAddon;
+      mod.init({ makeError: errorFromCode });
+      addon = mod;
+      status = { loaded: true, path, error: null };
+      return;
+    } catch (e) {
+      causes.push(`${path}: ${(e as Error).message.split('\n')[0]}`);
+    }
+  }
+  status = {
+    loaded: false,
+    path: null,
+    error: `the tensorrt-node native addon could not be loaded:\n${causes.map((c) => `  - ${c}`).join('\n')}\n${remedyFor(causes)}`,
+  };
+}
+
+/** Whether the addon loaded, from where, or why not. Never throws. */
+export function addonStatus(): AddonStatus {
+  if (status === undefined) tryLoad();
+  return status!;
+}
+
+/** The addon; throws AddonLoadError (ERR_ADDON_LOAD) with every cause and the remedy. */
+export function loadAddon(): NativeAddon {
+  if (addon !== undefined) return addon;
+  const s = addonStatus();
+  if (addon === undefined) throw new AddonLoadError(s.error ?? 'the native addon is not loaded');
+  return addon;
+}
