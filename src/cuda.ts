@@ -69,6 +69,15 @@ export function memoryInfo(device = 0): { free: number; total: number } {
   return loadAddon().cudaMemGetInfo(checkDevice(device));
 }
 
+/**
+ * Returns unused memory of the device's stream-ordered pool (where DeviceBuffers come from)
+ * to the driver, keeping `keepBytes` for reuse. Freed buffers otherwise stay reserved until
+ * the next synchronization.
+ */
+export function trimMemoryPool(device = 0, keepBytes = 0): void {
+  loadAddon().trimMemoryPool(checkDevice(device), checkBytes(keepBytes, 'keepBytes'));
+}
+
 /** A non-blocking CUDA stream. */
 export class Stream {
   readonly [nativeHandle]: NativeStream;

@@ -57,7 +57,12 @@ export interface NativeDeviceBuffer {
 }
 
 export interface NativePinnedBuffer {
+  /** A Uint8Array over the pinned bytes, made on first access (detached by release()). */
   readonly array: Uint8Array;
+  /** Copies all of `source` into the buffer at `offset`. */
+  write(source: ArrayBufferView | ArrayBuffer, offset?: number): void;
+  /** Fills all of `target` from the buffer at `offset`. */
+  read(target: ArrayBufferView | ArrayBuffer, offset?: number): void;
   readonly byteLength: number;
   readonly capacity: number;
   readonly released: boolean;
@@ -114,6 +119,7 @@ export interface NativeAddon {
   DeviceBuffer: new (stream: NativeStream, bytes: number) => NativeDeviceBuffer;
   PinnedPool: new (maxCachedBytes: number) => NativePinnedPool;
   PinnedBuffer: abstract new () => NativePinnedBuffer;
+  trimMemoryPool(device: number, keepBytes: number): void;
   copyAsync(dst: CopyEndpoint, dstOffset: number, src: CopyEndpoint, srcOffset: number, bytes: number, stream: NativeStream): Promise<void>;
   memsetAsync(buffer: NativeDeviceBuffer, offset: number, value: number, bytes: number, stream: NativeStream): void;
   bandwidthProbe(device: number, bytes: number, iterations: number, direction: 'h2d' | 'd2h'): Promise<number[]>;

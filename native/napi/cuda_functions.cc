@@ -64,6 +64,20 @@ Napi::Value memoryInfo(const Napi::CallbackInfo& info) {
   });
 }
 
+// trimMemoryPool(device, keepBytes): returns unused memory of the device's stream-ordered pool
+// to the driver (cudaMallocAsync keeps freed memory for reuse until a synchronize or a trim).
+Napi::Value trimMemoryPool(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return guarded(env, [&] {
+    const int device = static_cast<int>(argInt(info, 0, "device", 0, 1 << 16));
+    const std::size_t keep = argSize(info, 1, "keepBytes");
+    cudaMemPool_t pool = nullptr;
+    CHECK_CUDA(cudaDeviceGetDefaultMemPool(&pool, device));
+    CHECK_CUDA(cudaMemPoolTrimTo(pool, keep));
+    return env.Undefined();
+  });
+}
+
 // One side of a copy: device memory, pinned host memory, or pageable JS memory.
 struct Endpoint {
   char* base = nullptr;
@@ -309,6 +323,7 @@ void defineCudaFunctions(Napi::Env env, Napi::Object exports) {
   exports.Set("cudaDeviceCount", Napi::Function::New<deviceCount>(env, "cudaDeviceCount"));
   exports.Set("cudaDeviceProperties", Napi::Function::New<deviceProperties>(env, "cudaDeviceProperties"));
   exports.Set("cudaMemGetInfo", Napi::Function::New<memoryInfo>(env, "cudaMemGetInfo"));
+  exports.Set("trimMemoryPool", Napi::Function::New<trimMemoryPool>(env, "trimMemoryPool"));
   exports.Set("copyAsync", Napi::Function::New<copyAsync>(env, "copyAsync"));
   exports.Set("memsetAsync", Napi::Function::New<memsetAsync>(env, "memsetAsync"));
   exports.Set("bandwidthProbe", Napi::Function::New<bandwidthProbe>(env, "bandwidthProbe"));

@@ -22,10 +22,13 @@ class PinnedPoolWrap : public Napi::ObjectWrap<PinnedPoolWrap> {
   std::shared_ptr<cuda::PinnedPool> pool_;
 };
 
-// A block of pinned memory seen from JS as `array` (a Uint8Array of the bytes asked for).
-// release() detaches `array` and returns the block to its pool; a buffer that is only dropped
-// returns it when the array is garbage collected. Copies in flight hold the block themselves,
-// so releasing early never hands memory still being copied to someone else.
+// A block of pinned memory. JS reaches the bytes through write()/read() (a memcpy from or to
+// a typed array) or through `array`, a Uint8Array over the block made on first access.
+// `array` is lazy because V8 counts an external ArrayBuffer as allocated memory: making one
+// per acquire of a large block triggers a full garbage collection almost every time.
+// release() detaches `array` and returns the block to its pool at once; a buffer that is only
+// dropped returns it when collected. Copies in flight hold the block themselves, so releasing
+// early never hands memory still being copied to someone else.
 class PinnedBufferWrap : public Napi::ObjectWrap<PinnedBufferWrap> {
  public:
   static Napi::Function define(Napi::Env env);
@@ -35,13 +38,19 @@ class PinnedBufferWrap : public Napi::ObjectWrap<PinnedBufferWrap> {
   static std::shared_ptr<cuda::PinnedBlock> from(Napi::Env env, Napi::Value value, const char* name);
 
  private:
+  Napi::Value array(const Napi::CallbackInfo& info);
   Napi::Value byteLength(const Napi::CallbackInfo& info);
   Napi::Value capacity(const Napi::CallbackInfo& info);
   Napi::Value released(const Napi::CallbackInfo& info);
+  Napi::Value write(const Napi::CallbackInfo& info);
+  Napi::Value read(const Napi::CallbackInfo& info);
   Napi::Value release(const Napi::CallbackInfo& info);
+  char* live(const char* what) const;
 
   std::shared_ptr<cuda::PinnedBlock> block_;
+  std::shared_ptr<cuda::PinnedBlock>* holder_ = nullptr;  // owned by the ArrayBuffer's finalizer
   Napi::Reference<Napi::ArrayBuffer> arrayBuffer_;
+  Napi::Reference<Napi::Uint8Array> array_;
   std::size_t bytes_ = 0;
   std::size_t capacity_ = 0;
 };

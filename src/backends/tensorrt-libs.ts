@@ -110,7 +110,12 @@ export function probeTensorRT(): { buildVersion: string | null; result: TrtLoadR
         'to a folder with include/NvInfer.h (a TensorRT SDK) and rebuild: TENSORRT_ROOT=/path npm rebuild tensorrt-node',
     };
   }
-  return { buildVersion: addon.buildInfo.tensorrt, result: addon.trtLoad(tensorrtLibraryDirs()), error: null };
+  const result = addon.trtLoad(tensorrtLibraryDirs());
+  // dlerror() repeats the path; keep only what went wrong.
+  for (const s of result.searched) {
+    if (s.error?.startsWith(`${s.path}: `)) s.error = s.error.slice(s.path.length + 2);
+  }
+  return { buildVersion: addon.buildInfo.tensorrt, result, error: null };
 }
 
 /** Loads TensorRT or throws ERR_TENSORRT_NOT_FOUND / ERR_TENSORRT_VERSION saying where it looked. */
