@@ -48,6 +48,7 @@ export {
   type CreateSessionOptions,
 } from './session.js';
 export { OnnxRuntimeSession, type OrtSessionOptions } from './backends/onnxruntime.js';
+export { DynamicBatcher, type DynamicBatcherOptions, type DynamicBatcherStats, type DynamicBatcherConfig, type BatcherRunOptions, type QueuePolicy, type CloseOptions } from './batching/index.js';
 export { runtimeInfo, type RuntimeInfo } from './info.js';
 export { addonStatus, type AddonStatus } from './native.js';
 export * as cuda from './cuda.js';
