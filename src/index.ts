@@ -52,3 +52,4 @@ export { DynamicBatcher, type DynamicBatcherOptions, type DynamicBatcherStats, t
 export { runtimeInfo, type RuntimeInfo } from './info.js';
 export { addonStatus, type AddonStatus } from './native.js';
 export * as cuda from './cuda.js';
+export * from './onnx/index.js';

@@ -1,0 +1,430 @@
+/**
+ * Reading and writing ONNX models: decode/encode with unknown fields preserved, external data
+ * (load and save, with the location checks), and a clone that shares tensor bytes.
+ */
+import { clearField, clone, create, fromBinary, isFieldSet, toBinary } from '@bufbuild/protobuf';
+import * as fs from 'node:fs';
+import * as fsp from 'node:fs/promises';
+import * as path from 'node:path';
+import { FileError, InvalidArgumentError, OnnxError, OnnxParseError, describe } from '../errors.js';
+import {
+  DATA_LOCATION,
+  ModelProtoSchema,
+  StringStringEntryProtoSchema,
+  TensorProtoSchema,
+  type AttributeProto,
+  type GraphProto,
+  type ModelProto,
+  type TensorProto,
+} from './schema.js';
+import { isExternal, onnxTypeName, tensorProtoByteSize } from './tensor-proto.js';
+
+/** Protobuf messages cannot exceed 2 GiB; larger models must keep their weights in external data. */
+export const PROTOBUF_LIMIT = 2 ** 31 - 1;
+
+export interface ReadModelOptions {
+  /**
+   * Load tensors stored in external data files into the model (default true). Their
+   * locations must be relative paths inside the model's folder.
+   */
+  loadExternalData?: boolean;
+  /** Folder external data locations are relative to when `source` is bytes (default: none, data not loaded). */
+  baseDir?: string;
+}
+
+/**
+ * Decodes an ONNX model. Unknown fields (fields our schema lacks) are kept and written back by
+ * encodeModel. External data is not loaded (see loadExternalData). Throws OnnxParseError when
+ * the bytes are not an ONNX ModelProto.
+ */
+export function decodeModel(bytes: Uint8Array, what = 'model'): ModelProto {
+  if (!(bytes instanceof Uint8Array)) {
+    throw new InvalidArgumentError(`${what} must be the bytes of an ONNX model (a Uint8Array), got ${describe(bytes)}`);
+  }
+  if (bytes.byteLength === 0) throw new OnnxParseError(`${what} is empty (0 bytes), not an ONNX model`);
+  let model: ModelProto;
+  try {
+    model = fromBinary(ModelProtoSchema, bytes);
+  } catch (e) {
+    throw new OnnxParseError(
+      `${what} (${bytes.byteLength} bytes) could not be decoded as an ONNX ModelProto: ${(e as Error).message}` +
+        ` (is the file truncated or not an ONNX model?)`,
+      { cause: e },
+    );
+  }
+  if (!model.graph) {
+    throw new OnnxParseError(`${what} (${bytes.byteLength} bytes) decodes to no ONNX graph; it is not an ONNX model`);
+  }
+  if (!isFieldSet(model, ModelProtoSchema.field.irVersion) || model.irVersion <= 0n) {
+    throw new OnnxParseError(`${what} has no ir_version; it is not a valid ONNX model`);
+  }
+  return model;
+}
+
+/**
+ * Reads a model from a path (its external data resolved against the model's folder) or from
+ * bytes. Errors: FileError (ERR_IO) when the file cannot be read, OnnxParseError
+ * (ERR_ONNX_PARSE) when it is not an ONNX model, OnnxError (ERR_ONNX) for unsafe or missing
+ * external data.
+ */
+export async function readModel(source: string | Uint8Array, options: ReadModelOptions = {}): Promise<ModelProto> {
+  const load = options.loadExternalData ?? true;
+  if (typeof source === 'string') {
+    let bytes: Uint8Array;
+    try {
+      bytes = await fsp.readFile(source);
+    } catch (e) {
+      throw new FileError(`cannot read ONNX model ${JSON.stringify(source)}: ${(e as Error).message}`, { cause: e });
+    }
+    const model = decodeModel(bytes, `ONNX model ${JSON.stringify(source)}`);
+    if (load) await loadExternalData(model, options.baseDir ?? path.dirname(path.resolve(source)));
+    return model;
+  }
+  const model = decodeModel(source);
+  if (load && options.baseDir !== undefined) await loadExternalData(model, options.baseDir);
+  return model;
+}
+
+/** Every TensorProto of the model: initializers and attribute tensors of all graphs, sparse values and indices. */
+export function* allTensors(model: ModelProto): Generator<TensorProto> {
+  if (model.graph) yield* graphTensors(model.graph);
+  for (const fn of model.functions) for (const node of fn.node) for (const a of node.attribute) yield* attributeTensors(a);
+  for (const ti of model.trainingInfo) {
+    if (ti.initialization) yield* graphTensors(ti.initialization);
+    if (ti.algorithm) yield* graphTensors(ti.algorithm);
+  }
+}
+
+function* graphTensors(graph: GraphProto): Generator<TensorProto> {
+  yield* graph.initializer;
+  for (const s of graph.sparseInitializer) {
+    if (s.values) yield s.values;
+    if (s.indices) yield s.indices;
+  }
+  for (const node of graph.node) for (const a of node.attribute) yield* attributeTensors(a);
+}
+
+function* attributeTensors(a: AttributeProto): Generator<TensorProto> {
+  if (a.t) yield a.t;
+  yield* a.tensors;
+  if (a.sparseTensor?.values) yield a.sparseTensor.values;
+  if (a.sparseTensor?.indices) yield a.sparseTensor.indices;
+  if (a.g) yield* graphTensors(a.g);
+  for (const g of a.graphs) yield* graphTensors(g);
+}
+
+export interface ExternalDataInfo {
+  location: string;
+  offset: number;
+  length: number | undefined;
+}
+
+/** The parsed external_data entries of a tensor (location, offset, length). */
+export function externalDataInfo(tp: TensorProto): ExternalDataInfo {
+  const label = `tensor ${JSON.stringify(tp.name)}`;
+  let location: string | undefined;
+  let offset = 0;
+  let length: number | undefined;
+  for (const e of tp.externalData) {
+    const num = (): number => {
+      const n = Number(e.value);
+      if (!/^\d+$/.test(e.value) || !Number.isSafeInteger(n)) {
+        throw new OnnxError(`${label}: external_data ${e.key} must be a non-negative integer, got ${JSON.stringify(e.value)}`, {
+          reason: 'external-data-entry',
+        });
+      }
+      return n;
+    };
+    if (e.key === 'location') location = e.value;
+    else if (e.key === 'offset') offset = num();
+    else if (e.key === 'length') length = num();
+  }
+  if (location === undefined || location === '') {
+    throw new OnnxError(`${label} is marked EXTERNAL but its external_data has no location`, { reason: 'external-data-entry' });
+  }
+  return { location, offset, length };
+}
+
+/**
+ * Resolves an external data location against `baseDir`, refusing absolute paths and paths that
+ * leave the folder (through `..` or a symbolic link): a model must not make its reader open
+ * arbitrary files.
+ */
+export function resolveExternalLocation(location: string, baseDir: string, tensorName = ''): string {
+  const label = tensorName ? `tensor ${JSON.stringify(tensorName)}` : 'external data';
+  if (location.includes('\0')) {
+    throw new OnnxError(`${label}: external data location contains a NUL byte`, { reason: 'external-data-location' });
+  }
+  if (path.isAbsolute(location) || path.win32.isAbsolute(location) || /^[a-zA-Z]:/.test(location)) {
+    throw new OnnxError(
+      `${label}: external data location ${JSON.stringify(location)} is an absolute path; ONNX external data must be ` +
+        `a path relative to the model's folder`,
+      { reason: 'external-data-location', location },
+    );
+  }
+  const base = path.resolve(baseDir);
+  const resolved = path.resolve(base, location.replace(/\\/g, '/'));
+  const rel = path.relative(base, resolved);
+  if (rel === '' || rel.startsWith('..') || path.isAbsolute(rel)) {
+    throw new OnnxError(
+      `${label}: external data location ${JSON.stringify(location)} leaves the model's folder ${JSON.stringify(base)}`,
+      { reason: 'external-data-location', location },
+    );
+  }
+  return resolved;
+}
+
+function checkRealPathInside(file: string, baseDir: string, location: string, tensorName: string): void {
+  let real: string;
+  let realBase: string;
+  try {
+    real = fs.realpathSync(file);
+    realBase = fs.realpathSync(baseDir);
+  } catch (e) {
+    throw new OnnxError(
+      `tensor ${JSON.stringify(tensorName)}: external data file ${JSON.stringify(location)} not found in ${JSON.stringify(baseDir)}: ${(e as Error).message}`,
+      { reason: 'external-data-missing', location, cause: e },
+    );
+  }
+  const rel = path.relative(realBase, real);
+  if (rel === '' || rel.startsWith('..') || path.isAbsolute(rel)) {
+    throw new OnnxError(
+      `tensor ${JSON.stringify(tensorName)}: external data location ${JSON.stringify(location)} resolves (through a ` +
+        `symbolic link) to ${JSON.stringify(real)}, outside the model's folder`,
+      { reason: 'external-data-location', location },
+    );
+  }
+}
+
+/**
+ * Loads every externally stored tensor of `model` into its raw_data (in place), reading the
+ * files relative to `baseDir`. Throws OnnxError for unsafe locations, missing files and
+ * ranges past the end of a file.
+ */
+export async function loadExternalData(model: ModelProto, baseDir: string): Promise<void> {
+  const handles = new Map<string, fsp.FileHandle>();
+  try {
+    for (const tp of allTensors(model)) {
+      if (!isExternal(tp)) continue;
+      const { location, offset, length } = externalDataInfo(tp);
+      const file = resolveExternalLocation(location, baseDir, tp.name);
+      let handle = handles.get(file);
+      if (!handle) {
+        checkRealPathInside(file, baseDir, location, tp.name);
+        try {
+          handle = await fsp.open(file, 'r');
+        } catch (e) {
+          throw new OnnxError(`tensor ${JSON.stringify(tp.name)}: cannot open external data ${JSON.stringify(location)}: ${(e as Error).message}`, {
+            reason: 'external-data-missing',
+            cause: e,
+          });
+        }
+        handles.set(file, handle);
+      }
+      const size = (await handle.stat()).size;
+      const expected = tensorProtoByteSize(tp);
+      const n = length ?? expected ?? size - offset;
+      if (expected !== undefined && n !== expected) {
+        throw new OnnxError(
+          `tensor ${JSON.stringify(tp.name)} (${onnxTypeName(tp.dataType)}) needs ${expected} bytes but its external_data length is ${n}`,
+          { reason: 'external-data-range' },
+        );
+      }
+      if (offset + n > size) {
+        throw new OnnxError(
+          `tensor ${JSON.stringify(tp.name)}: external data ${JSON.stringify(location)} is ${size} bytes, too short for ` +
+            `offset ${offset} + length ${n}`,
+          { reason: 'external-data-range' },
+        );
+      }
+      const bytes = new Uint8Array(n);
+      let done = 0;
+      while (done < n) {
+        const { bytesRead } = await handle.read(bytes, done, n - done, offset + done);
+        if (bytesRead === 0) break;
+        done += bytesRead;
+      }
+      tp.rawData = bytes;
+      tp.externalData = [];
+      clearField(tp, TensorProtoSchema.field.dataLocation);
+    }
+  } finally {
+    await Promise.all([...handles.values()].map((h) => h.close()));
+  }
+}
+
+export interface ExternalDataOptions {
+  /** File name of the data, relative to the model's folder (default `<model file name>.data`). */
+  location?: string;
+  /** Tensors of at least this many bytes go to the data file (default 1024). */
+  threshold?: number;
+  /** Offsets in the data file are multiples of this (default 64). */
+  alignment?: number;
+}
+
+export interface WriteModelOptions {
+  /** Store large initializers in a separate file next to the model (true for the defaults). */
+  externalData?: boolean | ExternalDataOptions;
+}
+
+function checkInlineSize(model: ModelProto): void {
+  let total = 0;
+  for (const tp of allTensors(model)) total += isExternal(tp) ? 0 : tp.rawData.byteLength;
+  if (total > PROTOBUF_LIMIT) {
+    throw new OnnxError(
+      `the model's tensors take ${total} bytes, more than protobuf's 2 GiB limit for one message; ` +
+        `write it with { externalData: true } to keep the weights in a separate file`,
+      { reason: 'too-large' },
+    );
+  }
+}
+
+/** Serializes a model (unknown fields included). Throws OnnxError past protobuf's 2 GiB limit. */
+export function encodeModel(model: ModelProto): Uint8Array {
+  checkInlineSize(model);
+  const bytes = toBinary(ModelProtoSchema, model);
+  if (bytes.byteLength > PROTOBUF_LIMIT) {
+    throw new OnnxError(`the serialized model is ${bytes.byteLength} bytes, more than protobuf's 2 GiB limit; write it with { externalData: true }`, {
+      reason: 'too-large',
+    });
+  }
+  return bytes;
+}
+
+async function writeAtomic(file: string, write: (handle: fsp.FileHandle) => Promise<void>): Promise<void> {
+  const tmp = `${file}.tmp-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
+  let handle: fsp.FileHandle | undefined;
+  try {
+    handle = await fsp.open(tmp, 'w');
+    await write(handle);
+    await handle.close();
+    handle = undefined;
+    await fsp.rename(tmp, file);
+  } catch (e) {
+    await handle?.close().catch(() => undefined);
+    await fsp.rm(tmp, { force: true }).catch(() => undefined);
+    throw new FileError(`cannot write ${JSON.stringify(file)}: ${(e as Error).message}`, { cause: e });
+  }
+}
+
+async function writeAll(handle: fsp.FileHandle, bytes: Uint8Array, position?: number): Promise<void> {
+  let done = 0;
+  while (done < bytes.byteLength) {
+    const { bytesWritten } = await handle.write(bytes, done, bytes.byteLength - done, position === undefined ? null : position + done);
+    done += bytesWritten;
+  }
+}
+
+/**
+ * Writes `model` to `file` (through a temporary file and a rename). With `externalData`,
+ * initializers of at least `threshold` bytes go to one data file next to the model, and the
+ * model records their location, offset and length; `model` itself is left unchanged.
+ */
+export async function writeModel(model: ModelProto, file: string, options: WriteModelOptions = {}): Promise<void> {
+  if (typeof file !== 'string' || file === '') {
+    throw new InvalidArgumentError(`writeModel: file must be a non-empty path, got ${describe(file)}`);
+  }
+  const ext = options.externalData;
+  if (!ext) {
+    const bytes = encodeModel(model);
+    await writeAtomic(file, (h) => writeAll(h, bytes));
+    return;
+  }
+  const opts: ExternalDataOptions = ext === true ? {} : ext;
+  const location = opts.location ?? `${path.basename(file)}.data`;
+  const threshold = opts.threshold ?? 1024;
+  const alignment = opts.alignment ?? 64;
+  if (!Number.isInteger(threshold) || threshold < 0) {
+    throw new InvalidArgumentError(`externalData.threshold must be a non-negative integer, got ${describe(threshold)}`);
+  }
+  if (!Number.isInteger(alignment) || alignment < 1) {
+    throw new InvalidArgumentError(`externalData.alignment must be a positive integer, got ${describe(alignment)}`);
+  }
+  const dir = path.dirname(path.resolve(file));
+  let dataFile: string;
+  try {
+    dataFile = resolveExternalLocation(location, dir);
+  } catch (e) {
+    throw new InvalidArgumentError(`externalData.location: ${(e as Error).message}`, { cause: e });
+  }
+
+  // Move qualifying initializers out for the encode, then put everything back.
+  const moved: { tp: TensorProto; raw: Uint8Array; offset: number; hadLocation: boolean; location: number }[] = [];
+  let offset = 0;
+  const initializers: TensorProto[] = [];
+  const collect = (g: GraphProto): void => {
+    initializers.push(...g.initializer);
+    for (const n of g.node) for (const a of n.attribute) {
+      if (a.g) collect(a.g);
+      for (const sg of a.graphs) collect(sg);
+    }
+  };
+  if (model.graph) collect(model.graph);
+  for (const tp of initializers) {
+    if (isExternal(tp)) {
+      throw new OnnxError(`tensor ${JSON.stringify(tp.name)} still refers to external data that was not loaded; load it before writing`, {
+        reason: 'external-data-missing',
+      });
+    }
+    const raw = tp.rawData;
+    if (raw.byteLength === 0 || raw.byteLength < threshold) continue;
+    offset = Math.ceil(offset / alignment) * alignment;
+    moved.push({ tp, raw, offset, hadLocation: isFieldSet(tp, TensorProtoSchema.field.dataLocation), location: tp.dataLocation });
+    offset += raw.byteLength;
+  }
+  let bytes: Uint8Array;
+  try {
+    for (const m of moved) {
+      m.tp.rawData = new Uint8Array(0);
+      clearField(m.tp, TensorProtoSchema.field.rawData);
+      m.tp.dataLocation = DATA_LOCATION.EXTERNAL;
+      m.tp.externalData = [
+        create(StringStringEntryProtoSchema, { key: 'location', value: location }),
+        create(StringStringEntryProtoSchema, { key: 'offset', value: String(m.offset) }),
+        create(StringStringEntryProtoSchema, { key: 'length', value: String(m.raw.byteLength) }),
+      ];
+    }
+    bytes = encodeModel(model);
+  } finally {
+    for (const m of moved) {
+      m.tp.rawData = m.raw;
+      m.tp.externalData = [];
+      if (m.hadLocation) m.tp.dataLocation = m.location;
+      else clearField(m.tp, TensorProtoSchema.field.dataLocation);
+    }
+  }
+  await fsp.mkdir(path.dirname(dataFile), { recursive: true });
+  await writeAtomic(dataFile, async (h) => {
+    for (const m of moved) await writeAll(h, m.raw, m.offset);
+  });
+  await writeAtomic(file, (h) => writeAll(h, bytes));
+}
+
+/**
+ * A deep copy of `model` whose tensors share their raw_data bytes with the original (tensor
+ * bytes are treated as immutable throughout this library; replace them, never write into them).
+ */
+export function cloneModel(model: ModelProto): ModelProto {
+  const originals = [...allTensors(model)];
+  const raws = originals.map((tp) => tp.rawData);
+  for (const tp of originals) if (tp.rawData.byteLength > 0) tp.rawData = EMPTY;
+  let copy: ModelProto;
+  try {
+    copy = clone(ModelProtoSchema, model);
+  } finally {
+    originals.forEach((tp, i) => {
+      tp.rawData = raws[i]!;
+    });
+  }
+  // allTensors visits in a fixed order, so the copy's tensors pair up with the originals.
+  const copies = [...allTensors(copy)];
+  if (copies.length !== originals.length) {
+    throw new OnnxError(`internal: cloneModel found ${copies.length} tensors in the copy, ${originals.length} in the model`);
+  }
+  copies.forEach((tp, i) => {
+    if (raws[i]!.byteLength > 0) tp.rawData = raws[i]!;
+  });
+  return copy;
+}
+
+const EMPTY = new Uint8Array(0);
