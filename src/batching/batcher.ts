@@ -695,8 +695,13 @@ export class DynamicBatcher implements AsyncDisposable {
     }
   }
 
-  /** Dispatches every batch that can go now, then arms the timer for the next event. */
   #pump(): void {
+    this.#dispatch();
+    this.#checkClosed();
+  }
+
+  /** Dispatches every batch that can go now, then arms the timer for the next event. */
+  #dispatch(): void {
     if (this.#pumping) return;
     this.#pumping = true;
     try {
@@ -718,7 +723,6 @@ export class DynamicBatcher implements AsyncDisposable {
     } finally {
       this.#pumping = false;
     }
-    this.#checkClosed();
   }
 
   #arm(at: number): void {
@@ -979,6 +983,9 @@ export class DynamicBatcher implements AsyncDisposable {
       batch.error = err;
     }
     this.#metrics?.batch(batch.size, computeMs / 1000, err === undefined);
+    // Hand the session its next batch before splitting this one, so the device does not
+    // idle while results are copied out; close() waits until they are delivered.
+    this.#dispatch();
     if (!this.#ordered) this.#deliver(batch);
     else {
       this.#done.set(batch.seq, batch);
@@ -988,7 +995,7 @@ export class DynamicBatcher implements AsyncDisposable {
         this.#deliver(b);
       }
     }
-    this.#pump();
+    this.#checkClosed();
   }
 
   /** Checks the batch outputs before anything is split, so a bad output fails the batch as a whole. */
