@@ -53,3 +53,4 @@ export { runtimeInfo, type RuntimeInfo } from './info.js';
 export { addonStatus, type AddonStatus } from './native.js';
 export * as cuda from './cuda.js';
 export * from './onnx/index.js';
+export * from './accuracy/index.js';

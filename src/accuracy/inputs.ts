@@ -14,8 +14,9 @@
  *   count 0..seq-1 per row; token_type_ids/segment ids are 0 at padded positions.
  * - anything else: Polygraphy's default range [0, 1] (integers 0 or 1).
  *
- * An explicit `valueRanges[name]` always wins: the input is drawn uniformly from it, masks
- * and position ids included.
+ * An explicit `valueRanges[name]` wins: the input is drawn uniformly from it, masks and
+ * position ids included; token ids and type ids drawn from a range still get the pad value
+ * where the generated mask says padding.
  */
 import { z } from 'zod';
 import { InvalidArgumentError } from '../errors.js';
@@ -218,7 +219,7 @@ function generateOne(inputs: readonly TensorInfo[], dimsByInput: Map<string, num
       } else {
         for (let i = 0; i < n; i++) values[i] = lo + rng.nextFloat() * (hi - lo);
       }
-      if (explicit === undefined && hasMask && (role === 'token_ids' || role === 'type_ids') && dims.length === 2) {
+      if (hasMask && (role === 'token_ids' || role === 'type_ids') && dims.length === 2) {
         const pad = role === 'token_ids' ? opts.padTokenId : 0;
         padPositions(values, dims, lengthsFor(dims)!, opts.maskPattern, pad);
       }

@@ -340,7 +340,8 @@ export function topKAgreement(a: ArrayLike<number>, b: ArrayLike<number>, dims: 
   const classes = dims.length === 0 ? 0 : dims[dims.length - 1]!;
   if (classes < 2 || a.length === 0) return undefined;
   const rows = a.length / classes;
-  const kk = Math.max(1, Math.min(k, classes));
+  // k stops below the class count: the top-`classes` sets always agree, which says nothing.
+  const kk = Math.max(1, Math.min(k, classes - 1));
   let top1 = 0;
   let overlap = 0;
   const ia = new Int32Array(kk);

@@ -121,7 +121,7 @@ function outputJson(o: OutputReport): Record<string, unknown> {
 /** The JSON document (a plain object; JSON.stringify turns non-finite numbers into null). */
 export function compareJson(result: CompareResult, bisect?: BisectResult): Record<string, unknown> {
   return {
-    passed: result.passed && (bisect === undefined || bisect.firstDivergence === undefined),
+    passed: result.passed,
     a: result.a,
     b: result.b,
     iterations: result.iterations,
@@ -214,7 +214,7 @@ function histogramSvg(o: OutputReport): string {
 
 /** A self-contained HTML page with the table and an error histogram per output. */
 export function compareHtml(result: CompareResult, bisect?: BisectResult): string {
-  const passed = result.passed && (bisect === undefined || bisect.firstDivergence === undefined);
+  const passed = result.passed;
   const rows = result.outputs
     .map((o) =>
       o.error

@@ -6,6 +6,7 @@ import { Command, CommanderError } from 'commander';
 import { createRequire } from 'node:module';
 import { TensorRTNodeError } from '../errors.js';
 import { registerInfo } from './info.js';
+import { registerCompare } from './compare.js';
 
 export const EXIT_OK = 0;
 export const EXIT_FAIL = 1;
@@ -30,6 +31,7 @@ export function buildProgram(): Command {
     .showHelpAfterError()
     .exitOverride();
   registerInfo(program);
+  registerCompare(program);
   return program;
 }
 

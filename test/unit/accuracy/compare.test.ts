@@ -78,7 +78,7 @@ describe('compare() over sessions', () => {
       expect(o.cosineSimilarity).toBe(1);
       expect(o.iterations).toHaveLength(2);
     }
-    expect(r.outputs[0]!.topK).toEqual({ classes: 4, rows: 6, k: 4, top1Agreement: 1, topKAgreement: 1 });
+    expect(r.outputs[0]!.topK).toEqual({ classes: 4, rows: 6, k: 3, top1Agreement: 1, topKAgreement: 1 });
     expect(r.outputs[1]!.topK).toBeUndefined();
     expect(a.runs[1]!.x).toBe(b.runs[1]!.x);
   });

@@ -65,6 +65,15 @@ describe('generateInputs', () => {
     expect(new Set(lengths).size).toBeGreaterThan(1);
   });
 
+  it('pads token ids drawn from an explicit range too', () => {
+    const [f] = generateInputs(bert, { seed: 5, batch: 4, seq: 8, valueRanges: { input_ids: [500, 999] } });
+    const mask = rows(f!.attention_mask!.data as BigInt64Array, 8);
+    rows(f!.input_ids!.data as BigInt64Array, 8).forEach((r, i) =>
+      r.forEach((id, c) => (mask[i]![c] === 0 ? expect(id).toBe(0) : expect(id).toBeGreaterThanOrEqual(500))),
+    );
+    expect(mask.flat().includes(0)).toBe(true);
+  });
+
   it('mirrors the pattern for left padding and leaves no padding with none', () => {
     const [left] = generateInputs(bert, { seed: 5, batch: 4, seq: 8, maskPattern: 'left' });
     for (const r of rows(left!.attention_mask!.data as BigInt64Array, 8)) {

@@ -201,8 +201,8 @@ describe('top-k agreement', () => {
     expect(t1).toEqual({ classes: 3, rows: 2, k: 2, top1Agreement: 0.5, topKAgreement: 1 });
     const t2 = topKAgreement(a, b, [2, 3], 1)!;
     expect(t2.topKAgreement).toBe(0.5);
-    // k beyond the classes is capped.
-    expect(topKAgreement(a, b, [2, 3], 10)!.k).toBe(3);
+    // k stays below the class count (top-3 of 3 classes always agrees).
+    expect(topKAgreement(a, b, [2, 3], 10)!.k).toBe(2);
     expect(topKAgreement(f64([1]), f64([1]), [1, 1], 5)).toBeUndefined();
   });
 
