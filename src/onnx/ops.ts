@@ -237,14 +237,20 @@ export function outerScopeInputs(graph: GraphProto): Set<string> {
 /**
  * Element types of every tensor `graph` names (inputs, initializers, value_info, node outputs),
  * seeded with `outer` (types from enclosing graphs). Declared types (value_info, inputs,
- * outputs) win over inferred ones. Types that cannot be found are absent from the map.
+ * outputs) win over inferred ones unless `trustValueInfo` is false (then only graph inputs
+ * are taken as declared). Types that cannot be found are absent from the map.
  */
-export function inferElemTypes(graph: GraphProto, outer?: ReadonlyMap<string, number>): Map<string, number> {
+export function inferElemTypes(
+  graph: GraphProto,
+  outer?: ReadonlyMap<string, number>,
+  options: { trustValueInfo?: boolean } = {},
+): Map<string, number> {
   const types = new Map<string, number>(outer ?? []);
   for (const t of graph.initializer) types.set(t.name, t.dataType);
   for (const s of graph.sparseInitializer) if (s.values) types.set(s.values.name, s.values.dataType);
   const declared = new Map<string, number>();
-  for (const v of [...graph.input, ...graph.valueInfo, ...graph.output]) {
+  const sources = options.trustValueInfo === false ? graph.input : [...graph.input, ...graph.valueInfo, ...graph.output];
+  for (const v of sources) {
     const t = elemTypeOf(v.type);
     if (t !== undefined) declared.set(v.name, t);
   }
