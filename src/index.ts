@@ -54,3 +54,4 @@ export { addonStatus, type AddonStatus } from './native.js';
 export * as cuda from './cuda.js';
 export * from './onnx/index.js';
 export * from './accuracy/index.js';
+export * from './fp16/index.js';
