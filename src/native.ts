@@ -106,6 +106,150 @@ export interface TrtLoadResult {
   error?: string;
 }
 
+/** A network input or output as TensorRT's ONNX parser made it (-1 for dynamic dims). */
+export interface NativeNetworkTensor {
+  name: string;
+  /** A DataType name, or "unsupported:<TensorRT type>". */
+  dtype: string;
+  dims: number[];
+  /** Inputs: the ONNX dim_param of each dim ("" where none); outputs: []. */
+  dimNames: string[];
+  isShapeTensor: boolean;
+}
+
+/** One error of TensorRT's ONNX parser (nvonnxparser::IParserError). */
+export interface NativeParserError {
+  code: string;
+  message: string;
+  /** Index of the failing node, -1 when the error is not tied to a node. */
+  node: number;
+  nodeName: string;
+  opType: string;
+  file: string;
+  line: number;
+  func: string;
+  localFunctionStack: string[];
+}
+
+export interface NativeParseResult {
+  /** null when parsing failed (see errors). */
+  network: NativeTrtNetwork | null;
+  errors: NativeParserError[];
+  inputs: NativeNetworkTensor[];
+  outputs: NativeNetworkTensor[];
+}
+
+export interface NativeInputRange {
+  input: string;
+  min: number[];
+  opt: number[];
+  max: number[];
+}
+
+/** The flat, validated build configuration handed to the addon (see src/build/options.ts). */
+export interface NativeBuildConfig {
+  /** One entry per optimization profile. */
+  profiles: NativeInputRange[][];
+  workspaceBytes?: number;
+  optimizationLevel: number;
+  /** 0 none, 1 Ampere and newer, 2 same compute capability. */
+  hardwareCompatibility: 0 | 1 | 2;
+  versionCompatible: boolean;
+  excludeLeanRuntime: boolean;
+  refit: boolean;
+  /** TensorRT 10.x only: BuilderFlag::kFP16 on a weakly typed network. */
+  fp16BuilderFlag: boolean;
+  tf32: boolean;
+  /** -1: TensorRT decides. */
+  maxAuxStreams: number;
+  /** A serialized timing cache to start from (empty: a new cache); null: no timing cache. */
+  timingCache: Uint8Array | null;
+  /** TensorRT log lines of this severity and worse are reported as 'log' events; null: none. */
+  logLevel: 'error' | 'warning' | 'info' | 'verbose' | null;
+}
+
+export type NativeBuildEvent =
+  | { kind: 'phaseStart'; phase: string; parent: string | null; steps: number }
+  | { kind: 'step'; phase: string; step: number; steps: number }
+  | { kind: 'phaseFinish'; phase: string; steps: number }
+  | { kind: 'log'; severity: 'internal-error' | 'error' | 'warning' | 'info' | 'verbose'; message: string };
+
+export interface NativeBuildResult {
+  plan: Uint8Array;
+  timingCache: Uint8Array | null;
+  warnings: string[];
+}
+
+export interface NativeTrtNetwork {
+  readonly disposed: boolean;
+  readonly building: boolean;
+  build(config: NativeBuildConfig, onEvent?: (event: NativeBuildEvent) => void): Promise<NativeBuildResult>;
+  /** Asks a running build to stop at TensorRT's next progress step; false when none runs. */
+  cancelBuild(): boolean;
+  dispose(): void;
+}
+
+export interface NativeProfileShape {
+  min: number[];
+  opt: number[];
+  max: number[];
+}
+
+export interface NativeEngineTensor {
+  name: string;
+  mode: 'input' | 'output';
+  dtype: string;
+  dims: number[];
+  isShapeTensor: boolean;
+  onHost: boolean;
+  linear: boolean;
+  /** Inputs: one range per optimization profile; outputs: []. */
+  profiles: NativeProfileShape[];
+}
+
+export interface NativeEngineDescription {
+  tensors: NativeEngineTensor[];
+  profiles: number;
+  deviceMemoryBytes: number;
+}
+
+export interface NativeContextSpec {
+  profile: number;
+  /** Per engine input, in engine order: bytes of its device and staging buffers. */
+  inputBytes: number[];
+  cudaGraphs: boolean;
+}
+
+export interface NativeRunOutput {
+  /** Index among the engine's outputs. */
+  index: number;
+  dims: number[];
+  data: ArrayBuffer;
+}
+
+export interface NativeContextStats {
+  graphs: number;
+  graphFailures: number;
+  outputCapacity: number[];
+}
+
+export interface NativeTrtContext {
+  readonly profile: number;
+  readonly disposed: boolean;
+  /** inputs in engine input order; dims all inputs' dims concatenated; wanted: output indices. */
+  run(inputs: ArrayBufferView[], dims: number[], wanted?: number[]): Promise<NativeRunOutput[]>;
+  stats(): NativeContextStats;
+  dispose(): void;
+}
+
+export interface NativeTrtEngine {
+  readonly lost: boolean;
+  readonly disposed: boolean;
+  describe(): NativeEngineDescription;
+  createContexts(specs: NativeContextSpec[]): Promise<NativeTrtContext[]>;
+  dispose(): void;
+}
+
 export interface NativeAddon {
   init(options: { makeError: (code: string, message: string, details: ErrorDetails) => Error }): void;
   readonly buildInfo: NativeBuildInfo;
@@ -126,6 +270,8 @@ export interface NativeAddon {
   /** Present only in builds with TensorRT headers. */
   trtLoad?(dirs: string[]): TrtLoadResult;
   trtLibraryNames?: [string, string];
+  trtParseOnnx?(model: Uint8Array, modelPath: string | null, options: { device: number; stronglyTyped: boolean }): Promise<NativeParseResult>;
+  trtDeserialize?(plan: Uint8Array, options: { device: number; allowHostCode: boolean }): Promise<NativeTrtEngine>;
 }
 
 export interface AddonStatus {

@@ -17,6 +17,10 @@ struct InstanceData {
   Napi::FunctionReference deviceBufferCtor;
   Napi::FunctionReference pinnedPoolCtor;
   Napi::FunctionReference pinnedBufferCtor;
+  // TensorRT wraps (set only in builds with TensorRT headers).
+  Napi::FunctionReference trtNetworkCtor;
+  Napi::FunctionReference trtEngineCtor;
+  Napi::FunctionReference trtContextCtor;
   std::unique_ptr<CompletionQueue> completions;
 
   InstanceData();

@@ -3,6 +3,10 @@
 #include "napi/js_error.h"
 
 #ifdef TRTN_WITH_TENSORRT
+#include "napi/instance.h"
+#include "napi/trt_context_wrap.h"
+#include "napi/trt_engine_wrap.h"
+#include "napi/trt_network_wrap.h"
 #include "trt/loader.h"
 #endif
 
@@ -60,6 +64,18 @@ Napi::Value trtLoad(const Napi::CallbackInfo& info) {
 }  // namespace
 
 void defineTrtFunctions(Napi::Env env, Napi::Object exports) {
+  auto& data = InstanceData::of(env);
+  Napi::Function network = NetworkWrap::define(env);
+  Napi::Function engine = EngineWrap::define(env);
+  Napi::Function context = ContextWrap::define(env);
+  data.trtNetworkCtor = Napi::Persistent(network);
+  data.trtEngineCtor = Napi::Persistent(engine);
+  data.trtContextCtor = Napi::Persistent(context);
+  exports.Set("TrtNetwork", network);
+  exports.Set("TrtEngine", engine);
+  exports.Set("TrtContext", context);
+  exports.Set("trtParseOnnx", Napi::Function::New<trtParseOnnx>(env, "trtParseOnnx"));
+  exports.Set("trtDeserialize", Napi::Function::New<trtDeserialize>(env, "trtDeserialize"));
   exports.Set("trtLoad", Napi::Function::New<trtLoad>(env, "trtLoad"));
   exports.Set("trtLibraryNames", [&] {
     Napi::Array names = Napi::Array::New(env, 2);

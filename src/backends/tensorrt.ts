@@ -1,16 +1,254 @@
 /**
- * The TensorRT backend. Engines (build, deserialize, execution contexts) arrive with the
- * engine issue; until then createSession({ backend: 'tensorrt' }) checks that TensorRT can
- * be loaded and reports ERR_TENSORRT_NOT_FOUND either way, saying why.
+ * The TensorRT backend: a deserialized plan behind the InferenceSession contract.
+ *
+ * The session holds `contexts` execution contexts per optimization profile (default 2), each
+ * with its own CUDA stream, device buffers sized for its profile's max shapes and pinned
+ * staging buffers. run() validates the feeds here first (names, dtypes, ranks, dims inside a
+ * profile), takes a free context of a profile the feeds fit (or waits, first come first
+ * served), and the addon copies the feeds into pinned staging, enqueues H2D, setInputShape,
+ * enqueueV3 and D2H on the context's stream; the completion thread resolves the promise once
+ * the stream is done. The event loop never waits on the GPU.
+ *
+ * `cudaGraphs: true` captures, per context and per set of input shapes, the kernels of
+ * enqueueV3 into a CUDA graph and replays it. Constraints: a graph is captured on the second
+ * back-to-back run of a shape on a context and replayed only while that context keeps running
+ * that shape (the first run after a shape change is a plain enqueueV3, which brings
+ * TensorRT's shape-dependent state back in line with the graph); at most 64 graphs per
+ * context; engines whose layers TensorRT cannot run under stream capture fall back to
+ * enqueueV3 for that shape (see TrtContext.stats().graphFailures). Batching to a few padded
+ * shapes (the DynamicBatcher's buckets) is what makes graphs pay off.
+ *
+ * A sticky CUDA error (illegal address, launch failure, ...) marks the session lost: later
+ * runs fail at once with ERR_CUDA "the CUDA context is lost" instead of at random later.
  */
-import { TensorRTNotFoundError } from '../errors.js';
-import type { InferenceSession } from '../session.js';
+import { readFile } from 'node:fs/promises';
+import { z } from 'zod';
+import { CudaError, DisposedError, InvalidArgumentError, ProfileRangeError, TensorRTNodeError, TensorRTVersionError, abortErrorFrom, describe } from '../errors.js';
+import { loadAddon, type NativeTrtContext, type NativeTrtEngine } from '../native.js';
+import { parseOptions } from '../options.js';
+import type { Feeds, InferenceSession, Outputs, RunOptions, TensorInfo } from '../session.js';
+import { DATA_TYPES, Tensor, type TensorData } from '../tensor.js';
+import { readSidecar, sidecarPath, type EngineInfo } from '../build/sidecar.js';
+import { RunTracker, raceAbort, selectOutputs, validateFeeds } from './common.js';
+import { ContextPool } from './context-pool.js';
 import { requireTensorRT } from './tensorrt-libs.js';
+import { engineMeta, profileInputBytes, selectProfiles, tensorInfo, type EngineMeta } from './tensorrt-io.js';
 
-export async function createTensorRTSession(_model: string | Uint8Array, _options: unknown): Promise<InferenceSession> {
-  const trt = requireTensorRT();
-  throw new TensorRTNotFoundError(
-    `TensorRT ${trt.version} was found at ${trt.libraryPath}, but this version of tensorrt-node cannot run engines yet ` +
-      '(the TensorRT session is not implemented); use backend: "onnxruntime"',
+export const TensorRTSessionOptionsSchema = z
+  .object({
+    backend: z.literal('tensorrt').default('tensorrt'),
+    /** CUDA device index. */
+    device: z.number().int().min(0).max(65535).default(0),
+    /** Execution contexts per optimization profile: concurrent runs the engine takes. */
+    contexts: z.number().int().min(1).max(64).default(2),
+    /** Optimization profiles that get contexts; all when omitted. */
+    profiles: z.array(z.number().int().min(0)).min(1).optional(),
+    /** Capture and replay CUDA graphs per input shape (see the module comment). */
+    cudaGraphs: z.boolean().default(false),
+    /** Runs allowed to wait for a context; more are refused with ERR_QUEUE_FULL. */
+    maxQueue: z.number().int().min(0).optional(),
+    /**
+     * Let TensorRT run the lean runtime a version-compatible plan embeds (host code from the
+     * plan file). Defaults to what the plan's sidecar says; enable only for plans you trust.
+     */
+    allowHostCode: z.boolean().optional(),
+  })
+  .strict();
+
+export type TensorRTSessionOptions = z.input<typeof TensorRTSessionOptionsSchema>;
+
+interface Member {
+  readonly profile: number;
+  readonly native: NativeTrtContext;
+}
+
+function lostError(cause?: unknown): CudaError {
+  return new CudaError(
+    'the CUDA context is lost: an earlier CUDA error (e.g. an illegal memory access) left the GPU unusable for this ' +
+      'process; the session cannot run again, restart the process',
+    { sticky: true, cudaError: (cause as { cudaError?: string } | undefined)?.cudaError, ...(cause ? { cause } : {}) },
   );
+}
+
+async function loadPlan(planOrPath: string | Uint8Array): Promise<{ plan: Uint8Array; info: EngineInfo | null; where: string }> {
+  if (typeof planOrPath === 'string') {
+    let plan: Uint8Array;
+    try {
+      plan = await readFile(planOrPath);
+    } catch (e) {
+      throw new InvalidArgumentError(`cannot read the engine plan ${JSON.stringify(planOrPath)}: ${(e as Error).message}`, { cause: e });
+    }
+    // The sidecar is optional (plans from trtexec have none); a broken one is reported.
+    const info = await readSidecar(sidecarPath(planOrPath), { optional: true });
+    return { plan, info, where: JSON.stringify(planOrPath) };
+  }
+  if (planOrPath instanceof Uint8Array) return { plan: planOrPath, info: null, where: `a plan of ${planOrPath.byteLength} bytes` };
+  throw new InvalidArgumentError(`model must be a plan file path or a Uint8Array of plan bytes, got ${describe(planOrPath)}`);
+}
+
+export class TensorRTSession implements InferenceSession {
+  readonly backend = 'tensorrt' as const;
+  readonly inputs: readonly TensorInfo[];
+  readonly outputs: readonly TensorInfo[];
+  /** The build's sidecar, when the plan was opened from a file that has one. */
+  readonly info: EngineInfo | null;
+  readonly #meta: EngineMeta;
+  readonly #engine: NativeTrtEngine;
+  readonly #members: readonly Member[];
+  readonly #pool: ContextPool<Member>;
+  readonly #served: readonly number[];
+  readonly #tracker = new RunTracker();
+  #lost: CudaError | undefined;
+
+  private constructor(meta: EngineMeta, engine: NativeTrtEngine, members: Member[], info: EngineInfo | null, maxQueue: number | undefined) {
+    this.#meta = meta;
+    this.#engine = engine;
+    this.#members = members;
+    this.#pool = new ContextPool(members, maxQueue === undefined ? {} : { maxQueue });
+    this.#served = this.#pool.profiles;
+    this.info = info;
+    const named = (name: string, list: EngineInfo['inputs'] | undefined) => list?.find((t) => t.name === name)?.dims;
+    this.inputs = Object.freeze(meta.inputs.map((m) => tensorInfo(m, named(m.name, info?.inputs))));
+    this.outputs = Object.freeze(meta.outputs.map((m) => tensorInfo(m, named(m.name, info?.outputs))));
+  }
+
+  /** Deserializes `planOrPath` (a plan file or its bytes) and creates the execution contexts. */
+  static async create(planOrPath: string | Uint8Array, options: TensorRTSessionOptions = {}): Promise<TensorRTSession> {
+    const opts = parseOptions(TensorRTSessionOptionsSchema, options, 'tensorrt session options');
+    const runtime = requireTensorRT();
+    const addon = loadAddon();
+    const { plan, info, where } = await loadPlan(planOrPath);
+    if (addon.trtDeserialize === undefined) throw new TensorRTNodeError('ERR_TENSORRT_NOT_FOUND', 'this build of the addon has no TensorRT support');
+    const allowHostCode = opts.allowHostCode ?? info?.options.versionCompatible ?? false;
+    let engine: NativeTrtEngine;
+    try {
+      engine = await addon.trtDeserialize(plan, { device: opts.device, allowHostCode });
+    } catch (e) {
+      const built = info?.tensorrt.version;
+      if (built !== undefined && built !== runtime.version && !info?.options.versionCompatible) {
+        throw new TensorRTVersionError(
+          `the engine ${where} was built with TensorRT ${built} but TensorRT ${runtime.version} is loaded ` +
+            `(${runtime.libraryPath}); plans only load in the TensorRT version that built them unless built version-compatible. ` +
+            `Rebuild the engine here. (${(e as Error).message})`,
+          { cause: e },
+        );
+      }
+      throw e;
+    }
+    return TensorRTSession.fromEngine(engine, opts, info);
+  }
+
+  /**
+   * The session over an already deserialized engine (internal: create() calls it; unit tests
+   * pass a test double). Creates the contexts; on failure frees them and the engine.
+   * @internal
+   */
+  static async fromEngine(
+    engine: NativeTrtEngine,
+    opts: z.output<typeof TensorRTSessionOptionsSchema>,
+    info: EngineInfo | null,
+  ): Promise<TensorRTSession> {
+    const members: Member[] = [];
+    try {
+      const meta = engineMeta(engine.describe());
+      const profiles = opts.profiles ?? Array.from({ length: meta.profiles }, (_, i) => i);
+      for (const p of profiles) {
+        if (p >= meta.profiles) {
+          throw new InvalidArgumentError(`options.profiles names profile ${p}, but the engine has ${meta.profiles} optimization profile(s)`);
+        }
+      }
+      const specs = profiles.flatMap((profile) =>
+        Array.from({ length: opts.contexts }, () => ({ profile, inputBytes: profileInputBytes(meta, profile), cudaGraphs: opts.cudaGraphs })),
+      );
+      const contexts = await engine.createContexts(specs);
+      for (const c of contexts) members.push({ profile: c.profile, native: c });
+      return new TensorRTSession(meta, engine, members, info, opts.maxQueue);
+    } catch (e) {
+      for (const m of members) m.native.dispose();
+      engine.dispose();
+      throw e;
+    }
+  }
+
+  get disposed(): boolean {
+    return this.#tracker.disposed;
+  }
+
+  /** Runs waiting for a context, and contexts running. */
+  get load(): { queued: number; busy: number; contexts: number } {
+    return { queued: this.#pool.queued, busy: this.#pool.busy, contexts: this.#pool.size };
+  }
+
+  /** CUDA-graph counts per context (diagnostics). */
+  stats(): { profile: number; graphs: number; graphFailures: number }[] {
+    return this.#members.map((m) => {
+      const s = m.native.stats();
+      return { profile: m.profile, graphs: s.graphs, graphFailures: s.graphFailures };
+    });
+  }
+
+  run(feeds: Feeds, options: RunOptions = {}): Promise<Outputs> {
+    try {
+      if (this.#tracker.disposed) throw new DisposedError('run() on a disposed tensorrt session');
+      if (this.#lost !== undefined || this.#engine.lost) throw lostError(this.#lost);
+      validateFeeds(this.inputs, feeds);
+      const fetches = selectOutputs(this.outputs, options.outputs);
+      const tensors = this.#meta.inputs.map((m) => feeds[m.name]!);
+      const dims = tensors.map((t) => t.dims);
+      const fits = selectProfiles(this.#meta, dims);
+      const profiles = fits.filter((p) => this.#served.includes(p));
+      if (profiles.length === 0) {
+        throw new ProfileRangeError(
+          `the feeds fit optimization profile(s) ${fits.join(', ')}, but this session has execution contexts for ` +
+            `profile(s) ${this.#served.join(', ')} only (options.profiles)`,
+          { profiles: fits },
+        );
+      }
+      if (options.signal?.aborted) throw abortErrorFrom(options.signal, 'run()');
+      const wanted = fetches.map((name) => this.#meta.outputs.findIndex((o) => o.name === name));
+      const work = this.#tracker.track(this.#execute(tensors.map((t) => t.data), dims.flat(), wanted, profiles, options.signal));
+      return raceAbort(work, options.signal, 'run()');
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+
+  async #execute(data: TensorData[], dims: number[], wanted: number[], profiles: number[], signal: AbortSignal | undefined): Promise<Outputs> {
+    const member = await this.#pool.acquire(profiles, signal);
+    let results;
+    try {
+      results = await member.native.run(data, dims, wanted);
+    } catch (e) {
+      if (e instanceof CudaError && (e as CudaError).sticky) {
+        this.#lost ??= e;
+        this.#pool.close(lostError(e));
+      }
+      throw e;
+    } finally {
+      this.#pool.release(member);
+    }
+    const out: Outputs = {};
+    for (const r of results) {
+      const meta = this.#meta.outputs[r.index]!;
+      const array = new DATA_TYPES[meta.dtype].array(r.data) as TensorData;
+      out[meta.name] = new Tensor(meta.dtype, array, r.dims);
+    }
+    return out;
+  }
+
+  dispose(): Promise<void> {
+    return this.#tracker.dispose(() => {
+      this.#pool.close();
+      for (const m of this.#members) m.native.dispose();
+      this.#engine.dispose();
+    });
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.dispose();
+  }
+}
+
+export async function createTensorRTSession(model: string | Uint8Array, options: TensorRTSessionOptions): Promise<InferenceSession> {
+  return TensorRTSession.create(model, options);
 }

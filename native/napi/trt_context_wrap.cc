@@ -1,0 +1,206 @@
+#include "napi/trt_context_wrap.h"
+
+#ifdef TRTN_WITH_TENSORRT
+
+#include <cstring>
+#include <vector>
+
+#include "cuda/stream.h"
+#include "napi/args.h"
+#include "napi/completion_queue.h"
+#include "napi/instance.h"
+#include "napi/js_error.h"
+#include "napi/trt_convert.h"
+
+namespace trtn {
+
+namespace {
+
+std::size_t typedArrayElementSize(napi_typedarray_type type) {
+  switch (type) {
+    case napi_int8_array:
+    case napi_uint8_array:
+    case napi_uint8_clamped_array: return 1;
+    case napi_int16_array:
+    case napi_uint16_array: return 2;
+    case napi_int32_array:
+    case napi_uint32_array:
+    case napi_float32_array: return 4;
+    case napi_float64_array:
+    case napi_bigint64_array:
+    case napi_biguint64_array: return 8;
+    default: return 1;
+  }
+}
+
+// Settles a run once its stream is done: copies the staged outputs into new ArrayBuffers and
+// frees the context for the next run. A run whose enqueue failed part-way also comes here, so
+// the context is handed on only after the work it did enqueue has drained.
+class RunCompletion : public Completion {
+ public:
+  RunCompletion(Napi::Env env, std::shared_ptr<trt::ExecutionContext> context, std::vector<trt::ExecutionContext::Output> outputs,
+                std::unique_ptr<NativeError> failure)
+      : deferred_(Napi::Promise::Deferred::New(env)),
+        context_(std::move(context)),
+        outputs_(std::move(outputs)),
+        failure_(std::move(failure)) {}
+  ~RunCompletion() override { context_->end(); }
+
+  Napi::Promise promise() const { return deferred_.Promise(); }
+
+  void settle(Napi::Env env, const NativeError* error) override {
+    context_->end();
+    // A CUDA error of the stream outranks the enqueue's own: it says whether the GPU is lost.
+    const NativeError* e = error != nullptr ? error : failure_.get();
+    if (e != nullptr) {
+      if (e->sticky()) context_->engine()->markLost();
+      deferred_.Reject(toJsError(env, *e));
+      return;
+    }
+    Napi::Array out = Napi::Array::New(env, outputs_.size());
+    for (std::size_t i = 0; i < outputs_.size(); i++) {
+      const auto& o = outputs_[i];
+      Napi::ArrayBuffer data = Napi::ArrayBuffer::New(env, o.bytes);
+      if (o.bytes > 0) std::memcpy(data.Data(), context_->outputHost(o.index), o.bytes);
+      Napi::Object item = Napi::Object::New(env);
+      item.Set("index", o.index);
+      item.Set("dims", toJs(env, o.dims));
+      item.Set("data", data);
+      out.Set(static_cast<uint32_t>(i), item);
+    }
+    deferred_.Resolve(out);
+  }
+
+ private:
+  Napi::Promise::Deferred deferred_;
+  std::shared_ptr<trt::ExecutionContext> context_;
+  std::vector<trt::ExecutionContext::Output> outputs_;
+  std::unique_ptr<NativeError> failure_;
+};
+
+}  // namespace
+
+Napi::Function ContextWrap::define(Napi::Env env) {
+  return DefineClass(env, "TrtContext",
+                     {
+                         InstanceMethod<&ContextWrap::run>("run"),
+                         InstanceAccessor<&ContextWrap::profile>("profile"),
+                         InstanceMethod<&ContextWrap::stats>("stats"),
+                         InstanceMethod<&ContextWrap::dispose>("dispose"),
+                         InstanceAccessor<&ContextWrap::disposed>("disposed"),
+                     });
+}
+
+ContextWrap::ContextWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<ContextWrap>(info) {
+  if (info.Length() < 1 || !info[0].IsExternal()) {
+    throw Napi::TypeError::New(info.Env(), "TrtContext is created by TrtEngine.createContexts(), not with new");
+  }
+  context_ = *info[0].As<Napi::External<std::shared_ptr<trt::ExecutionContext>>>().Data();
+  profile_ = context_->profile();
+}
+
+Napi::Object ContextWrap::create(Napi::Env env, std::shared_ptr<trt::ExecutionContext> context) {
+  return InstanceData::of(env).trtContextCtor.New({Napi::External<std::shared_ptr<trt::ExecutionContext>>::New(env, &context)});
+}
+
+// run(inputs: ArrayBufferView[], dims: number[] (all inputs' dims, concatenated), wanted?: number[])
+Napi::Value ContextWrap::run(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return guarded(env, [&]() -> Napi::Value {
+    if (!context_) throw NativeError("ERR_DISPOSED", "the execution context was disposed");
+    std::shared_ptr<trt::ExecutionContext> ctx = context_;
+    Napi::Value inputsValue = argAt(info, 0);
+    Napi::Value dimsValue = argAt(info, 1);
+    if (!inputsValue.IsArray()) throwInvalidArg("inputs must be an array of typed arrays");
+    if (!dimsValue.IsArray()) throwInvalidArg("dims must be an array of integers");
+    Napi::Array inputsArray = inputsValue.As<Napi::Array>();
+    const std::vector<int64_t> flatDims = int64Array(dimsValue, "dims");
+    const uint32_t n = inputsArray.Length();
+    if (n != ctx->inputs()) throwInvalidArg("expected " + std::to_string(ctx->inputs()) + " inputs, got " + std::to_string(n));
+    std::vector<trt::ExecutionContext::Input> inputs(n);
+    std::size_t pos = 0;
+    for (uint32_t i = 0; i < n; i++) {
+      napi_value element = nullptr;
+      napi_typedarray_type type;
+      std::size_t length = 0;
+      void* data = nullptr;
+      if (napi_get_element(env, inputsArray, i, &element) != napi_ok ||
+          napi_get_typedarray_info(env, element, &type, &length, &data, nullptr, nullptr) != napi_ok) {
+        throwInvalidArg("inputs[" + std::to_string(i) + "] must be a typed array");
+      }
+      inputs[i].data = data;
+      inputs[i].bytes = length * typedArrayElementSize(type);
+      const std::size_t rank = ctx->inputRank(i);
+      if (pos + rank > flatDims.size()) throwInvalidArg("dims holds fewer values than the inputs' ranks need");
+      inputs[i].dims.assign(flatDims.begin() + static_cast<std::ptrdiff_t>(pos), flatDims.begin() + static_cast<std::ptrdiff_t>(pos + rank));
+      pos += rank;
+    }
+    if (pos != flatDims.size()) throwInvalidArg("dims holds more values than the inputs' ranks need");
+    std::vector<int> wanted;
+    Napi::Value wantedValue = argAt(info, 2);
+    if (wantedValue.IsUndefined() || wantedValue.IsNull()) {
+      for (std::size_t i = 0; i < ctx->outputs(); i++) wanted.push_back(static_cast<int>(i));
+    } else {
+      for (int64_t w : int64Array(wantedValue, "wanted")) {
+        if (w < 0 || static_cast<std::size_t>(w) >= ctx->outputs()) throwInvalidArg("wanted names an output index out of range");
+        wanted.push_back(static_cast<int>(w));
+      }
+    }
+
+    CompletionQueue& queue = InstanceData::of(env).completionQueue(env);
+    ctx->begin();
+    std::vector<trt::ExecutionContext::Output> outputs;
+    try {
+      outputs = ctx->enqueue(inputs, wanted);
+    } catch (const NativeError& e) {
+      if (!e.sticky()) {
+        try {
+          auto item = std::make_unique<RunCompletion>(env, ctx, std::vector<trt::ExecutionContext::Output>{},
+                                                      std::make_unique<NativeError>(e));
+          Napi::Promise promise = item->promise();
+          queue.afterStream(*ctx->stream(), std::move(item));
+          return promise;
+        } catch (...) {
+          // Recording the event failed too: report the enqueue's error directly.
+        }
+      }
+      ctx->end();
+      throw;
+    }
+    auto item = std::make_unique<RunCompletion>(env, ctx, std::move(outputs), nullptr);
+    Napi::Promise promise = item->promise();
+    queue.afterStream(*ctx->stream(), std::move(item));
+    return promise;
+  });
+}
+
+Napi::Value ContextWrap::profile(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), profile_); }
+
+// stats() -> { graphs, graphFailures, outputCapacity: number[] }
+Napi::Value ContextWrap::stats(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return guarded(env, [&]() -> Napi::Value {
+    if (!context_) throw NativeError("ERR_DISPOSED", "the execution context was disposed");
+    Napi::Object o = Napi::Object::New(env);
+    o.Set("graphs", static_cast<double>(context_->graphs()));
+    o.Set("graphFailures", static_cast<double>(context_->graphFailures()));
+    Napi::Array caps = Napi::Array::New(env, context_->outputs());
+    for (std::size_t i = 0; i < context_->outputs(); i++) {
+      caps.Set(static_cast<uint32_t>(i), static_cast<double>(context_->outputCapacity(static_cast<int>(i))));
+    }
+    o.Set("outputCapacity", caps);
+    return o;
+  });
+}
+
+Napi::Value ContextWrap::dispose(const Napi::CallbackInfo& info) {
+  // A run in flight holds the context until it settles.
+  context_.reset();
+  return info.Env().Undefined();
+}
+
+Napi::Value ContextWrap::disposed(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), !context_); }
+
+}  // namespace trtn
+
+#endif  // TRTN_WITH_TENSORRT

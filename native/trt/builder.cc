@@ -1,0 +1,120 @@
+#include "trt/builder.h"
+
+#include "common/native_error.h"
+#include "cuda/device.h"
+#include "trt/data_type.h"
+#include "trt/trt_error.h"
+
+namespace trtn::trt {
+
+namespace {
+
+std::string describe(const InputRange& r, std::size_t profile) {
+  return "profile " + std::to_string(profile) + " input \"" + r.input + "\"";
+}
+
+}  // namespace
+
+void EngineBuilder::addProfiles(nvinfer1::IBuilderConfig& config) {
+  ErrorRecorder* rec = &net_.recorder();
+  for (std::size_t p = 0; p < config_.profiles.size(); p++) {
+    nvinfer1::IOptimizationProfile* profile = notNull(net_.builder().createOptimizationProfile(), rec, "createOptimizationProfile");
+    for (const InputRange& r : config_.profiles[p]) {
+      const std::string what = describe(r, p);
+      using nvinfer1::OptProfileSelector;
+      if (!profile->setDimensions(r.input.c_str(), OptProfileSelector::kMIN, toDims(r.min, what.c_str())) ||
+          !profile->setDimensions(r.input.c_str(), OptProfileSelector::kOPT, toDims(r.opt, what.c_str())) ||
+          !profile->setDimensions(r.input.c_str(), OptProfileSelector::kMAX, toDims(r.max, what.c_str()))) {
+        const std::string reasons = rec->takeSummary();
+        throwInvalidArg(what + ": TensorRT refused the range" + (reasons.empty() ? "" : ": " + reasons));
+      }
+    }
+    if (!profile->isValid()) {
+      const std::string reasons = rec->takeSummary();
+      throwInvalidArg("optimization profile " + std::to_string(p) + " is not valid" + (reasons.empty() ? "" : ": " + reasons));
+    }
+    if (config.addOptimizationProfile(profile) < 0) throwTrt(rec, "addOptimizationProfile(profile " + std::to_string(p) + ")");
+  }
+}
+
+BuildResult EngineBuilder::build(ProgressMonitor* monitor) {
+  cuda::DeviceGuard guard(net_.device());
+  ErrorRecorder* rec = &net_.recorder();
+  rec->clear();
+  BuildResult result;
+  std::unique_ptr<nvinfer1::IBuilderConfig> config(notNull(net_.builder().createBuilderConfig(), rec, "createBuilderConfig"));
+
+  addProfiles(*config);
+  if (config_.workspaceBytes) config->setMemoryPoolLimit(nvinfer1::MemoryPoolType::kWORKSPACE, *config_.workspaceBytes);
+  config->setBuilderOptimizationLevel(config_.optimizationLevel);
+  config->setHardwareCompatibilityLevel(static_cast<nvinfer1::HardwareCompatibilityLevel>(config_.hardwareCompatibility));
+  if (config_.versionCompatible) {
+    config->setFlag(nvinfer1::BuilderFlag::kVERSION_COMPATIBLE);
+    if (config_.excludeLeanRuntime) config->setFlag(nvinfer1::BuilderFlag::kEXCLUDE_LEAN_RUNTIME);
+  }
+  if (config_.refit) config->setFlag(nvinfer1::BuilderFlag::kREFIT);
+  if (!config_.tf32) config->clearFlag(nvinfer1::BuilderFlag::kTF32);
+  if (config_.maxAuxStreams >= 0) {
+#if NV_TENSORRT_MAJOR >= 11
+    if (!config->setMaxAuxStreams(config_.maxAuxStreams)) {
+      throwInvalidArg("maxAuxStreams " + std::to_string(config_.maxAuxStreams) + " was refused: " + rec->takeSummary());
+    }
+#else
+    config->setMaxAuxStreams(config_.maxAuxStreams);  // returns void before 11.0
+#endif
+  }
+  if (config_.fp16BuilderFlag) {
+#if NV_TENSORRT_MAJOR >= 11
+    throwInvalidArg("fp16Mode 'builder-flag' needs TensorRT 10.x: TensorRT 11 removed BuilderFlag::kFP16 (use fp16Mode 'convert')");
+#else
+    if (net_.stronglyTyped()) {
+      throwInvalidArg("the kFP16 builder flag needs a weakly typed network; parse with stronglyTyped false");
+    }
+    // kFP16 is deprecated in 10.x (removed in 11); this path exists for users of 10.x who
+    // asked for it explicitly, so the deprecation warning is silenced here only.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+    config->setFlag(nvinfer1::BuilderFlag::kFP16);
+#pragma GCC diagnostic pop
+#endif
+  }
+
+  std::unique_ptr<nvinfer1::ITimingCache> cache;
+  if (config_.useTimingCache) {
+    cache.reset(config->createTimingCache(config_.timingCache.data(), config_.timingCache.size()));
+    if (!cache && !config_.timingCache.empty()) {
+      // A cache TensorRT cannot read (other version, corrupt): start from an empty one.
+      result.warnings.push_back("the timing cache could not be read and was replaced by an empty one: " + rec->takeSummary());
+      cache.reset(config->createTimingCache(nullptr, 0));
+    }
+    notNull(cache.get(), rec, "createTimingCache");
+    if (!config->setTimingCache(*cache, false)) {
+      result.warnings.push_back("the timing cache belongs to another device or TensorRT version and was not used: " +
+                                rec->takeSummary());
+      cache.reset(notNull(config->createTimingCache(nullptr, 0), rec, "createTimingCache"));
+      CHECK_TRT(config->setTimingCache(*cache, false), rec);
+    }
+  }
+  if (monitor != nullptr) config->setProgressMonitor(monitor);
+
+  result.plan.reset(net_.builder().buildSerializedNetwork(net_.network(), *config));
+  if (monitor != nullptr) config->setProgressMonitor(nullptr);
+  if (!result.plan || result.plan->size() == 0) {
+    result.plan.reset();
+    if (monitor != nullptr && monitor->cancelled()) {
+      rec->clear();
+      throw NativeError("ERR_ABORTED", "the engine build was cancelled");
+    }
+    throwTrt(rec, "buildSerializedNetwork");
+  }
+  if (cache) {
+    std::unique_ptr<nvinfer1::IHostMemory> blob(cache->serialize());
+    if (blob && blob->size() > 0) {
+      const auto* bytes = static_cast<const uint8_t*>(blob->data());
+      result.timingCache.assign(bytes, bytes + blob->size());
+    }
+  }
+  return result;
+}
+
+}  // namespace trtn::trt

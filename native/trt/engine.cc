@@ -1,0 +1,86 @@
+#include "trt/engine.h"
+
+#include <cuda_runtime_api.h>
+
+#include <algorithm>
+
+#include "common/native_error.h"
+#include "cuda/device.h"
+#include "cuda/pinned_pool.h"
+#include "trt/data_type.h"
+#include "trt/library.h"
+#include "trt/logger.h"
+#include "trt/trt_error.h"
+
+namespace trtn::trt {
+
+namespace {
+// Staging blocks are kept per context; the pool only smooths a context's output growth.
+constexpr std::size_t kPinnedCacheBytes = 64u << 20;
+}  // namespace
+
+std::shared_ptr<Engine> Engine::deserialize(const void* data, std::size_t size, const DeserializeOptions& options) {
+  const Library& lib = requireLibrary(false);
+  if (data == nullptr || size == 0) throwInvalidArg("the plan is empty");
+  cuda::DeviceGuard guard(options.device);
+  std::shared_ptr<Engine> e(new Engine());
+  e->device_ = options.device;
+  e->recorder_ = std::make_unique<ErrorRecorder>();
+  ErrorRecorder* rec = e->recorder_.get();
+  nvinfer1::ILogger* logger = &Logger::instance();
+  e->runtime_.reset(notNull(static_cast<nvinfer1::IRuntime*>(lib.createRuntime(logger, NV_TENSORRT_VERSION)), nullptr,
+                            "createInferRuntime"));
+  e->runtime_->setErrorRecorder(rec);
+  if (options.allowHostCode) e->runtime_->setEngineHostCodeAllowed(true);
+  e->engine_.reset(notNull(e->runtime_->deserializeCudaEngine(data, size), rec, "deserializeCudaEngine"));
+  e->profiles_ = e->engine_->getNbOptimizationProfiles();
+  e->pinned_ = cuda::PinnedPool::create(kPinnedCacheBytes);
+  e->describe();
+  return e;
+}
+
+Engine::~Engine() {
+  int current = -1;
+  if (cudaGetDevice(&current) == cudaSuccess && current != device_) (void)cudaSetDevice(device_);
+  engine_.reset();
+  runtime_.reset();
+  if (current >= 0 && current != device_) (void)cudaSetDevice(current);
+}
+
+int64_t Engine::deviceMemoryBytes() const noexcept { return engine_->getDeviceMemorySizeV2(); }
+
+void Engine::describe() {
+  const int32_t n = engine_->getNbIOTensors();
+  for (int32_t i = 0; i < n; i++) {
+    const char* name = engine_->getIOTensorName(i);
+    EngineTensor t;
+    t.name = name != nullptr ? name : "";
+    t.input = engine_->getTensorIOMode(name) == nvinfer1::TensorIOMode::kINPUT;
+    const nvinfer1::DataType type = engine_->getTensorDataType(name);
+    t.dtype = dataTypeName(type);
+    t.elementSize = dataTypeSize(type);
+    t.dims = toVector(engine_->getTensorShape(name));
+    t.isShapeTensor = engine_->isShapeInferenceIO(name);
+    t.onHost = engine_->getTensorLocation(name) == nvinfer1::TensorLocation::kHOST;
+    t.linear = engine_->getTensorFormat(name) == nvinfer1::TensorFormat::kLINEAR;
+    if (t.input) {
+      for (int32_t p = 0; p < profiles_; p++) {
+        using nvinfer1::OptProfileSelector;
+        ProfileShape s;
+        s.min = toVector(engine_->getProfileShape(name, p, OptProfileSelector::kMIN));
+        s.opt = toVector(engine_->getProfileShape(name, p, OptProfileSelector::kOPT));
+        s.max = toVector(engine_->getProfileShape(name, p, OptProfileSelector::kMAX));
+        // An input whose shape is fixed may have no profile entry (engines built without
+        // profiles): its range is its shape.
+        const bool fixed = std::all_of(t.dims.begin(), t.dims.end(), [](int64_t d) { return d >= 0; });
+        if (fixed && (s.min.size() != t.dims.size() || s.max.size() != t.dims.size() || s.opt.size() != t.dims.size())) {
+          s.min = s.opt = s.max = t.dims;
+        }
+        t.profiles.push_back(std::move(s));
+      }
+    }
+    tensors_.push_back(std::move(t));
+  }
+}
+
+}  // namespace trtn::trt

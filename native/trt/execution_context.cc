@@ -1,0 +1,321 @@
+#include "trt/execution_context.h"
+
+#include <cuda_runtime_api.h>
+
+#include <cstring>
+
+#include "common/native_error.h"
+#include "cuda/device.h"
+#include "cuda/device_memory.h"
+#include "cuda/pinned_pool.h"
+#include "cuda/stream.h"
+#include "trt/data_type.h"
+#include "trt/trt_error.h"
+
+namespace trtn::trt {
+
+namespace {
+
+std::string quoted(const std::string& s) { return "\"" + s + "\""; }
+
+std::string formatVector(const std::vector<int64_t>& dims) {
+  std::string out = "[";
+  for (std::size_t i = 0; i < dims.size(); i++) {
+    if (i > 0) out += ", ";
+    out += std::to_string(dims[i]);
+  }
+  return out + "]";
+}
+
+int64_t volumeOf(const std::vector<int64_t>& dims) { return volume(toDims(dims, "dims")); }
+
+NativeError lostError() {
+  return NativeError("ERR_CUDA",
+                     "the CUDA context is lost: an earlier sticky CUDA error left the GPU unusable for this process; "
+                     "restart the process",
+                     "cudaErrorContextIsDestroyed", true);
+}
+
+}  // namespace
+
+ExecutionContext::ExecutionContext(std::shared_ptr<Engine> engine, const ContextOptions& options)
+    : engine_(std::move(engine)), options_(options) {
+  cuda::DeviceGuard guard(engine_->device());
+  try {
+    init();
+  } catch (...) {
+    // Free what was made on the engine's device, in TensorRT's order, before the members go.
+    graphs_.clear();
+    context_.reset();
+    inputs_.clear();
+    outputs_.clear();
+    throw;
+  }
+}
+
+void ExecutionContext::init() {
+  if (options_.profile < 0 || options_.profile >= engine_->profiles()) {
+    throwInvalidArg("profile " + std::to_string(options_.profile) + " does not exist; the engine has " +
+                    std::to_string(engine_->profiles()) + " optimization profile(s)");
+  }
+  for (const EngineTensor& t : engine_->tensors()) {
+    const std::string kind = t.input ? "input " : "output ";
+    if (t.elementSize == 0) {
+      throwInvalidArg(kind + quoted(t.name) + " has element type " + t.dtype.substr(t.dtype.find(':') + 1) +
+                      ", which tensorrt-node cannot exchange with JavaScript");
+    }
+    if (t.input && t.isShapeTensor) {
+      throwInvalidArg("input " + quoted(t.name) + " is a shape tensor (its values set output shapes); tensorrt-node does "
+                      "not support shape-tensor inputs");
+    }
+    if (t.onHost) throwInvalidArg(kind + quoted(t.name) + " lives in host memory; tensorrt-node supports device I/O only");
+    if (!t.linear) {
+      throwInvalidArg(kind + quoted(t.name) + " has a vectorized (non-linear) layout; rebuild the engine without "
+                      "allowed-format restrictions on I/O tensors");
+    }
+    Binding b;
+    b.tensor = &t;
+    (t.input ? inputs_ : outputs_).push_back(std::move(b));
+  }
+  if (options_.inputBytes.size() != inputs_.size()) {
+    throwInvalidArg("inputBytes has " + std::to_string(options_.inputBytes.size()) + " entries; the engine has " +
+                    std::to_string(inputs_.size()) + " input(s)");
+  }
+
+  stream_ = std::make_shared<cuda::Stream>(engine_->device());
+  recorder_ = std::make_unique<ErrorRecorder>();
+  // Each context allocates activation memory for its own profile only when there are several.
+  const auto strategy = engine_->profiles() > 1 ? nvinfer1::ExecutionContextAllocationStrategy::kON_PROFILE_CHANGE
+                                                : nvinfer1::ExecutionContextAllocationStrategy::kSTATIC;
+  context_.reset(notNull(engine_->get().createExecutionContext(strategy), &engine_->recorder(), "createExecutionContext"));
+  context_->setErrorRecorder(recorder_.get());
+  if (!context_->setOptimizationProfileAsync(options_.profile, stream_->get())) {
+    throwTrt(recorder_.get(), "setOptimizationProfileAsync", stream_->get());
+  }
+
+  for (std::size_t i = 0; i < inputs_.size(); i++) {
+    Binding& b = inputs_[i];
+    const auto& range = b.tensor->profiles.at(static_cast<std::size_t>(options_.profile));
+    const int64_t maxVolume = volumeOf(range.max);
+    const std::size_t need = static_cast<std::size_t>(maxVolume) * b.tensor->elementSize;
+    if (maxVolume < 0 || options_.inputBytes[i] < need) {
+      throwInvalidArg("inputBytes for " + quoted(b.tensor->name) + " is " + std::to_string(options_.inputBytes[i]) +
+                      ", less than its profile max " + formatVector(range.max) + " needs (" + std::to_string(need) + ")");
+    }
+    allocate(b, options_.inputBytes[i]);
+    setAddress(b);
+  }
+  probeOutputs();
+  stream_->synchronize();
+}
+
+ExecutionContext::~ExecutionContext() {
+  int current = -1;
+  if (cudaGetDevice(&current) == cudaSuccess && current != engine_->device()) (void)cudaSetDevice(engine_->device());
+  graphs_.clear();
+  context_.reset();
+  // Buffers free on the stream, after the work already there.
+  inputs_.clear();
+  outputs_.clear();
+  if (current >= 0 && current != engine_->device()) (void)cudaSetDevice(current);
+}
+
+void ExecutionContext::allocate(Binding& b, std::size_t bytes) {
+  b.device = std::make_unique<cuda::DeviceMemory>(stream_, bytes);
+  b.host = engine_->pinned()->acquire(bytes == 0 ? 1 : bytes);
+  b.capacity = bytes;
+}
+
+void ExecutionContext::setAddress(Binding& b) {
+  if (!context_->setTensorAddress(b.tensor->name.c_str(), b.device->data())) {
+    throwTrt(recorder_.get(), "setTensorAddress(" + b.tensor->name + ")");
+  }
+}
+
+void ExecutionContext::setInputShape(Binding& b, const std::vector<int64_t>& dims) {
+  if (!context_->setInputShape(b.tensor->name.c_str(), toDims(dims, b.tensor->name.c_str()))) {
+    const auto& range = b.tensor->profiles.at(static_cast<std::size_t>(options_.profile));
+    const std::string reasons = recorder_->takeSummary();
+    throw NativeError("ERR_PROFILE_RANGE", "input " + quoted(b.tensor->name) + " dims " + formatVector(dims) +
+                                               " are outside optimization profile " + std::to_string(options_.profile) +
+                                               " (min " + formatVector(range.min) + ", max " + formatVector(range.max) + ")" +
+                                               (reasons.empty() ? "" : ": " + reasons));
+  }
+  b.lastDims = dims;
+}
+
+std::vector<int64_t> ExecutionContext::outputShape(const Binding& b) {
+  const nvinfer1::Dims d = context_->getTensorShape(b.tensor->name.c_str());
+  if (d.nbDims < 0) throwTrt(recorder_.get(), "getTensorShape(" + b.tensor->name + ")");
+  std::vector<int64_t> dims = toVector(d);
+  for (int64_t x : dims) {
+    if (x < 0) {
+      throwInvalidArg("output " + quoted(b.tensor->name) + " has a data-dependent shape " + formatDims(d) +
+                      " (e.g. NonZero); tensorrt-node does not support data-dependent output shapes");
+    }
+  }
+  return dims;
+}
+
+void ExecutionContext::probeOutputs() {
+  // Output sizes follow from input shapes; the profile's corners bound them for the models
+  // this library targets (sizes grow with batch and sequence). A run that still needs more
+  // grows the buffer (see enqueue).
+  std::vector<std::size_t> need(outputs_.size(), 0);
+  for (int corner = 0; corner < 3; corner++) {
+    for (Binding& b : inputs_) {
+      const auto& range = b.tensor->profiles.at(static_cast<std::size_t>(options_.profile));
+      setInputShape(b, corner == 0 ? range.min : corner == 1 ? range.opt : range.max);
+    }
+    for (std::size_t i = 0; i < outputs_.size(); i++) {
+      Binding& b = outputs_[i];
+      b.lastDims = outputShape(b);
+      const std::size_t bytes = static_cast<std::size_t>(volumeOf(b.lastDims)) * b.tensor->elementSize;
+      if (bytes > need[i]) need[i] = bytes;
+    }
+  }
+  for (std::size_t i = 0; i < outputs_.size(); i++) {
+    allocate(outputs_[i], need[i]);
+    setAddress(outputs_[i]);
+  }
+}
+
+std::size_t ExecutionContext::graphs() const noexcept {
+  std::size_t n = 0;
+  for (const auto& [key, g] : graphs_) n += g.graph ? 1 : 0;
+  return n;
+}
+
+void ExecutionContext::begin() {
+  if (busy_) throw NativeError("ERR_BUSY", "the execution context is running another request");
+  busy_ = true;
+}
+
+void ExecutionContext::enqueueV3() {
+  if (!context_->enqueueV3(stream_->get())) throwTrt(recorder_.get(), "enqueueV3", stream_->get());
+}
+
+void ExecutionContext::infer(bool shapesChanged) {
+  if (!options_.cudaGraphs) {
+    enqueueV3();
+    return;
+  }
+  // A graph replays the kernels TensorRT launched for one set of input shapes, including
+  // copies of shape-dependent parameters it staged in its own buffers. It is therefore
+  // captured and replayed only when this context ran the same shapes just before (the plain
+  // enqueueV3 after a shape change brings TensorRT's state back to those shapes).
+  std::string key;
+  for (const Binding& b : inputs_) {
+    key.append(reinterpret_cast<const char*>(b.lastDims.data()), b.lastDims.size() * sizeof(int64_t));
+    key.push_back('|');
+  }
+  auto it = graphs_.find(key);
+  if (it == graphs_.end()) {
+    if (graphs_.size() >= kMaxGraphs) {
+      enqueueV3();
+      return;
+    }
+    it = graphs_.emplace(key, GraphEntry{}).first;
+  }
+  GraphEntry& g = it->second;
+  g.runs++;
+  if (shapesChanged || g.failed) {
+    enqueueV3();
+    return;
+  }
+  if (g.graph) {
+    g.graph->launch(stream_->get());
+    return;
+  }
+  auto graph = std::make_unique<CudaGraph>();
+  graph->beginCapture(stream_->get());
+  const bool captured = context_->enqueueV3(stream_->get());
+  if (graph->endCapture(stream_->get(), captured)) {
+    g.graph = std::move(graph);
+    g.graph->launch(stream_->get());
+    return;
+  }
+  // Not capturable (TensorRT reports operations illegal under capture): run it plainly, and
+  // never try this shape again.
+  g.failed = true;
+  graphFailures_++;
+  recorder_->clear();
+  enqueueV3();
+}
+
+std::vector<ExecutionContext::Output> ExecutionContext::enqueue(const std::vector<Input>& inputs, const std::vector<int>& wanted) {
+  if (engine_->lost()) throw lostError();
+  try {
+    cuda::DeviceGuard guard(engine_->device());
+    if (inputs.size() != inputs_.size()) {
+      throwInvalidArg("expected " + std::to_string(inputs_.size()) + " inputs, got " + std::to_string(inputs.size()));
+    }
+    bool changed = false;
+    for (std::size_t i = 0; i < inputs.size(); i++) {
+      Binding& b = inputs_[i];
+      const Input& in = inputs[i];
+      if (in.dims.size() != b.tensor->dims.size()) {
+        throwInvalidArg("input " + quoted(b.tensor->name) + " must have rank " + std::to_string(b.tensor->dims.size()) +
+                        ", got dims " + formatVector(in.dims));
+      }
+      const int64_t count = volumeOf(in.dims);
+      if (count < 0 || static_cast<std::size_t>(count) * b.tensor->elementSize != in.bytes) {
+        throwInvalidArg("input " + quoted(b.tensor->name) + " has " + std::to_string(in.bytes) + " bytes, which do not match dims " +
+                        formatVector(in.dims));
+      }
+      if (in.bytes > b.capacity) {
+        const auto& range = b.tensor->profiles.at(static_cast<std::size_t>(options_.profile));
+        throw NativeError("ERR_PROFILE_RANGE", "input " + quoted(b.tensor->name) + " dims " + formatVector(in.dims) +
+                                                   " exceed the buffers of optimization profile " +
+                                                   std::to_string(options_.profile) + " (max " + formatVector(range.max) + ")");
+      }
+      if (in.dims != b.lastDims) {
+        setInputShape(b, in.dims);
+        changed = true;
+      }
+    }
+    // Copies go after every shape was accepted, so a refused shape leaves nothing enqueued.
+    for (std::size_t i = 0; i < inputs.size(); i++) {
+      Binding& b = inputs_[i];
+      const Input& in = inputs[i];
+      if (in.bytes == 0) continue;
+      std::memcpy(b.host->data(), in.data, in.bytes);
+      CHECK_CUDA(cudaMemcpyAsync(b.device->data(), b.host->data(), in.bytes, cudaMemcpyHostToDevice, stream_->get()));
+    }
+    if (changed) {
+      for (Binding& b : outputs_) {
+        std::vector<int64_t> dims = outputShape(b);
+        const std::size_t bytes = static_cast<std::size_t>(volumeOf(dims)) * b.tensor->elementSize;
+        if (bytes > b.capacity) {
+          // The previous run finished (one run at a time), so nothing still uses the old buffers.
+          allocate(b, bytes);
+          setAddress(b);
+          graphs_.clear();
+        }
+        b.lastDims = std::move(dims);
+      }
+    }
+    infer(changed);
+    std::vector<Output> out;
+    out.reserve(wanted.size());
+    for (int index : wanted) {
+      if (index < 0 || static_cast<std::size_t>(index) >= outputs_.size()) throwInvalidArg("output index out of range");
+      Binding& b = outputs_[static_cast<std::size_t>(index)];
+      const std::size_t bytes = static_cast<std::size_t>(volumeOf(b.lastDims)) * b.tensor->elementSize;
+      if (bytes > 0) {
+        CHECK_CUDA(cudaMemcpyAsync(b.host->data(), b.device->data(), bytes, cudaMemcpyDeviceToHost, stream_->get()));
+      }
+      out.push_back(Output{index, b.lastDims, bytes});
+    }
+    return out;
+  } catch (const NativeError& e) {
+    if (e.sticky()) engine_->markLost();
+    throw;
+  }
+}
+
+const void* ExecutionContext::outputHost(int index) const {
+  return outputs_.at(static_cast<std::size_t>(index)).host->data();
+}
+
+}  // namespace trtn::trt
