@@ -42,6 +42,8 @@ BuildResult EngineBuilder::build(ProgressMonitor* monitor) {
   ErrorRecorder* rec = &net_.recorder();
   rec->clear();
   BuildResult result;
+  // Declared before the config so it is destroyed after it: the config refers to the cache.
+  std::unique_ptr<nvinfer1::ITimingCache> cache;
   std::unique_ptr<nvinfer1::IBuilderConfig> config(notNull(net_.builder().createBuilderConfig(), rec, "createBuilderConfig"));
 
   addProfiles(*config);
@@ -79,7 +81,6 @@ BuildResult EngineBuilder::build(ProgressMonitor* monitor) {
 #endif
   }
 
-  std::unique_ptr<nvinfer1::ITimingCache> cache;
   if (config_.useTimingCache) {
     cache.reset(config->createTimingCache(config_.timingCache.data(), config_.timingCache.size()));
     if (!cache && !config_.timingCache.empty()) {

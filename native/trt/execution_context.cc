@@ -250,7 +250,10 @@ std::vector<ExecutionContext::Output> ExecutionContext::enqueue(const std::vecto
     if (inputs.size() != inputs_.size()) {
       throwInvalidArg("expected " + std::to_string(inputs_.size()) + " inputs, got " + std::to_string(inputs.size()));
     }
-    bool changed = false;
+    // A run that failed between setting shapes and enqueueing left the outputs' shapes (and
+    // TensorRT's per-shape state) out of step: treat the next run as a shape change.
+    bool changed = shapesStale_;
+    shapesStale_ = true;
     for (std::size_t i = 0; i < inputs.size(); i++) {
       Binding& b = inputs_[i];
       const Input& in = inputs[i];
@@ -296,6 +299,7 @@ std::vector<ExecutionContext::Output> ExecutionContext::enqueue(const std::vecto
       }
     }
     infer(changed);
+    shapesStale_ = false;
     std::vector<Output> out;
     out.reserve(wanted.size());
     for (int index : wanted) {

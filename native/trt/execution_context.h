@@ -109,6 +109,7 @@ class ExecutionContext {
   std::vector<Binding> outputs_;
   std::unordered_map<std::string, GraphEntry> graphs_;
   std::size_t graphFailures_ = 0;
+  bool shapesStale_ = false;  // outputs' lastDims may not match the shapes set in the context
   bool busy_ = false;
 };
 

@@ -30,7 +30,7 @@ describe('modelDigest (the model part of the engine cache key)', () => {
     expect(before).not.toBe(sha256(bytes));
     expect(await modelDigest(bytes, file)).toBe(before);
     const weights = await readFile(join(dir, data));
-    weights[weights.length - 1] ^= 0xff;
+    weights[weights.length - 1] = weights[weights.length - 1]! ^ 0xff;
     await writeFile(join(dir, data), weights);
     expect(await modelDigest(bytes, file)).not.toBe(before);
     await expect(modelDigest(bytes, null)).rejects.toThrow(InvalidArgumentError);
