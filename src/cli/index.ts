@@ -7,6 +7,7 @@ import { createRequire } from 'node:module';
 import { TensorRTNodeError } from '../errors.js';
 import { registerInfo } from './info.js';
 import { registerCompare } from './compare.js';
+import { registerConvertFp16 } from './convert-fp16.js';
 
 export const EXIT_OK = 0;
 export const EXIT_FAIL = 1;
@@ -32,6 +33,7 @@ export function buildProgram(): Command {
     .exitOverride();
   registerInfo(program);
   registerCompare(program);
+  registerConvertFp16(program);
   return program;
 }
 

@@ -93,7 +93,9 @@ export const Fp16OptionsSchema = z
      * default 8192 converts every MatMul of BERT-base/large (K ≤ 4096) and keeps the deepest
      * reductions FP32. Infinity disables the rule.
      */
-    maxReductionDepth: z.number().positive().default(DEFAULT_MAX_REDUCTION_DEPTH),
+    maxReductionDepth: z
+      .union([z.number().positive(), z.custom<number>((v) => v === Infinity, { message: 'expected a positive number or Infinity' })])
+      .default(DEFAULT_MAX_REDUCTION_DEPTH),
     /**
      * Inputs for a reference run under ONNX Runtime (FP32) that measures every float
      * activation for the dataMax rule (and gives reduction depths over symbolic dims).

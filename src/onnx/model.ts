@@ -7,8 +7,10 @@ import * as fs from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
 import { FileError, InvalidArgumentError, OnnxError, OnnxParseError, describe } from '../errors.js';
+import type { DescMessage } from '@bufbuild/protobuf';
 import {
   DATA_LOCATION,
+  GraphProtoSchema,
   ModelProtoSchema,
   StringStringEntryProtoSchema,
   TensorProtoSchema,
@@ -279,16 +281,92 @@ function checkInlineSize(model: ModelProto): void {
   }
 }
 
-/** Serializes a model (unknown fields included). Throws OnnxError past protobuf's 2 GiB limit. */
-export function encodeModel(model: ModelProto): Uint8Array {
-  checkInlineSize(model);
-  const bytes = toBinary(ModelProtoSchema, model);
-  if (bytes.byteLength > PROTOBUF_LIMIT) {
-    throw new OnnxError(`the serialized model is ${bytes.byteLength} bytes, more than protobuf's 2 GiB limit; write it with { externalData: true }`, {
+type AnyMessage = Record<string, unknown> & { $typeName: string; $unknown?: unknown };
+
+/**
+ * A shallow copy of `msg` holding only the fields numbered below `split` (`part` "before") or
+ * above it plus the unknown fields (`part` "after"): encoding "before", then field `split`,
+ * then "after" gives the bytes protobuf-es writes for the whole message (it writes fields in
+ * number order, unknown fields last).
+ */
+function splitMessage(schema: DescMessage, msg: object, split: number, part: 'before' | 'after'): AnyMessage {
+  const copy: AnyMessage = { ...(msg as AnyMessage) };
+  for (const field of schema.fields) {
+    const keep = part === 'before' ? field.number < split : field.number > split;
+    if (keep) continue;
+    if (field.fieldKind === 'list') copy[field.localName] = [];
+    else if (field.oneof) copy[field.oneof.localName] = { case: undefined };
+    else delete copy[field.localName];
+  }
+  if (part === 'before') delete copy.$unknown;
+  return copy;
+}
+
+function varint(n: number): Uint8Array {
+  const out: number[] = [];
+  while (n > 0x7f) {
+    out.push((n & 0x7f) | 0x80);
+    n = Math.floor(n / 128);
+  }
+  out.push(n);
+  return Uint8Array.from(out);
+}
+
+const TAG_GRAPH = 0x3a; // ModelProto.graph, field 7, length-delimited
+const TAG_INITIALIZER = 0x2a; // GraphProto.initializer, field 5
+const TAG_RAW_DATA = 0x4a; // TensorProto.raw_data, field 9
+
+/**
+ * The serialized model as a list of chunks (their concatenation is exactly
+ * toBinary(ModelProtoSchema, model)): the main graph's initializers are framed by hand so their
+ * raw_data goes out as the arrays the model already holds, with no copy and no growing buffer.
+ */
+export function encodeModelChunks(model: ModelProto): Uint8Array[] {
+  const graph = model.graph;
+  if (!graph) return [toBinary(ModelProtoSchema, model)];
+  const chunks: Uint8Array[] = [];
+  const graphChunks: Uint8Array[] = [toBinary(GraphProtoSchema, splitMessage(GraphProtoSchema, graph, 5, 'before') as unknown as GraphProto)];
+  for (const tp of graph.initializer) {
+    const head = toBinary(TensorProtoSchema, splitMessage(TensorProtoSchema, tp, 9, 'before') as unknown as TensorProto);
+    const tail = toBinary(TensorProtoSchema, splitMessage(TensorProtoSchema, tp, 9, 'after') as unknown as TensorProto);
+    const hasRaw = Object.prototype.hasOwnProperty.call(tp, 'rawData') && tp.rawData !== undefined;
+    const rawFrame = hasRaw ? [Uint8Array.of(TAG_RAW_DATA), varint(tp.rawData.byteLength), tp.rawData] : [];
+    const len = head.byteLength + tail.byteLength + rawFrame.reduce((a, c) => a + c.byteLength, 0);
+    graphChunks.push(Uint8Array.of(TAG_INITIALIZER), varint(len), head, ...rawFrame, tail);
+  }
+  graphChunks.push(toBinary(GraphProtoSchema, splitMessage(GraphProtoSchema, graph, 5, 'after') as unknown as GraphProto));
+  const graphLen = graphChunks.reduce((a, c) => a + c.byteLength, 0);
+  chunks.push(toBinary(ModelProtoSchema, splitMessage(ModelProtoSchema, model, 7, 'before') as unknown as ModelProto));
+  chunks.push(Uint8Array.of(TAG_GRAPH), varint(graphLen), ...graphChunks);
+  chunks.push(toBinary(ModelProtoSchema, splitMessage(ModelProtoSchema, model, 7, 'after') as unknown as ModelProto));
+  return chunks.filter((c) => c.byteLength > 0);
+}
+
+function chunkedSize(chunks: readonly Uint8Array[]): number {
+  let total = 0;
+  for (const c of chunks) total += c.byteLength;
+  if (total > PROTOBUF_LIMIT) {
+    throw new OnnxError(`the serialized model is ${total} bytes, more than protobuf's 2 GiB limit; write it with { externalData: true }`, {
       reason: 'too-large',
     });
   }
-  return bytes;
+  return total;
+}
+
+/**
+ * Serializes a model (unknown fields included) into one exactly sized buffer. Throws
+ * OnnxError past protobuf's 2 GiB limit.
+ */
+export function encodeModel(model: ModelProto): Uint8Array {
+  checkInlineSize(model);
+  const chunks = encodeModelChunks(model);
+  const out = new Uint8Array(chunkedSize(chunks));
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.byteLength;
+  }
+  return out;
 }
 
 async function writeAtomic(file: string, write: (handle: fsp.FileHandle) => Promise<void>): Promise<void> {
@@ -326,8 +404,12 @@ export async function writeModel(model: ModelProto, file: string, options: Write
   }
   const ext = options.externalData;
   if (!ext) {
-    const bytes = encodeModel(model);
-    await writeAtomic(file, (h) => writeAll(h, bytes));
+    checkInlineSize(model);
+    const chunks = encodeModelChunks(model);
+    chunkedSize(chunks);
+    await writeAtomic(file, async (h) => {
+      for (const c of chunks) await writeAll(h, c);
+    });
     return;
   }
   const opts: ExternalDataOptions = ext === true ? {} : ext;
@@ -372,7 +454,7 @@ export async function writeModel(model: ModelProto, file: string, options: Write
     moved.push({ tp, raw, offset, hadLocation: isFieldSet(tp, TensorProtoSchema.field.dataLocation), location: tp.dataLocation });
     offset += raw.byteLength;
   }
-  let bytes: Uint8Array;
+  let chunks: Uint8Array[];
   try {
     for (const m of moved) {
       m.tp.rawData = new Uint8Array(0);
@@ -384,7 +466,9 @@ export async function writeModel(model: ModelProto, file: string, options: Write
         create(StringStringEntryProtoSchema, { key: 'length', value: String(m.raw.byteLength) }),
       ];
     }
-    bytes = encodeModel(model);
+    checkInlineSize(model);
+    chunks = encodeModelChunks(model);
+    chunkedSize(chunks);
   } finally {
     for (const m of moved) {
       m.tp.rawData = m.raw;
@@ -397,7 +481,9 @@ export async function writeModel(model: ModelProto, file: string, options: Write
   await writeAtomic(dataFile, async (h) => {
     for (const m of moved) await writeAll(h, m.raw, m.offset);
   });
-  await writeAtomic(file, (h) => writeAll(h, bytes));
+  await writeAtomic(file, async (h) => {
+    for (const c of chunks) await writeAll(h, c);
+  });
 }
 
 /**

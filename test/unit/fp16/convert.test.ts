@@ -47,6 +47,8 @@ describe('convertToFloat16: options', () => {
     await expect(convertToFloat16(m, { keepIOTypes: true } as never)).rejects.toThrow(/unknown option/);
     await expect(convertToFloat16(m, { calibrationData: [] })).rejects.toThrow(/calibrationData/);
     await expect(convertToFloat16({} as never)).rejects.toThrow(/must be a ModelProto/);
+    await expect(convertToFloat16(m, { maxReductionDepth: 0 })).rejects.toThrow(/maxReductionDepth/);
+    await expect(convertToFloat16(m, { maxReductionDepth: Infinity })).resolves.toBeDefined();
   });
 
   it('documents a reason for every default blocked op', () => {

@@ -93,6 +93,27 @@ describe('decodeModel / encodeModel', () => {
     expect(edited.$unknown?.length).toBe(2);
   });
 
+  it('frames initializers by hand yet writes exactly what protobuf-es writes', async () => {
+    const model = createEncoderModel({ seed: 4 });
+    const g = model.graph!;
+    // Unknown fields on a tensor, the graph and the model, and a tensor with typed data.
+    g.initializer[3]!.$unknown = [{ no: 60, wireType: WireType.Varint, data: Uint8Array.of(5) }];
+    g.initializer[4]!.floatData = [1, 2];
+    g.initializer[4]!.rawData = new Uint8Array(0);
+    delete (g.initializer[4] as { rawData?: unknown }).rawData;
+    g.initializer[4]!.dims = [2n];
+    g.$unknown = [{ no: 41, wireType: WireType.Varint, data: Uint8Array.of(1) }];
+    model.$unknown = [{ no: 99, wireType: WireType.Varint, data: Uint8Array.of(2) }];
+    const bytes = encodeModel(model);
+    expect(Buffer.from(bytes).equals(Buffer.from(toBinary(ModelProtoSchema, model)))).toBe(true);
+    const file = path.join(dir, 'framed.onnx');
+    await writeModel(model, file);
+    expect(fs.readFileSync(file).equals(Buffer.from(bytes))).toBe(true);
+    const back = decodeModel(bytes);
+    expect(back.graph!.initializer[3]!.$unknown?.[0]?.no).toBe(60);
+    expect(back.graph!.initializer[4]!.floatData).toEqual([1, 2]);
+  });
+
   it('refuses garbage, truncated and empty bytes with OnnxParseError naming the problem', () => {
     const good = encodeModel(createEncoderModel());
     const truncated = good.subarray(0, Math.floor(good.byteLength / 2));
