@@ -65,7 +65,7 @@ export function formatCompareText(result: CompareResult): string {
       fmt(o.medianAbsError),
       fmt(o.p99AbsError),
       fmt(o.maxRelError),
-      o.cosineSimilarity === undefined ? '-' : o.cosineSimilarity.toFixed(6),
+      o.cosineSimilarity === undefined ? '-' : o.cosineSimilarity.toFixed(8),
       fmt(o.relativeL2Error),
       String(o.nanCount ?? '-'),
       String(o.infCount ?? '-'),

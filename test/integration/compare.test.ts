@@ -11,12 +11,15 @@ import { OnnxRuntimeSession } from '../../src/backends/onnxruntime.js';
 import { GraphBuilder, createEncoderModel, encodeModel, encodeTensorProto, readTensorProto, writeModel, type ModelProto } from '../../src/onnx/index.js';
 import { bisect, compare, readInputFile, readRefData } from '../../src/accuracy/index.js';
 import { main } from '../../src/cli/index.js';
+import { convertToFloat16 } from '../../src/fp16/index.js';
 import { Tensor } from '../../src/tensor.js';
 import { Random } from '../../src/accuracy/random.js';
 
 const NODE_TESTS = fileURLToPath(new URL('../fixtures/accuracy/onnx-node/', import.meta.url));
 let dir: string;
 let encoderPath: string;
+let encoder16Path: string;
+let fp16Converted: Record<string, number>;
 
 /** x [batch, 8] -> MatMul -> Add -> Relu -> Mul(scale) -> MatMul -> Add -> logits [batch, 4]; `scale` breaks the Mul node. */
 function mlp(scale = 1): ModelProto {
@@ -54,6 +57,10 @@ beforeAll(async () => {
   await writeModel(createEncoderModel({ seed: 1 }), encoderPath);
   await writeModel(mlp(), join(dir, 'mlp.onnx'));
   await writeModel(mlp(1.5), join(dir, 'mlp-broken.onnx'));
+  const fp16 = await convertToFloat16(createEncoderModel({ seed: 1 }));
+  fp16Converted = fp16.report.convertedNodes;
+  encoder16Path = join(dir, 'encoder-fp16.onnx');
+  await writeModel(fp16.model, encoder16Path);
 });
 afterAll(() => rm(dir, { recursive: true, force: true }));
 
@@ -101,6 +108,52 @@ describe('compare() on ONNX Runtime sessions', () => {
       await a.dispose();
       await b.dispose();
     }
+  });
+});
+
+describe('the encoder against its FP16 conversion', () => {
+  // FP16 keeps 11 significant bits: one rounding moves a value by up to 2^-11 (4.9e-4)
+  // relative. The encoder's activations are O(1)-O(10) after LayerNorm and pass through ~40
+  // FP16 ops in 2 layers; measured max errors are ~2e-3 (hidden states) and ~5e-4 (logits),
+  // so atol = rtol = 1e-2 leaves a 5x margin while still catching a broken conversion, whose
+  // errors are O(0.1) or more.
+  it('passes with atol = rtol = 1e-2, fails Polygraphy\'s default 1e-5 naming both outputs', async () => {
+    const a = await OnnxRuntimeSession.create(encoderPath);
+    const b = await OnnxRuntimeSession.create(encoder16Path);
+    try {
+      const generate = { seed: 11, batch: 4, seq: 32, iterations: 2, valueRanges: { input_ids: [0, 1023] as [number, number] } };
+      const r = await compare(a, b, { generate, atol: 1e-2, rtol: 1e-2 });
+      expect(r.passed).toBe(true);
+      const [hidden, logits] = r.outputs;
+      expect(hidden!.maxAbsError).toBeGreaterThan(0);
+      expect(hidden!.maxAbsError).toBeLessThan(5e-3);
+      expect(hidden!.cosineSimilarity).toBeGreaterThan(0.9999);
+      expect(logits!.maxAbsError).toBeLessThan(2e-3);
+      expect(logits!.topK!.top1Agreement).toBe(1);
+      const strict = await compare(a, b, { generate });
+      expect(strict.passed).toBe(false);
+      expect(strict.outputs.filter((o) => !o.passed).map((o) => o.name)).toEqual(['last_hidden_state', 'logits']);
+      // The tolerance a Polygraphy user would need is the measured maximum.
+      expect(strict.outputs[0]!.requiredAtol).toBeCloseTo(hidden!.maxAbsError!, 12);
+    } finally {
+      await a.dispose();
+      await b.dispose();
+    }
+  });
+
+  it('bisects: tensors match by name across the inserted Casts; the first divergence is a converted node', async () => {
+    const r = await bisect(encoderPath, encoder16Path, { generate: { seed: 5, batch: 2, seq: 16 }, atol: 0, rtol: 0 });
+    // Every node output of A that has a supported type is found in B under its own name.
+    expect(r.unmatchedTensors).toBe(0);
+    expect(r.checkedTensors).toBeGreaterThan(50);
+    const d = r.firstDivergence!;
+    expect(d.maxAbsError).toBeGreaterThan(0);
+    expect(Object.keys(fp16Converted)).toContain(d.opType);
+    const before = r.nodes.filter((n) => n.nodeIndex < d.nodeIndex);
+    expect(before.every((n) => n.passed && n.maxAbsError === 0)).toBe(true);
+    // With FP16-sized tolerances the walk gets further into the graph.
+    const loose = await bisect(encoderPath, encoder16Path, { generate: { seed: 5, batch: 2, seq: 16 }, atol: 1e-3, rtol: 1e-3 });
+    expect(loose.firstDivergence!.nodeIndex).toBeGreaterThan(d.nodeIndex);
   });
 });
 
