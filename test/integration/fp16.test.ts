@@ -17,14 +17,17 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { OnnxRuntimeSession } from '../../src/backends/onnxruntime.js';
 import {
   GraphBuilder,
   TENSOR_TYPE,
   createEncoderModel,
+  decodeModel,
   encodeModel,
   inferElemTypes,
   readModel,
+  readTensorProto,
   type ModelProto,
 } from '../../src/onnx/index.js';
 import { checkMixedPrecision, convertToFloat16 } from '../../src/fp16/index.js';
@@ -199,6 +202,53 @@ describe('FP16 conversion of subgraphs', () => {
       }
     }
   });
+});
+
+describe('ONNX files exported by PyTorch (test/fixtures/fp16-pytorch)', () => {
+  const root = fileURLToPath(new URL('../fixtures/fp16-pytorch/', import.meta.url));
+  const cases = fs.readdirSync(root).filter((f) => f.startsWith('test_'));
+
+  it('has the fixtures', () => {
+    expect(cases.length).toBe(7);
+  });
+
+  for (const name of cases) {
+    it(`${name}: round-trips byte for byte, converts to a valid mixed graph and runs close to FP32`, async () => {
+      const file = path.join(root, name, 'model.onnx');
+      const bytes = fs.readFileSync(file);
+      expect(Buffer.from(encodeModel(decodeModel(bytes))).equals(bytes)).toBe(true);
+      const fp32 = await readModel(file);
+      const { model, report } = await convertToFloat16(fp32);
+      expect(checkMixedPrecision(model)).toEqual([]);
+      const data = path.join(root, name, 'test_data_set_0');
+      const pb = (prefix: string) =>
+        fs.readdirSync(data).filter((f) => f.startsWith(prefix)).sort().map((f) => readTensorProto(fs.readFileSync(path.join(data, f)), f).tensor);
+      const s = await OnnxRuntimeSession.create(bytes);
+      const feeds: Feeds = Object.fromEntries(pb('input_').map((t, i) => [s.inputs[i]!.name, t]));
+      const expected = pb('output_');
+      const outputs = s.outputs.map((o) => o.name);
+      await s.dispose();
+      const [[a, b]] = (await runBoth(fp32, model, [feeds])) as [[Outputs, Outputs]];
+      outputs.forEach((o, i) => {
+        const ref = expected[i]!.toFloat64();
+        const x = a[o]!.toFloat64();
+        const y = b[o]!.toFloat64();
+        expect(b[o]!.type).toBe('float32');
+        let scale = 1;
+        let fp32Err = 0;
+        let fp16Err = 0;
+        for (let k = 0; k < ref.length; k++) {
+          scale = Math.max(scale, Math.abs(ref[k]!));
+          fp32Err = Math.max(fp32Err, Math.abs(x[k]! - ref[k]!));
+          fp16Err = Math.max(fp16Err, Math.abs(y[k]! - x[k]!));
+        }
+        expect(fp32Err).toBeLessThan(1e-4 * scale);
+        // FP16 rounds to 2^-11 relative; a few roundings and O(10)-term sums stay well inside 1e-2.
+        expect(fp16Err, `${name} ${o}`).toBeLessThan(1e-2 * scale);
+      });
+      expect(Object.keys(report.convertedNodes).length + report.keptFp32.length).toBeGreaterThan(0);
+    });
+  }
 });
 
 describe('tensorrt-node convert-fp16', () => {
