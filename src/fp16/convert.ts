@@ -175,7 +175,9 @@ class GraphConversion {
     }
     this.inputs = new Set(graph.input.map((i) => i.name));
     this.outputs = new Set(graph.output.map((o) => o.name));
-    for (const t of graph.initializer) if (!this.inputs.has(t.name)) this.inits.set(t.name, t);
+    // An initializer that is also a graph input (IR < 4 lists them all) is an input while its
+    // type is kept, and just a weight once graph input types may change.
+    for (const t of graph.initializer) if (!this.inputs.has(t.name) || !this.keepIo) this.inits.set(t.name, t);
     this.declared = new Map([...valueInfoMap(graph)].map(([k, v]) => [k, { dims: dimsOf(v.type) }]));
   }
 
@@ -324,8 +326,8 @@ class GraphConversion {
 
   /** Precision a tensor has before any cast, as the forward pass sees it (undefined: constant-like, undecided). */
   forwardHome(name: string): Prec | undefined {
-    if (this.inputs.has(name)) return this.keepIo ? 32 : 16;
     if (this.inits.has(name)) return undefined;
+    if (this.inputs.has(name)) return this.keepIo ? 32 : 16;
     const p = this.producers.get(name);
     if (!p) return this.outerFinal.get(name) === FLOAT16 ? 16 : 32;
     const d = this.decision.get(p.node);
@@ -348,7 +350,8 @@ class GraphConversion {
     }
     if (CONTROL_FLOW_OPS.has(node.opType)) return { kind: 'control' };
     if (node.opType === 'Cast') return getIntAttribute(node, 'to') === FLOAT ? { kind: 'follow' } : { kind: 'none' };
-    if (node.opType === 'Constant' || node.opType === 'ConstantOfShape') return this.isFloat(node.output[0]!) ? { kind: 'follow' } : { kind: 'none' };
+    if (node.opType === 'Constant') return this.isFloat(node.output[0]!) && constantValue(node) ? { kind: 'follow' } : { kind: 'none' };
+    if (node.opType === 'ConstantOfShape') return this.isFloat(node.output[0]!) ? { kind: 'follow' } : { kind: 'none' };
     if (DTYPE_SOURCES.has(node.opType)) return { kind: 'none' };
     const tin = this.tInputs(node, sig);
     const tout = this.tOutputs(node, sig);
@@ -470,7 +473,7 @@ class GraphConversion {
   computeFinalTypes(): void {
     for (const [k, v] of this.types) this.finalType.set(k, v);
     for (const [k, v] of this.outerFinal) this.finalType.set(k, v);
-    if (!this.keepIo) for (const i of this.graph.input) if (this.isFloat(i.name)) this.finalType.set(i.name, FLOAT16);
+    if (!this.keepIo) for (const i of this.graph.input) if (this.isFloat(i.name) && !this.inits.has(i.name)) this.finalType.set(i.name, FLOAT16);
     for (const [name] of this.inits) {
       if (!this.isFloat(name)) continue;
       const d = this.demands(name);

@@ -111,9 +111,13 @@ export class GraphBuilder {
     this.#valueInfo.push(makeValueInfo(name, DATA_TYPES[dtype].onnx, dims));
   }
 
-  /** Adds an initializer named exactly `name`. */
+  /**
+   * Adds an initializer named exactly `name`. It may share the name of a graph input (the
+   * input's default value, as IR < 4 models list every initializer).
+   */
   initializer(name: string, tensor: Tensor): string {
-    this.#initializers.push(tensorToProto(tensor, this.#claim(name, 'initializer')));
+    const isInput = this.#inputs.some((i) => i.name === name);
+    this.#initializers.push(tensorToProto(tensor, isInput ? name : this.#claim(name, 'initializer')));
     return name;
   }
 

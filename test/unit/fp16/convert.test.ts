@@ -231,6 +231,38 @@ describe('convertToFloat16: structure', () => {
     expect(checkMixedPrecision(model)).toEqual([]);
   });
 
+  it('treats initializers listed as graph inputs (IR < 4) as inputs or as weights by keepIoTypes', async () => {
+    const build = () => {
+      const b = new GraphBuilder();
+      b.input('x', 'float32', [2]);
+      b.input('w', 'float32', [2]);
+      b.initializer('w', weights(2));
+      b.op('Mul', ['x', 'w'], {}, 'y');
+      b.output('y', 'float32', [2]);
+      return b.build();
+    };
+    const kept = await convertToFloat16(build());
+    expect(kept.model.graph!.initializer[0]!.dataType).toBe(FLOAT);
+    expect(checkMixedPrecision(kept.model)).toEqual([]);
+    const free = await convertToFloat16(build(), { keepIoTypes: false });
+    const g = free.model.graph!;
+    expect(g.initializer[0]!.dataType).toBe(FLOAT16);
+    expect(g.input.map((i) => i.type!.value.case === 'tensorType' && i.type!.value.value.elemType)).toEqual([FLOAT16, FLOAT16]);
+    expect(free.report.castsAdded).toBe(0);
+    expect(checkMixedPrecision(free.model)).toEqual([]);
+  });
+
+  it('leaves a Constant without a dense float value alone', async () => {
+    const b = new GraphBuilder();
+    b.input('x', 'float32', [2]);
+    const [c] = b.node('Constant', [], { value_ints: [1, 2] });
+    b.op('Add', ['x', b.op('Cast', [c!], { to: FLOAT })], {}, 'y');
+    b.output('y', 'float32', [2]);
+    const { model } = await convertToFloat16(b.build());
+    expect(checkMixedPrecision(model)).toEqual([]);
+    expect(nodesOf(model, 'Constant')[0]!.attribute[0]!.name).toBe('value_ints');
+  });
+
   it('refuses models with external data that was not loaded', async () => {
     const m = mlp();
     m.graph!.initializer[0]!.dataLocation = 1;
