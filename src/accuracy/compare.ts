@@ -17,6 +17,7 @@ import { parseOptions } from '../options.js';
 import { Tensor, formatDims, type DataType } from '../tensor.js';
 import type { BackendName, Feeds, InferenceSession, Outputs, TensorInfo } from '../session.js';
 import { validateFeeds } from '../backends/common.js';
+import { absError } from './elementwise.js';
 import { ERROR_STATS, analyze, type ErrorStat, topKAgreement, type Analysis, type Numbers, type OutputMetrics, type OutputTolerance, type TopKAgreement } from './metrics.js';
 import { toleranceFor, unknownToleranceKeys } from './tolerance.js';
 import { GenerateInputsOptionsSchema, generateInputs, type GenerateInputsOptions } from './inputs.js';
@@ -95,8 +96,6 @@ export interface OutputReport extends Partial<OutputMetrics> {
   worst?: { iteration: number; index: number[]; a: number; b: number; absError: number };
   topK?: TopKAgreement;
   iterations: IterationVerdict[];
-  /** The absolute errors of every element (all iterations), for histograms; not in JSON. */
-  absErrors?: Float64Array;
 }
 
 export interface CompareResult {
@@ -343,7 +342,8 @@ function compareOne(
   const a = numbersOf(ta);
   const b = numbersOf(tb);
   const analysis = analyze(a, b, tol, { bool: ta.type === 'bool' && tb.type === 'bool', infinitiesCompareEqual: opts.infinitiesCompareEqual });
-  const { metrics, verdict, diffs } = analysis;
+  const { metrics, verdict } = analysis;
+  const boolData = ta.type === 'bool' && tb.type === 'bool';
   report.iterations.push({
     iteration,
     passed: verdict.passed,
@@ -355,7 +355,8 @@ function compareOne(
     mismatchCount: verdict.mismatchCount,
   });
   if (verdict.worstIndex >= 0) {
-    const e = diffs.abs[verdict.worstIndex]!;
+    const w = verdict.worstIndex;
+    const e = absError(a[w]!, b[w]!, boolData, opts.infinitiesCompareEqual);
     const prev = report.worst?.absError ?? -1;
     if (report.worst === undefined || e > prev || (e !== e && prev === prev)) {
       report.worst = { iteration, index: unravel(verdict.worstIndex, ta.dims), a: a[verdict.worstIndex]!, b: b[verdict.worstIndex]!, absError: e };
@@ -393,6 +394,5 @@ function finish(entry: Accumulator, topK: number, logitsOutputs: readonly string
     const agreement = topKAgreement(a, b, report.dims, topK);
     if (agreement) report.topK = agreement;
   }
-  Object.defineProperty(report, 'absErrors', { value: analysis.diffs.abs, enumerable: false, writable: true });
   return report;
 }

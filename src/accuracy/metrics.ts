@@ -24,7 +24,10 @@
  * not NaN; `nanErrorCount` says how many were left out (any of them fails the check, as in
  * Polygraphy, where NaN propagates into every statistic).
  */
-import { BLOCK, bucketLowerEdge, coarseCounts, quantiles } from './quantile.js';
+import { BLOCK, bucketLowerEdge, coarseCounts, errorQuantiles } from './quantile.js';
+import { REL_EPSILON, absError, relError, type Numbers } from './elementwise.js';
+
+export { REL_EPSILON, elementErrors, type ErrorOptions } from './elementwise.js';
 
 export type ErrorStat = 'elemwise' | 'max' | 'mean' | 'median' | 'quantile';
 export const ERROR_STATS: readonly ErrorStat[] = ['elemwise', 'max', 'mean', 'median', 'quantile'];
@@ -46,8 +49,6 @@ export const DEFAULT_TOLERANCE: Readonly<OutputTolerance> = Object.freeze({
   errorQuantile: 0.99,
 });
 
-/** float64 machine epsilon, Polygraphy's stand-in for a zero reference value. */
-export const REL_EPSILON = 2.220446049250313e-16;
 
 export interface ErrorStats {
   max: number;
@@ -70,19 +71,7 @@ export interface ErrorHistogram {
   nanCount: number;
 }
 
-export interface AnalyzeOptions {
-  /** Bool data: the error is a XOR b. */
-  bool?: boolean;
-  /** Equal infinities on both sides have error 0 (otherwise NaN, as inf - inf is). */
-  infinitiesCompareEqual?: boolean;
-}
-
-export interface Diffs {
-  /** Absolute errors, rounded to float32 (what the quantiles are taken over). */
-  abs: Float32Array;
-  /** Relative errors, rounded to float32. */
-  rel: Float32Array;
-}
+export type AnalyzeOptions = import('./elementwise.js').ErrorOptions;
 
 export interface OutputMetrics {
   elementCount: number;
@@ -140,13 +129,16 @@ export interface TopKAgreement {
   topKAgreement: number;
 }
 
-export type Numbers = ArrayLike<number>;
+export type { Numbers } from './elementwise.js';
 
 export interface Analysis {
-  diffs: Diffs;
   metrics: OutputMetrics;
   verdict: Verdict;
 }
+
+/** Float32 rounding of an error and its bits (the quantiles are taken over float32-rounded errors). */
+const f32 = new Float32Array(1);
+const f32Bits = new Uint32Array(f32.buffer);
 
 // Slots of the running totals the block kernel carries from block to block.
 const S_ABS_KEPT = 0, S_ABS_SUM = 1, S_ABS_MAX = 2, S_ARGMAX = 3, S_FIRST_NAN = 4, S_ZEROS = 5, S_REL_KEPT = 6,
@@ -156,12 +148,12 @@ const S_ABS_KEPT = 0, S_ABS_SUM = 1, S_ABS_MAX = 2, S_ARGMAX = 3, S_FIRST_NAN = 
 
 /**
  * One block of the single pass over the data. Exact quantities (sums, max, the elemwise
- * verdict, required tolerances) are computed in float64 here; only the stored errors that
- * the quantiles are taken from are rounded to float32.
+ * verdict, required tolerances) are computed in float64 here; the quantiles are taken over
+ * float32-rounded errors (as Polygraphy, which diffs float32 outputs in float32), whose
+ * top 16 bits are counted here for the radix select.
  */
 function kernel(
   a: Numbers, b: Numbers, from: number, to: number,
-  abs: Float32Array, rel: Float32Array, absWords: Uint32Array, relWords: Uint32Array,
   absCounts: Uint32Array, relCounts: Uint32Array, st: Float64Array,
   atol: number, rtol: number, bool: boolean, infEqual: boolean,
 ): void {
@@ -172,11 +164,8 @@ function kernel(
   for (let i = from; i < to; i++) {
     const x = a[i]!;
     const y = b[i]!;
-    let d = bool ? ((x !== 0) !== (y !== 0) ? 1 : 0) : Math.abs(x - y);
-    if (infEqual && x === y && d !== 0) d = 0;
-    const r = d / (y === 0 ? REL_EPSILON : Math.abs(y));
-    abs[i] = d;
-    rel[i] = r;
+    const d = absError(x, y, bool, infEqual);
+    const r = relError(d, y);
     // Elemwise verdict and required tolerances; NaN fails every comparison.
     const dBad = !(d <= atol);
     const rBad = !(r <= rtol);
@@ -191,13 +180,15 @@ function kernel(
         argMax = i;
       }
       if (d === 0) zeros++;
-      absCounts[absWords[i]! >>> 16]!++;
+      f32[0] = d;
+      absCounts[f32Bits[0]! >>> 16]!++;
     } else if (st[S_FIRST_NAN]! < 0) st[S_FIRST_NAN] = i;
     if (r === r) {
       relKept++;
       relSum += r;
       if (r > relMax) relMax = r;
-      relCounts[relWords[i]! >>> 16]!++;
+      f32[0] = r;
+      relCounts[f32Bits[0]! >>> 16]!++;
     }
     const p = x * y;
     const q = x - y;
@@ -232,9 +223,9 @@ function nonFinite(x: number, y: number, st: Float64Array): void {
 }
 
 /**
- * Errors, metrics and verdict of one output in one pass over the data (plus the radix
- * select for the quantiles). `a` and `b` are the values, same length, read as numbers (a
- * Float32Array is read as is, no copy).
+ * Metrics and verdict of one output in one pass over the data, plus one pass per error kind
+ * for the radix select of the quantiles; no per-element array is allocated. `a` and `b` are
+ * the values, same length, read as numbers (a Float32Array is read as is, no copy).
  */
 export function analyze(a: Numbers, b: Numbers, tol: OutputTolerance, options: AnalyzeOptions = {}): Analysis {
   const n = a.length;
@@ -242,23 +233,20 @@ export function analyze(a: Numbers, b: Numbers, tol: OutputTolerance, options: A
   const bool = options.bool === true;
   const infEqual = options.infinitiesCompareEqual === true;
   const { atol, rtol } = tol;
-  const abs = new Float32Array(n);
-  const rel = new Float32Array(n);
-  const absWords = new Uint32Array(abs.buffer);
-  const relWords = new Uint32Array(rel.buffer);
   const absCounts = new Uint32Array(65536);
   const relCounts = new Uint32Array(65536);
   const st = new Float64Array(S_SLOTS);
   st[S_ARGMAX] = n > 0 ? 0 : -1;
   st[S_FIRST_NAN] = -1;
   for (let s = 0; s < n; s += BLOCK) {
-    kernel(a, b, s, Math.min(n, s + BLOCK), abs, rel, absWords, relWords, absCounts, relCounts, st, atol, rtol, bool, infEqual);
+    kernel(a, b, s, Math.min(n, s + BLOCK), absCounts, relCounts, st, atol, rtol, bool, infEqual);
   }
   const absKept = st[S_ABS_KEPT]!;
   const relKept = st[S_REL_KEPT]!;
   const qs = [0.5, 0.9, 0.95, 0.99, tol.errorQuantile];
-  const [absMedian, absP90, absP95, absP99, absQ] = quantiles(abs, qs, { counts: absCounts, kept: absKept });
-  const [relMedian, relP90, relP95, relP99, relQ] = quantiles(rel, qs, { counts: relCounts, kept: relKept });
+  const eo = { bool, infEqual };
+  const [absMedian, absP90, absP95, absP99, absQ] = errorQuantiles(a, b, 'abs', eo, { counts: absCounts, kept: absKept }, qs);
+  const [relMedian, relP90, relP95, relP99, relQ] = errorQuantiles(a, b, 'rel', eo, { counts: relCounts, kept: relKept }, qs);
   const aa = st[S_AA]!;
   const bb = st[S_BB]!;
   const dd = st[S_DD]!;
@@ -316,7 +304,7 @@ export function analyze(a: Numbers, b: Numbers, tol: OutputTolerance, options: A
       worstIndex: worst,
     };
   }
-  return { diffs: { abs, rel }, metrics, verdict };
+  return { metrics, verdict };
 }
 
 function statOf(m: OutputMetrics, stat: Exclude<ErrorStat, 'elemwise'>, kind: 'Abs' | 'Rel'): number {

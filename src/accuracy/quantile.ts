@@ -16,7 +16,13 @@
  * measured 3-5x slower on the first call.
  */
 
+import { absError, relError, type Numbers } from './elementwise.js';
+
 export const BLOCK = 65536;
+
+/** Float32 rounding and bit access without allocating. */
+const scratch = new Float32Array(1);
+const scratchBits = new Uint32Array(scratch.buffer);
 
 /** Counts of the top 16 bits of every non-NaN element, and how many were not NaN. */
 export interface CoarseCounts {
@@ -44,7 +50,7 @@ export function coarseCounts(values: Float32Array): CoarseCounts {
   return { counts, kept };
 }
 
-function gatherBlock(words: Uint32Array, values: Float32Array, from: number, to: number, slot: Int32Array, parts: Float32Array[], fill: Uint32Array): void {
+function gatherStoredBlock(words: Uint32Array, values: Float32Array, from: number, to: number, slot: Int32Array, parts: Float32Array[], fill: Uint32Array): void {
   for (let i = from; i < to; i++) {
     const v = values[i]!;
     if (v !== v) continue;
@@ -53,9 +59,38 @@ function gatherBlock(words: Uint32Array, values: Float32Array, from: number, to:
   }
 }
 
+// The error passes recompute each element's error (as the metrics pass did) instead of
+// reading a stored copy: two 40 MB arrays per 10M-element output cost more to allocate and
+// fault in than the arithmetic does.
+function gatherAbsBlock(
+  a: Numbers, b: Numbers, from: number, to: number, slot: Int32Array, parts: Float32Array[], fill: Uint32Array, bool: boolean, infEqual: boolean,
+): void {
+  for (let i = from; i < to; i++) {
+    scratch[0] = absError(a[i]!, b[i]!, bool, infEqual);
+    const v = scratch[0]!;
+    if (v !== v) continue;
+    const s = slot[scratchBits[0]! >>> 16]!;
+    if (s >= 0) parts[s]![fill[s]!++] = v;
+  }
+}
+
+function gatherRelBlock(
+  a: Numbers, b: Numbers, from: number, to: number, slot: Int32Array, parts: Float32Array[], fill: Uint32Array, bool: boolean, infEqual: boolean,
+): void {
+  for (let i = from; i < to; i++) {
+    const y = b[i]!;
+    scratch[0] = relError(absError(a[i]!, y, bool, infEqual), y);
+    const v = scratch[0]!;
+    if (v !== v) continue;
+    const s = slot[scratchBits[0]! >>> 16]!;
+    if (s >= 0) parts[s]![fill[s]!++] = v;
+  }
+}
+
+type Gather = (slot: Int32Array, parts: Float32Array[], fill: Uint32Array) => void;
+
 /** Values of the given 0-based ranks (ascending order of the non-NaN elements). */
-function selectRanks(values: Float32Array, coarse: CoarseCounts, ranks: readonly number[]): Map<number, number> {
-  const { counts } = coarse;
+function selectRanks(counts: Uint32Array, ranks: readonly number[], gather: Gather): Map<number, number> {
   const sorted = [...new Set(ranks)].sort((x, y) => x - y);
   // bucket -> [rank inside the bucket, global rank]
   const wanted = new Map<number, [number, number][]>();
@@ -77,8 +112,7 @@ function selectRanks(values: Float32Array, coarse: CoarseCounts, ranks: readonly
     return new Float32Array(counts[b]!);
   });
   const fill = new Uint32Array(buckets.length);
-  const words = new Uint32Array(values.buffer, values.byteOffset, values.length);
-  for (let s = 0; s < values.length; s += BLOCK) gatherBlock(words, values, s, Math.min(values.length, s + BLOCK), slot, parts, fill);
+  gather(slot, parts, fill);
   const out = new Map<number, number>();
   buckets.forEach((b, i) => {
     const part = parts[i]!;
@@ -101,21 +135,12 @@ function selectRanks(values: Float32Array, coarse: CoarseCounts, ranks: readonly
   return out;
 }
 
-const scratch = new Float32Array(1);
-const scratchBits = new Uint32Array(scratch.buffer);
-
 function valueOfBits(bits: number): number {
   scratchBits[0] = bits;
   return scratch[0]!;
 }
 
-/**
- * Quantiles `qs` (each in [0, 1]) of the non-NaN elements of `values` (non-negative or
- * NaN). `coarse` is coarseCounts(values) when already computed. Returns 0 for every quantile
- * when no element is left (Polygraphy's zero-on-empty rule).
- */
-export function quantiles(values: Float32Array, qs: readonly number[], coarse: CoarseCounts = coarseCounts(values)): number[] {
-  const n = coarse.kept;
+function interpolate(n: number, qs: readonly number[], select: (ranks: number[]) => Map<number, number>): number[] {
   if (n === 0) return qs.map(() => 0);
   const ranks: number[] = [];
   for (const q of qs) {
@@ -124,7 +149,7 @@ export function quantiles(values: Float32Array, qs: readonly number[], coarse: C
     ranks.push(lo);
     if (lo + 1 < n && pos > lo) ranks.push(lo + 1);
   }
-  const stat = selectRanks(values, coarse, ranks);
+  const stat = select(ranks);
   return qs.map((q) => {
     const pos = q * (n - 1);
     const lo = Math.floor(pos);
@@ -133,6 +158,39 @@ export function quantiles(values: Float32Array, qs: readonly number[], coarse: C
     const b = stat.get(lo + 1)!;
     return a + (b - a) * (pos - lo);
   });
+}
+
+/**
+ * Quantiles `qs` (each in [0, 1]) of the non-NaN elements of `values` (non-negative or
+ * NaN). `coarse` is coarseCounts(values) when already computed. Returns 0 for every quantile
+ * when no element is left (Polygraphy's zero-on-empty rule).
+ */
+export function quantiles(values: Float32Array, qs: readonly number[], coarse: CoarseCounts = coarseCounts(values)): number[] {
+  const words = new Uint32Array(values.buffer, values.byteOffset, values.length);
+  return interpolate(coarse.kept, qs, (ranks) =>
+    selectRanks(coarse.counts, ranks, (slot, parts, fill) => {
+      for (let s = 0; s < values.length; s += BLOCK) gatherStoredBlock(words, values, s, Math.min(values.length, s + BLOCK), slot, parts, fill);
+    }),
+  );
+}
+
+/**
+ * Quantiles of the element errors of `a` against `b` (float32-rounded), given the top-16-bit
+ * counts of those rounded errors: `kind` 'abs' for absError, 'rel' for relError.
+ */
+export function errorQuantiles(
+  a: Numbers, b: Numbers, kind: 'abs' | 'rel', options: { bool: boolean; infEqual: boolean }, coarse: CoarseCounts, qs: readonly number[],
+): number[] {
+  const n = a.length;
+  const { bool, infEqual } = options;
+  return interpolate(coarse.kept, qs, (ranks) =>
+    selectRanks(coarse.counts, ranks, (slot, parts, fill) => {
+      for (let s = 0; s < n; s += BLOCK) {
+        if (kind === 'abs') gatherAbsBlock(a, b, s, Math.min(n, s + BLOCK), slot, parts, fill, bool, infEqual);
+        else gatherRelBlock(a, b, s, Math.min(n, s + BLOCK), slot, parts, fill, bool, infEqual);
+      }
+    }),
+  );
 }
 
 /** The smallest float whose top 16 bits are `key` (a bucket's lower edge). */

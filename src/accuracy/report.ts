@@ -104,7 +104,7 @@ export function formatCompareText(result: CompareResult): string {
 }
 
 function outputJson(o: OutputReport): Record<string, unknown> {
-  const { tolerance, topK, absErrors: _absErrors, iterations, ...rest } = o;
+  const { tolerance, topK, iterations, ...rest } = o;
   return {
     ...rest,
     atol: tolerance.atol,
