@@ -8,7 +8,7 @@
 import { createEncoderModel, encoderParameterCount, resolveEncoderConfig, writeModel, type EncoderOptions } from '../src/onnx/index.js';
 
 function arg(name: string): string | undefined {
-  const i = process.argv.indexOf(`--${name}`);
+  const i = process.argv.indexOf(name.length === 1 ? `-${name}` : `--${name}`);
   return i >= 0 ? process.argv[i + 1] : undefined;
 }
 const num = (name: string): number | undefined => (arg(name) === undefined ? undefined : Number(arg(name)));

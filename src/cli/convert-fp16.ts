@@ -136,8 +136,18 @@ export function formatFp16Report(report: Fp16Report, input: string, output: stri
   const byRule = new Map<string, number>();
   for (const k of report.keptFp32) byRule.set(k.rule, (byRule.get(k.rule) ?? 0) + 1);
   lines.push(`  kept FP32    ${report.keptFp32.length}${byRule.size ? `: ${[...byRule].map(([r, n]) => `${r} ${n}`).join(', ')}` : ''}`);
-  for (const k of report.keptFp32.slice(0, 40)) lines.push(`    ${k.node} (${k.opType}) [${k.rule}] ${k.reason}`);
-  if (report.keptFp32.length > 40) lines.push(`    ... ${report.keptFp32.length - 40} more (see --json)`);
+  // One line per op type, rule and reason; node names for the first few.
+  const groups = new Map<string, { opType: string; rule: string; reason: string; nodes: string[] }>();
+  for (const k of report.keptFp32) {
+    const key = `${k.opType}\0${k.rule}\0${k.rule === 'blockOps' || k.rule === 'dataMovement' || k.rule === 'consumers' ? k.reason : k.node}`;
+    let g = groups.get(key);
+    if (!g) groups.set(key, (g = { opType: k.opType, rule: k.rule, reason: k.reason, nodes: [] }));
+    g.nodes.push(k.graph ? `${k.graph}:${k.node}` : k.node);
+  }
+  for (const g of groups.values()) {
+    const names = g.nodes.length <= 3 ? g.nodes.join(', ') : `${g.nodes.slice(0, 2).join(', ')} and ${g.nodes.length - 2} more`;
+    lines.push(`    ${g.opType} x${g.nodes.length} [${g.rule}] ${names}: ${g.reason}`);
+  }
   lines.push(`  casts added  ${report.castsAdded}`);
   lines.push(`  weights      ${kib(report.bytesBefore)} -> ${kib(report.bytesAfter)} (${((100 * report.bytesAfter) / Math.max(1, report.bytesBefore)).toFixed(1)}%)`);
   if (report.calibration) lines.push(`  calibration  ${report.calibration.runs} run(s), ${report.calibration.tensorsMeasured} tensors measured`);
