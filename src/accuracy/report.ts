@@ -151,7 +151,7 @@ export function formatBisectText(b: BisectResult): string {
   }
   lines.push(`First divergence: node ${JSON.stringify(d.node)} (op ${d.opType}, node #${d.nodeIndex}), tensor ${JSON.stringify(d.tensor)}`);
   lines.push(
-    `  max abs ${fmt(d.maxAbsError)}, mean abs ${fmt(d.meanAbsError)}, max rel ${fmt(d.maxRelError)}, cosine ${d.cosineSimilarity.toFixed(6)}, ` +
+    `  max abs ${fmt(d.maxAbsError)}, mean abs ${fmt(d.meanAbsError)}, max rel ${fmt(d.maxRelError)}, cosine ${d.cosineSimilarity.toFixed(8)}, ` +
       `rel L2 ${fmt(d.relativeL2Error)}, NaN ${d.nanCount}, required atol ${fmt(d.requiredAtol)} / rtol ${fmt(d.requiredRtol)}`,
   );
   if (d.inputs.length > 0) {
