@@ -11,8 +11,8 @@
  * 4 x maxBatchSize requests outstanding) against the curve's best (128 / 7.7 ms), then an
  * open-loop Poisson load at fractions of that best, with throughput and latency quantiles
  * (latency counts from each request's scheduled arrival time, so generator lag is not
- * hidden). The p99 at 70% load is compared with maxQueueDelayMs + 2 x the batch latency of
- * the largest batch run at that load.
+ * hidden). The p99 at 70% load is compared with maxQueueDelayMs + 2 x the batch latency,
+ * read as the latency of the mean batch size at that load and of the largest batch run.
  */
 import { DynamicBatcher } from '../src/batching/index.js';
 import { Tensor } from '../src/tensor.js';
@@ -220,9 +220,14 @@ for (const inflight of INFLIGHT) {
       `| ${(frac * 100).toFixed(0)}% | ${row.offered.toFixed(0)} | ${row.achieved.toFixed(0)} | ${row.p50.toFixed(2)} | ${row.p90.toFixed(2)} | ${row.p99.toFixed(2)} | ${row.meanBatch.toFixed(1)} | ${(row.deviceBusy * 100).toFixed(0)}% |`,
     );
   }
-  const bound = DELAY_MS + 2 * at70!.maxBatchLatency;
+  // "The batch latency" read two ways: that of the mean batch size at this load (strict),
+  // and that of the largest batch run at this load (lenient).
+  const strict = DELAY_MS + 2 * curveMs(at70!.meanBatch);
+  const lenient = DELAY_MS + 2 * at70!.maxBatchLatency;
   console.log('');
   console.log(
-    `p99 at 70% load: ${at70!.p99.toFixed(2)} ms vs maxQueueDelayMs + 2 x batch latency = ${DELAY_MS} + 2 x ${at70!.maxBatchLatency.toFixed(2)} (largest batch run) = ${bound.toFixed(2)} ms: ${at70!.p99 <= bound ? 'within' : 'OVER'}`,
+    `p99 at 70% load: ${at70!.p99.toFixed(2)} ms; maxQueueDelayMs + 2 x batch latency = ` +
+      `${DELAY_MS} + 2 x ${curveMs(at70!.meanBatch).toFixed(2)} (mean batch ${at70!.meanBatch.toFixed(1)}) = ${strict.toFixed(2)} ms: ${at70!.p99 <= strict ? 'within' : 'OVER'}; ` +
+      `${DELAY_MS} + 2 x ${at70!.maxBatchLatency.toFixed(2)} (largest batch run) = ${lenient.toFixed(2)} ms: ${at70!.p99 <= lenient ? 'within' : 'OVER'}`,
   );
 }

@@ -5,6 +5,10 @@
  *   node scripts/bench-batcher.mjs ort [--seconds 4] [--preset tiny] [--threads 1]
  *
  * Closed loop: C workers each send one request (one row), await it, and send the next.
+ * The paths of a cell take turns in 0.5 s slices for --seconds in all (8 rounds by default),
+ * so that load from other processes on a shared machine hits them alike; the table gives
+ * the median req/s over rounds, the median of the per-round ratios to direct, and latency
+ * quantiles over all rounds.
  * Workloads: mixed lengths (uniform 8..128 tokens) and a fixed length of 64. Paths: direct
  * session.run per request; the batcher zero-config (pads to the longest in the batch); for
  * the mixed workload also the batcher with length buckets every 16 tokens. Before timing, the
@@ -50,15 +54,7 @@ function maxAbsDiff(a: Outputs, b: Outputs): number {
   return m;
 }
 
-interface Row {
-  rps: number;
-  p50: number;
-  p99: number;
-  meanBatch: string;
-  padding: string;
-}
-
-async function closedLoop(run: (f: Feeds) => Promise<Outputs>, pool: Feeds[], concurrency: number, seconds: number): Promise<{ rps: number; p50: number; p99: number }> {
+async function closedLoop(run: (f: Feeds) => Promise<Outputs>, pool: Feeds[], concurrency: number, seconds: number): Promise<{ rps: number; lat: number[] }> {
   const lat: number[] = [];
   let next = 0;
   let stop = false;
@@ -80,15 +76,14 @@ async function closedLoop(run: (f: Feeds) => Promise<Outputs>, pool: Feeds[], co
   stop = true;
   const wall = performance.now() - start;
   await Promise.all(workers);
-  lat.sort((a, b) => a - b);
-  return { rps: (done / wall) * 1000, p50: lat[lat.length >> 1]!, p99: lat[Math.floor(lat.length * 0.99)]! };
+  return { rps: (done / wall) * 1000, lat };
 }
 
 const model = encodeModel(createEncoderModel({ preset: PRESET, seed: 7 }));
 const session = await OnnxRuntimeSession.create(model, { intraOpNumThreads: THREADS });
 const vocab = PRESET === 'tiny' ? 1024 : 30522;
 console.log(
-  `ONNX Runtime CPU (intra-op threads: ${THREADS === 0 ? 'ORT default' : THREADS}), embedded encoder preset "${PRESET}", ${cpus().length} cores, Node ${process.version}; ${SECONDS} s per cell, closed loop, 1 row per request`,
+  `ONNX Runtime CPU (intra-op threads: ${THREADS === 0 ? 'ORT default' : THREADS}), embedded encoder preset "${PRESET}", ${cpus().length} cores, Node ${process.version}; ${SECONDS} s per path and cell in 0.5 s interleaved slices, closed loop, 1 row per request`,
 );
 
 const workloads = [
@@ -115,35 +110,40 @@ const paths: { name: string; options: DynamicBatcherOptions | null; workloads: s
   }
 }
 
+const SLICE = 0.5;
+const ROUNDS = Math.max(1, Math.round(SECONDS / SLICE));
 for (const w of workloads) {
-  // Warm-up of every path (ORT allocations for the shapes it will see, JIT).
-  for (const p of paths.filter((q) => q.workloads.includes(w.name))) {
-    const b = p.options ? new DynamicBatcher(session, p.options) : null;
-    await closedLoop(b ? (f) => b.run(f) : (f) => session.run(f), w.pool, 32, 0.5);
-    await b?.close();
-  }
+  const ps = paths.filter((q) => q.workloads.includes(w.name));
   console.log('');
   console.log(`### ${w.name} tokens`);
   console.log('');
-  console.log('| concurrency | path | req/s | vs direct | p50 ms | p99 ms | mean batch | padding / real |');
+  console.log('| concurrency | path | req/s (median of rounds) | vs direct (median of paired rounds) | p50 ms | p99 ms | mean batch | padding / real |');
   console.log('|---|---|---|---|---|---|---|---|');
   for (const c of CONCURRENCY) {
-    let directRps = 0;
-    for (const p of paths.filter((q) => q.workloads.includes(w.name))) {
-      const b = p.options ? new DynamicBatcher(session, p.options) : null;
-      const r = await closedLoop(b ? (f) => b.run(f) : (f) => session.run(f), w.pool, c, SECONDS);
+    // One batcher per path, kept across rounds; paths take turns in SLICE-second slices so
+    // that background load on a shared machine hits them alike.
+    const batchers = ps.map((p) => (p.options ? new DynamicBatcher(session, p.options) : null));
+    const runs = batchers.map((b) => (b ? (f: Feeds) => b.run(f) : (f: Feeds) => session.run(f)));
+    for (const run of runs) await closedLoop(run, w.pool, c, 0.3); // warm-up
+    const rps: number[][] = ps.map(() => []);
+    const lats: number[][] = ps.map(() => []);
+    for (let round = 0; round < ROUNDS; round++) {
+      for (let i = 0; i < ps.length; i++) {
+        const r = await closedLoop(runs[i]!, w.pool, c, SLICE);
+        rps[i]!.push(r.rps);
+        lats[i]!.push(...r.lat);
+      }
+    }
+    const median = (a: number[]): number => [...a].sort((x, y) => x - y)[a.length >> 1]!;
+    for (let i = 0; i < ps.length; i++) {
+      const b = batchers[i];
       const st = b?.stats();
       await b?.close();
-      if (!b) directRps = r.rps;
-      const row: Row = {
-        rps: r.rps,
-        p50: r.p50,
-        p99: r.p99,
-        meanBatch: st ? st.batches.meanSize.toFixed(1) : '1 (no batcher)',
-        padding: st ? st.padding.ratio.toFixed(2) : '-',
-      };
+      const lat = lats[i]!.sort((x, y) => x - y);
+      const ratio = median(rps[i]!.map((v, round) => v / rps[0]![round]!));
       console.log(
-        `| ${c} | ${p.name} | ${row.rps.toFixed(0)} | ${b ? `${(row.rps / directRps).toFixed(2)}x` : '1.00x'} | ${row.p50.toFixed(2)} | ${row.p99.toFixed(2)} | ${row.meanBatch} | ${row.padding} |`,
+        `| ${c} | ${ps[i]!.name} | ${median(rps[i]!).toFixed(0)} | ${ratio.toFixed(2)}x | ${lat[lat.length >> 1]!.toFixed(2)} | ${lat[Math.floor(lat.length * 0.99)]!.toFixed(2)} | ` +
+          `${st ? st.batches.meanSize.toFixed(1) : '1 (no batcher)'} | ${st ? st.padding.ratio.toFixed(2) : '-'} |`,
       );
     }
   }
