@@ -41,6 +41,11 @@ export interface InferenceSession extends AsyncDisposable {
   readonly outputs: readonly TensorInfo[];
   /** True once dispose() has been called. */
   readonly disposed: boolean;
+  /**
+   * How many runs the session executes at once (TensorRT: its execution contexts); absent
+   * when runs execute one at a time. The DynamicBatcher keeps this many batches in flight.
+   */
+  readonly contexts?: number;
   run(feeds: Feeds, options?: RunOptions): Promise<Outputs>;
   /** Idempotent; waits for runs in flight, then frees the session's resources. */
   dispose(): Promise<void>;

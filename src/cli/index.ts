@@ -8,6 +8,7 @@ import { TensorRTNodeError } from '../errors.js';
 import { registerInfo } from './info.js';
 import { registerCompare } from './compare.js';
 import { registerConvertFp16 } from './convert-fp16.js';
+import { registerDemo } from './demo.js';
 
 export const EXIT_OK = 0;
 export const EXIT_FAIL = 1;
@@ -34,6 +35,7 @@ export function buildProgram(): Command {
   registerInfo(program);
   registerCompare(program);
   registerConvertFp16(program);
+  registerDemo(program);
   return program;
 }
 

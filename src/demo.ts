@@ -1,0 +1,276 @@
+/**
+ * The demo, the README's main job: on the embedded encoder, with the best backend this
+ * machine has, it converts the model to FP16, checks the conversion's accuracy against FP32,
+ * serves a burst of concurrent requests of mixed lengths through the DynamicBatcher (and the
+ * same requests directly, for comparison), and returns one summary.
+ */
+import { z } from 'zod';
+import { compare } from './accuracy/compare.js';
+import { DynamicBatcher } from './batching/batcher.js';
+import { requireTensorRT } from './backends/tensorrt-libs.js';
+import { convertToFloat16 } from './fp16/convert.js';
+import { createEncoderModel, encoderParameterCount, resolveEncoderConfig, type EncoderOptions } from './onnx/encoder.js';
+import { encodeModel } from './onnx/model.js';
+import { parseOptions } from './options.js';
+import { InvalidArgumentError } from './errors.js';
+import { createSession, type InferenceSession, type Outputs } from './session.js';
+import { Tensor } from './tensor.js';
+import { Xoshiro128 } from './onnx/random.js';
+
+export const DemoOptionsSchema = z
+  .object({
+    /** Encoder size: a preset name or explicit options (see createEncoderModel). */
+    encoder: z.union([z.enum(['tiny', 'small', 'bert-base']), z.record(z.string(), z.unknown())]).default('small'),
+    /** Requests in the burst. */
+    requests: z.number().int().min(1).max(100_000).default(256),
+    /** Token lengths of the requests, uniformly drawn from [min, max]. */
+    minSeq: z.number().int().min(1).max(512).default(8),
+    maxSeq: z.number().int().min(1).max(512).default(128),
+    maxBatchSize: z.number().int().min(1).max(1024).default(32),
+    maxQueueDelayMs: z.number().min(0).max(1000).default(2),
+    /** 'auto': TensorRT when found, else ONNX Runtime. */
+    backend: z.enum(['auto', 'onnxruntime', 'tensorrt']).default('auto'),
+    seed: z.number().int().min(0).default(7),
+    /** Tolerances of the FP16-vs-FP32 check (see the README for why 1e-2). */
+    atol: z.number().min(0).default(1e-2),
+    rtol: z.number().min(0).default(1e-2),
+    onStep: z.custom<(message: string) => void>((v) => v === undefined || typeof v === 'function').optional(),
+  })
+  .strict()
+  .refine((o) => o.minSeq <= o.maxSeq, { message: 'minSeq must be <= maxSeq', path: ['minSeq'] });
+
+export type DemoOptions = z.input<typeof DemoOptionsSchema>;
+
+const SMALL: EncoderOptions = { layers: 4, hidden: 256, heads: 4, intermediate: 1024 };
+
+export interface ServingFigures {
+  requests: number;
+  wallMs: number;
+  throughput: number;
+  p50Ms: number;
+  p99Ms: number;
+  meanBatchSize: number;
+  paddingRatio: number;
+}
+
+export interface DemoSummary {
+  backend: { name: 'onnxruntime' | 'tensorrt'; reason: string; servedPrecision: 'fp32' | 'fp16' };
+  model: { layers: number; hidden: number; heads: number; parameters: number; bytesFp32: number };
+  fp16: { convertedNodes: number; keptFp32: number; bytesBefore: number; bytesAfter: number; castsAdded: number };
+  accuracy: {
+    passed: boolean;
+    atol: number;
+    rtol: number;
+    outputs: { name: string; maxAbsError: number; meanAbsError: number; cosineSimilarity: number; top1Agreement: number | null; passed: boolean }[];
+  };
+  batcher: ServingFigures;
+  direct: ServingFigures;
+  totalMs: number;
+}
+
+function percentile(sorted: readonly number[], q: number): number {
+  if (sorted.length === 0) return 0;
+  const pos = (sorted.length - 1) * q;
+  const lo = Math.floor(pos);
+  const hi = Math.ceil(pos);
+  return sorted[lo]! + (sorted[hi]! - sorted[lo]!) * (pos - lo);
+}
+
+/** Seeded requests of one row each: token ids in [1, vocab) and a full attention mask. */
+function makeRequests(n: number, minSeq: number, maxSeq: number, vocab: number, seed: number): Record<string, Tensor>[] {
+  const rng = new Xoshiro128(seed);
+  return Array.from({ length: n }, () => {
+    const seq = rng.nextInt(minSeq, maxSeq + 1);
+    const ids = new BigInt64Array(seq);
+    for (let i = 0; i < seq; i++) ids[i] = BigInt(rng.nextInt(1, vocab));
+    return {
+      input_ids: new Tensor('int64', ids, [1, seq]),
+      attention_mask: new Tensor('int64', new BigInt64Array(seq).fill(1n), [1, seq]),
+    };
+  });
+}
+
+async function serve(run: (feeds: Record<string, Tensor>) => Promise<Outputs>, requests: Record<string, Tensor>[], concurrent: boolean): Promise<{ wallMs: number; latencies: number[] }> {
+  const latencies: number[] = [];
+  const t0 = performance.now();
+  const one = async (feeds: Record<string, Tensor>): Promise<void> => {
+    const s = performance.now();
+    await run(feeds);
+    latencies.push(performance.now() - s);
+  };
+  if (concurrent) await Promise.all(requests.map(one));
+  else for (const r of requests) await one(r);
+  return { wallMs: performance.now() - t0, latencies: latencies.sort((a, b) => a - b) };
+}
+
+function figures(n: number, r: { wallMs: number; latencies: number[] }, meanBatchSize: number, paddingRatio: number): ServingFigures {
+  return {
+    requests: n,
+    wallMs: r.wallMs,
+    throughput: n / (r.wallMs / 1000),
+    p50Ms: percentile(r.latencies, 0.5),
+    p99Ms: percentile(r.latencies, 0.99),
+    meanBatchSize,
+    paddingRatio,
+  };
+}
+
+export async function runDemo(options: DemoOptions = {}): Promise<DemoSummary> {
+  const o = parseOptions(DemoOptionsSchema, options, 'demo options');
+  const step = o.onStep ?? (() => undefined);
+  const t0 = performance.now();
+
+  const encoderOptions: EncoderOptions =
+    o.encoder === 'small' ? SMALL : typeof o.encoder === 'string' ? { preset: o.encoder } : (o.encoder as EncoderOptions);
+  const cfg = resolveEncoderConfig(encoderOptions);
+  if (o.maxSeq > cfg.maxPositions) {
+    throw new InvalidArgumentError(`maxSeq ${o.maxSeq} exceeds the encoder's ${cfg.maxPositions} positions`);
+  }
+  step(`building the embedded encoder (${cfg.layers} layers, hidden ${cfg.hidden})`);
+  const fp32 = createEncoderModel(encoderOptions);
+  const fp32Bytes = encodeModel(fp32);
+
+  step('converting to FP16 (mixed precision)');
+  const { model: fp16, report } = await convertToFloat16(fp32);
+  const fp16Bytes = encodeModel(fp16);
+
+  // Backend: TensorRT when its libraries load, else ONNX Runtime, saying why.
+  let backend: 'onnxruntime' | 'tensorrt';
+  let reason: string;
+  if (o.backend === 'onnxruntime') {
+    backend = 'onnxruntime';
+    reason = 'chosen with --backend onnxruntime';
+  } else {
+    try {
+      const trt = requireTensorRT();
+      backend = 'tensorrt';
+      reason = `TensorRT ${trt.version} found at ${trt.libraryPath}`;
+    } catch (e) {
+      if (o.backend === 'tensorrt') throw e;
+      backend = 'onnxruntime';
+      reason = `TensorRT not available (${(e as { code?: string }).code ?? 'error'}: ${shortReason((e as Error).message)}), so ONNX Runtime's CPU provider`;
+    }
+  }
+
+  let ref: InferenceSession;
+  let half: InferenceSession;
+  let served: InferenceSession;
+  let servedPrecision: 'fp32' | 'fp16';
+  if (backend === 'tensorrt') {
+    const { buildEngine } = await import('./build/build-engine.js');
+    const dims = { batch: { min: 1, opt: o.maxBatchSize, max: o.maxBatchSize }, sequence: { min: 1, opt: o.maxSeq, max: o.maxSeq } };
+    step('building TensorRT engines (FP32 and FP16)');
+    const e32 = await buildEngine(fp32Bytes, { precision: 'fp32', dims });
+    const e16 = await buildEngine(fp32Bytes, { precision: 'fp16', dims });
+    ref = await createSession(e32.plan, { backend: 'tensorrt' });
+    half = await createSession(e16.plan, { backend: 'tensorrt' });
+    served = half;
+    servedPrecision = 'fp16';
+  } else {
+    ref = await createSession(fp32Bytes, { backend: 'onnxruntime' });
+    half = await createSession(fp16Bytes, { backend: 'onnxruntime' });
+    // ONNX Runtime's CPU provider has no FP16 arithmetic (it casts around FP16 nodes), so
+    // FP32 serves faster there; the FP16 model is still checked for accuracy.
+    served = ref;
+    servedPrecision = 'fp32';
+  }
+
+  try {
+    step('checking FP16 against FP32 (accuracy harness)');
+    const acc = await compare(half, ref, {
+      atol: o.atol,
+      rtol: o.rtol,
+      generate: { seed: o.seed, batch: 4, seq: Math.min(o.maxSeq, 64), iterations: 2 },
+      labels: { a: 'fp16', b: 'fp32' },
+    });
+
+    const requests = makeRequests(o.requests, o.minSeq, o.maxSeq, cfg.vocabSize, o.seed);
+    step(`serving a burst of ${o.requests} requests with direct session.run() calls`);
+    const direct = await serve((f) => served.run(f), requests, true);
+
+    step(`serving the same burst through the DynamicBatcher`);
+    // Length buckets keep short requests out of long requests' batches (less padding).
+    const buckets = [16, 32, 64, 128, 256, 512].filter((b) => b < o.maxSeq).concat(o.maxSeq);
+    const batcher = new DynamicBatcher(served, { maxBatchSize: o.maxBatchSize, maxQueueDelayMs: o.maxQueueDelayMs, buckets });
+    const batched = await serve((f) => batcher.run(f), requests, true);
+    const stats = batcher.stats();
+    await batcher.close({ drain: true });
+
+    return {
+      backend: { name: backend, reason, servedPrecision },
+      model: {
+        layers: cfg.layers,
+        hidden: cfg.hidden,
+        heads: cfg.heads,
+        parameters: encoderParameterCount(cfg),
+        bytesFp32: fp32Bytes.byteLength,
+      },
+      fp16: {
+        convertedNodes: Object.values(report.convertedNodes).reduce((a, b) => a + b, 0),
+        keptFp32: report.keptFp32.length,
+        bytesBefore: report.bytesBefore,
+        bytesAfter: report.bytesAfter,
+        castsAdded: report.castsAdded,
+      },
+      accuracy: {
+        passed: acc.passed,
+        atol: o.atol,
+        rtol: o.rtol,
+        outputs: acc.outputs.map((r) => ({
+          name: r.name,
+          maxAbsError: r.maxAbsError ?? NaN,
+          meanAbsError: r.meanAbsError ?? NaN,
+          cosineSimilarity: r.cosineSimilarity ?? NaN,
+          top1Agreement: r.topK ? r.topK.top1Agreement : null,
+          passed: r.passed,
+        })),
+      },
+      batcher: figures(o.requests, batched, stats.batches.meanSize, stats.padding.ratio),
+      direct: figures(o.requests, direct, 1, 0),
+      totalMs: performance.now() - t0,
+    };
+  } finally {
+    await Promise.all([ref.dispose(), half.dispose()]);
+  }
+}
+
+/** The first clause of a TensorRT-not-found message, which can run to many lines. */
+function shortReason(message: string): string {
+  if (/built without TensorRT headers/.test(message)) return 'this build of the addon has no TensorRT support';
+  const notFound = /(libnvinfer\.so\.\d+) was not found/.exec(message);
+  if (notFound) return `${notFound[1]} was not found`;
+  return message.split(/[;\n]/)[0]!.slice(0, 120);
+}
+
+/** The summary as one table. */
+export function formatDemo(s: DemoSummary): string {
+  const rows: [string, string][] = [];
+  const mib = (b: number) => `${(b / 2 ** 20).toFixed(1)} MiB`;
+  rows.push(['backend', `${s.backend.name} (${s.backend.reason})`]);
+  rows.push(['model', `embedded BERT-style encoder: ${s.model.layers} layers, hidden ${s.model.hidden}, ${s.model.heads} heads, ${(s.model.parameters / 1e6).toFixed(1)}M parameters, ${mib(s.model.bytesFp32)}`]);
+  rows.push(['FP16 conversion', `${s.fp16.convertedNodes} nodes to FP16, ${s.fp16.keptFp32} kept FP32, ${s.fp16.castsAdded} casts; weights ${mib(s.fp16.bytesBefore)} -> ${mib(s.fp16.bytesAfter)}`]);
+  for (const out of s.accuracy.outputs) {
+    const top1 = out.top1Agreement === null ? '' : `, top-1 agreement ${(out.top1Agreement * 100).toFixed(1)}%`;
+    rows.push([
+      `FP16 vs FP32: ${out.name}`,
+      `${out.passed ? 'pass' : 'FAIL'}: max abs ${out.maxAbsError.toExponential(2)}, mean abs ${out.meanAbsError.toExponential(2)}, cosine ${out.cosineSimilarity.toFixed(6)}${top1}`,
+    ]);
+  }
+  rows.push(['accuracy check', `${s.accuracy.passed ? 'passed' : 'FAILED'} at atol ${s.accuracy.atol}, rtol ${s.accuracy.rtol} (Polygraphy's elemwise rule)`]);
+  const serving = (f: ServingFigures, extra: string) =>
+    `${f.throughput.toFixed(0)} req/s, p50 ${f.p50Ms.toFixed(1)} ms, p99 ${f.p99Ms.toFixed(1)} ms${extra}`;
+  rows.push([`${s.direct.requests} requests at once, direct run() (${s.backend.servedPrecision})`, serving(s.direct, '')]);
+  rows.push([
+    `the same through the DynamicBatcher`,
+    serving(s.batcher, `, mean batch ${s.batcher.meanBatchSize.toFixed(1)}, padding ${(s.batcher.paddingRatio * 100).toFixed(0)}% of real tokens`),
+  ]);
+  rows.push([
+    'batcher vs direct',
+    `throughput x${(s.batcher.throughput / s.direct.throughput).toFixed(2)}, p50 ${s.batcher.p50Ms.toFixed(1)} ms vs ${s.direct.p50Ms.toFixed(1)} ms` +
+      (s.backend.name === 'onnxruntime' ? ' (on a CPU, batching saves little compute and padding costs some; on a GPU a batch of 32 costs about what one request does)' : ''),
+  ]);
+  rows.push(['total time', `${(s.totalMs / 1000).toFixed(1)} s`]);
+  const w = Math.max(...rows.map((r) => r[0].length));
+  const line = '-'.repeat(w + 2) + '+' + '-'.repeat(Math.max(...rows.map((r) => r[1].length)) + 2);
+  return [line, ...rows.map(([k, v]) => ` ${k.padEnd(w)} | ${v}`), line].join('\n');
+}
