@@ -9,6 +9,7 @@ import { registerInfo } from './info.js';
 import { registerCompare } from './compare.js';
 import { registerConvertFp16 } from './convert-fp16.js';
 import { registerDemo } from './demo.js';
+import { registerBuild } from './build.js';
 
 export const EXIT_OK = 0;
 export const EXIT_FAIL = 1;
@@ -35,6 +36,7 @@ export function buildProgram(): Command {
   registerInfo(program);
   registerCompare(program);
   registerConvertFp16(program);
+  registerBuild(program);
   registerDemo(program);
   return program;
 }
