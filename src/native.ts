@@ -250,6 +250,12 @@ export interface NativeTrtEngine {
   dispose(): void;
 }
 
+/** Diagnostic for benchmarks: TrtContext's run path with the engine step left out. */
+export interface NativeTrtStagingProbe extends NativeTrtContext {
+  /** The same copies in a C++ loop on a worker thread: wall microseconds per round trip. */
+  bareRoundTrips(iterations: number): Promise<number[]>;
+}
+
 export interface NativeAddon {
   init(options: { makeError: (code: string, message: string, details: ErrorDetails) => Error }): void;
   readonly buildInfo: NativeBuildInfo;
@@ -272,6 +278,8 @@ export interface NativeAddon {
   trtLibraryNames?: [string, string];
   trtParseOnnx?(model: Uint8Array, modelPath: string | null, options: { device: number; stronglyTyped: boolean }): Promise<NativeParseResult>;
   trtDeserialize?(plan: Uint8Array, options: { device: number; allowHostCode: boolean }): Promise<NativeTrtEngine>;
+  /** Benchmarks only (scripts/bench-trt-overhead.ts); present in every build. */
+  TrtStagingProbe?: new (device: number, inputBytes: number[], outputs: { bytes: number; dims: number[] }[]) => NativeTrtStagingProbe;
 }
 
 export interface AddonStatus {

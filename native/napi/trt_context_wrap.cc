@@ -10,6 +10,7 @@
 #include "napi/completion_queue.h"
 #include "napi/instance.h"
 #include "napi/js_error.h"
+#include "napi/pinned_output.h"
 #include "napi/trt_convert.h"
 
 namespace trtn {
@@ -60,8 +61,13 @@ class RunCompletion : public Completion {
     Napi::Array out = Napi::Array::New(env, outputs_.size());
     for (std::size_t i = 0; i < outputs_.size(); i++) {
       const auto& o = outputs_[i];
-      Napi::ArrayBuffer data = Napi::ArrayBuffer::New(env, o.bytes);
-      if (o.bytes > 0) std::memcpy(data.Data(), context_->outputHost(o.index), o.bytes);
+      Napi::ArrayBuffer data;
+      if (o.block) {
+        data = pinnedArrayBuffer(env, o.block, o.bytes);
+      } else {
+        data = Napi::ArrayBuffer::New(env, o.bytes);
+        if (o.bytes > 0) std::memcpy(data.Data(), context_->outputHost(o.index), o.bytes);
+      }
       Napi::Object item = Napi::Object::New(env);
       item.Set("index", o.index);
       item.Set("dims", toJs(env, o.dims));

@@ -1,6 +1,7 @@
 #include "napi/trt_functions.h"
 
 #include "napi/js_error.h"
+#include "napi/trt_staging_probe.h"
 
 #ifdef TRTN_WITH_TENSORRT
 #include "napi/instance.h"
@@ -64,6 +65,7 @@ Napi::Value trtLoad(const Napi::CallbackInfo& info) {
 }  // namespace
 
 void defineTrtFunctions(Napi::Env env, Napi::Object exports) {
+  exports.Set("TrtStagingProbe", StagingProbeWrap::define(env));
   auto& data = InstanceData::of(env);
   Napi::Function network = NetworkWrap::define(env);
   Napi::Function engine = EngineWrap::define(env);
@@ -89,7 +91,7 @@ Napi::Value trtBuildVersion(Napi::Env env) { return Napi::String::New(env, trt::
 
 #else
 
-void defineTrtFunctions(Napi::Env, Napi::Object) {}
+void defineTrtFunctions(Napi::Env env, Napi::Object exports) { exports.Set("TrtStagingProbe", StagingProbeWrap::define(env)); }
 Napi::Value trtBuildVersion(Napi::Env env) { return env.Null(); }
 
 #endif

@@ -17,6 +17,10 @@ namespace trtn::trt {
 namespace {
 // Staging blocks are kept per context; the pool only smooths a context's output growth.
 constexpr std::size_t kPinnedCacheBytes = 64u << 20;
+// Output blocks come back when JS collects the outputs. The cache holds as much as outputs
+// may keep out (ExecutionContext::kZeroCopyBytes), so in steady state blocks cycle between JS
+// and the pool and neither cudaHostAlloc nor cudaFreeHost (both slow, on the JS thread) runs.
+constexpr std::size_t kOutputCacheBytes = 256u << 20;
 }  // namespace
 
 std::shared_ptr<Engine> Engine::deserialize(const void* data, std::size_t size, const DeserializeOptions& options) {
@@ -35,6 +39,7 @@ std::shared_ptr<Engine> Engine::deserialize(const void* data, std::size_t size, 
   e->engine_.reset(notNull(e->runtime_->deserializeCudaEngine(data, size), rec, "deserializeCudaEngine"));
   e->profiles_ = e->engine_->getNbOptimizationProfiles();
   e->pinned_ = cuda::PinnedPool::create(kPinnedCacheBytes);
+  e->outputPool_ = cuda::PinnedPool::create(kOutputCacheBytes);
   e->describe();
   return e;
 }

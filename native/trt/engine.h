@@ -58,6 +58,8 @@ class Engine {
   const std::vector<EngineTensor>& tensors() const noexcept { return tensors_; }
   int64_t deviceMemoryBytes() const noexcept;
   const std::shared_ptr<cuda::PinnedPool>& pinned() const noexcept { return pinned_; }
+  // Blocks that outputs are copied into and handed to JS (see ExecutionContext::Output).
+  const std::shared_ptr<cuda::PinnedPool>& outputPool() const noexcept { return outputPool_; }
   // Receives errors of calls on the engine itself (createExecutionContext).
   ErrorRecorder& recorder() noexcept { return *recorder_; }
 
@@ -74,6 +76,7 @@ class Engine {
   std::vector<EngineTensor> tensors_;
   std::atomic<bool> lost_{false};
   std::shared_ptr<cuda::PinnedPool> pinned_;
+  std::shared_ptr<cuda::PinnedPool> outputPool_;
   // Destroyed in reverse: the engine before the runtime, both before their recorder.
   std::unique_ptr<ErrorRecorder> recorder_;
   std::unique_ptr<nvinfer1::IRuntime> runtime_;

@@ -306,10 +306,14 @@ std::vector<ExecutionContext::Output> ExecutionContext::enqueue(const std::vecto
       if (index < 0 || static_cast<std::size_t>(index) >= outputs_.size()) throwInvalidArg("output index out of range");
       Binding& b = outputs_[static_cast<std::size_t>(index)];
       const std::size_t bytes = static_cast<std::size_t>(volumeOf(b.lastDims)) * b.tensor->elementSize;
+      std::shared_ptr<cuda::PinnedBlock> block;
       if (bytes > 0) {
-        CHECK_CUDA(cudaMemcpyAsync(b.host->data(), b.device->data(), bytes, cudaMemcpyDeviceToHost, stream_->get()));
+        cuda::PinnedPool& pool = *engine_->outputPool();
+        if (bytes >= kZeroCopyMinBytes && pool.stats().inUseBytes + bytes <= kZeroCopyBytes) block = pool.acquire(bytes);
+        void* target = block ? block->data() : b.host->data();
+        CHECK_CUDA(cudaMemcpyAsync(target, b.device->data(), bytes, cudaMemcpyDeviceToHost, stream_->get()));
       }
-      out.push_back(Output{index, b.lastDims, bytes});
+      out.push_back(Output{index, b.lastDims, bytes, std::move(block)});
     }
     return out;
   } catch (const NativeError& e) {

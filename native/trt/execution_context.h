@@ -44,7 +44,16 @@ class ExecutionContext {
     int index = 0;  // among the engine's outputs
     std::vector<int64_t> dims;
     std::size_t bytes = 0;
+    // The block the output was copied into, handed to JS as is; null when it went to the
+    // context's staging buffer instead (outputHost), which the caller copies out.
+    std::shared_ptr<cuda::PinnedBlock> block;
   };
+
+  // Outputs go into fresh pinned blocks (handed to JS without a copy) while the engine's
+  // output blocks held by JS and runs stay under this; beyond it they are staged and copied.
+  static constexpr std::size_t kZeroCopyBytes = 256u << 20;
+  // Smaller outputs (logits) are copied: a small ArrayBuffer costs less than an external one.
+  static constexpr std::size_t kZeroCopyMinBytes = 64u << 10;
 
   // At most this many graphs per context; further shapes run without one.
   static constexpr std::size_t kMaxGraphs = 64;

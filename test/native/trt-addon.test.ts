@@ -74,7 +74,7 @@ describe.skipIf(addons.length === 0)('addons built with TensorRT headers, withou
       const out = JSON.parse(r.stdout) as Record<string, any>;
       const major = String(out.buildInfo.tensorrt).split('.')[0];
       expect(['10', '11']).toContain(major);
-      expect(out.exports).toEqual(['TrtContext', 'TrtEngine', 'TrtNetwork', 'trtDeserialize', 'trtLibraryNames', 'trtLoad', 'trtParseOnnx']);
+      expect(out.exports).toEqual(['TrtContext', 'TrtEngine', 'TrtNetwork', 'TrtStagingProbe', 'trtDeserialize', 'trtLibraryNames', 'trtLoad', 'trtParseOnnx']);
       expect(out.names).toEqual([`libnvinfer.so.${major}`, `libnvonnxparser.so.${major}`]);
       expect(out.load.found).toBe(false);
       expect(out.load.code).toBe('ERR_TENSORRT_NOT_FOUND');
