@@ -55,3 +55,6 @@ export * as cuda from './cuda.js';
 export * from './onnx/index.js';
 export * from './accuracy/index.js';
 export * from './fp16/index.js';
+export { buildEngine, saveEngine, EngineCache, readSidecar, type BuildOptions, type BuiltEngine, type BuildProgressEvent, type EngineInfo } from './build/index.js';
+export { TensorRTSession, type TensorRTSessionOptions } from './backends/tensorrt.js';
+export * as bench from './bench/index.js';

@@ -174,6 +174,11 @@ export class TensorRTSession implements InferenceSession {
     return this.#tracker.disposed;
   }
 
+  /** Runs that execute at once: the execution contexts, over all profiles served. */
+  get contexts(): number {
+    return this.#pool.size;
+  }
+
   /** Runs waiting for a context, and contexts running. */
   get load(): { queued: number; busy: number; contexts: number } {
     return { queued: this.#pool.queued, busy: this.#pool.busy, contexts: this.#pool.size };

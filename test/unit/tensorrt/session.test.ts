@@ -143,6 +143,7 @@ describe('TensorRTSession over a test double', () => {
       ['hidden', 'float16'],
     ]);
     expect(session.load).toEqual({ queued: 0, busy: 0, contexts: 6 });
+    expect(session.contexts).toBe(6);
     await session.dispose();
   });
 
