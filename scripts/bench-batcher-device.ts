@@ -5,7 +5,7 @@
  * batch 32, then linear to 7.7 ms at batch 128. It runs one batch at a time (one
  * execution queue); a batch submitted while another runs starts when that one ends.
  *
- *   node scripts/bench-batcher.mjs device [--seconds 3] [--delay 2] [--inflight 1,2]
+ *   node scripts/run-ts.mjs scripts/bench-batcher-device.ts [--seconds 3] [--delay 2] [--inflight 1,2]
  *
  * For each maxInflightBatches setting: throughput at saturation (a closed loop keeping
  * 4 x maxBatchSize requests outstanding) against the curve's best (128 / 7.7 ms), then an

@@ -2,7 +2,7 @@
  * Benchmark 3: DynamicBatcher against direct session.run() on ONNX Runtime (CPU) with the
  * embedded encoder, at concurrency 1, 8 and 32, side by side in one run.
  *
- *   node scripts/bench-batcher.mjs ort [--seconds 4] [--preset tiny] [--threads 1]
+ *   node scripts/run-ts.mjs scripts/bench-batcher-ort.ts [--seconds 4] [--preset tiny] [--threads 1]
  *
  * Closed loop: C workers each send one request (one row), await it, and send the next.
  * The paths of a cell take turns in 0.5 s slices for --seconds in all (8 rounds by default),

@@ -3,7 +3,7 @@
  * that returns its outputs on the next microtask, doing no work), side by side with calling
  * that same session directly once per request.
  *
- *   taskset -c 0 node scripts/bench-batcher.mjs overhead [--rate 100000] [--seconds 2]
+ *   taskset -c 0 node scripts/run-ts.mjs scripts/bench-batcher-overhead.ts [--rate 100000] [--seconds 2]
  *
  * Per-request overhead is measured per burst: the load generator submits, every ~1 ms,
  * the requests due at the offered rate, and times the burst from its first run() call to

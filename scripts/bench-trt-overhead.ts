@@ -8,7 +8,7 @@
  * completion thread, and a Tensor built from a new ArrayBuffer. The baseline is the same
  * copies in a C++ loop (cudaMemcpyAsync x3 + cudaStreamSynchronize), in the same process.
  *
- *   node scripts/bench-trt-overhead.mjs [--iterations 20000] [--device 0]
+ *   node scripts/run-ts.mjs scripts/bench-trt-overhead.ts [--iterations 20000] [--device 0]
  *
  * Prints median microseconds per call and calls/s at concurrency 1 and 8 (8 contexts), the
  * session against the bare copies, and writes bench-trt-overhead.json to $OUT when set.
@@ -151,4 +151,10 @@ async function main(): Promise<void> {
   }
 }
 
-await main();
+try {
+  await main();
+} catch (e) {
+  // No GPU (or no driver): say so in one line instead of a stack trace.
+  console.error(`bench-trt-overhead needs a CUDA GPU: ${(e as { code?: string }).code ?? 'error'}: ${(e as Error).message}`);
+  process.exitCode = 2;
+}

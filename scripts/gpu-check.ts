@@ -1,15 +1,28 @@
 /**
- * The CUDA-layer GPU check: runs the checks of test/gpu on device 0 and prints a table, then
- * the pinned-pool bandwidth benchmark (64 MiB through the pool and the JS API against plain
- * cudaMemcpyAsync from cudaHostAlloc memory, side by side in one run).
+ * The GPU check, for a machine with an NVIDIA GPU:
  *
- *   npx tsx scripts/gpu-check.ts           (on an NVIDIA host with Node tooling)
- *   npm run gpu-check:bundle               (bundles it for a machine without node_modules;
- *   bash .device/run.sh node .device/gpu-check.mjs   see README "GPU check")
+ *   node scripts/run-ts.mjs scripts/gpu-check.ts [model.onnx ...] [--preset tiny|bert-base]
+ *        [--batch 8] [--seq 128] [--max-batch 32] [--max-seq 512] [--iterations 200]
+ *        [--cuda-graphs] [--cache DIR] [--fp32-tol 5e-3] [--fp16-tol 2e-2] [--skip-cuda]
+ *
+ * 1. The CUDA layer: round trips of 1 KiB to 256 MiB on two streams checked byte for byte,
+ *    pinned-pool reuse, event timing, 1000 alloc/free cycles against free memory, the
+ *    completion path's latency, workers terminated mid-call; then the pinned-pool bandwidth
+ *    benchmark (64 MiB through the pool and the JS API against plain cudaMemcpyAsync from
+ *    cudaHostAlloc memory, side by side in one run).
+ * 2. With TensorRT present, the engine check (scripts/gpu-check-trt.ts): FP32 and FP16 engines
+ *    of the embedded encoder and of each ONNX file given, compared with ONNX Runtime, timed
+ *    trtexec-style. Without TensorRT it says why and where it looked.
+ *
+ * For a machine with a GPU but no node_modules (no npm there), bundle it first:
+ *   node scripts/run-ts.mjs --self-contained --out .device/gpu-check.mjs --no-run scripts/gpu-check.ts
+ *   cp build/Release/tensorrt_node.node .device/
+ *   (there) TENSORRT_NODE_ADDON=.device/tensorrt_node.node node .device/gpu-check.mjs
  *
  * Exit code 0 when every check passed, 1 otherwise, 2 when there is no usable GPU.
  */
 import { join, dirname } from 'node:path';
+import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { writeFileSync } from 'node:fs';
 import { runtimeInfo } from '../src/info.js';
@@ -24,6 +37,8 @@ import {
   workerTermination,
   type CheckRow,
 } from '../test/gpu/cuda-checks.js';
+import { TRT_CHECK_OPTIONS, runTrtCheck } from './gpu-check-trt.js';
+import { probeTensorRT, requireTensorRT } from '../src/backends/tensorrt-libs.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const hammer = process.env.HAMMER_WORKER ?? join(here, '..', 'test', 'native', 'fixtures', 'hammer-worker.cjs');
@@ -34,6 +49,11 @@ function table(rows: string[][]): string {
   return [line(rows[0]!), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...rows.slice(1).map(line)].join('\n');
 }
 
+const { values: args, positionals: models } = parseArgs({
+  allowPositionals: true,
+  options: { ...TRT_CHECK_OPTIONS, 'skip-cuda': { type: 'boolean', default: false } },
+});
+
 async function main(): Promise<number> {
   const info = runtimeInfo();
   console.log(formatInfo(info));
@@ -43,6 +63,20 @@ async function main(): Promise<number> {
     console.log('no usable GPU: nothing to check');
     return 2;
   }
+  const cuda = args['skip-cuda'] ? 0 : await cudaChecks(info);
+  try {
+    requireTensorRT();
+  } catch (e) {
+    const why = probeTensorRT().result === null ? (e as Error).message : (e as Error).message.split('\n')[0];
+    console.log(`\nTensorRT engine check skipped: ${(e as { code?: string }).code ?? 'error'}: ${why}`);
+    return cuda;
+  }
+  console.log('');
+  return Math.max(cuda, await runTrtCheck(args, models));
+}
+
+async function cudaChecks(info: ReturnType<typeof runtimeInfo>): Promise<number> {
+  const device = info.cuda.devices![0]!;
   const rows: CheckRow[] = [];
   const run = async (name: string, f: () => Promise<CheckRow[]>) => {
     const t0 = performance.now();
@@ -64,7 +98,7 @@ async function main(): Promise<number> {
   const out = process.env.OUT;
   if (out) writeFileSync(join(out, 'gpu-check.json'), JSON.stringify({ info, rows, bandwidth: bw }, null, 2));
 
-  console.log(`GPU checks on ${info.cuda.devices[0]!.name} (driver ${info.cuda.driverVersion}, CUDA runtime ${info.cuda.runtimeVersion})`);
+  console.log(`GPU checks on ${device.name} (driver ${info.cuda.driverVersion}, CUDA runtime ${info.cuda.runtimeVersion})`);
   console.log(table([['check', 'result', 'detail'], ...rows.map((r) => [r.check, r.ok ? 'pass' : 'FAIL', r.detail])]));
   console.log('');
   console.log('Pinned pool vs plain cudaMemcpyAsync, 64 MiB, median of 20 copies each, same run');

@@ -1,5 +1,5 @@
 // `tensorrt-node build` where TensorRT is absent: a clear ERR_TENSORRT_NOT_FOUND, exit 2,
-// nothing written. (Where TensorRT exists, scripts/gpu-trt-check builds real engines.)
+// nothing written. (Where TensorRT exists, scripts/gpu-check.ts builds real engines.)
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';

@@ -1,25 +1,15 @@
 /**
- * The TensorRT GPU check, for an NVIDIA host with TensorRT installed:
- *
- *   node scripts/gpu-trt-check.mjs [model.onnx ...] [--preset tiny|bert-base] [--batch 8] [--seq 128]
- *        [--max-batch 32] [--max-seq 512] [--iterations 200] [--warmup 20] [--cuda-graphs]
- *        [--cache DIR] [--fp32-tol 5e-3] [--fp16-tol 2e-2]
- *
- * For the embedded encoder (and every ONNX file given) it builds an FP32 and an FP16 engine
- * (FP16: convertToFloat16 then a strongly typed build), runs each on TensorRT, compares it with
- * ONNX Runtime (CPU, FP32 model) through the accuracy harness on seeded inputs with padded
- * attention masks, and times it trtexec-style: latency min/mean/median/p90/p95/p99/max and
- * throughput at concurrency 1 and 8. Prints one table; with $OUT set also writes
- * gpu-trt-check.json there.
- *
- * Without TensorRT it prints why (ERR_TENSORRT_NOT_FOUND: the folders searched and how to
- * install it) and exits 2; scripts/gpu-check.ts checks the CUDA layer without TensorRT.
- * Exit codes: 0 every engine built and passed, 1 a build or a comparison failed, 2 no
- * TensorRT or no GPU.
+ * The TensorRT part of the GPU check (scripts/gpu-check.ts runs it after the CUDA-layer
+ * checks when TensorRT is found). For the embedded encoder and every ONNX file given it
+ * builds an FP32 and an FP16 engine (FP16: convertToFloat16 then a strongly typed build),
+ * runs each on TensorRT, compares it with ONNX Runtime (CPU, FP32 model) through the accuracy
+ * harness on seeded inputs with padded attention masks, and times it trtexec-style: latency
+ * min/mean/median/p90/p95/p99/max and throughput at concurrency 1 and 8. Prints one table;
+ * with $OUT set also writes gpu-trt-check.json there. Returns 0 when every engine built and
+ * passed, 1 otherwise.
  */
 import { writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { buildEngine, type BuiltEngine } from '../src/build/index.js';
 import { requireTensorRT } from '../src/backends/tensorrt-libs.js';
 import { TensorRTSession } from '../src/backends/tensorrt.js';
@@ -28,28 +18,41 @@ import { compare, formatCompareText, generateInputs } from '../src/accuracy/inde
 import { createEncoderModel, encodeModel } from '../src/onnx/index.js';
 import { TensorRTNodeError } from '../src/errors.js';
 import { runtimeInfo } from '../src/info.js';
-import type { Feeds, InferenceSession } from '../src/session.js';
+import type { Feeds, InferenceSession, TensorInfo } from '../src/session.js';
 
-const { values: args, positionals: models } = parseArgs({
-  allowPositionals: true,
-  options: {
-    preset: { type: 'string', default: 'tiny' },
-    batch: { type: 'string', default: '8' },
-    seq: { type: 'string', default: '128' },
-    'max-batch': { type: 'string', default: '32' },
-    'max-seq': { type: 'string', default: '512' },
-    iterations: { type: 'string', default: '200' },
-    warmup: { type: 'string', default: '20' },
-    'cuda-graphs': { type: 'boolean', default: false },
-    cache: { type: 'string' },
-    'fp32-tol': { type: 'string', default: '5e-3' },
-    'fp16-tol': { type: 'string', default: '2e-2' },
-  },
-});
-const BATCH = Number(args.batch);
-const SEQ = Number(args.seq);
-const ITERATIONS = Number(args.iterations);
-const WARMUP = Number(args.warmup);
+export const TRT_CHECK_OPTIONS = {
+  preset: { type: 'string', default: 'tiny' },
+  batch: { type: 'string', default: '8' },
+  seq: { type: 'string', default: '128' },
+  'max-batch': { type: 'string', default: '32' },
+  'max-seq': { type: 'string', default: '512' },
+  iterations: { type: 'string', default: '200' },
+  warmup: { type: 'string', default: '20' },
+  'cuda-graphs': { type: 'boolean', default: false },
+  cache: { type: 'string' },
+  'fp32-tol': { type: 'string', default: '5e-3' },
+  'fp16-tol': { type: 'string', default: '2e-2' },
+} as const;
+
+type TrtCheckArgs = {
+  preset: string;
+  batch: string;
+  seq: string;
+  'max-batch': string;
+  'max-seq': string;
+  iterations: string;
+  warmup: string;
+  'cuda-graphs': boolean;
+  cache?: string;
+  'fp32-tol': string;
+  'fp16-tol': string;
+};
+
+let args: TrtCheckArgs;
+let BATCH = 8;
+let SEQ = 128;
+let ITERATIONS = 200;
+let WARMUP = 20;
 
 interface Timing {
   concurrency: number;
@@ -124,6 +127,23 @@ function message(e: unknown): string {
   return e instanceof TensorRTNodeError ? `${e.code}: ${e.message}` : String((e as Error)?.stack ?? e);
 }
 
+/**
+ * Ranges for every dynamic dim of the model's inputs, by symbolic name (or "input:axis"):
+ * a leading dim is the batch (1..max-batch, opt --batch), any other the sequence
+ * (1..max-seq, opt --seq), so models with their own dim names (batch_size, seq_len, ...) work.
+ */
+function profileDims(inputs: readonly TensorInfo[]): Record<string, { min: number; opt: number; max: number }> {
+  const out: Record<string, { min: number; opt: number; max: number }> = {};
+  for (const input of inputs) {
+    input.dims.forEach((d, axis) => {
+      if (typeof d === 'number' && d >= 0) return;
+      const key = typeof d === 'string' ? d : `${input.name}:${axis}`;
+      out[key] ??= axis === 0 ? { min: 1, opt: BATCH, max: Number(args['max-batch']) } : { min: 1, opt: SEQ, max: Number(args['max-seq']) };
+    });
+  }
+  return out;
+}
+
 async function checkModel(name: string, onnx: Uint8Array | string, reference: OnnxRuntimeSession): Promise<Row[]> {
   const rows: Row[] = [];
   const inputs = generateInputs(reference.inputs, { batch: BATCH, seq: SEQ, seed: 1, iterations: 3 });
@@ -135,7 +155,7 @@ async function checkModel(name: string, onnx: Uint8Array | string, reference: On
     try {
       built = await buildEngine(onnx, {
         precision,
-        dims: { batch: { min: 1, opt: BATCH, max: Number(args['max-batch']) }, seq: { min: 1, opt: SEQ, max: Number(args['max-seq']) } },
+        dims: profileDims(reference.inputs),
         ...(args.cache ? { cache: args.cache } : {}),
         onProgress: (e) => {
           if (e.kind === 'phaseStart' && e.depth === 0 && e.phase !== lastPhase) {
@@ -175,16 +195,15 @@ async function checkModel(name: string, onnx: Uint8Array | string, reference: On
   return rows;
 }
 
-async function main(): Promise<number> {
+/** Runs the TensorRT check; TensorRT must be loadable (requireTensorRT() succeeded). */
+export async function runTrtCheck(options: TrtCheckArgs, models: readonly string[]): Promise<number> {
+  args = options;
+  BATCH = Number(args.batch);
+  SEQ = Number(args.seq);
+  ITERATIONS = Number(args.iterations);
+  WARMUP = Number(args.warmup);
   const info = runtimeInfo();
-  let trt;
-  try {
-    trt = requireTensorRT();
-  } catch (e) {
-    console.error(`error ${message(e)}`);
-    console.error('The TensorRT check needs TensorRT; the CUDA-layer checks run without it: see scripts/gpu-check.ts.');
-    return 2;
-  }
+  const trt = requireTensorRT();
   const gpu = info.cuda.devices?.[0];
   if (gpu === undefined) {
     console.error(`no usable GPU: ${info.cuda.error?.message ?? 'no CUDA device'}`);
@@ -249,5 +268,3 @@ async function main(): Promise<number> {
   if (process.env.OUT) writeFileSync(join(process.env.OUT, 'gpu-trt-check.json'), JSON.stringify({ tensorrt: trt, gpu, rows }, null, 2));
   return rows.every((r) => r.error === null && r.accuracy?.passed === true) ? 0 : 1;
 }
-
-process.exitCode = await main();
