@@ -8,6 +8,7 @@ import { TensorRTNodeError } from '../errors.js';
 import { registerInfo } from './info.js';
 import { registerCompare } from './compare.js';
 import { registerConvertFp16 } from './convert-fp16.js';
+import { registerBench } from './bench.js';
 import { registerDemo } from './demo.js';
 import { registerBuild } from './build.js';
 
@@ -36,6 +37,7 @@ export function buildProgram(): Command {
   registerInfo(program);
   registerCompare(program);
   registerConvertFp16(program);
+  registerBench(program);
   registerBuild(program);
   registerDemo(program);
   return program;
