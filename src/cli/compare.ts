@@ -56,6 +56,7 @@ export interface CompareCliOptions {
   html?: string;
   bisect?: boolean;
   threads?: string;
+  trtFp16?: boolean;
 }
 
 function int(text: string | undefined, option: string, min: number, max = Number.MAX_SAFE_INTEGER): number | undefined {
@@ -107,9 +108,48 @@ function parseDims(words: readonly string[] | undefined): Record<string, number>
   return out;
 }
 
-async function openSession(model: string, backendName: BackendName, threads: number | undefined): Promise<InferenceSession> {
+interface TrtOptions {
+  fp16: boolean;
+  /** Sizes the generated inputs give symbolic dims, by name (batch-like, sequence-like, --dim). */
+  batch: number;
+  seq: number;
+  dims: Record<string, number>;
+}
+
+/**
+ * The optimization-profile ranges for an ONNX model's dynamic input dims, as Polygraphy's
+ * --trt derives them from its data loader: 1 up to the generated size (batch-like dims up to
+ * at least 64 and others up to at least 512, so saved inputs of other sizes still fit), opt
+ * at the generated size.
+ */
+async function engineDims(model: string, o: TrtOptions): Promise<Record<string, { min: number; opt: number; max: number }>> {
+  const { inspectModel } = await import('../onnx/inspect.js');
+  const info = inspectModel(await readModel(model, { loadExternalData: false }));
+  const out: Record<string, { min: number; opt: number; max: number }> = {};
+  for (const input of info.inputs) {
+    (input.dims ?? []).forEach((d, axis) => {
+      if (typeof d === 'number' && d >= 0) return;
+      const key = typeof d === 'string' ? d : `${input.name}:${axis}`;
+      const size = typeof d === 'string' && o.dims[d] !== undefined ? o.dims[d]! : axis === 0 ? o.batch : o.seq;
+      out[key] ??= { min: 1, opt: size, max: Math.max(size, axis === 0 ? 64 : 512) };
+    });
+  }
+  return out;
+}
+
+/**
+ * A session for `model` on `backendName`. For TensorRT an ONNX file is built into an engine
+ * first (FP32, or FP16 with --trt-fp16), as `polygraphy run --trt` does; a serialized plan
+ * (any other file) is loaded as it is.
+ */
+async function openSession(model: string, backendName: BackendName, threads: number | undefined, trt: TrtOptions): Promise<InferenceSession> {
   if (backendName === 'onnxruntime') return OnnxRuntimeSession.create(model, threads === undefined ? {} : { intraOpNumThreads: threads });
-  return createSession(model, { backend: 'tensorrt' });
+  if (!/\.onnx$/i.test(model)) return createSession(model, { backend: 'tensorrt' });
+  const { requireTensorRT } = await import('../backends/tensorrt-libs.js');
+  requireTensorRT(); // fail with ERR_TENSORRT_NOT_FOUND before reading the model
+  const { buildEngine } = await import('../build/build-engine.js');
+  const engine = await buildEngine(model, { precision: trt.fp16 ? 'fp16' : 'fp32', dims: await engineDims(model, trt) });
+  return createSession(engine.plan, { backend: 'tensorrt' });
 }
 
 async function isDirectory(path: string): Promise<boolean> {
@@ -178,10 +218,11 @@ export async function runCompare(modelA: string, modelB: string | undefined, o: 
   const labelA = `${basename(modelA)} (${aBackend})`;
   const labelB = o.refData !== undefined ? `reference data ${basename(o.refData)}` : `${basename(modelB ?? modelA)} (${bBackend})`;
 
-  const a = await openSession(modelA, aBackend, threads);
+  const trt: TrtOptions = { fp16: o.trtFp16 === true, batch: batch ?? 2, seq: seq ?? 16, dims: generate.dims ?? {} };
+  const a = await openSession(modelA, aBackend, threads, trt);
   let b: InferenceSession | undefined;
   try {
-    if (o.refData === undefined) b = await openSession(modelB ?? modelA, bBackend, threads);
+    if (o.refData === undefined) b = await openSession(modelB ?? modelA, bBackend, threads, trt);
 
     let inputs: Feeds[] | undefined;
     let references: Outputs[] | undefined;
@@ -270,6 +311,7 @@ export function registerCompare(program: Command): void {
     .option('--html <file>', 'write a self-contained HTML report with error histograms')
     .option('--bisect', 'with two models: find the first node whose output diverges (ONNX Runtime, intermediate tensors matched by name)')
     .option('--threads <n>', 'ONNX Runtime intra-op threads (default: one per core)')
+    .option('--trt-fp16', 'TensorRT side: build the ONNX model as FP16 (convertToFloat16, strongly typed) instead of FP32')
     .action(async (modelA: string, modelB: string | undefined, opts: CompareCliOptions) => {
       const code = await runCompare(modelA, modelB, opts);
       if (code !== 0) throw new CliExit(code);
