@@ -58,3 +58,5 @@ export * from './fp16/index.js';
 export { buildEngine, saveEngine, EngineCache, readSidecar, type BuildOptions, type BuiltEngine, type BuildProgressEvent, type EngineInfo } from './build/index.js';
 export { TensorRTSession, type TensorRTSessionOptions } from './backends/tensorrt.js';
 export * as bench from './bench/index.js';
+export { tritonConfig, writeTritonModel, type TritonExportOptions } from './build/triton.js';
+export { runDemo, formatDemo, type DemoOptions, type DemoSummary } from './demo.js';
