@@ -24,8 +24,7 @@
  * Fast operations run `inner` times per tinybench sample (tinybench times each sample with
  * performance.now, which costs tens of ns); ops/s and ns/op are per operation.
  */
-import { existsSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { parseArgs } from 'node:util';
 import { Bench } from 'tinybench';
@@ -38,12 +37,6 @@ import { CudaError } from '../src/errors.js';
 import { loadAddon } from '../src/native.js';
 import * as cuda from '../src/cuda.js';
 import type { Feeds, TensorInfo } from '../src/session.js';
-
-// scripts/run-ts.mjs bundles this file under node_modules/.cache, where the library's own
-// lookup (build/Release next to the package root) misses the addon; point it there when run
-// from the repository root.
-const builtAddon = join(process.cwd(), 'build', 'Release', 'tensorrt_node.node');
-if (process.env.TENSORRT_NODE_ADDON === undefined && existsSync(builtAddon)) process.env.TENSORRT_NODE_ADDON = builtAddon;
 
 const { values } = parseArgs({ options: { time: { type: 'string', default: '400' }, json: { type: 'string' } } });
 const TIME = Number(values.time);
@@ -144,6 +137,12 @@ await group('batch assembly (batcher copy routines)', [
   { task: `baseline: one contiguous copy of the same ${((assembledBytes + splitBytes) / 1024).toFixed(0)} KiB`, fn: () => copyDst.set(copySrc) },
   { task: `assemble: 8 requests (lengths ${Math.min(...lengths)}..${maxLen}) -> 2 x [8, ${maxLen}] int64, padded`, fn: assemble },
   { task: 'split: [8, 128, 64] + [8, 4] float32 -> 8 requests, trimmed (new buffers each)', fn: split },
+  {
+    task: "split's allocations alone: 8 x (new Float32Array(len x 64) + new Float32Array(4))",
+    fn: () => {
+      for (let k = 0; k < 8; k++) held = [new Float32Array(lengths[k]! * 64), new Float32Array(4)];
+    },
+  },
   { task: 'assemble + split (one batch round trip)', fn: () => (assemble(), split()) },
 ]);
 
