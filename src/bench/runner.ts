@@ -160,6 +160,13 @@ export function profileDims(
   return out;
 }
 
+/** Every bucket length of the batcher options: the batcher pads up to them, so a profile must reach them. */
+function bucketLengths(options: Record<string, unknown>): number[] {
+  const b = options.buckets as number[] | Record<string, number[]> | undefined;
+  if (b === undefined) return [];
+  return Array.isArray(b) ? b : Object.values(b).flat();
+}
+
 async function openOnnxRuntime(model: BenchModel, o: Options): Promise<InferenceSession> {
   const { OnnxRuntimeSession } = await import('../backends/onnxruntime.js');
   return OnnxRuntimeSession.create(model.source, o.intraOpNumThreads > 0 ? { intraOpNumThreads: o.intraOpNumThreads } : {});
@@ -173,7 +180,7 @@ async function openTensorRT(model: BenchModel, inputs: readonly TensorInfo[], o:
   progress(`building a TensorRT ${o.tensorrt.precision} engine (TensorRT ${runtime.version}; cached by the engine cache)`);
   const built = await buildEngine(model.source, {
     precision: o.tensorrt.precision,
-    dims: profileDims(inputs, { maxBatch, seqMax: o.seq.max, concrete: o.dims }),
+    dims: profileDims(inputs, { maxBatch, seqMax: Math.max(o.seq.max, ...bucketLengths(o.batcherOptions)), concrete: o.dims }),
     cache: o.tensorrt.cache,
     device: o.tensorrt.device,
   });

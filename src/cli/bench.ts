@@ -267,10 +267,11 @@ class Progress {
         this.#line(`[bench] ${e.points} configuration(s), about ${Math.ceil(e.estimateMs / 1000)} s of measurement`);
         if (this.#tty && !this.#quiet) {
           this.#bar = new cliProgress.SingleBar(
-            { stream: process.stderr, format: '[bench] {bar} {percentage}% | ETA {eta_formatted} | {label}', hideCursor: true, clearOnComplete: true },
+            // The total is the planned measurement time, so what is left is known: no ETA guess.
+            { stream: process.stderr, format: '[bench] {bar} {percentage}% | about {left} s left | {label}', hideCursor: true, clearOnComplete: true },
             cliProgress.Presets.shades_classic,
           );
-          this.#bar.start(Math.max(1, e.estimateMs), 0, { label: 'starting' });
+          this.#bar.start(Math.max(1, e.estimateMs), 0, { label: 'starting', left: Math.ceil(e.estimateMs / 1000) });
           this.#timer = setInterval(() => this.#tick(), 250);
           this.#timer.unref();
         }
@@ -304,7 +305,9 @@ class Progress {
   #tick(): void {
     if (!this.#bar) return;
     const inPoint = this.#pointMs > 0 ? Math.min(this.#pointMs, performance.now() - this.#pointStart) : 0;
-    this.#bar.update(Math.min(this.#bar.getTotal(), this.#doneMs + inPoint), { label: this.#label });
+    const total = this.#bar.getTotal();
+    const value = Math.min(total, this.#doneMs + inPoint);
+    this.#bar.update(value, { label: this.#label, left: Math.ceil((total - value) / 1000) });
   }
 
   stop(): void {
