@@ -19,6 +19,7 @@ import { runBench, type BenchModel, type BenchOptions, type BenchProgress, type 
 import { benchHtml, benchJson, benchMarkdown, formatBenchText } from '../bench/report.js';
 import type { BenchReport } from '../bench/report-schema.js';
 import { CliExit, EXIT_USAGE } from './index.js';
+import { dimSizesArg, intArg, listArg, numberArg } from './args.js';
 
 export interface BenchCliOptions {
   encoder?: string;
@@ -49,41 +50,17 @@ export interface BenchCliOptions {
   quiet?: boolean;
 }
 
-function int(text: string | undefined, option: string, min: number, max = Number.MAX_SAFE_INTEGER): number | undefined {
-  if (text === undefined) return undefined;
-  const v = Number(text);
-  if (!/^\s*\d+\s*$/.test(text) || !Number.isSafeInteger(v) || v < min || v > max) {
-    throw new InvalidArgumentError(`${option} must be an integer from ${min} to ${max}, got ${describe(text)}`);
-  }
-  return v;
-}
-
-function seconds(text: string | undefined, option: string, min: number, max: number): number | undefined {
-  if (text === undefined) return undefined;
-  const v = Number(text);
-  if (text.trim() === '' || !Number.isFinite(v) || v < min || v > max) {
-    throw new InvalidArgumentError(`${option} must be a number of seconds from ${min} to ${max}, got ${describe(text)}`);
-  }
-  return v;
-}
-
-function list(text: string, option: string): string[] {
-  const parts = text.split(',').map((s) => s.trim());
-  if (parts.some((p) => p === '')) throw new InvalidArgumentError(`${option} must be a comma-separated list without empty entries, got ${describe(text)}`);
-  return parts;
-}
-
 export function parseConcurrency(text: string | undefined): number[] | undefined {
   if (text === undefined) return undefined;
   if (text.trim() === 'none') return [];
-  return [...new Set(list(text, '--concurrency').map((p) => int(p, '--concurrency entries', 1, 4096)!))];
+  return [...new Set(listArg(text, '--concurrency').map((p) => intArg(p, '--concurrency entries', 1, 4096)!))];
 }
 
 /** `100,250.5,50%`: requests/s, or a percentage of the backend's best closed-loop throughput. */
 export function parseRates(text: string | undefined): RateSpec[] | undefined {
   if (text === undefined) return undefined;
   if (text.trim() === 'none') return [];
-  return list(text, '--rate').map((p) => {
+  return listArg(text, '--rate').map((p) => {
     const pct = p.endsWith('%');
     const v = Number(pct ? p.slice(0, -1) : p);
     if (!Number.isFinite(v) || v <= 0 || (pct && v > 1000)) {
@@ -121,7 +98,7 @@ const ENCODER_KEYS: Record<string, keyof EncoderOptions> = {
 /** `tiny`, `bert-base`, `layers=4,hidden=128` or `bert-base,layers=2`. */
 export function parseEncoderSpec(text: string): EncoderOptions {
   const out: Record<string, unknown> = {};
-  for (const part of list(text, '--encoder')) {
+  for (const part of listArg(text, '--encoder')) {
     const eq = part.indexOf('=');
     if (eq < 0) {
       if (part !== 'tiny' && part !== 'bert-base') {
@@ -134,27 +111,17 @@ export function parseEncoderSpec(text: string): EncoderOptions {
     const key = part.slice(0, eq).trim();
     const option = ENCODER_KEYS[key];
     if (option === undefined) throw new InvalidArgumentError(`--encoder key ${describe(key)} is unknown; keys: ${Object.keys(ENCODER_KEYS).join(', ')}`);
-    out[option] = int(part.slice(eq + 1), `--encoder ${key}`, 0);
+    out[option] = intArg(part.slice(eq + 1), `--encoder ${key}`, 0);
   }
   return out as EncoderOptions;
 }
 
-function parseDims(words: readonly string[] | undefined): Record<string, number> {
-  const out: Record<string, number> = {};
-  for (const word of words ?? []) {
-    const colon = word.lastIndexOf(':');
-    const n = colon > 0 ? int(word.slice(colon + 1), `--dim ${word}`, 0) : undefined;
-    if (colon <= 0 || n === undefined) throw new InvalidArgumentError(`--dim ${JSON.stringify(word)}: expected SYMBOL:SIZE, e.g. sequence:128`);
-    out[word.slice(0, colon)] = n;
-  }
-  return out;
-}
 
 function parseBackends(text: string | undefined): ('onnxruntime' | 'tensorrt')[] | undefined {
   if (text === undefined) return undefined;
   return [
     ...new Set(
-      list(text, '--backend').map((b) => {
+      listArg(text, '--backend').map((b) => {
         if (b !== 'onnxruntime' && b !== 'tensorrt') throw new InvalidArgumentError(`--backend entries must be onnxruntime or tensorrt, got ${describe(b)}`);
         return b;
       }),
@@ -179,32 +146,32 @@ export function benchOptionsFromCli(o: BenchCliOptions): BenchOptions {
     if (o.distribution !== 'poisson' && o.distribution !== 'constant') throw new InvalidArgumentError(`--distribution must be poisson or constant, got ${describe(o.distribution)}`);
     opts.distribution = o.distribution;
   }
-  const duration = seconds(o.duration, '--duration', 0.05, 3600);
+  const duration = numberArg(o.duration, '--duration', 0.05, 3600, 'seconds');
   if (duration !== undefined) opts.durationMs = duration * 1000;
-  const warmup = seconds(o.warmup, '--warmup', 0, 600);
+  const warmup = numberArg(o.warmup, '--warmup', 0, 600, 'seconds');
   if (warmup !== undefined) opts.warmupMs = warmup * 1000;
-  const limit = seconds(o.timeLimit, '--time-limit', 1, 86400);
+  const limit = numberArg(o.timeLimit, '--time-limit', 1, 86400, 'seconds');
   if (limit !== undefined) opts.timeLimitMs = limit * 1000;
-  const batch = int(o.batch, '--batch', 1, 65536);
+  const batch = intArg(o.batch, '--batch', 1, 65536);
   if (batch !== undefined) opts.batch = batch;
   const seq = parseSeq(o.seq);
   if (seq) opts.seq = seq;
-  if (o.dim) opts.dims = parseDims(o.dim);
-  const pool = int(o.pool, '--pool', 1, 100_000);
+  if (o.dim) opts.dims = dimSizesArg(o.dim);
+  const pool = intArg(o.pool, '--pool', 1, 100_000);
   if (pool !== undefined) opts.poolSize = pool;
-  const seed = int(o.seed, '--seed', 0);
+  const seed = intArg(o.seed, '--seed', 0);
   if (seed !== undefined) opts.seed = seed;
-  const maxOutstanding = int(o.maxOutstanding, '--max-outstanding', 1, 1_000_000);
+  const maxOutstanding = intArg(o.maxOutstanding, '--max-outstanding', 1, 1_000_000);
   if (maxOutstanding !== undefined) opts.maxOutstanding = maxOutstanding;
-  const threads = int(o.threads, '--threads', 0, 1024);
+  const threads = intArg(o.threads, '--threads', 0, 1024);
   if (threads !== undefined) opts.intraOpNumThreads = threads;
   const batcherOptions: Record<string, unknown> = {};
-  const maxBatch = int(o.maxBatch, '--max-batch', 1, 1 << 20);
+  const maxBatch = intArg(o.maxBatch, '--max-batch', 1, 1 << 20);
   if (maxBatch !== undefined) batcherOptions.maxBatchSize = maxBatch;
   else if (batch !== undefined && batch > 32) batcherOptions.maxBatchSize = batch;
-  const delay = seconds(o.queueDelay, '--queue-delay', 0, 60_000);
+  const delay = numberArg(o.queueDelay, '--queue-delay', 0, 60_000, 'milliseconds');
   if (delay !== undefined) batcherOptions.maxQueueDelayMs = delay;
-  if (o.buckets !== undefined) batcherOptions.buckets = list(o.buckets, '--buckets').map((b) => int(b, '--buckets entries', 1)!);
+  if (o.buckets !== undefined) batcherOptions.buckets = listArg(o.buckets, '--buckets').map((b) => intArg(b, '--buckets entries', 1)!);
   if (maxBatch !== undefined && batch !== undefined && batch > maxBatch) {
     throw new InvalidArgumentError(`--batch ${batch} rows per request do not fit the batcher's --max-batch ${maxBatch}`);
   }
@@ -213,7 +180,7 @@ export function benchOptionsFromCli(o: BenchCliOptions): BenchOptions {
     if (top < seq.max) throw new InvalidArgumentError(`--buckets must reach the longest sequence (--seq max ${seq.max}); the largest bucket is ${top}`);
   }
   opts.batcherOptions = batcherOptions;
-  const contexts = int(o.contexts, '--contexts', 1, 64);
+  const contexts = intArg(o.contexts, '--contexts', 1, 64);
   opts.tensorrt = { precision: o.fp16 ? 'fp16' : 'fp32', cudaGraphs: o.cudaGraphs === true, ...(contexts !== undefined ? { contexts } : {}) };
   return opts;
 }

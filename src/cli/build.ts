@@ -10,6 +10,7 @@ import { Command, Option } from 'commander';
 import { InvalidArgumentError } from '../errors.js';
 import type { BuildOptions, BuildProgressEvent, DimRangeInput, ProfileInput } from '../build/options.js';
 import { writeTritonModel, type TritonExportOptions } from '../build/triton.js';
+import { collect, intArg, numberArg } from './args.js';
 
 interface BuildFlags {
   onnx?: string;
@@ -43,18 +44,12 @@ interface BuildFlags {
   json?: boolean;
 }
 
-const collect = (v: string, prev: string[]): string[] => [...prev, v];
-
 function integer(flag: string, v: string, min = 0): number {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`${flag} must be an integer >= ${min}, got ${JSON.stringify(v)}`);
-  return n;
+  return intArg(v, flag, min)!;
 }
 
 function number(flag: string, v: string): number {
-  const n = Number(v);
-  if (!Number.isFinite(n) || n < 0) throw new InvalidArgumentError(`${flag} must be a non-negative number, got ${JSON.stringify(v)}`);
-  return n;
+  return numberArg(v, flag, 0, Number.MAX_SAFE_INTEGER)!;
 }
 
 function shape(flag: string, text: string): number[] {

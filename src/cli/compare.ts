@@ -30,6 +30,7 @@ import { writeFileAtomic } from '../accuracy/files.js';
 import { parseErrorStat, parseNamedValues, parseNonNegative, parseQuantile } from '../accuracy/tolerance.js';
 import type { GenerateInputsOptions, MaskPattern } from '../accuracy/inputs.js';
 import { CliExit, EXIT_FAIL } from './index.js';
+import { dimSizesArg, intArg } from './args.js';
 
 export interface CompareCliOptions {
   aBackend?: string;
@@ -57,15 +58,6 @@ export interface CompareCliOptions {
   bisect?: boolean;
   threads?: string;
   trtFp16?: boolean;
-}
-
-function int(text: string | undefined, option: string, min: number, max = Number.MAX_SAFE_INTEGER): number | undefined {
-  if (text === undefined) return undefined;
-  const v = Number(text);
-  if (!/^\s*\d+\s*$/.test(text) || !Number.isSafeInteger(v) || v < min || v > max) {
-    throw new InvalidArgumentError(`${option} must be an integer from ${min} to ${max}, got ${describe(text)}`);
-  }
-  return v;
 }
 
 function backend(text: string | undefined, option: string): BackendName | undefined {
@@ -97,16 +89,6 @@ export function parseValueRanges(words: readonly string[] | undefined): Record<s
   return out;
 }
 
-function parseDims(words: readonly string[] | undefined): Record<string, number> {
-  const out: Record<string, number> = {};
-  for (const word of words ?? []) {
-    const colon = word.lastIndexOf(':');
-    const n = colon > 0 ? int(word.slice(colon + 1), `--dim ${word}`, 0) : undefined;
-    if (colon <= 0 || n === undefined) throw new InvalidArgumentError(`--dim ${JSON.stringify(word)}: expected SYMBOL:SIZE, e.g. sequence:128`);
-    out[word.slice(0, colon)] = n;
-  }
-  return out;
-}
 
 interface TrtOptions {
   fp16: boolean;
@@ -190,7 +172,7 @@ export async function runCompare(modelA: string, modelB: string | undefined, o: 
   if (maskPattern !== undefined && !['right', 'left', 'none'].includes(maskPattern)) {
     throw new InvalidArgumentError(`--mask-pattern must be right, left or none, got ${describe(o.maskPattern)}`);
   }
-  const threads = int(o.threads, '--threads', 0, 1024);
+  const threads = intArg(o.threads, '--threads', 0, 1024);
   const tolerances: Pick<CompareOptions, 'atol' | 'rtol' | 'checkErrorStat' | 'errorQuantile'> = {};
   const atol = parseNamedValues(o.atol ?? [], '--atol', parseNonNegative, 'a number >= 0');
   const rtol = parseNamedValues(o.rtol ?? [], '--rtol', parseNonNegative, 'a number >= 0');
@@ -201,18 +183,18 @@ export async function runCompare(modelA: string, modelB: string | undefined, o: 
   if (stat !== undefined) tolerances.checkErrorStat = stat;
   if (quantile !== undefined) tolerances.errorQuantile = quantile;
   const generate: GenerateInputsOptions = {};
-  const seed = int(o.seed, '--seed', 0);
-  const batch = int(o.batch, '--batch', 1);
-  const seq = int(o.seq, '--seq', 1);
-  const iterations = int(o.iterations, '--iterations', 1, 100_000);
+  const seed = intArg(o.seed, '--seed', 0);
+  const batch = intArg(o.batch, '--batch', 1);
+  const seq = intArg(o.seq, '--seq', 1);
+  const iterations = intArg(o.iterations, '--iterations', 1, 100_000);
   if (seed !== undefined) generate.seed = seed;
   if (batch !== undefined) generate.batch = batch;
   if (seq !== undefined) generate.seq = seq;
   if (iterations !== undefined) generate.iterations = iterations;
   if (maskPattern !== undefined) generate.maskPattern = maskPattern;
   const userRanges = parseValueRanges(o.valRange);
-  generate.dims = parseDims(o.dim);
-  const topK = int(o.topK, '--top-k', 1, 1000);
+  generate.dims = dimSizesArg(o.dim);
+  const topK = intArg(o.topK, '--top-k', 1, 1000);
 
   const bBackend: BackendName = bBackendOpt ?? (modelB === undefined ? 'tensorrt' : 'onnxruntime');
   const labelA = `${basename(modelA)} (${aBackend})`;

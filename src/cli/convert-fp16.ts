@@ -17,6 +17,7 @@ import { inferValueRanges } from '../accuracy/model-hints.js';
 import { readInputFile } from '../accuracy/input-file.js';
 import { readRefData } from '../accuracy/ref-data.js';
 import { writeFileAtomic } from '../accuracy/files.js';
+import { collect, intArg } from './args.js';
 
 export interface ConvertFp16CliOptions {
   output: string;
@@ -49,14 +50,7 @@ function positive(text: string | undefined, option: string, allowInfinity = fals
   return v;
 }
 
-function int(text: string | undefined, option: string, min: number): number | undefined {
-  if (text === undefined) return undefined;
-  const v = Number(text);
-  if (!/^\s*\d+\s*$/.test(text) || !Number.isSafeInteger(v) || v < min) {
-    throw new InvalidArgumentError(`${option} must be an integer of at least ${min}, got ${describe(text)}`);
-  }
-  return v;
-}
+const int = (text: string | undefined, option: string, min: number): number | undefined => intArg(text, option, min);
 
 function list(text: string | undefined): string[] | undefined {
   if (text === undefined) return undefined;
@@ -165,7 +159,6 @@ export async function runConvertFp16(input: string, o: ConvertFp16CliOptions): P
   return report;
 }
 
-const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
 
 export function registerConvertFp16(program: Command): void {
   program

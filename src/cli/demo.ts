@@ -2,14 +2,9 @@
 import { Command, Option } from 'commander';
 import { formatDemo, runDemo } from '../demo.js';
 import { InvalidArgumentError } from '../errors.js';
+import { intArg } from './args.js';
 
-function int(name: string) {
-  return (v: string): number => {
-    const n = Number(v);
-    if (!Number.isInteger(n)) throw new InvalidArgumentError(`${name} must be an integer, got ${JSON.stringify(v)}`);
-    return n;
-  };
-}
+const int = (name: string) => (v: string): number => intArg(v, name, 0)!;
 
 export function registerDemo(program: Command): void {
   program

@@ -166,6 +166,6 @@ describe('build CLI flags', () => {
       gpus: [1],
       batching: { maxQueueDelayMs: 0.25, preferredBatchSizes: [4, 8], queuePolicy: { timeoutMs: 50, timeoutAction: 'reject' } },
     });
-    expect(() => buildOptionsFrom({ ...flags, workspace: '-1' })).toThrow(/--workspace must be an integer >= 1/);
+    expect(() => buildOptionsFrom({ ...flags, workspace: '-1' })).toThrow(/--workspace must be an integer from 1 to/);
   });
 });
