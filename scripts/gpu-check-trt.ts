@@ -11,6 +11,9 @@
 import { writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { buildEngine, type BuiltEngine } from '../src/build/index.js';
+import { defaultDimRanges } from '../src/build/profiles.js';
+import { closedLoop } from '../src/bench/load.js';
+import { summarize, type LatencySummary } from '../src/bench/stats.js';
 import { requireTensorRT } from '../src/backends/tensorrt-libs.js';
 import { TensorRTSession } from '../src/backends/tensorrt.js';
 import { OnnxRuntimeSession } from '../src/backends/onnxruntime.js';
@@ -18,7 +21,7 @@ import { compare, formatCompareText, generateInputs } from '../src/accuracy/inde
 import { createEncoderModel, encodeModel } from '../src/onnx/index.js';
 import { TensorRTNodeError } from '../src/errors.js';
 import { runtimeInfo } from '../src/info.js';
-import type { Feeds, InferenceSession, TensorInfo } from '../src/session.js';
+import type { Feeds, InferenceSession } from '../src/session.js';
 
 export const TRT_CHECK_OPTIONS = {
   preset: { type: 'string', default: 'tiny' },
@@ -26,8 +29,8 @@ export const TRT_CHECK_OPTIONS = {
   seq: { type: 'string', default: '128' },
   'max-batch': { type: 'string', default: '32' },
   'max-seq': { type: 'string', default: '512' },
-  iterations: { type: 'string', default: '200' },
-  warmup: { type: 'string', default: '20' },
+  duration: { type: 'string', default: '2' },
+  warmup: { type: 'string', default: '0.5' },
   'cuda-graphs': { type: 'boolean', default: false },
   cache: { type: 'string' },
   'fp32-tol': { type: 'string', default: '5e-3' },
@@ -40,7 +43,7 @@ type TrtCheckArgs = {
   seq: string;
   'max-batch': string;
   'max-seq': string;
-  iterations: string;
+  duration: string;
   warmup: string;
   'cuda-graphs': boolean;
   cache?: string;
@@ -51,21 +54,13 @@ type TrtCheckArgs = {
 let args: TrtCheckArgs;
 let BATCH = 8;
 let SEQ = 128;
-let ITERATIONS = 200;
-let WARMUP = 20;
+let DURATION_S = 2;
+let WARMUP_S = 0.5;
 
-interface Timing {
+interface Timing extends LatencySummary {
   concurrency: number;
-  runs: number;
   seconds: number;
   throughput: number;
-  min: number;
-  mean: number;
-  median: number;
-  p90: number;
-  p95: number;
-  p99: number;
-  max: number;
 }
 
 interface Row {
@@ -78,43 +73,11 @@ interface Row {
   error: string | null;
 }
 
-function quantile(sorted: number[], q: number): number {
-  if (sorted.length === 0) return Number.NaN;
-  const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1));
-  return sorted[i]!;
-}
-
-/** trtexec-style: `concurrency` closed-loop workers share ITERATIONS runs after a warm-up. */
+/** trtexec-style: `concurrency` closed-loop clients for --duration seconds after --warmup. */
 async function time(session: InferenceSession, feeds: Feeds, concurrency: number): Promise<Timing> {
-  for (let i = 0; i < WARMUP; i++) await session.run(feeds);
-  const latencies: number[] = [];
-  let next = 0;
-  const t0 = performance.now();
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (next < ITERATIONS) {
-        next++;
-        const s = performance.now();
-        await session.run(feeds);
-        latencies.push(performance.now() - s);
-      }
-    }),
-  );
-  const seconds = (performance.now() - t0) / 1000;
-  latencies.sort((a, b) => a - b);
-  return {
-    concurrency,
-    runs: latencies.length,
-    seconds,
-    throughput: latencies.length / seconds,
-    min: latencies[0]!,
-    mean: latencies.reduce((a, b) => a + b, 0) / latencies.length,
-    median: quantile(latencies, 0.5),
-    p90: quantile(latencies, 0.9),
-    p95: quantile(latencies, 0.95),
-    p99: quantile(latencies, 0.99),
-    max: latencies[latencies.length - 1]!,
-  };
+  const r = await closedLoop((f) => session.run(f), [feeds], { concurrency, warmupMs: WARMUP_S * 1000, durationMs: DURATION_S * 1000 });
+  const seconds = r.windowMs / 1000;
+  return { ...summarize(r.latencyMs), concurrency, seconds, throughput: r.completedInWindow / seconds };
 }
 
 function table(rows: string[][]): string {
@@ -125,23 +88,6 @@ function table(rows: string[][]): string {
 
 function message(e: unknown): string {
   return e instanceof TensorRTNodeError ? `${e.code}: ${e.message}` : String((e as Error)?.stack ?? e);
-}
-
-/**
- * Ranges for every dynamic dim of the model's inputs, by symbolic name (or "input:axis"):
- * a leading dim is the batch (1..max-batch, opt --batch), any other the sequence
- * (1..max-seq, opt --seq), so models with their own dim names (batch_size, seq_len, ...) work.
- */
-function profileDims(inputs: readonly TensorInfo[]): Record<string, { min: number; opt: number; max: number }> {
-  const out: Record<string, { min: number; opt: number; max: number }> = {};
-  for (const input of inputs) {
-    input.dims.forEach((d, axis) => {
-      if (typeof d === 'number' && d >= 0) return;
-      const key = typeof d === 'string' ? d : `${input.name}:${axis}`;
-      out[key] ??= axis === 0 ? { min: 1, opt: BATCH, max: Number(args['max-batch']) } : { min: 1, opt: SEQ, max: Number(args['max-seq']) };
-    });
-  }
-  return out;
 }
 
 async function checkModel(name: string, onnx: Uint8Array | string, reference: OnnxRuntimeSession): Promise<Row[]> {
@@ -155,7 +101,10 @@ async function checkModel(name: string, onnx: Uint8Array | string, reference: On
     try {
       built = await buildEngine(onnx, {
         precision,
-        dims: profileDims(reference.inputs),
+        dims: defaultDimRanges(reference.inputs, {
+          batch: { min: 1, opt: BATCH, max: Number(args['max-batch']) },
+          seq: { min: 1, opt: SEQ, max: Number(args['max-seq']) },
+        }),
         ...(args.cache ? { cache: args.cache } : {}),
         onProgress: (e) => {
           if (e.kind === 'phaseStart' && e.depth === 0 && e.phase !== lastPhase) {
@@ -200,8 +149,8 @@ export async function runTrtCheck(options: TrtCheckArgs, models: readonly string
   args = options;
   BATCH = Number(args.batch);
   SEQ = Number(args.seq);
-  ITERATIONS = Number(args.iterations);
-  WARMUP = Number(args.warmup);
+  DURATION_S = Number(args.duration);
+  WARMUP_S = Number(args.warmup);
   const info = runtimeInfo();
   const trt = requireTensorRT();
   const gpu = info.cuda.devices?.[0];
@@ -260,7 +209,7 @@ export async function runTrtCheck(options: TrtCheckArgs, models: readonly string
   for (const r of rows) {
     for (const t of r.timings) {
       console.log(
-        `${r.model} ${r.precision} concurrency ${t.concurrency}: throughput ${t.throughput.toFixed(1)} qps over ${t.runs} runs; ` +
+        `${r.model} ${r.precision} concurrency ${t.concurrency}: throughput ${t.throughput.toFixed(1)} qps over ${t.count} runs; ` +
           `latency ms min ${ms(t.min)} mean ${ms(t.mean)} median ${ms(t.median)} p90 ${ms(t.p90)} p95 ${ms(t.p95)} p99 ${ms(t.p99)} max ${ms(t.max)}`,
       );
     }

@@ -2,7 +2,7 @@
  * The GPU check, for a machine with an NVIDIA GPU:
  *
  *   node scripts/run-ts.mjs scripts/gpu-check.ts [model.onnx ...] [--preset tiny|bert-base]
- *        [--batch 8] [--seq 128] [--max-batch 32] [--max-seq 512] [--iterations 200]
+ *        [--batch 8] [--seq 128] [--max-batch 32] [--max-seq 512] [--duration 2] [--warmup 0.5]
  *        [--cuda-graphs] [--cache DIR] [--fp32-tol 5e-3] [--fp16-tol 2e-2] [--skip-cuda]
  *
  * 1. The CUDA layer: round trips of 1 KiB to 256 MiB on two streams checked byte for byte,

@@ -19,6 +19,7 @@ import { Registry } from 'prom-client';
 import { z } from 'zod';
 import { InvalidArgumentError, TensorRTNodeError } from '../errors.js';
 import { parseOptions } from '../options.js';
+import { defaultDimRanges } from '../build/profiles.js';
 import type { BackendName, InferenceSession, TensorInfo } from '../session.js';
 import type { ModelProto } from '../onnx/index.js';
 import { DynamicBatcher, type DynamicBatcherOptions } from '../batching/index.js';
@@ -143,21 +144,16 @@ export function profileDims(
   inputs: readonly TensorInfo[],
   o: { maxBatch: number; seqMax: number; concrete: Record<string, number> },
 ): Record<string, { min: number; opt: number; max: number }> {
-  const out: Record<string, { min: number; opt: number; max: number }> = {};
-  for (const info of inputs) {
-    info.dims.forEach((d, axis) => {
-      if (typeof d === 'number' && d >= 0) return;
-      const key = typeof d === 'string' && d !== '' ? d : `${info.name}:${axis}`;
-      if (out[key] !== undefined) return;
-      if (axis === 0) out[key] = { min: 1, opt: o.maxBatch, max: o.maxBatch };
-      else {
-        const size = o.concrete[key] ?? o.seqMax;
-        // Sequence-like dims: the batcher pads to any length up to the longest request.
-        out[key] = size === o.seqMax ? { min: 1, opt: size, max: size } : { min: size, opt: size, max: size };
-      }
-    });
-  }
-  return out;
+  // Sequence-like dims: the batcher pads to any length up to the longest request; a dim with
+  // a fixed size of its own (--dim) gets exactly that size.
+  const named = Object.fromEntries(
+    Object.entries(o.concrete).map(([k, size]) => [k, size === o.seqMax ? { min: 1, opt: size, max: size } : { min: size, opt: size, max: size }]),
+  );
+  return defaultDimRanges(inputs, {
+    batch: { min: 1, opt: o.maxBatch, max: o.maxBatch },
+    seq: { min: 1, opt: o.seqMax, max: o.seqMax },
+    named,
+  });
 }
 
 /** Every bucket length of the batcher options: the batcher pads up to them, so a profile must reach them. */

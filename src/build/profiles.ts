@@ -151,3 +151,24 @@ export function deriveProfiles(
 export function profilesAsRecords(profiles: readonly Profile[]): Record<string, { min: number[]; opt: number[]; max: number[] }>[] {
   return profiles.map((p) => Object.fromEntries(p.map((r) => [r.input, { min: [...r.min], opt: [...r.opt], max: [...r.max] }])));
 }
+
+/**
+ * Ranges for every dynamic dim of `inputs` (a model's TensorInfo: -1 or a symbolic name),
+ * keyed as buildEngine's `dims` takes them (the symbolic name, or "input:axis"): `named`
+ * when it has the key, else `batch` for a leading dim and `seq` for any other. For tools
+ * that build an engine for the inputs they will generate (the GPU check, compare, bench).
+ */
+export function defaultDimRanges(
+  inputs: readonly { readonly name: string; readonly dims: readonly (number | string)[] }[],
+  o: { batch: DimRange; seq: DimRange; named?: Readonly<Record<string, DimRange>> },
+): Record<string, DimRange> {
+  const out: Record<string, DimRange> = {};
+  for (const input of inputs) {
+    input.dims.forEach((d, axis) => {
+      if (typeof d === 'number' && d >= 0) return;
+      const key = typeof d === 'string' && d !== '' ? d : `${input.name}:${axis}`;
+      out[key] ??= o.named?.[key] ?? (axis === 0 ? o.batch : o.seq);
+    });
+  }
+  return out;
+}

@@ -106,17 +106,13 @@ interface TrtOptions {
  */
 async function engineDims(model: string, o: TrtOptions): Promise<Record<string, { min: number; opt: number; max: number }>> {
   const { inspectModel } = await import('../onnx/inspect.js');
-  const info = inspectModel(await readModel(model, { loadExternalData: false }));
-  const out: Record<string, { min: number; opt: number; max: number }> = {};
-  for (const input of info.inputs) {
-    (input.dims ?? []).forEach((d, axis) => {
-      if (typeof d === 'number' && d >= 0) return;
-      const key = typeof d === 'string' ? d : `${input.name}:${axis}`;
-      const size = typeof d === 'string' && o.dims[d] !== undefined ? o.dims[d]! : axis === 0 ? o.batch : o.seq;
-      out[key] ??= { min: 1, opt: size, max: Math.max(size, axis === 0 ? 64 : 512) };
-    });
-  }
-  return out;
+  const { defaultDimRanges } = await import('../build/profiles.js');
+  const inputs = inspectModel(await readModel(model, { loadExternalData: false })).inputs.map((i) => ({ name: i.name, dims: i.dims ?? [] }));
+  return defaultDimRanges(inputs, {
+    batch: { min: 1, opt: o.batch, max: Math.max(o.batch, 64) },
+    seq: { min: 1, opt: o.seq, max: Math.max(o.seq, 512) },
+    named: Object.fromEntries(Object.entries(o.dims).map(([k, size]) => [k, { min: 1, opt: size, max: Math.max(size, 512) }])),
+  });
 }
 
 /**
