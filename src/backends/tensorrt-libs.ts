@@ -125,7 +125,7 @@ export function requireTensorRT(): TensorRTRuntime {
   if (!result.found) {
     const where = result.searched.map((s) => `  - ${s.path}: ${s.error ?? 'ok'}`).join('\n');
     const remedy =
-      `Install TensorRT ${buildVersion?.split('.')[0]}.x (e.g. \`pip install tensorrt-cu12\`, or NVIDIA's .deb/.tar packages) ` +
+      `Install TensorRT ${buildVersion?.split('.')[0]}.x (NVIDIA's .deb or .tar packages, or the pip wheels: \`pip install tensorrt-cu13\` for CUDA 13, \`tensorrt-cu12\` for CUDA 12) ` +
       'and/or set TENSORRT_LIB_DIR to the folder holding its libraries.';
     const Err = result.code === 'ERR_TENSORRT_VERSION' ? TensorRTVersionError : TensorRTNotFoundError;
     throw new Err(`${result.error}; searched:\n${where}\n${remedy}`, { searched: result.searched });
