@@ -292,12 +292,13 @@ export interface AddonStatus {
 const packageRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const ADDON_FILE = 'tensorrt_node.node';
 
-/** Where the addon is looked for, in order. */
+/**
+ * Where the addon is looked for, in order. TENSORRT_NODE_ADDON, when set, is the only place:
+ * an explicit choice that fails should say so, not fall back to another build.
+ */
 export function addonCandidates(env: NodeJS.ProcessEnv = process.env): string[] {
-  const list: string[] = [];
-  if (env.TENSORRT_NODE_ADDON) list.push(resolve(env.TENSORRT_NODE_ADDON));
-  list.push(join(packageRoot, 'build', 'Release', ADDON_FILE), join(packageRoot, 'build', 'Debug', ADDON_FILE));
-  return list;
+  if (env.TENSORRT_NODE_ADDON) return [resolve(env.TENSORRT_NODE_ADDON)];
+  return [join(packageRoot, 'build', 'Release', ADDON_FILE), join(packageRoot, 'build', 'Debug', ADDON_FILE)];
 }
 
 let addon: NativeAddon | undefined;
