@@ -24,7 +24,9 @@
  * not NaN; `nanErrorCount` says how many were left out (any of them fails the check, as in
  * Polygraphy, where NaN propagates into every statistic).
  */
-import { BLOCK, bucketLowerEdge, coarseCounts, errorQuantiles } from './quantile.js';
+import {
+  BLOCK, MAX_BUCKET, bucketLowerEdge, candidateRanges, coarseCounts, errorQuantiles, quantilesFromCounts, type GatherBits,
+} from './quantile.js';
 import { REL_EPSILON, absError, relError, type Numbers } from './elementwise.js';
 
 export { REL_EPSILON, elementErrors, type ErrorOptions } from './elementwise.js';
@@ -223,11 +225,25 @@ function nonFinite(x: number, y: number, st: Float64Array): void {
 }
 
 /**
- * Metrics and verdict of one output in one pass over the data, plus one pass per error kind
- * for the radix select of the quantiles; no per-element array is allocated. `a` and `b` are
- * the values, same length, read as numbers (a Float32Array is read as is, no copy).
+ * Metrics and verdict of one output; no per-element array is allocated. `a` and `b` are the
+ * values, same length, read as numbers (a Float32Array is read as is, no copy). Two float32
+ * outputs (the common case) take a monomorphic fast path; everything else the generic one.
+ * Both give the same numbers, bit for bit.
  */
 export function analyze(a: Numbers, b: Numbers, tol: OutputTolerance, options: AnalyzeOptions = {}): Analysis {
+  if (b.length !== a.length) throw new RangeError(`analyze: lengths differ (${a.length} vs ${b.length})`);
+  if (options.bool !== true && a instanceof Float32Array && b instanceof Float32Array && a.length <= FAST_MAX_LENGTH) {
+    return analyzeFloat32(a, b, tol, options.infinitiesCompareEqual === true);
+  }
+  return analyzeGeneric(a, b, tol, options);
+}
+
+/**
+ * The generic path (any numeric array, bool data): one pass over the data, plus one pass per
+ * error kind for the radix select of the quantiles. Internal: exported for the benchmark and
+ * for the test that holds the fast path to it.
+ */
+export function analyzeGeneric(a: Numbers, b: Numbers, tol: OutputTolerance, options: AnalyzeOptions = {}): Analysis {
   const n = a.length;
   if (b.length !== n) throw new RangeError(`analyze: lengths differ (${n} vs ${b.length})`);
   const bool = options.bool === true;
@@ -245,8 +261,22 @@ export function analyze(a: Numbers, b: Numbers, tol: OutputTolerance, options: A
   const relKept = st[S_REL_KEPT]!;
   const qs = [0.5, 0.9, 0.95, 0.99, tol.errorQuantile];
   const eo = { bool, infEqual };
-  const [absMedian, absP90, absP95, absP99, absQ] = errorQuantiles(a, b, 'abs', eo, { counts: absCounts, kept: absKept }, qs);
-  const [relMedian, relP90, relP95, relP99, relQ] = errorQuantiles(a, b, 'rel', eo, { counts: relCounts, kept: relKept }, qs);
+  const absQ = errorQuantiles(a, b, 'abs', eo, { counts: absCounts, kept: absKept }, qs);
+  const relQ = errorQuantiles(a, b, 'rel', eo, { counts: relCounts, kept: relKept }, qs);
+  return finish(n, st, absKept, relKept, st[S_ZEROS]!, absCounts, absQ, relQ, tol);
+}
+
+/**
+ * Metrics and verdict from the totals in `st` (S_* slots; kept counts, zeros and the
+ * quantiles given apart), shared by both paths.
+ */
+function finish(
+  n: number, st: Float64Array, absKept: number, relKept: number, zeros: number, absCounts: Uint32Array,
+  absQ: number[], relQ: number[], tol: OutputTolerance,
+): Analysis {
+  const { atol, rtol } = tol;
+  const [absMedian, absP90, absP95, absP99, absQuantile] = absQ;
+  const [relMedian, relP90, relP95, relP99, relQuantile] = relQ;
   const aa = st[S_AA]!;
   const bb = st[S_BB]!;
   const dd = st[S_DD]!;
@@ -263,14 +293,14 @@ export function analyze(a: Numbers, b: Numbers, tol: OutputTolerance, options: A
     p90AbsError: absP90!,
     p95AbsError: absP95!,
     p99AbsError: absP99!,
-    quantileAbsError: absQ!,
+    quantileAbsError: absQuantile!,
     maxRelError: st[S_REL_MAX]!,
     meanRelError: relKept === 0 ? 0 : st[S_REL_SUM]! / relKept,
     medianRelError: relMedian!,
     p90RelError: relP90!,
     p95RelError: relP95!,
     p99RelError: relP99!,
-    quantileRelError: relQ!,
+    quantileRelError: relQuantile!,
     cosineSimilarity: cosine,
     relativeL2Error: bb === 0 ? (dd === 0 ? 0 : Infinity) : Math.sqrt(dd / bb),
     nanCount: st[S_NAN_EITHER]!,
@@ -281,7 +311,7 @@ export function analyze(a: Numbers, b: Numbers, tol: OutputTolerance, options: A
     infCountA: st[S_INF_A]!,
     infCountB: st[S_INF_B]!,
     nanErrorCount: nanErrors,
-    absErrorHistogram: histogramFromCounts(absCounts, st[S_ZEROS]!, nanErrors),
+    absErrorHistogram: histogramFromCounts(absCounts, zeros, nanErrors),
   };
   // The worst element: the first NaN error if any (it fails everything), else the largest.
   const worst = st[S_FIRST_NAN]! >= 0 ? st[S_FIRST_NAN]! : st[S_ARGMAX]!;
@@ -305,6 +335,387 @@ export function analyze(a: Numbers, b: Numbers, tol: OutputTolerance, options: A
     };
   }
   return { metrics, verdict };
+}
+
+// ---------------------------------------------------------------------------------------
+// Float32 fast path.
+//
+// The generic kernel reads its inputs through ArrayLike<number> (polymorphic once float32,
+// float64 and integer arrays have gone through it), keeps 20 running values (more than the
+// x64 registers, so they spill), branches on the verdict per element (mispredicted when
+// elements fail at random) and makes two more passes over the 80 MB of inputs to gather
+// the quantile buckets. Here, per block of FAST_BLOCK elements, three short loops:
+//   1. errorsF32: a, b -> float64 errors into a block scratch, with the six running sums
+//      (each sum adds the same terms in the same order as the generic path: same sums);
+//   2. verdictF32: the verdict without branches, the maxima, the float32 roundings;
+//   3. countsF32: the radix counts of the float32 bit patterns, and the elements of the
+//      candidate buckets.
+// Candidate buckets come from a small sample taken first (candidateRanges); a candidate
+// bucket's count carries the sign bit, so marking an element costs no extra load, and the
+// elements are written without a branch (the cursor advances by the flag). After the pass
+// every quantile whose bucket was a candidate is finished from the gathered elements; any
+// other (an unlucky sample, or a region that filled up) is gathered by a pass over the
+// inputs, as the generic path does.
+//
+// What V8 (11.3, Node 20) does with such loops, measured on 10M elements:
+// - It reloads a typed array's map, length and data pointer at every access in a loop,
+//   unless the array is a compile-time constant: a `const` binding of a scope created once
+//   (V8 then specializes the code to that context). The scratch arrays therefore live as
+//   `const`s in a scope made once by createFastPath() (not at module top level: bundlers
+//   turn top-level `const` into `var`, which V8 cannot fold): ~25% of the pass.
+// - Each loop is sized to keep its values in the x64 registers; fusing the loops, or one
+//   more counter in a loop, measured 20-40% slower.
+// - V8 allocates a function's feedback only after several calls, and a long first call is
+//   compiled on-stack (OSR) before the code after its loop has feedback; that code then
+//   deoptimizes on every later call. warmUp() runs each function on a tiny input first.
+// ---------------------------------------------------------------------------------------
+
+/** Longer outputs take the generic path (the counts are int32, and the sign bit is a flag). */
+const FAST_MAX_LENGTH = 2 ** 30;
+/** Block length: the inputs (2 x 64 KiB) and the float64 scratch (256 KiB) stay in L2. */
+const FAST_BLOCK = 16384;
+/** Below this many elements no sample is taken: the quantile buckets are gathered by a pass. */
+const SAMPLE_MIN_LENGTH = 2 ** 20;
+/** The sample: runs of SAMPLE_RUN neighbours, about SAMPLE_TARGET elements in all. */
+const SAMPLE_RUN = 8;
+const SAMPLE_TARGET = 2 ** 17;
+/**
+ * Room for candidates per error kind (16 MiB each, fixed, since the array must stay one
+ * constant; pages are only touched as far as they are used). About 10% of the elements are
+ * candidates, so outputs up to ~40M elements fit; a kind that would not fit is gathered by
+ * a pass instead.
+ */
+const CAND_CAPACITY = 2 ** 22;
+/** A flagged bucket count (candidate bucket): the int32 sign bit. */
+const FLAG = -0x80000000;
+/** Where the fast path counts exact-zero abs errors (the bit pattern of -0, which no error has). */
+const ZERO_BUCKET = 0x8000;
+/** Layout of the fast path's int32 work array: counts, a block's bit patterns, two candidate regions, each with a sink slot. */
+const W_BITS = 131072;
+const W_CAND_A = W_BITS + 2 * FAST_BLOCK;
+const W_CAND_R = W_CAND_A + CAND_CAPACITY + 1;
+const W_LENGTH = W_CAND_R + CAND_CAPACITY + 1;
+
+// Slots of the fast path's running totals beyond the shared S_* slots.
+const F_NAN_ABS = S_SLOTS, F_NAN_REL = S_SLOTS + 1, F_NAN_VERDICT = S_SLOTS + 2, F_PA = S_SLOTS + 3,
+  F_PR = S_SLOTS + 4, F_LIM_A = S_SLOTS + 5, F_LIM_R = S_SLOTS + 6, F_ATOL = S_SLOTS + 7, F_RTOL = S_SLOTS + 8,
+  F_SLOTS = S_SLOTS + 9;
+
+/** The sample's stride for n elements: about SAMPLE_TARGET elements, and prime to small factors so it does not keep to a few columns of a tensor. */
+export function samplePlan(n: number): { run: number; stride: number } | undefined {
+  if (n < SAMPLE_MIN_LENGTH) return undefined;
+  let stride = Math.max(2 * SAMPLE_RUN, Math.floor((n * SAMPLE_RUN) / SAMPLE_TARGET));
+  while (stride % 2 === 0 || stride % 3 === 0 || stride % 5 === 0 || stride % 7 === 0) stride++;
+  return { run: SAMPLE_RUN, stride };
+}
+
+function inRanges(k: number, ranges: readonly [number, number][] | undefined): boolean {
+  return ranges !== undefined && ranges.some(([lo, hi]) => k >= lo && k <= hi);
+}
+
+type FastPath = (a: Float32Array, b: Float32Array, tol: OutputTolerance, infEqual: boolean) => Analysis;
+let fastPath: FastPath | undefined;
+
+function analyzeFloat32(a: Float32Array, b: Float32Array, tol: OutputTolerance, infEqual: boolean): Analysis {
+  fastPath ??= createFastPath();
+  return fastPath(a, b, tol, infEqual);
+}
+
+/** Builds the fast path once: its scratch arrays are constants of this scope (see above). */
+function createFastPath(): FastPath {
+  const st = new Float64Array(F_SLOTS);
+  /** Step 1's float64 errors of a block: abs at 2k, rel at 2k + 1. */
+  const e = new Float64Array(2 * FAST_BLOCK);
+  /** Radix counts (abs at [0, 65536), rel at [65536, 131072)), a block's float32 errors, the candidate regions. */
+  const w = new Int32Array(W_LENGTH);
+  /** The block's float32 errors, written by step 2 (the same memory as w[W_BITS...]). */
+  const g = new Float32Array(w.buffer, W_BITS * 4, 2 * FAST_BLOCK);
+  const sample = new Int32Array(131072);
+  const pairF32 = new Float32Array(2);
+  const pairBits = new Int32Array(pairF32.buffer);
+
+  /**
+   * Step 1 over [from, to) of the block starting at `base`: the float64 errors into `e` and
+   * the running sums. Stops at the first element with a non-finite side and returns its
+   * index (`to` when none).
+   */
+  function errorsF32(a: Float32Array, b: Float32Array, from: number, to: number, base: number): number {
+    let absSum = st[S_ABS_SUM]!, relSum = st[S_REL_SUM]!, dot = st[S_DOT]!, aa = st[S_AA]!, bb = st[S_BB]!, dd = st[S_DD]!;
+    let i = from;
+    for (; i < to; i++) {
+      const x = a[i]!;
+      const y = b[i]!;
+      const q = x - y;
+      // Two float32 values: the float64 difference is finite exactly when both are.
+      if (q - q !== 0) break;
+      const d = Math.abs(q);
+      // REL_EPSILON written out: a module binding would be loaded (and hole-checked) per element.
+      const r = d / (y === 0 ? 2.220446049250313e-16 : Math.abs(y));
+      absSum += d;
+      relSum += r;
+      dot += x * y;
+      aa += x * x;
+      bb += y * y;
+      dd += q * q;
+      const j = (i - base) << 1;
+      e[j] = d;
+      e[j + 1] = r;
+    }
+    st[S_ABS_SUM] = absSum; st[S_REL_SUM] = relSum; st[S_DOT] = dot; st[S_AA] = aa; st[S_BB] = bb; st[S_DD] = dd;
+    return i;
+  }
+
+  /**
+   * Step 1 for an element with a non-finite side, with the generic definitions: the errors
+   * (NaN or infinite) into `e` for step 2, the sums that take them, the NaN and Inf counts.
+   * A NaN error fails both tolerances, so it makes both required tolerances infinite
+   * (F_NAN_VERDICT); step 2's maxima ignore NaN.
+   */
+  function nonFiniteF32(x: number, y: number, i: number, base: number, infEqual: boolean): void {
+    const d = absError(x, y, false, infEqual);
+    const r = relError(d, y);
+    if (d === d) st[S_ABS_SUM] = st[S_ABS_SUM]! + d;
+    else {
+      st[F_NAN_ABS] = st[F_NAN_ABS]! + 1;
+      if (st[S_FIRST_NAN]! < 0) st[S_FIRST_NAN] = i;
+    }
+    if (r === r) st[S_REL_SUM] = st[S_REL_SUM]! + r;
+    else st[F_NAN_REL] = st[F_NAN_REL]! + 1;
+    if (d !== d || r !== r) st[F_NAN_VERDICT] = 1;
+    // x * y and x - y are not both finite here (the generic kernel's test): no dot products.
+    nonFinite(x, y, st);
+    const j = (i - base) << 1;
+    e[j] = d;
+    e[j + 1] = r;
+  }
+
+  /**
+   * Step 2 over the m errors of the block starting at `base`: the verdict without branches
+   * (`bad` flags are 0/1, NaN counting as bad; a flagged error enters its max as itself, an
+   * unflagged one as 0 or NaN, which no comparison takes), the maxima, and the errors
+   * rounded to float32 into `g` for step 3.
+   */
+  function verdictF32(base: number, m: number): void {
+    const atol = st[F_ATOL]!, rtol = st[F_RTOL]!;
+    let absMax = st[S_ABS_MAX]!, relMax = st[S_REL_MAX]!, reqA = st[S_REQ_ATOL]!, reqR = st[S_REQ_RTOL]!;
+    let mismatches = 0;
+    let jMax = -1;
+    for (let j = 0; j < 2 * m; j += 2) {
+      const d = e[j]!;
+      const r = e[j + 1]!;
+      const dBad = +!(d <= atol);
+      const rBad = +!(r <= rtol);
+      mismatches = (mismatches + (dBad & rBad)) | 0;
+      const va = d * rBad;
+      if (va > reqA) reqA = va;
+      const vr = r * dBad;
+      if (vr > reqR) reqR = vr;
+      if (d > absMax) {
+        absMax = d;
+        jMax = j;
+      }
+      if (r > relMax) relMax = r;
+      g[j] = d;
+      g[j + 1] = r;
+    }
+    st[S_ABS_MAX] = absMax; st[S_REL_MAX] = relMax; st[S_REQ_ATOL] = reqA; st[S_REQ_RTOL] = reqR;
+    if (jMax >= 0) st[S_ARGMAX] = base + (jMax >> 1);
+    st[S_MISMATCHES] = st[S_MISMATCHES]! + mismatches;
+  }
+
+  /**
+   * Step 3 over the m float32 bit patterns of a block: the radix counts, and the elements of
+   * flagged (candidate) buckets into their regions. An exact zero abs error is counted in
+   * ZERO_BUCKET (above MAX_BUCKET, where no other error lands): a zero count without one
+   * more counter in the loop. NaN errors fall in buckets above MAX_BUCKET too, cleared later.
+   */
+  function countsF32(m: number): void {
+    const limA = st[F_LIM_A]! | 0, limR = st[F_LIM_R]! | 0;
+    let pa = st[F_PA]! | 0, pr = st[F_PR]! | 0;
+    const end = W_BITS + 2 * m;
+    for (let j = W_BITS; j < end; j += 2) {
+      const wa = w[j]!;
+      const wr = w[j + 1]!;
+      // (wa - 1) & ~wa has its sign bit set exactly when wa is 0 (not for a negative NaN).
+      const ka = (wa >>> 16) | ((((wa - 1) & ~wa) >>> 31) << 15);
+      const kr = (wr >>> 16) | 65536;
+      const ca = (w[ka]! + 1) | 0;
+      w[ka] = ca;
+      const cr = (w[kr]! + 1) | 0;
+      w[kr] = cr;
+      // Always written, kept when the bucket is flagged (sign bit) and the region has room
+      // (else the next write lands on the same slot; a region's last slot is a sink).
+      w[pa] = wa;
+      pa = (pa + ((ca >>> 31) & ((pa - limA) >>> 31))) | 0;
+      w[pr] = wr;
+      pr = (pr + ((cr >>> 31) & ((pr - limR) >>> 31))) | 0;
+    }
+    st[F_PA] = pa;
+    st[F_PR] = pr;
+  }
+
+  /** Steps 1-3 over every block. */
+  function mainPass(a: Float32Array, b: Float32Array, infEqual: boolean): void {
+    const n = a.length;
+    for (let s = 0; s < n; s += FAST_BLOCK) {
+      const end = Math.min(n, s + FAST_BLOCK);
+      let i = s;
+      for (;;) {
+        i = errorsF32(a, b, i, end, s);
+        if (i >= end) break;
+        nonFiniteF32(a[i]!, b[i]!, i, s, infEqual);
+        i++;
+      }
+      verdictF32(s, end - s);
+      countsF32(end - s);
+    }
+  }
+
+  /** Clears the flags, drops the NaN buckets and moves the zeros into bucket 0; returns the zero count. */
+  function settleCounts(): number {
+    const zeros = w[ZERO_BUCKET]!;
+    for (let base = 0; base <= 65536; base += 65536) {
+      for (let k = base; k <= base + MAX_BUCKET; k++) w[k] = w[k]! & 0x7fffffff;
+      w.fill(0, base + MAX_BUCKET + 1, base + 65536);
+    }
+    w[0] = w[0]! + zeros;
+    return zeros;
+  }
+
+  /** Top-16-bit counts of the errors of runs of SAMPLE_RUN elements every `stride`, into `sample`; returns the exact zeros. */
+  function sampleF32(a: Float32Array, b: Float32Array, stride: number, infEqual: boolean): number {
+    const n = a.length;
+    let zeros = 0;
+    for (let s = 0; s < n; s += stride) {
+      const end = Math.min(n, s + SAMPLE_RUN);
+      for (let i = s; i < end; i++) {
+        const x = a[i]!;
+        const y = b[i]!;
+        let d = Math.abs(x - y);
+        if (infEqual && d !== d && x === y) d = 0;
+        pairF32[0] = d;
+        pairF32[1] = d / (y === 0 ? 2.220446049250313e-16 : Math.abs(y));
+        const wa = pairBits[0]!;
+        sample[wa >>> 16]!++;
+        sample[(pairBits[1]! >>> 16) | 65536]!++;
+        if (wa === 0) zeros++;
+      }
+    }
+    return zeros;
+  }
+
+  /** Fallback gathers: recompute one kind of error over the inputs, keep the wanted buckets' bit patterns. */
+  function gatherAbsF32(a: Float32Array, b: Float32Array, from: number, to: number, slot: Int32Array, parts: Uint32Array[], fill: Uint32Array, infEqual: boolean): void {
+    for (let i = from; i < to; i++) {
+      const x = a[i]!;
+      const y = b[i]!;
+      let d = Math.abs(x - y);
+      if (infEqual && d !== d && x === y) d = 0;
+      pairF32[0] = d;
+      const bits = pairBits[0]!;
+      const s = slot[bits >>> 16]!;
+      if (s >= 0) parts[s]![fill[s]!++] = bits;
+    }
+  }
+
+  function gatherRelF32(a: Float32Array, b: Float32Array, from: number, to: number, slot: Int32Array, parts: Uint32Array[], fill: Uint32Array, infEqual: boolean): void {
+    for (let i = from; i < to; i++) {
+      const x = a[i]!;
+      const y = b[i]!;
+      let d = Math.abs(x - y);
+      if (infEqual && d !== d && x === y) d = 0;
+      pairF32[0] = d / (y === 0 ? 2.220446049250313e-16 : Math.abs(y));
+      const bits = pairBits[0]!;
+      const s = slot[bits >>> 16]!;
+      if (s >= 0) parts[s]![fill[s]!++] = bits;
+    }
+  }
+
+  /** The candidates w[from, to) of the wanted buckets. */
+  function gatherCandidates(from: number, to: number, slot: Int32Array, parts: Uint32Array[], fill: Uint32Array): void {
+    for (let k = from; k < to; k++) {
+      const bits = w[k]!;
+      const s = slot[bits >>> 16]!;
+      if (s >= 0) parts[s]![fill[s]!++] = bits;
+    }
+  }
+
+  function analyzeF32(a: Float32Array, b: Float32Array, tol: OutputTolerance, infEqual: boolean): Analysis {
+    const n = a.length;
+    const qs = [0.5, 0.9, 0.95, 0.99, tol.errorQuantile];
+    st.fill(0);
+    st[S_ARGMAX] = n > 0 ? 0 : -1;
+    st[S_FIRST_NAN] = -1;
+    st[F_ATOL] = tol.atol;
+    st[F_RTOL] = tol.rtol;
+    w.fill(0, 0, W_BITS);
+    // Candidate buckets from a sample, flagged in the counts; a kind whose expected share
+    // (with a margin) would not fit its region is left to the fallback pass.
+    let rangesA: [number, number][] | undefined;
+    let rangesR: [number, number][] | undefined;
+    const plan = samplePlan(n);
+    if (plan !== undefined) {
+      sample.fill(0);
+      const sampleZeros = sampleF32(a, b, plan.stride, infEqual);
+      const fits = (share: number) => share * n * 1.25 + 4096 <= CAND_CAPACITY;
+      const ca = candidateRanges(sample, 0, sampleZeros, qs, plan.run);
+      // The sample's rel zeros are its abs zeros (see the note on `zeros` below).
+      const cr = candidateRanges(sample, 65536, sampleZeros, qs, plan.run);
+      if (ca !== undefined && fits(ca.fraction)) rangesA = ca.ranges;
+      if (cr !== undefined && fits(cr.fraction)) rangesR = cr.ranges;
+    }
+    if (rangesA !== undefined) for (const [lo, hi] of rangesA) w.fill(FLAG, lo, hi + 1);
+    if (rangesR !== undefined) for (const [lo, hi] of rangesR) w.fill(FLAG, 65536 + lo, 65536 + hi + 1);
+    st[F_PA] = W_CAND_A;
+    st[F_LIM_A] = W_CAND_A + CAND_CAPACITY;
+    st[F_PR] = W_CAND_R;
+    st[F_LIM_R] = W_CAND_R + CAND_CAPACITY;
+    mainPass(a, b, infEqual);
+    const zeros = settleCounts();
+    if (st[F_NAN_VERDICT] !== 0) {
+      st[S_REQ_ATOL] = Infinity;
+      st[S_REQ_RTOL] = Infinity;
+    }
+    const absCounts = new Uint32Array(w.buffer, 0, 65536);
+    const relCounts = new Uint32Array(w.buffer, 65536 * 4, 65536);
+    const absKept = n - st[F_NAN_ABS]!;
+    const relKept = n - st[F_NAN_REL]!;
+    // A kind's wanted buckets come from its candidates when all were flagged and its region
+    // did not fill up; otherwise from a pass over the inputs.
+    const gatherWith = (kind: 'abs' | 'rel', ranges: [number, number][] | undefined, from: number, to: number, limit: number): GatherBits =>
+      (buckets, slot, parts, fill) => {
+        if (ranges !== undefined && to < limit && buckets.every((k) => inRanges(k, ranges))) {
+          gatherCandidates(from, to, slot, parts, fill);
+          if (parts.every((p, i) => fill[i] === p.length)) return;
+          fill.fill(0);
+        }
+        for (let s = 0; s < n; s += BLOCK) {
+          if (kind === 'abs') gatherAbsF32(a, b, s, Math.min(n, s + BLOCK), slot, parts, fill, infEqual);
+          else gatherRelF32(a, b, s, Math.min(n, s + BLOCK), slot, parts, fill, infEqual);
+        }
+      };
+    // For float32 inputs an error rounds to a float32 zero only when it is zero: two distinct
+    // float32 values differ by at least 2^-25 of the larger magnitude, and d / REL_EPSILON
+    // stays far above float32's range bottom. So the rel zeros are the abs zeros.
+    const absQ = quantilesFromCounts(absCounts, absKept, zeros, qs, gatherWith('abs', rangesA, W_CAND_A, st[F_PA]!, W_CAND_A + CAND_CAPACITY));
+    const relQ = quantilesFromCounts(relCounts, relKept, zeros, qs, gatherWith('rel', rangesR, W_CAND_R, st[F_PR]!, W_CAND_R + CAND_CAPACITY));
+    return finish(n, st, absKept, relKept, zeros, absCounts, absQ, relQ, tol);
+  }
+
+  // Warm-up (see the note above the fast path): every function a dozen times on a tiny input.
+  const x = new Float32Array([1, 2, NaN, 0, Infinity, -3, 1e-30, 5]);
+  const y = new Float32Array([1, 0, 2, 0, Infinity, 2, 0, -Infinity]);
+  const slot = new Int32Array(65536).fill(-1);
+  const parts = [new Uint32Array(8)];
+  const fill = new Uint32Array(1);
+  for (let k = 0; k < 12; k++) {
+    analyzeF32(x, y, DEFAULT_TOLERANCE, k % 2 === 0);
+    sampleF32(x, y, 3, false);
+    gatherAbsF32(x, y, 0, x.length, slot, parts, fill, false);
+    gatherRelF32(x, y, 0, x.length, slot, parts, fill, false);
+    gatherCandidates(0, 2, slot, parts, fill);
+  }
+  return analyzeF32;
 }
 
 function statOf(m: OutputMetrics, stat: Exclude<ErrorStat, 'elemwise'>, kind: 'Abs' | 'Rel'): number {

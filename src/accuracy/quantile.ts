@@ -197,3 +197,120 @@ export function errorQuantiles(
 export function bucketLowerEdge(key: number): number {
   return valueOfBits((key << 16) >>> 0);
 }
+
+/**
+ * Fills the wanted buckets' parts with the bit patterns of their elements. `buckets[i]` is the
+ * bucket of `parts[i]` (`slot[bucket] === i`, -1 for every other bucket); `fill[i]` counts
+ * what was written.
+ */
+export type GatherBits = (buckets: readonly number[], slot: Int32Array, parts: Uint32Array[], fill: Uint32Array) => void;
+
+/**
+ * Quantiles `qs` of non-negative float32 values (NaN left out) known by the top-16-bit
+ * counts of their bit patterns (`kept` = their sum) and by `zeroCount`, how many are exactly
+ * 0: ranks that fall among the zeros need no gathering, so all-zero errors (identical
+ * outputs) cost nothing here. `gather` supplies the elements of the other wanted buckets.
+ * Same numbers as `quantiles()` over the values.
+ */
+export function quantilesFromCounts(counts: Uint32Array, kept: number, zeroCount: number, qs: readonly number[], gather: GatherBits): number[] {
+  return interpolate(kept, qs, (ranks) => selectRanksBits(counts, zeroCount, ranks, gather));
+}
+
+function selectRanksBits(counts: Uint32Array, zeroCount: number, ranks: readonly number[], gather: GatherBits): Map<number, number> {
+  const sorted = [...new Set(ranks)].sort((x, y) => x - y);
+  const out = new Map<number, number>();
+  const wanted = new Map<number, [number, number][]>();
+  let bucket = 0;
+  let before = 0;
+  for (const r of sorted) {
+    while (bucket < 65536 && before + counts[bucket]! <= r) {
+      before += counts[bucket]!;
+      bucket++;
+    }
+    // Bucket 0 starts with the exact zeros (bit pattern 0 sorts first).
+    if (bucket === 0 && r < zeroCount) {
+      out.set(r, 0);
+      continue;
+    }
+    let list = wanted.get(bucket);
+    if (list === undefined) wanted.set(bucket, (list = []));
+    list.push([r - before, r]);
+  }
+  if (wanted.size === 0) return out;
+  const buckets = [...wanted.keys()];
+  const slot = new Int32Array(65536).fill(-1);
+  const parts = buckets.map((b, i) => {
+    slot[b] = i;
+    return new Uint32Array(counts[b]!);
+  });
+  const fill = new Uint32Array(buckets.length);
+  gather(buckets, slot, parts, fill);
+  buckets.forEach((b, i) => {
+    const part = parts[i]!;
+    if (fill[i] !== part.length) throw new Error(`quantile selection: bucket ${b} gathered ${fill[i]} of ${part.length} elements`);
+    if (part.length <= 4096) {
+      // Same top 16 bits and non-negative: the bit patterns sort like the values.
+      part.sort();
+      for (const [inside, r] of wanted.get(b)!) out.set(r, valueOfBits(part[inside]!));
+      return;
+    }
+    const low = new Uint32Array(65536);
+    for (let j = 0; j < part.length; j++) low[part[j]! & 0xffff]!++;
+    for (const [inside, r] of wanted.get(b)!) {
+      let k = 0;
+      let seen = 0;
+      while (seen + low[k]! <= inside) seen += low[k++]!;
+      out.set(r, valueOfBits(((b << 16) | k) >>> 0));
+    }
+  });
+  return out;
+}
+
+/** The largest bucket a non-NaN float32 can fall in (+Infinity's). */
+export const MAX_BUCKET = 0x7f80;
+
+/**
+ * Bucket ranges [lo, hi] that very likely hold the elements at quantiles `qs`, judged from
+ * the top-16-bit counts of a sample (`sample[offset + k]`, NaN buckets above MAX_BUCKET
+ * ignored) taken in runs of `run` neighbouring elements. The window around each quantile
+ * reaches 4.5 standard errors to each side, counting a run as one draw (neighbours may be
+ * alike), so a miss is rare; a miss costs a pass, never a wrong number (the caller checks
+ * that every wanted bucket lies in a range). Bucket 0 is left out when the sample's only
+ * members there are exact zeros, as ranks among the zeros need no gathering. Returns
+ * undefined when the sample is too small to say, else the merged ranges and the fraction of
+ * the sample inside them.
+ */
+export function candidateRanges(
+  sample: Int32Array, offset: number, sampleZeros: number, qs: readonly number[], run: number,
+): { ranges: [number, number][]; fraction: number } | undefined {
+  let m = 0;
+  for (let k = 0; k <= MAX_BUCKET; k++) m += sample[offset + k]!;
+  if (m < 1024) return undefined;
+  const bucketOfRank = (t: number): number => {
+    let k = 0;
+    let seen = sample[offset]!;
+    while (seen <= t) seen += sample[offset + ++k]!;
+    return k;
+  };
+  const draws = m / run;
+  const raw: [number, number][] = [];
+  for (const q of qs) {
+    const delta = 4.5 * Math.sqrt((q * (1 - q)) / draws) + 4 / draws;
+    const tlo = Math.floor((q - delta) * (m - 1));
+    const thi = Math.ceil((q + delta) * (m - 1));
+    const lo = tlo <= 0 ? 0 : bucketOfRank(tlo);
+    const hi = thi >= m - 1 ? MAX_BUCKET : bucketOfRank(thi);
+    raw.push([lo === 0 && sample[offset]! === sampleZeros ? 1 : lo, hi]);
+  }
+  raw.sort((x, y) => x[0] - y[0]);
+  const ranges: [number, number][] = [];
+  for (const [lo, hi] of raw) {
+    if (lo > hi) continue;
+    const last = ranges[ranges.length - 1];
+    if (last !== undefined && lo <= last[1] + 1) last[1] = Math.max(last[1], hi);
+    else ranges.push([lo, hi]);
+  }
+  let inside = 0;
+  for (const [lo, hi] of ranges) for (let k = lo; k <= hi; k++) inside += sample[offset + k]!;
+  return { ranges, fraction: inside / m };
+}
