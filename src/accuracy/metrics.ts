@@ -22,7 +22,14 @@
  *
  * Statistics (max, mean, median, p90/p95/p99) are taken over the elements whose error is
  * not NaN; `nanErrorCount` says how many were left out (any of them fails the check, as in
- * Polygraphy, where NaN propagates into every statistic).
+ * Polygraphy, where NaN propagates into every statistic). Max, mean, the verdict and the
+ * required tolerances use the float64 errors; the quantiles are exact order statistics of
+ * the errors rounded to float32 (as Polygraphy, which diffs float32 outputs in float32),
+ * with NumPy's linear interpolation (quantile.ts).
+ *
+ * Two implementations: a fast path for two Float32Array outputs (the common case) and the
+ * generic path (analyzeGeneric) for everything else. They give the same numbers, bit for bit
+ * (test/unit/accuracy/metrics-fastpath.test.ts); scripts/bench-metrics.ts times both.
  */
 import {
   BLOCK, MAX_BUCKET, bucketLowerEdge, candidateRanges, coarseCounts, errorQuantiles, quantilesFromCounts, type GatherBits,
@@ -431,6 +438,8 @@ function createFastPath(): FastPath {
   /** The block's float32 errors, written by step 2 (the same memory as w[W_BITS...]). */
   const g = new Float32Array(w.buffer, W_BITS * 4, 2 * FAST_BLOCK);
   const sample = new Int32Array(131072);
+  /** 1 for the buckets a quantile selection wants, else 0 (kept all 0 between selections). */
+  const wanted = new Uint8Array(65536);
   const pairF32 = new Float32Array(2);
   const pairBits = new Int32Array(pairF32.buffer);
 
@@ -631,12 +640,29 @@ function createFastPath(): FastPath {
     }
   }
 
-  /** The candidates w[from, to) of the wanted buckets. */
-  function gatherCandidates(from: number, to: number, slot: Int32Array, parts: Uint32Array[], fill: Uint32Array): void {
+  /**
+   * The candidates w[from, to) of the wanted buckets (`wanted[bucket]` is 1): moved to the
+   * front of the region, in place and without a branch; returns how many.
+   */
+  function keepWanted(from: number, to: number): number {
+    let out = from;
     for (let k = from; k < to; k++) {
       const bits = w[k]!;
+      w[out] = bits;
+      out = (out + wanted[bits >>> 16]!) | 0;
+    }
+    return out - from;
+  }
+
+  /** The candidates of the wanted buckets into their parts. */
+  function gatherCandidates(from: number, to: number, buckets: readonly number[], slot: Int32Array, parts: Uint32Array[], fill: Uint32Array): void {
+    for (const k of buckets) wanted[k] = 1;
+    const kept = keepWanted(from, to);
+    for (const k of buckets) wanted[k] = 0;
+    for (let k = from; k < from + kept; k++) {
+      const bits = w[k]!;
       const s = slot[bits >>> 16]!;
-      if (s >= 0) parts[s]![fill[s]!++] = bits;
+      parts[s]![fill[s]!++] = bits;
     }
   }
 
@@ -685,7 +711,7 @@ function createFastPath(): FastPath {
     const gatherWith = (kind: 'abs' | 'rel', ranges: [number, number][] | undefined, from: number, to: number, limit: number): GatherBits =>
       (buckets, slot, parts, fill) => {
         if (ranges !== undefined && to < limit && buckets.every((k) => inRanges(k, ranges))) {
-          gatherCandidates(from, to, slot, parts, fill);
+          gatherCandidates(from, to, buckets, slot, parts, fill);
           if (parts.every((p, i) => fill[i] === p.length)) return;
           fill.fill(0);
         }
@@ -713,7 +739,8 @@ function createFastPath(): FastPath {
     sampleF32(x, y, 3, false);
     gatherAbsF32(x, y, 0, x.length, slot, parts, fill, false);
     gatherRelF32(x, y, 0, x.length, slot, parts, fill, false);
-    gatherCandidates(0, 2, slot, parts, fill);
+    gatherCandidates(0, 0, [], slot, parts, fill);
+    keepWanted(W_CAND_A, W_CAND_A + 2);
   }
   return analyzeF32;
 }
