@@ -395,7 +395,7 @@ const SAMPLE_TARGET = 2 ** 17;
 const CAND_CAPACITY = 2 ** 22;
 /** A flagged bucket count (candidate bucket): the int32 sign bit. */
 const FLAG = -0x80000000;
-/** Where the fast path counts exact-zero abs errors (the bit pattern of -0, which no error has). */
+/** Where the fast path counts exact-zero abs errors: -0's bucket (errors are never negative, so step 2 writes a zero as -0). */
 const ZERO_BUCKET = 0x8000;
 /** Layout of the fast path's int32 work array: counts, a block's bit patterns, two candidate regions, each with a sink slot. */
 const W_BITS = 131072;
@@ -502,7 +502,7 @@ function createFastPath(): FastPath {
    * Step 2 over the m errors of the block starting at `base`: the verdict without branches
    * (`bad` flags are 0/1, NaN counting as bad; a flagged error enters its max as itself, an
    * unflagged one as 0 or NaN, which no comparison takes), the maxima, and the errors
-   * rounded to float32 into `g` for step 3.
+   * rounded to float32 into `g` for step 3 (a zero abs error as -0).
    */
   function verdictF32(base: number, m: number): void {
     const atol = st[F_ATOL]!, rtol = st[F_RTOL]!;
@@ -524,7 +524,9 @@ function createFastPath(): FastPath {
         jMax = j;
       }
       if (r > relMax) relMax = r;
-      g[j] = d;
+      // -(0 - d) is d, except that a zero becomes -0, whose bit pattern puts it in
+      // ZERO_BUCKET: step 3 gets the zero count with no work of its own.
+      g[j] = -(0 - d);
       g[j + 1] = r;
     }
     st[S_ABS_MAX] = absMax; st[S_REL_MAX] = relMax; st[S_REQ_ATOL] = reqA; st[S_REQ_RTOL] = reqR;
@@ -534,9 +536,10 @@ function createFastPath(): FastPath {
 
   /**
    * Step 3 over the m float32 bit patterns of a block: the radix counts, and the elements of
-   * flagged (candidate) buckets into their regions. An exact zero abs error is counted in
-   * ZERO_BUCKET (above MAX_BUCKET, where no other error lands): a zero count without one
-   * more counter in the loop. NaN errors fall in buckets above MAX_BUCKET too, cleared later.
+   * flagged (candidate) buckets into their regions. An exact zero abs error, written as -0,
+   * is counted in ZERO_BUCKET (above MAX_BUCKET, where no other error lands): a zero count
+   * without one more counter in the loop. NaN errors fall in buckets above MAX_BUCKET too,
+   * cleared later.
    */
   function countsF32(m: number): void {
     const limA = st[F_LIM_A]! | 0, limR = st[F_LIM_R]! | 0;
@@ -545,8 +548,7 @@ function createFastPath(): FastPath {
     for (let j = W_BITS; j < end; j += 2) {
       const wa = w[j]!;
       const wr = w[j + 1]!;
-      // (wa - 1) & ~wa has its sign bit set exactly when wa is 0 (not for a negative NaN).
-      const ka = (wa >>> 16) | ((((wa - 1) & ~wa) >>> 31) << 15);
+      const ka = wa >>> 16;
       const kr = (wr >>> 16) | 65536;
       const ca = (w[ka]! + 1) | 0;
       w[ka] = ca;
