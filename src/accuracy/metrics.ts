@@ -582,13 +582,17 @@ function createFastPath(): FastPath {
     }
   }
 
-  /** Clears the flags, drops the NaN buckets and moves the zeros into bucket 0; returns the zero count. */
+  /** Clears the flags of `ranges` (of the kind at `base`). */
+  function unflag(ranges: readonly [number, number][] | undefined, base: number): void {
+    if (ranges === undefined) return;
+    for (const [lo, hi] of ranges) for (let k = base + lo; k <= base + hi; k++) w[k] = w[k]! & 0x7fffffff;
+  }
+
+  /** Drops the NaN buckets and moves the zeros into bucket 0; returns the zero count. */
   function settleCounts(): number {
     const zeros = w[ZERO_BUCKET]!;
-    for (let base = 0; base <= 65536; base += 65536) {
-      for (let k = base; k <= base + MAX_BUCKET; k++) w[k] = w[k]! & 0x7fffffff;
-      w.fill(0, base + MAX_BUCKET + 1, base + 65536);
-    }
+    w.fill(0, MAX_BUCKET + 1, 65536);
+    w.fill(0, 65536 + MAX_BUCKET + 1, 131072);
     w[0] = w[0]! + zeros;
     return zeros;
   }
@@ -699,6 +703,8 @@ function createFastPath(): FastPath {
     st[F_PR] = W_CAND_R;
     st[F_LIM_R] = W_CAND_R + CAND_CAPACITY;
     mainPass(a, b, infEqual);
+    unflag(rangesA, 0);
+    unflag(rangesR, 65536);
     const zeros = settleCounts();
     if (st[F_NAN_VERDICT] !== 0) {
       st[S_REQ_ATOL] = Infinity;
@@ -730,20 +736,31 @@ function createFastPath(): FastPath {
     return finish(n, st, absKept, relKept, zeros, absCounts, absQ, relQ, tol);
   }
 
-  // Warm-up (see the note above the fast path): every function a dozen times on a tiny input.
-  const x = new Float32Array([1, 2, NaN, 0, Infinity, -3, 1e-30, 5]);
-  const y = new Float32Array([1, 0, 2, 0, Infinity, 2, 0, -Infinity]);
+  // Warm-up (see the note above the fast path): every loop a dozen times on a tiny input.
+  const x = new Float32Array([1, 2, NaN, 0, Infinity, -3, 1e-30, 5, 0.5]);
+  const y = new Float32Array([1, 0, 2, 0, Infinity, 2, 0, -Infinity, 0.25]);
   const slot = new Int32Array(65536).fill(-1);
-  const parts = [new Uint32Array(8)];
+  slot[0x3e80] = 0;
+  const parts = [new Uint32Array(64)];
   const fill = new Uint32Array(1);
+  const flagged: [number, number][] = [[0x3e80, 0x3f80]];
   for (let k = 0; k < 12; k++) {
-    analyzeF32(x, y, DEFAULT_TOLERANCE, k % 2 === 0);
+    st.fill(0);
+    st[F_PA] = W_CAND_A;
+    st[F_LIM_A] = W_CAND_A + CAND_CAPACITY;
+    st[F_PR] = W_CAND_R;
+    st[F_LIM_R] = W_CAND_R + CAND_CAPACITY;
+    w.fill(FLAG, 0x3e80, 0x3f81);
+    mainPass(x, y, k % 2 === 0);
+    unflag(flagged, 0);
+    settleCounts();
     sampleF32(x, y, 3, false);
+    fill[0] = 0;
     gatherAbsF32(x, y, 0, x.length, slot, parts, fill, false);
     gatherRelF32(x, y, 0, x.length, slot, parts, fill, false);
-    gatherCandidates(0, 0, [], slot, parts, fill);
-    keepWanted(W_CAND_A, W_CAND_A + 2);
+    gatherCandidates(W_CAND_A, st[F_PA]!, [0x3e80], slot, parts, fill);
   }
+  sample.fill(0);
   return analyzeF32;
 }
 
