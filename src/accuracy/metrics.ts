@@ -352,9 +352,11 @@ function finish(
 // x64 registers, so they spill), branches on the verdict per element (mispredicted when
 // elements fail at random) and makes two more passes over the 80 MB of inputs to gather
 // the quantile buckets. Here, per block of FAST_BLOCK elements, three short loops:
-//   1. errorsF32: a, b -> float64 errors into a block scratch, with the six running sums
-//      (each sum adds the same terms in the same order as the generic path: same sums);
-//   2. verdictF32: the verdict without branches, the maxima, the float32 roundings;
+//   1. errorsF32: a, b -> float64 errors into a block scratch, with the sums of the cosine
+//      and the relative L2 error;
+//   2. verdictF32: the error sums, the verdict without branches, the maxima, the float32
+//      roundings.
+//   Each sum adds the same terms in the same order as the generic path: the same sums.
 //   3. countsF32: the radix counts of the float32 bit patterns, and the elements of the
 //      candidate buckets.
 // Candidate buckets come from a small sample taken first (candidateRanges); a candidate
@@ -446,11 +448,11 @@ function createFastPath(): FastPath {
 
   /**
    * Step 1 over [from, to) of the block starting at `base`: the float64 errors into `e` and
-   * the running sums. Stops at the first element with a non-finite side and returns its
+   * the dot-product sums. Stops at the first element with a non-finite side and returns its
    * index (`to` when none).
    */
   function errorsF32(a: Float32Array, b: Float32Array, from: number, to: number, base: number): number {
-    let absSum = st[S_ABS_SUM]!, relSum = st[S_REL_SUM]!, dot = st[S_DOT]!, aa = st[S_AA]!, bb = st[S_BB]!, dd = st[S_DD]!;
+    let dot = st[S_DOT]!, aa = st[S_AA]!, bb = st[S_BB]!, dd = st[S_DD]!;
     let i = from;
     for (; i < to; i++) {
       const x = a[i]!;
@@ -462,8 +464,6 @@ function createFastPath(): FastPath {
       // REL_EPSILON written out: with the imported binding V8 loaded it per element and boxed
       // the chosen divisor into a fresh heap number (measured).
       const r = d / (y === 0 ? 2.220446049250313e-16 : Math.abs(y));
-      absSum += d;
-      relSum += r;
       dot += x * y;
       aa += x * x;
       bb += y * y;
@@ -472,26 +472,24 @@ function createFastPath(): FastPath {
       e[j] = d;
       e[j + 1] = r;
     }
-    st[S_ABS_SUM] = absSum; st[S_REL_SUM] = relSum; st[S_DOT] = dot; st[S_AA] = aa; st[S_BB] = bb; st[S_DD] = dd;
+    st[S_DOT] = dot; st[S_AA] = aa; st[S_BB] = bb; st[S_DD] = dd;
     return i;
   }
 
   /**
    * Step 1 for an element with a non-finite side, with the generic definitions: the errors
-   * (NaN or infinite) into `e` for step 2, the sums that take them, the NaN and Inf counts.
+   * (NaN or infinite) into `e` for step 2, the NaN and Inf counts.
    * A NaN error fails both tolerances, so it makes both required tolerances infinite
    * (F_NAN_VERDICT); step 2's maxima ignore NaN.
    */
   function nonFiniteF32(x: number, y: number, i: number, base: number, infEqual: boolean): void {
     const d = absError(x, y, false, infEqual);
     const r = relError(d, y);
-    if (d === d) st[S_ABS_SUM] = st[S_ABS_SUM]! + d;
-    else {
+    if (d !== d) {
       st[F_NAN_ABS] = st[F_NAN_ABS]! + 1;
       if (st[S_FIRST_NAN]! < 0) st[S_FIRST_NAN] = i;
     }
-    if (r === r) st[S_REL_SUM] = st[S_REL_SUM]! + r;
-    else st[F_NAN_REL] = st[F_NAN_REL]! + 1;
+    if (r !== r) st[F_NAN_REL] = st[F_NAN_REL]! + 1;
     if (d !== d || r !== r) st[F_NAN_VERDICT] = 1;
     // x * y and x - y are not both finite here (the generic kernel's test): no dot products.
     nonFinite(x, y, st);
@@ -501,19 +499,23 @@ function createFastPath(): FastPath {
   }
 
   /**
-   * Step 2 over the m errors of the block starting at `base`: the verdict without branches
-   * (`bad` flags are 0/1, NaN counting as bad; a flagged error enters its max as itself, an
-   * unflagged one as 0 or NaN, which no comparison takes), the maxima, and the errors
-   * rounded to float32 into `g` for step 3 (a zero abs error as -0).
+   * Step 2 over the m errors of the block starting at `base`: the error sums, the verdict
+   * without branches (`bad` flags are 0/1, NaN counting as bad; a flagged error enters its
+   * max as itself, an unflagged one as 0 or NaN, which no comparison takes), the maxima, and
+   * the errors rounded to float32 into `g` for step 3 (a zero abs error as -0).
    */
   function verdictF32(base: number, m: number): void {
     const atol = st[F_ATOL]!, rtol = st[F_RTOL]!;
     let absMax = st[S_ABS_MAX]!, relMax = st[S_REL_MAX]!, reqA = st[S_REQ_ATOL]!, reqR = st[S_REQ_RTOL]!;
+    let absSum = st[S_ABS_SUM]!, relSum = st[S_REL_SUM]!;
     let mismatches = 0;
     let jMax = -1;
     for (let j = 0; j < 2 * m; j += 2) {
       const d = e[j]!;
       const r = e[j + 1]!;
+      // NaN errors are left out of the sums (adding 0 leaves a sum as it is).
+      absSum += d === d ? d : 0;
+      relSum += r === r ? r : 0;
       const dBad = +!(d <= atol);
       const rBad = +!(r <= rtol);
       mismatches = (mismatches + (dBad & rBad)) | 0;
@@ -532,6 +534,7 @@ function createFastPath(): FastPath {
       g[j + 1] = r;
     }
     st[S_ABS_MAX] = absMax; st[S_REL_MAX] = relMax; st[S_REQ_ATOL] = reqA; st[S_REQ_RTOL] = reqR;
+    st[S_ABS_SUM] = absSum; st[S_REL_SUM] = relSum;
     if (jMax >= 0) st[S_ARGMAX] = base + (jMax >> 1);
     st[S_MISMATCHES] = st[S_MISMATCHES]! + mismatches;
   }
