@@ -1,5 +1,7 @@
 #include "napi/completion_queue.h"
 
+#include <chrono>
+
 #include "cuda/device.h"
 #include "cuda/event.h"
 #include "cuda/stream.h"
@@ -73,11 +75,17 @@ void CompletionQueue::returnEvent(int device, cudaEvent_t event) {
   eventPool_[device].push_back(event);
 }
 
-void CompletionQueue::afterStream(const cuda::Stream& stream, std::unique_ptr<Completion> item) {
+void CompletionQueue::checkOpen() const {
+  if (shutDown_) throw NativeError("ERR_DISPOSED", "the environment is shutting down");
+}
+
+void CompletionQueue::afterStream(const cuda::Stream& stream, std::unique_ptr<Completion>&& item) {
+  checkOpen();
   Pending p;
   p.device = stream.device();
   p.event = takeEvent(p.device);
   p.pooled = true;
+  p.stream = stream.get();
   const cudaError_t err = cudaEventRecord(p.event, stream.get());
   if (err != cudaSuccess) {
     returnEvent(p.device, p.event);
@@ -87,7 +95,8 @@ void CompletionQueue::afterStream(const cuda::Stream& stream, std::unique_ptr<Co
   enqueue(Napi::Env(env_), std::move(p));
 }
 
-void CompletionQueue::afterEvent(std::shared_ptr<const cuda::Event> event, std::unique_ptr<Completion> item) {
+void CompletionQueue::afterEvent(std::shared_ptr<const cuda::Event> event, std::unique_ptr<Completion>&& item) {
+  checkOpen();
   Pending p;
   p.device = event->device();
   p.event = event->get();
@@ -97,7 +106,6 @@ void CompletionQueue::afterEvent(std::shared_ptr<const cuda::Event> event, std::
 }
 
 void CompletionQueue::enqueue(Napi::Env env, Pending pending) {
-  if (shutDown_) throw NativeError("ERR_DISPOSED", "the environment is shutting down");
   if (inflight_++ == 0) tsfn_.Ref(env);
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -127,8 +135,17 @@ void CompletionQueue::loop() {
       progressed = true;
     }
     if (progressed || pending_.empty()) continue;
-    cudaEvent_t oldest = pending_.front().event;
-    const int device = pending_.front().device;
+    const Pending& front = pending_.front();
+    bool oneStream = front.stream != nullptr;
+    for (const Pending& p : pending_) oneStream = oneStream && p.stream == front.stream;
+    if (!oneStream) {
+      // Work on several streams may finish in any order: look again shortly (or when more
+      // work arrives) rather than wait for the oldest.
+      cv_.wait_for(lock, std::chrono::microseconds(20));
+      continue;
+    }
+    cudaEvent_t oldest = front.event;
+    const int device = front.device;
     lock.unlock();
     // The oldest item cannot leave the deque while unlocked: only this thread removes items.
     (void)cudaSetDevice(device);

@@ -4,7 +4,9 @@
 // environment waits on the events (oldest first, collecting any that finished meanwhile) and
 // hands each finished item to the JS thread through a thread-safe function, where it settles
 // its promise exactly once. Measured on the H100 this path costs 22-25 us per call, against
-// 35 us for cudaLaunchHostFunc callbacks (../shared/DESIGN.md).
+// 35 us for cudaLaunchHostFunc callbacks (../shared/DESIGN.md). It blocks on the oldest event
+// only when every pending item is on that event's stream (which then finishes first); with
+// work on several streams it polls, so a short run is not held behind a long one.
 //
 // Teardown: a cleanup hook stops the thread after the pending events complete and releases
 // the thread-safe function; items it had not delivered are freed without touching JS.
@@ -57,10 +59,11 @@ class CompletionQueue {
   CompletionQueue(const CompletionQueue&) = delete;
   CompletionQueue& operator=(const CompletionQueue&) = delete;
 
-  // Records an event after the work enqueued so far on `stream`; settles `item` once it completes.
-  void afterStream(const cuda::Stream& stream, std::unique_ptr<Completion> item);
-  // Settles `item` once the already-recorded `event` completes.
-  void afterEvent(std::shared_ptr<const cuda::Event> event, std::unique_ptr<Completion> item);
+  // Records an event after the work enqueued so far on `stream`; settles `item` once it
+  // completes. `item` is taken only when queued: if this throws, the caller still owns it.
+  void afterStream(const cuda::Stream& stream, std::unique_ptr<Completion>&& item);
+  // Settles `item` once the already-recorded `event` completes (same ownership rule).
+  void afterEvent(std::shared_ptr<const cuda::Event> event, std::unique_ptr<Completion>&& item);
 
   // Stops the thread (after the pending events complete) and releases the thread-safe function.
   void shutdown();
@@ -68,6 +71,7 @@ class CompletionQueue {
  private:
   struct Pending {
     cudaEvent_t event = nullptr;
+    cudaStream_t stream = nullptr;  // null for borrowed events (stream unknown)
     int device = 0;
     bool pooled = false;  // the event came from the pool and goes back to it
     std::shared_ptr<const cuda::Event> borrowed;
@@ -81,6 +85,7 @@ class CompletionQueue {
   static void callJs(Napi::Env env, Napi::Function, CompletionQueue* queue, Done* done);
   static void onCleanup(void* arg);
   void enqueue(Napi::Env env, Pending pending);
+  void checkOpen() const;
   void loop();
   void deliver(Pending& pending, cudaError_t status);
   cudaEvent_t takeEvent(int device);

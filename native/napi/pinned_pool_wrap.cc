@@ -132,7 +132,7 @@ Napi::Value PinnedBufferWrap::write(const Napi::CallbackInfo& info) {
     auto [src, bytes] = bytesOf(argAt(info, 0), "source");
     const std::size_t offset = info.Length() > 1 && !info[1].IsUndefined() ? argSize(info, 1, "offset") : 0;
     checkRange("write()", offset, bytes, bytes_);
-    if (bytes > 0) std::memcpy(data + offset, src, bytes);
+    if (bytes > 0) std::memmove(data + offset, src, bytes);  // the source may be a view of this buffer
     return env.Undefined();
   });
 }
@@ -145,7 +145,7 @@ Napi::Value PinnedBufferWrap::read(const Napi::CallbackInfo& info) {
     auto [dst, bytes] = bytesOf(argAt(info, 0), "target");
     const std::size_t offset = info.Length() > 1 && !info[1].IsUndefined() ? argSize(info, 1, "offset") : 0;
     checkRange("read()", offset, bytes, bytes_);
-    if (bytes > 0) std::memcpy(dst, data + offset, bytes);
+    if (bytes > 0) std::memmove(dst, data + offset, bytes);
     return env.Undefined();
   });
 }
@@ -173,11 +173,13 @@ Napi::Value PinnedBufferWrap::released(const Napi::CallbackInfo& info) { return 
 
 Napi::Value PinnedBufferWrap::release(const Napi::CallbackInfo& info) {
   if (!arrayBuffer_.IsEmpty()) {
+    // Empty the holder first: the ArrayBuffer's finalizer, whenever it runs (it may run
+    // during Detach), then deletes an empty holder.
+    holder_->reset();
+    holder_ = nullptr;
     Napi::ArrayBuffer ab = arrayBuffer_.Value();
     if (!ab.IsDetached()) ab.Detach();
     arrayBuffer_.Reset();
-    holder_->reset();  // the ArrayBuffer's finalizer still deletes the (now empty) holder
-    holder_ = nullptr;
   }
   block_.reset();  // copies in flight hold their own reference
   return info.Env().Undefined();

@@ -36,20 +36,23 @@ std::size_t typedArrayElementSize(napi_typedarray_type type) {
 
 // Settles a run once its stream is done: copies the staged outputs into new ArrayBuffers and
 // frees the context for the next run. A run whose enqueue failed part-way also comes here, so
-// the context is handed on only after the work it did enqueue has drained.
+// the context is handed on only after the work it did enqueue has drained. The context is
+// marked busy before the item exists and freed exactly once: in settle(), or on destruction
+// of an item that never reached the queue (the caller drains the stream first).
 class RunCompletion : public Completion {
  public:
-  RunCompletion(Napi::Env env, std::shared_ptr<trt::ExecutionContext> context, std::vector<trt::ExecutionContext::Output> outputs,
-                std::unique_ptr<NativeError> failure)
-      : deferred_(Napi::Promise::Deferred::New(env)),
-        context_(std::move(context)),
-        outputs_(std::move(outputs)),
-        failure_(std::move(failure)) {}
-  ~RunCompletion() override { context_->end(); }
+  RunCompletion(Napi::Env env, std::shared_ptr<trt::ExecutionContext> context)
+      : deferred_(Napi::Promise::Deferred::New(env)), context_(std::move(context)) {}
+  ~RunCompletion() override {
+    if (!settled_) context_->end();
+  }
 
   Napi::Promise promise() const { return deferred_.Promise(); }
+  void setOutputs(std::vector<trt::ExecutionContext::Output> outputs) { outputs_ = std::move(outputs); }
+  void setFailure(const NativeError& failure) { failure_ = std::make_unique<NativeError>(failure); }
 
   void settle(Napi::Env env, const NativeError* error) override {
+    settled_ = true;
     context_->end();
     // A CUDA error of the stream outranks the enqueue's own: it says whether the GPU is lost.
     const NativeError* e = error != nullptr ? error : failure_.get();
@@ -58,23 +61,28 @@ class RunCompletion : public Completion {
       deferred_.Reject(toJsError(env, *e));
       return;
     }
-    Napi::Array out = Napi::Array::New(env, outputs_.size());
-    for (std::size_t i = 0; i < outputs_.size(); i++) {
-      const auto& o = outputs_[i];
-      Napi::ArrayBuffer data;
-      if (o.block) {
-        data = pinnedArrayBuffer(env, o.block, o.bytes);
-      } else {
-        data = Napi::ArrayBuffer::New(env, o.bytes);
-        if (o.bytes > 0) std::memcpy(data.Data(), context_->outputHost(o.index), o.bytes);
+    try {
+      Napi::Array out = Napi::Array::New(env, outputs_.size());
+      for (std::size_t i = 0; i < outputs_.size(); i++) {
+        const auto& o = outputs_[i];
+        Napi::ArrayBuffer data;
+        if (o.block) {
+          data = pinnedArrayBuffer(env, o.block, o.bytes);
+        } else {
+          data = Napi::ArrayBuffer::New(env, o.bytes);
+          if (o.bytes > 0) std::memcpy(data.Data(), context_->outputHost(o.index), o.bytes);
+        }
+        Napi::Object item = Napi::Object::New(env);
+        item.Set("index", o.index);
+        item.Set("dims", toJs(env, o.dims));
+        item.Set("data", data);
+        out.Set(static_cast<uint32_t>(i), item);
       }
-      Napi::Object item = Napi::Object::New(env);
-      item.Set("index", o.index);
-      item.Set("dims", toJs(env, o.dims));
-      item.Set("data", data);
-      out.Set(static_cast<uint32_t>(i), item);
+      deferred_.Resolve(out);
+    } catch (const Napi::Error& e) {
+      // V8 could not allocate an output: the run's promise must still settle.
+      deferred_.Reject(e.Value());
     }
-    deferred_.Resolve(out);
   }
 
  private:
@@ -82,7 +90,18 @@ class RunCompletion : public Completion {
   std::shared_ptr<trt::ExecutionContext> context_;
   std::vector<trt::ExecutionContext::Output> outputs_;
   std::unique_ptr<NativeError> failure_;
+  bool settled_ = false;
 };
+
+// Waits for what a failed run managed to enqueue, so the context's staging buffers are not
+// handed to the next run while copies still use them.
+void drain(trt::ExecutionContext& ctx) noexcept {
+  try {
+    ctx.stream()->synchronize();
+  } catch (...) {
+    // The stream's error is the caller's to report; draining is best effort.
+  }
+}
 
 }  // namespace
 
@@ -155,27 +174,36 @@ Napi::Value ContextWrap::run(const Napi::CallbackInfo& info) {
 
     CompletionQueue& queue = InstanceData::of(env).completionQueue(env);
     ctx->begin();
-    std::vector<trt::ExecutionContext::Output> outputs;
+    std::unique_ptr<Completion> item;
+    RunCompletion* run = nullptr;
     try {
-      outputs = ctx->enqueue(inputs, wanted);
-    } catch (const NativeError& e) {
-      if (!e.sticky()) {
-        try {
-          auto item = std::make_unique<RunCompletion>(env, ctx, std::vector<trt::ExecutionContext::Output>{},
-                                                      std::make_unique<NativeError>(e));
-          Napi::Promise promise = item->promise();
-          queue.afterStream(*ctx->stream(), std::move(item));
-          return promise;
-        } catch (...) {
-          // Recording the event failed too: report the enqueue's error directly.
-        }
-      }
+      auto made = std::make_unique<RunCompletion>(env, ctx);
+      run = made.get();
+      item = std::move(made);
+    } catch (...) {
       ctx->end();
       throw;
     }
-    auto item = std::make_unique<RunCompletion>(env, ctx, std::move(outputs), nullptr);
-    Napi::Promise promise = item->promise();
-    queue.afterStream(*ctx->stream(), std::move(item));
+    Napi::Promise promise = run->promise();
+    try {
+      run->setOutputs(ctx->enqueue(inputs, wanted));
+    } catch (const NativeError& e) {
+      // A non-sticky failure settles through the queue, after the stream drains.
+      if (e.sticky()) {
+        drain(*ctx);
+        throw;  // `item` frees the context
+      }
+      run->setFailure(e);
+    } catch (...) {
+      drain(*ctx);
+      throw;
+    }
+    try {
+      queue.afterStream(*ctx->stream(), std::move(item));
+    } catch (...) {
+      drain(*ctx);
+      throw;  // `item` (still ours) frees the context
+    }
     return promise;
   });
 }

@@ -187,8 +187,7 @@ std::size_t ExecutionContext::graphs() const noexcept {
 }
 
 void ExecutionContext::begin() {
-  if (busy_) throw NativeError("ERR_BUSY", "the execution context is running another request");
-  busy_ = true;
+  if (busy_.exchange(true)) throw NativeError("ERR_BUSY", "the execution context is running another request");
 }
 
 void ExecutionContext::enqueueV3() {

@@ -1,4 +1,6 @@
 #pragma once
+
+#include <atomic>
 // One TensorRT execution context bound to one optimization profile, with its own stream,
 // device buffers (fixed addresses, so CUDA graphs stay valid) and pinned staging buffers.
 // Built on a worker thread; used from the JS thread by one run at a time: enqueue() stages
@@ -84,7 +86,7 @@ class ExecutionContext {
 
   // One run at a time: begin() throws ERR_BUSY while a run is in flight.
   void begin();
-  void end() noexcept { busy_ = false; }
+  void end() noexcept { busy_.store(false); }
 
  private:
   struct Binding {
@@ -119,7 +121,8 @@ class ExecutionContext {
   std::unordered_map<std::string, GraphEntry> graphs_;
   std::size_t graphFailures_ = 0;
   bool shapesStale_ = false;  // outputs' lastDims may not match the shapes set in the context
-  bool busy_ = false;
+  // Set on the JS thread; cleared there or, at environment teardown, on the completion thread.
+  std::atomic<bool> busy_{false};
 };
 
 }  // namespace trtn::trt

@@ -222,6 +222,8 @@ export class TensorRTSession implements InferenceSession {
     const member = await this.#pool.acquire(profiles, signal);
     let results;
     try {
+      // The caller already has ERR_ABORTED (raceAbort): do not spend the GPU on it.
+      if (signal?.aborted) throw abortErrorFrom(signal, 'run()');
       results = await member.native.run(data, dims, wanted);
     } catch (e) {
       if (e instanceof CudaError && (e as CudaError).sticky) {

@@ -720,9 +720,19 @@ export class DynamicBatcher implements AsyncDisposable {
         if (t < wake) wake = t;
       }
       if (wake < Infinity) this.#arm(wake);
+      else if (this.#timerAt < Infinity) this.#disarm();
     } finally {
       this.#pumping = false;
     }
+  }
+
+  /** Nothing left to wait for: a stale timer (e.g. a long queue timeout) must not keep the process alive. */
+  #disarm(): void {
+    if (this.#timeout !== undefined) clearTimeout(this.#timeout);
+    if (this.#immediate !== undefined) clearImmediate(this.#immediate);
+    this.#timeout = undefined;
+    this.#immediate = undefined;
+    this.#timerAt = Infinity;
   }
 
   #arm(at: number): void {

@@ -167,13 +167,18 @@ export function resolveExternalLocation(location: string, baseDir: string, tenso
   const base = path.resolve(baseDir);
   const resolved = path.resolve(base, location.replace(/\\/g, '/'));
   const rel = path.relative(base, resolved);
-  if (rel === '' || rel.startsWith('..') || path.isAbsolute(rel)) {
+  if (escapes(rel)) {
     throw new OnnxError(
       `${label}: external data location ${JSON.stringify(location)} leaves the model's folder ${JSON.stringify(base)}`,
       { reason: 'external-data-location', location },
     );
   }
   return resolved;
+}
+
+/** Whether a path relative to the model's folder leaves it (or is the folder itself); "..x" is a name, not a way up. */
+function escapes(rel: string): boolean {
+  return rel === '' || rel === '..' || rel.startsWith(`..${path.sep}`) || path.isAbsolute(rel);
 }
 
 function checkRealPathInside(file: string, baseDir: string, location: string, tensorName: string): void {
@@ -189,7 +194,7 @@ function checkRealPathInside(file: string, baseDir: string, location: string, te
     );
   }
   const rel = path.relative(realBase, real);
-  if (rel === '' || rel.startsWith('..') || path.isAbsolute(rel)) {
+  if (escapes(rel)) {
     throw new OnnxError(
       `tensor ${JSON.stringify(tensorName)}: external data location ${JSON.stringify(location)} resolves (through a ` +
         `symbolic link) to ${JSON.stringify(real)}, outside the model's folder`,
@@ -225,6 +230,12 @@ export async function loadExternalData(model: ModelProto, baseDir: string): Prom
       }
       const size = (await handle.stat()).size;
       const expected = tensorProtoByteSize(tp);
+      if (offset > size) {
+        throw new OnnxError(
+          `tensor ${JSON.stringify(tp.name)}: external data offset ${offset} is past the end of ${JSON.stringify(location)} (${size} bytes)`,
+          { reason: 'external-data-range' },
+        );
+      }
       const n = length ?? expected ?? size - offset;
       if (expected !== undefined && n !== expected) {
         throw new OnnxError(

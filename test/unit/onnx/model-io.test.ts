@@ -212,6 +212,21 @@ describe('external data', () => {
     }
   });
 
+  it('takes a file whose name starts with two dots, and refuses an offset past the end', async () => {
+    const file = await modelPointingAt('..weights.bin', 'dotdot');
+    const tp = createEncoderModel().graph!.initializer[0]!;
+    fs.writeFileSync(path.join(path.dirname(file), '..weights.bin'), tp.rawData);
+    const model = await readModel(file);
+    expect([...model.graph!.initializer[0]!.rawData]).toEqual([...tp.rawData]);
+
+    const far = await modelPointingAt('far.bin', 'far');
+    const m = (await readModel(far, { loadExternalData: false }));
+    m.graph!.initializer[0]!.externalData.push(create(StringStringEntryProtoSchema, { key: 'offset', value: '99999999' }));
+    fs.writeFileSync(far, toBinary(ModelProtoSchema, m));
+    fs.writeFileSync(path.join(path.dirname(far), 'far.bin'), Buffer.alloc(16));
+    await expect(readModel(far)).rejects.toMatchObject({ code: 'ERR_ONNX', reason: 'external-data-range' });
+  });
+
   it('refuses a symbolic link that points outside the model folder, and missing files', async () => {
     const file = await modelPointingAt('link.bin', 'symlink');
     fs.symlinkSync(path.join(dir, 'secret.bin'), path.join(path.dirname(file), 'link.bin'));
