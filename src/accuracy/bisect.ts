@@ -19,8 +19,8 @@ import { validateFeeds } from '../backends/common.js';
 import { TENSOR_TYPE, encodeModel, exposeTensors, readModel, topologicalOrder, type ModelProto } from '../onnx/index.js';
 import type { Feeds, Outputs } from '../session.js';
 import { Tensor } from '../tensor.js';
-import { ERROR_STATS, analyze, type ErrorStat } from './metrics.js';
-import { toleranceFor } from './tolerance.js';
+import { analyze } from './metrics.js';
+import { TOLERANCE_OPTION_FIELDS, toleranceFor } from './tolerance.js';
 import { GenerateInputsOptionsSchema, generateInputs } from './inputs.js';
 import { inferValueRanges } from './model-hints.js';
 import { numbersOf } from './compare.js';
@@ -28,16 +28,10 @@ import type { BisectInputStatus, BisectResult, BisectTensorReport } from './bise
 
 export type { BisectResult, BisectTensorReport, BisectDivergence, BisectInputStatus } from './bisect-types.js';
 
-const finiteNonNeg = z.number().min(0).refine((v) => Number.isFinite(v), 'must be finite');
-const perOutput = <T extends z.ZodType>(t: T) => z.union([t, z.record(z.string(), t)]);
 
 export const BisectOptionsSchema = z
   .object({
-    atol: perOutput(finiteNonNeg).optional(),
-    rtol: perOutput(finiteNonNeg).optional(),
-    checkErrorStat: perOutput(z.enum(ERROR_STATS as [ErrorStat, ...ErrorStat[]])).optional(),
-    errorQuantile: perOutput(z.number().min(0).max(1)).optional(),
-    infinitiesCompareEqual: z.boolean().default(false),
+    ...TOLERANCE_OPTION_FIELDS,
     /** The feeds to run (one iteration); generated from A's inputs when absent. */
     inputs: z.custom<Feeds>((v) => v !== null && typeof v === 'object' && !Array.isArray(v), 'expected an object of Tensors').optional(),
     generate: z.custom<z.input<typeof GenerateInputsOptionsSchema>>((v) => v === undefined || (v !== null && typeof v === 'object')).optional(),

@@ -18,8 +18,8 @@ import { Tensor, formatDims, type DataType } from '../tensor.js';
 import type { BackendName, Feeds, InferenceSession, Outputs, TensorInfo } from '../session.js';
 import { validateFeeds } from '../backends/common.js';
 import { absError } from './elementwise.js';
-import { ERROR_STATS, analyze, type ErrorStat, topKAgreement, type Analysis, type Numbers, type OutputMetrics, type OutputTolerance, type TopKAgreement } from './metrics.js';
-import { toleranceFor, unknownToleranceKeys } from './tolerance.js';
+import { analyze, topKAgreement, type Analysis, type Numbers, type OutputMetrics, type OutputTolerance, type TopKAgreement } from './metrics.js';
+import { TOLERANCE_OPTION_FIELDS, toleranceFor, unknownToleranceKeys } from './tolerance.js';
 import { GenerateInputsOptionsSchema, generateInputs, type GenerateInputsOptions } from './inputs.js';
 
 /** Reference outputs to check one session against, one record per iteration. */
@@ -29,18 +29,11 @@ export interface ReferenceOutputs {
   label?: string;
 }
 
-const finiteNonNeg = z.number().min(0).refine((v) => Number.isFinite(v), 'must be finite');
-const perOutput = <T extends z.ZodType>(t: T) => z.union([t, z.record(z.string(), t)]);
 const feedsSchema = z.custom<Feeds>((v) => v !== null && typeof v === 'object' && !Array.isArray(v), 'expected an object of Tensors');
 
 export const CompareOptionsSchema = z
   .object({
-    atol: perOutput(finiteNonNeg).optional(),
-    rtol: perOutput(finiteNonNeg).optional(),
-    checkErrorStat: perOutput(z.enum(ERROR_STATS as [ErrorStat, ...ErrorStat[]])).optional(),
-    errorQuantile: perOutput(z.number().min(0).max(1)).optional(),
-    /** Equal infinities on both sides count as error 0 (Polygraphy's --infinities-compare-equal). */
-    infinitiesCompareEqual: z.boolean().default(false),
+    ...TOLERANCE_OPTION_FIELDS,
     /** Explicit inputs: one feeds record, or one per iteration. */
     inputs: z.union([feedsSchema, z.array(feedsSchema).min(1)]).optional(),
     /** How to generate inputs when `inputs` is absent. */

@@ -4,6 +4,7 @@
  * they are written as Polygraphy writes them: `--atol 1e-3 logits:1e-2` (a bare value is the
  * default; `name:value` splits at the LAST colon, so names like "Identity:0" work).
  */
+import { z } from 'zod';
 import { InvalidArgumentError, describe } from '../errors.js';
 import { DEFAULT_TOLERANCE, ERROR_STATS, type ErrorStat, type OutputTolerance } from './metrics.js';
 
@@ -90,3 +91,16 @@ export function parseQuantile(text: string): number | undefined {
 export function parseErrorStat(text: string): ErrorStat | undefined {
   return (ERROR_STATS as readonly string[]).includes(text) ? (text as ErrorStat) : undefined;
 }
+
+const finiteNonNeg = z.number().min(0).refine((v) => Number.isFinite(v), 'must be finite');
+const perOutput = <T extends z.ZodType>(t: T) => z.union([t, z.record(z.string(), t)]);
+
+/** The tolerance options compare() and bisect() share: one value, or one per output name. */
+export const TOLERANCE_OPTION_FIELDS = {
+  atol: perOutput(finiteNonNeg).optional(),
+  rtol: perOutput(finiteNonNeg).optional(),
+  checkErrorStat: perOutput(z.enum(ERROR_STATS as [ErrorStat, ...ErrorStat[]])).optional(),
+  errorQuantile: perOutput(z.number().min(0).max(1)).optional(),
+  /** Equal infinities on both sides count as error 0 (Polygraphy's --infinities-compare-equal). */
+  infinitiesCompareEqual: z.boolean().default(false),
+};

@@ -90,6 +90,15 @@ function call(submit: Submit, feeds: Feeds): Promise<unknown> {
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const turn = (): Promise<void> => new Promise((r) => setImmediate(r));
 
+/** Waits out the window (its hooks' timers may not have fired yet) and clears the timers. */
+async function endWindow(windowEnd: number, startTimer: NodeJS.Timeout, endTimer: NodeJS.Timeout): Promise<void> {
+  const left = windowEnd - performance.now();
+  if (left > 0) await sleep(left + 1);
+  await turn();
+  clearTimeout(startTimer);
+  clearTimeout(endTimer);
+}
+
 function assertPool(pool: readonly Feeds[]): void {
   if (pool.length === 0) throw new RangeError('the request pool is empty');
 }
@@ -133,11 +142,7 @@ export async function closedLoop(submit: Submit, pool: readonly Feeds[], o: Clos
   await Promise.all(Array.from({ length: o.concurrency }, worker));
   // Workers stop at the window's end by the clock; the hooks' timers may not have run yet
   // when every worker finished on a synchronous rejection.
-  const left = we - performance.now();
-  if (left > 0) await sleep(left + 1);
-  await turn();
-  clearTimeout(startTimer);
-  clearTimeout(endTimer);
+  await endWindow(we, startTimer, endTimer);
   return {
     mode: 'closed-loop',
     windowMs: o.durationMs,
@@ -270,11 +275,7 @@ export async function openLoop(submit: Submit, pool: readonly Feeds[], o: OpenLo
   // Whatever is still out (bounded by maxOutstanding) settles before the next run starts, so
   // it does not load the next configuration.
   await Promise.all(settled);
-  const left = we - performance.now();
-  if (left > 0) await sleep(left + 1);
-  await turn();
-  clearTimeout(startTimer);
-  clearTimeout(endTimer);
+  await endWindow(we, startTimer, endTimer);
   return {
     mode: 'open-loop',
     windowMs: o.durationMs,
