@@ -41,6 +41,7 @@ import { Admission } from './admission.js';
 import { chooseTriton } from './scheduling.js';
 import { checkOutputs, gather, passThrough, sameLens, split } from './assembly.js';
 import { DeadlineHeap } from './queue.js';
+import { product } from './tensor-ops.js';
 import { Batch, DONE, QUEUED, RUNNING, type Group, type Request } from './request.js';
 import { BatcherMetrics, type Outcome } from './metrics.js';
 
@@ -67,6 +68,10 @@ interface Counters {
   computeMsMax: number;
   realElements: number;
   paddedElements: number;
+  /** Rows of every batch run (succeeded or failed). */
+  rowsRun: number;
+  realTokens: number;
+  paddedTokens: number;
 }
 
 export interface DynamicBatcherStats {
@@ -94,6 +99,31 @@ export interface DynamicBatcherStats {
   readonly computeTimeMs: { readonly mean: number; readonly max: number };
   /** Over padded inputs: elements that were padding, elements from requests, and their ratio. */
   readonly padding: { readonly paddedElements: number; readonly realElements: number; readonly ratio: number };
+  /**
+   * Running totals since construction, for taking differences over a window (the bench reads
+   * these at both ends of its measurement window).
+   */
+  readonly totals: BatcherTotals;
+}
+
+export interface BatcherTotals {
+  /** Requests handed to the session in a batch. */
+  readonly dispatched: number;
+  /** Sum over dispatched requests of the time each waited in the queue, ms. */
+  readonly queueMs: number;
+  /** Batches that finished (succeeded or failed), their rows, and the sum of their run times, ms. */
+  readonly batches: number;
+  readonly rows: number;
+  readonly computeMs: number;
+  /** Over the padded inputs: elements that came from requests and elements added as padding. */
+  readonly realElements: number;
+  readonly paddedElements: number;
+  /**
+   * Tokens (rows x length along the padded dims; 1 per row when nothing is padded) of the
+   * batches sent: those of the requests, and those of the padded batches (TEI's batch tokens).
+   */
+  readonly realTokens: number;
+  readonly paddedTokens: number;
 }
 
 const CloseOptionsSchema = z
@@ -156,6 +186,9 @@ export class DynamicBatcher implements AsyncDisposable {
     computeMsMax: 0,
     realElements: 0,
     paddedElements: 0,
+    rowsRun: 0,
+    realTokens: 0,
+    paddedTokens: 0,
   };
   #shutDown = 0;
 
@@ -471,6 +504,10 @@ export class DynamicBatcher implements AsyncDisposable {
         this.#c.paddedElements += batch.paddedElements;
         this.#metrics?.padding(batch.realElements, batch.paddedElements);
       }
+      let real = 0;
+      for (let i = 0; i < reqs.length; i++) real += reqs[i]!.batch * reqs[i]!.rowLen;
+      this.#c.realTokens += real;
+      this.#c.paddedTokens += size * product(batch.lens);
       batch.startedAt = performance.now();
       work = this.#session.run(feeds, this.#cfg.runOptions);
       if (work === null || typeof work !== 'object' || typeof (work as { then?: unknown }).then !== 'function') {
@@ -493,6 +530,7 @@ export class DynamicBatcher implements AsyncDisposable {
     this.#running.delete(batch);
     const c = this.#c;
     c.computeMsTotal += computeMs;
+    c.rowsRun += batch.size;
     if (computeMs > c.computeMsMax) c.computeMsMax = computeMs;
     if (err === undefined) {
       try {
@@ -694,6 +732,17 @@ export class DynamicBatcher implements AsyncDisposable {
         paddedElements: c.paddedElements,
         realElements: c.realElements,
         ratio: c.realElements > 0 ? c.paddedElements / c.realElements : 0,
+      },
+      totals: {
+        dispatched: c.dispatched,
+        queueMs: c.queueMsTotal,
+        batches: c.batches + c.batchesFailed,
+        rows: c.rowsRun,
+        computeMs: c.computeMsTotal,
+        realElements: c.realElements,
+        paddedElements: c.paddedElements,
+        realTokens: c.realTokens,
+        paddedTokens: c.paddedTokens,
       },
     };
   }

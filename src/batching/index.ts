@@ -1,2 +1,2 @@
-export { DynamicBatcher, type DynamicBatcherStats, type DynamicBatcherConfig, type CloseOptions } from './batcher.js';
+export { DynamicBatcher, type DynamicBatcherStats, type BatcherTotals, type DynamicBatcherConfig, type CloseOptions } from './batcher.js';
 export { type DynamicBatcherOptions, type QueuePolicy, type BatcherRunOptions } from './options.js';

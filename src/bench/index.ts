@@ -11,7 +11,6 @@ export {
   batcherWindow,
   hasStageTimings,
   stageWindow,
-  BATCHER_METRICS_PREFIX,
   type BatcherCounters,
   type BatcherWindow,
   type StageTimingSource,
