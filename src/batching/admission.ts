@@ -103,6 +103,7 @@ export class Admission {
     }
     let padTo: number[] | null = null;
     let rowLen = 1;
+    let padRowLen = 1;
     for (let di = 0; di < nDims; di++) {
       const len = lens[di]!;
       rowLen *= len;
@@ -127,7 +128,14 @@ export class Admission {
         }
         key += `|${bucket}`;
         (padTo ??= new Array<number>(nDims).fill(-1))[di] = bucket;
-      }
+        padRowLen *= bucket;
+      } else padRowLen *= len;
+    }
+    const cfg = this.#config;
+    if (cfg.maxTokensSet && batch * padRowLen > cfg.maxTokens) {
+      throw new ShapeError(
+        `a request of batch ${batch} x ${nDims > 0 ? layout.dims.map((d, di) => `${d} ${padTo?.[di] !== undefined && padTo[di]! >= 0 ? padTo[di] : lens[di]}`).join(' x ') : 'one token per row'} = ${batch * padRowLen} tokens is more than options.maxBatchTokens ${cfg.maxTokens}; split it or raise maxBatchTokens`,
+      );
     }
     let g = this.#groups.get(key);
     if (g === undefined) {
@@ -135,7 +143,7 @@ export class Admission {
       if (this.#groups.size >= MAX_IDLE_GROUPS) this.#dropIdleGroups();
       this.#groups.set(key, g);
     }
-    const req = new Request(feeds, batch, lens, rowLen, level, now);
+    const req = new Request(feeds, batch, lens, rowLen, padRowLen, level, now);
     req.group = g;
     return req;
   }

@@ -36,9 +36,11 @@ import type { Feeds, InferenceSession, Outputs } from '../session.js';
 import { parseOptions } from '../options.js';
 import { z } from 'zod';
 import type { BatcherRunOptions, DynamicBatcherOptions } from './options.js';
-import { resolveBatcherConfig, type BatcherConfig, type DynamicBatcherConfig } from './config.js';
+import { resolveBatcherConfig, warmupPlan, type BatcherConfig, type DynamicBatcherConfig, type WarmupPlan } from './config.js';
 import { Admission } from './admission.js';
-import { chooseTriton } from './scheduling.js';
+import { chooseTriton, launchAt, selectByCost, waitForCompany, type CostCandidate, type InflightState, type Selection } from './scheduling.js';
+import { CostModel, OverlapEstimator, type CostModelSnapshot } from './cost-model.js';
+import { runWarmup, type WarmupResult } from './warmup.js';
 import { checkOutputs, gather, passThrough, sameLens, split } from './assembly.js';
 import { DeadlineHeap } from './queue.js';
 import { product } from './tensor-ops.js';
@@ -104,6 +106,26 @@ export interface DynamicBatcherStats {
    * these at both ends of its measurement window).
    */
   readonly totals: BatcherTotals;
+  /** What the batcher has learned about the session, and why it forms the batches it does. */
+  readonly costModel: BatcherCostStats;
+}
+
+export interface BatcherCostStats extends CostModelSnapshot {
+  readonly scheduler: 'cost' | 'triton';
+  /**
+   * How much batches in flight hold up a new one inside the session: 0 = they run side by
+   * side, 1 = one after another (then a batch is held back until the session could start
+   * it, so more requests join it). Learned from overlapping runs; `samples` of them.
+   */
+  readonly serialization: { readonly value: number; readonly samples: number };
+  /** Mean time from deciding on a batch to the session having it (gather + run() call), ms. */
+  readonly handoverMs: number;
+  /** Batches that waited for the session to be able to start them, and for how long in all, ms. */
+  readonly holds: { readonly count: number; readonly ms: number };
+  /** The last batch sent: its rows, padded row length, predicted ms, and tokens per predicted ms. */
+  readonly lastBatch: { readonly rows: number; readonly paddedLength: number; readonly predictedMs: number; readonly tokensPerMs: number } | null;
+  /** The warm-up's shapes and time, once it has run. */
+  readonly warmup: WarmupResult | null;
 }
 
 export interface BatcherTotals {
@@ -142,6 +164,20 @@ export class DynamicBatcher implements AsyncDisposable {
   readonly config: DynamicBatcherConfig;
   readonly #admission: Admission;
   readonly #metrics: BatcherMetrics | null;
+  readonly #model: CostModel;
+  readonly #overlap = new OverlapEstimator();
+  readonly #cost = (rows: number, len: number): number => this.#model.predict(rows, len);
+  #handoverMs = 0;
+  #holds = 0;
+  #heldMs = 0;
+  #holdStart = 0;
+  #lastSel: Selection | null = null;
+  /** Mean gap between arrivals, ms (for the queue-delay rule of the cost scheduler). */
+  #arrivalGapMs = Infinity;
+  #lastArrival = 0;
+  #warming: Promise<void> | null = null;
+  #warmupRunning = false;
+  #warmupResult: WarmupResult | null = null;
 
   readonly #active: Group[] = [];
   readonly #levelCount: Int32Array;
@@ -214,6 +250,39 @@ export class DynamicBatcher implements AsyncDisposable {
       cfg.metrics === null
         ? null
         : new BatcherMetrics(cfg.metrics, cfg.maxBatch, () => ({ queued: this.#queued, inflightBatches: this.#inflight }));
+    this.#model = new CostModel(cfg.maxBatch);
+    if (cfg.warmup !== null) void this.warmup();
+  }
+
+  /**
+   * Runs the warm-up shapes (options.warmup, or the defaults when it was not given) through
+   * the session and resolves when they are done; requests queue meanwhile. Called once by
+   * the constructor when options.warmup is set; later calls return the same promise. Rejects
+   * with the session's error if a warm-up run fails (serving goes on either way).
+   */
+  warmup(): Promise<void> {
+    if (this.#warming !== null) return this.#warming;
+    if (this.#closing) return Promise.reject(new ShuttingDownError('DynamicBatcher.warmup(): the batcher is closing'));
+    const cfg = this.#cfg;
+    let plan: WarmupPlan;
+    try {
+      plan = cfg.warmup ?? warmupPlan(cfg.layout, {}, cfg.maxBatch);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    this.#warmupRunning = true;
+    const p = runWarmup(this.#session, cfg.layout, plan, { maxRows: cfg.maxBatch, maxTokens: cfg.maxTokens }, cfg.runOptions, this.#model)
+      .then((r) => {
+        this.#warmupResult = r;
+      })
+      .finally(() => {
+        this.#warmupRunning = false;
+        this.#pump();
+      });
+    this.#warming = p;
+    // Callers that never await warmup() must not see an unhandled rejection.
+    p.catch(() => undefined);
+    return p;
   }
 
   /** The prom-client registry holding this batcher's metrics (undefined with metrics: false). */
@@ -303,6 +372,9 @@ export class DynamicBatcher implements AsyncDisposable {
       req.reject = reject;
     });
     this.#c.accepted++;
+    const gap = req.enqueuedAt - this.#lastArrival;
+    this.#lastArrival = req.enqueuedAt;
+    this.#arrivalGapMs = this.#arrivalGapMs === Infinity ? gap : this.#arrivalGapMs + 0.05 * (gap - this.#arrivalGapMs);
     const g = req.group;
     g.queues[(level - 1) * 2]!.push(req);
     if (g.live++ === 0) this.#activate(g);
@@ -405,13 +477,12 @@ export class DynamicBatcher implements AsyncDisposable {
       if (this.#heap.size > 0 && this.#heap.topDeadline() <= now) this.#expire(now);
       const maxInflight = this.#cfg.maxInflight;
       let nextReadyAt = Infinity;
-      while (this.#inflight < maxInflight && this.#queued > 0) {
-        const d = chooseTriton(this.#active, now, this.#cfg, this.#closing);
-        if (d.group === null) {
-          nextReadyAt = d.wake;
+      while (this.#inflight < maxInflight && this.#queued > 0 && !this.#warmupRunning) {
+        const at = this.#cfg.scheduler === 'cost' ? this.#dispatchByCost(now) : this.#dispatchTriton(now);
+        if (at > now) {
+          nextReadyAt = at;
           break;
         }
-        this.#launch(this.#take(d.group, d.n));
       }
       let wake = this.#inflight < maxInflight && this.#queued > 0 ? nextReadyAt : Infinity;
       if (this.#heap.size > 0) {
@@ -424,6 +495,104 @@ export class DynamicBatcher implements AsyncDisposable {
     } finally {
       this.#pumping = false;
     }
+  }
+
+  /** Launches the batch Triton's rule picks; returns `now`, or when to look again. */
+  #dispatchTriton(now: number): number {
+    const cfg = this.#cfg;
+    const d = chooseTriton(this.#active, now, cfg, this.#closing);
+    if (d.group === null) return d.wake;
+    if (!this.#closing && this.#inflight > 0) {
+      const rows = d.rows;
+      const full = rows >= cfg.maxPreferred;
+      const at = this.#holdUntil(now, full, rows);
+      if (at > now) return at;
+    }
+    this.#launch(this.#take(d.group, d.n), null);
+    return now;
+  }
+
+  /** Launches the batch the cost rule picks; returns `now`, or when to look again. */
+  #dispatchByCost(now: number): number {
+    const cfg = this.#cfg;
+    // The group whose best request has the highest priority, then the oldest.
+    let g: Group | null = null;
+    let bestQ = Infinity;
+    let bestAt = Infinity;
+    for (let i = 0; i < this.#active.length; i++) {
+      const h = this.#active[i]!;
+      for (let q = 0; q < h.queues.length && q <= bestQ; q++) {
+        const head = h.queues[q]!.peek();
+        if (head === undefined) continue;
+        if (q < bestQ || head.enqueuedAt < bestAt) {
+          g = h;
+          bestQ = q;
+          bestAt = head.enqueuedAt;
+        }
+        break;
+      }
+    }
+    if (g === null) return Infinity;
+    // Candidates: the requests of that queue (one priority level), oldest first.
+    const queue = g.queues[bestQ]!;
+    const scan = Math.max(64, 4 * cfg.maxBatch);
+    const cands: Request[] = [];
+    const span = queue.span;
+    for (let i = 0; i < span && cands.length < scan; i++) {
+      const r = queue.at(i);
+      if (r !== undefined) cands.push(r);
+    }
+    const sel = selectByCost(cands as CostCandidate[] as Request[], 0, g.padTo, this.#cost, { maxRows: cfg.maxBatch, maxTokens: cfg.maxTokens });
+    if (!this.#closing) {
+      // A shape the model has not measured runs alone the first time, so that its cost is
+      // not mixed up with the batches it would overlap.
+      if (this.#inflight > 0 && this.#model.samplesNear(sel.rows, sel.paddedLen) === 0) return Infinity;
+      let at = this.#inflight > 0 ? this.#holdUntil(now, sel.full, sel.rows, sel) : now;
+      if (cfg.delayMs > 0) at = Math.max(at, waitForCompany(now, sel, cands[0]!.enqueuedAt, cfg.delayMs, 1 / this.#arrivalGapMs));
+      if (at > now) return at;
+    }
+    const reqs = new Array<Request>(sel.picked.length);
+    for (let i = 0; i < reqs.length; i++) reqs[i] = cands[sel.picked[i]!]!;
+    this.#takePicked(g, reqs);
+    this.#lastSel = sel;
+    this.#launch(reqs, sel);
+    return now;
+  }
+
+  /** The in-flight rule (scheduling.launchAt), counting the holds. */
+  #holdUntil(now: number, full: boolean, rows: number, sel?: Selection): number {
+    let busyUntil = -Infinity;
+    for (const b of this.#running) if (b.predictedEnd > busyUntil) busyUntil = b.predictedEnd;
+    // Once the estimate has settled, only every 32nd batch is launched early enough to keep
+    // it learning; the early launch costs the requests that then miss the batch.
+    const learning = !this.#overlap.settled || this.#holds % 32 === 0;
+    const state: InflightState = {
+      count: this.#inflight,
+      busyUntil,
+      serial: this.#overlap.forHolds,
+      handoverMs: this.#handoverMs,
+      leadFraction: learning ? 0.2 : 0,
+    };
+    const at = launchAt(now, sel ?? { picked: [], rows, paddedLen: 1, predictedMs: NaN, realTokens: 0, apartMs: NaN, full }, state);
+    if (at <= now) return now;
+    if (this.#holdStart === 0) {
+      this.#holdStart = now;
+      this.#holds++;
+    }
+    return at;
+  }
+
+  /** Removes the picked requests (all of one group) from their queues. */
+  #takePicked(g: Group, reqs: Request[]): void {
+    for (let i = 0; i < reqs.length; i++) {
+      const r = reqs[i]!;
+      r.queue!.unlink(r);
+      this.#levelCount[r.level - 1]!--;
+      r.state = RUNNING;
+    }
+    g.live -= reqs.length;
+    if (g.live === 0) this.#deactivate(g);
+    this.#queued -= reqs.length;
   }
 
   /** Nothing left to wait for: a stale timer (e.g. a long queue timeout) must not keep the process alive. */
@@ -470,9 +639,14 @@ export class DynamicBatcher implements AsyncDisposable {
     return reqs;
   }
 
-  #launch(reqs: Request[]): void {
+  /** Sends `reqs` (already out of the queue) to the session as one batch; `sel` is the cost rule's choice, if it made one. */
+  #launch(reqs: Request[], sel: Selection | null): void {
     const batch = new Batch(reqs, this.#seq++);
     const now = performance.now();
+    if (this.#holdStart > 0) {
+      this.#heldMs += now - this.#holdStart;
+      this.#holdStart = 0;
+    }
     let size = 0;
     let queueMsMax = this.#c.queueMsMax;
     let queueMsTotal = 0;
@@ -488,6 +662,11 @@ export class DynamicBatcher implements AsyncDisposable {
     this.#c.dispatched += reqs.length;
     this.#c.queueMsMax = queueMsMax;
     batch.size = size;
+    let busyUntil = -Infinity;
+    if (this.#running.size > 0) {
+      batch.ahead = [...this.#running];
+      for (const b of batch.ahead) if (b.predictedEnd > busyUntil) busyUntil = b.predictedEnd;
+    }
     this.#inflight++;
     this.#inflightReqs += reqs.length;
     this.#running.add(batch);
@@ -507,9 +686,17 @@ export class DynamicBatcher implements AsyncDisposable {
       let real = 0;
       for (let i = 0; i < reqs.length; i++) real += reqs[i]!.batch * reqs[i]!.rowLen;
       this.#c.realTokens += real;
-      this.#c.paddedTokens += size * product(batch.lens);
+      batch.paddedLen = product(batch.lens);
+      this.#c.paddedTokens += size * batch.paddedLen;
+      batch.predictedMs = sel !== null && sel.rows === size && sel.paddedLen === batch.paddedLen ? sel.predictedMs : this.#model.predict(size, batch.paddedLen);
       batch.startedAt = performance.now();
       work = this.#session.run(feeds, this.#cfg.runOptions);
+      const t = performance.now();
+      this.#handoverMs += 0.1 * (t - now - this.#handoverMs);
+      if (batch.predictedMs > 0) {
+        const waits = busyUntil > t ? this.#overlap.forHolds * (busyUntil - t) : 0;
+        batch.predictedEnd = t + waits + batch.predictedMs;
+      }
       if (work === null || typeof work !== 'object' || typeof (work as { then?: unknown }).then !== 'function') {
         throw new InternalError(`session.run() returned ${describe(work)} instead of a Promise`);
       }
@@ -524,7 +711,9 @@ export class DynamicBatcher implements AsyncDisposable {
   }
 
   #onBatchDone(batch: Batch, out: Outputs | undefined, err: unknown): void {
-    const computeMs = performance.now() - batch.startedAt;
+    const doneAt = performance.now();
+    batch.doneAt = doneAt;
+    const computeMs = doneAt - batch.startedAt;
     this.#inflight--;
     this.#inflightReqs -= batch.reqs.length;
     this.#running.delete(batch);
@@ -543,10 +732,12 @@ export class DynamicBatcher implements AsyncDisposable {
     if (err === undefined) {
       c.batches++;
       c.samples += batch.size;
+      this.#learn(batch, computeMs);
     } else {
       c.batchesFailed++;
       batch.error = err;
     }
+    batch.ahead = null;
     this.#metrics?.batch(batch.size, computeMs / 1000, err === undefined);
     // Hand the session its next batch before splitting this one, so the device does not
     // idle while results are copied out; close() waits until they are delivered.
@@ -561,6 +752,48 @@ export class DynamicBatcher implements AsyncDisposable {
       }
     }
     this.#checkClosed();
+  }
+
+  /**
+   * Teaches the cost model this batch's run time. A batch that ran alone, or nearly (the
+   * batches ahead of it ended within its first tenth), gives its own cost as measured. One
+   * launched while others still ran gives a sample of how much they held it up
+   * (OverlapEstimator); its own cost is then learned only once that estimate is settled near
+   * 0 (side by side: the latency is its cost) or near 1 (one after another: the latency less
+   * the wait). In between it is not, because an inflated cost would in turn make the hold-up
+   * look smaller than it is.
+   */
+  #learn(batch: Batch, latencyMs: number): void {
+    const rows = batch.size;
+    const len = batch.paddedLen;
+    const overlap = this.#overlap;
+    const model = this.#model;
+    overlap.tick();
+    const ahead = batch.ahead;
+    if (ahead === null) {
+      model.observe(rows, len, latencyMs);
+      return;
+    }
+    let ranAfter = 0;
+    let overtook = false;
+    for (const a of ahead) {
+      if (a.doneAt > 0) ranAfter = Math.max(ranAfter, a.doneAt - batch.startedAt);
+      else overtook = true;
+    }
+    const own = model.predict(rows, len);
+    const settled = overlap.settled;
+    if (overtook) {
+      // It finished before a batch launched earlier: they ran side by side.
+      overlap.observe(latencyMs, own, latencyMs);
+      if (settled && overlap.value < 0.15) model.observe(rows, len, latencyMs);
+      return;
+    }
+    if (ranAfter <= 0.1 * latencyMs) {
+      model.observe(rows, len, latencyMs - overlap.value * ranAfter);
+      return;
+    }
+    if (own > 0) overlap.observe(latencyMs, own, ranAfter);
+    if (settled) model.observe(rows, len, Math.max(latencyMs - overlap.value * ranAfter, 0.05 * latencyMs));
   }
 
   #deliver(batch: Batch): void {
@@ -679,7 +912,7 @@ export class DynamicBatcher implements AsyncDisposable {
   }
 
   #checkClosed(): void {
-    if (this.#closing && !this.#closed && this.#queued === 0 && this.#inflight === 0) this.#finishClose();
+    if (this.#closing && !this.#closed && this.#queued === 0 && this.#inflight === 0 && !this.#warmupRunning) this.#finishClose();
   }
 
   #finishClose(): void {
@@ -743,6 +976,23 @@ export class DynamicBatcher implements AsyncDisposable {
         paddedElements: c.paddedElements,
         realTokens: c.realTokens,
         paddedTokens: c.paddedTokens,
+      },
+      costModel: {
+        scheduler: this.#cfg.scheduler,
+        ...this.#model.snapshot(),
+        serialization: { value: this.#overlap.value, samples: this.#overlap.samples },
+        handoverMs: this.#handoverMs,
+        holds: { count: this.#holds, ms: this.#heldMs },
+        lastBatch:
+          this.#lastSel === null
+            ? null
+            : {
+                rows: this.#lastSel.rows,
+                paddedLength: this.#lastSel.paddedLen,
+                predictedMs: this.#lastSel.predictedMs,
+                tokensPerMs: this.#lastSel.realTokens / this.#lastSel.predictedMs,
+              },
+        warmup: this.#warmupResult,
       },
     };
   }

@@ -17,7 +17,11 @@ import type { MetricsConfig } from './metrics.js';
 
 /** The resolved configuration (defaults filled in from the model), as `DynamicBatcher.config` shows it. */
 export interface DynamicBatcherConfig {
+  /** How batches are formed: by the learned cost model, or by Triton's rule. */
+  readonly scheduler: 'cost' | 'triton';
   readonly maxBatchSize: number;
+  /** Most padded tokens in a batch (Infinity: no limit). */
+  readonly maxBatchTokens: number;
   readonly maxQueueDelayMs: number;
   readonly preferredBatchSizes: readonly number[];
   readonly priorityLevels: number;
@@ -35,7 +39,13 @@ export interface DynamicBatcherConfig {
 /** Everything the batcher needs, normalised; internal. */
 export interface BatcherConfig {
   readonly layout: BatchLayout;
+  readonly scheduler: 'cost' | 'triton';
   readonly maxBatch: number;
+  /** Most padded tokens in a batch (Infinity: none); maxTokensSet when the user gave it (requests above it are refused). */
+  readonly maxTokens: number;
+  readonly maxTokensSet: boolean;
+  /** Warm-up shapes to run before serving, or null. */
+  readonly warmup: WarmupPlan | null;
   /** preferred[n] === 1 when n is a preferred batch size. */
   readonly preferred: Uint8Array;
   /** The largest preferred size, else maxBatch. */
@@ -54,6 +64,18 @@ export interface BatcherConfig {
   readonly public: DynamicBatcherConfig;
 }
 
+export interface WarmupPlan {
+  /** Padded lengths, each applied to every padded dim. */
+  readonly lengths: readonly number[];
+  readonly rows: readonly number[];
+  readonly maxMs: number;
+}
+
+/** TEI's default max_batch_tokens. */
+export const DEFAULT_MAX_BATCH_TOKENS = 16384;
+const DEFAULT_COST_MAX_BATCH = 256;
+const DEFAULT_TRITON_MAX_BATCH = 32;
+
 export function assertSession(session: unknown): asserts session is InferenceSession {
   if (
     session === null ||
@@ -71,7 +93,14 @@ export function resolveBatcherConfig(session: InferenceSession, options: Dynamic
   const o = parseOptions(DynamicBatcherOptionsSchema, options, 'DynamicBatcher options');
   const layout = planLayout(session, o.padding, o.outputs);
 
-  const maxBatch = o.maxBatchSize ?? layout.profileMaxBatch ?? 32;
+  const tritonOptions = (['maxBatchSize', 'preferredBatchSizes', 'maxQueueDelayMs', 'buckets'] as const).filter((k) => o[k] !== undefined);
+  const scheduler = o.scheduler ?? (tritonOptions.length > 0 ? 'triton' : 'cost');
+  if (scheduler === 'cost' && o.preferredBatchSizes !== undefined) {
+    throw new InvalidArgumentError(
+      "options.preferredBatchSizes is a rule of scheduler 'triton'; with scheduler 'cost' the batch size comes from the cost model (leave out one of the two)",
+    );
+  }
+  const maxBatch = o.maxBatchSize ?? layout.profileMaxBatch ?? (scheduler === 'cost' ? DEFAULT_COST_MAX_BATCH : DEFAULT_TRITON_MAX_BATCH);
   if (layout.profileMaxBatch !== undefined && maxBatch > layout.profileMaxBatch) {
     throw new InvalidArgumentError(
       `options.maxBatchSize ${maxBatch} is larger than the session's optimization profiles allow (batch at most ${layout.profileMaxBatch})`,
@@ -132,10 +161,14 @@ export function resolveBatcherConfig(session: InferenceSession, options: Dynamic
       buckets[di] = Object.freeze(sorted);
     }
   }
+  const maxTokens = o.maxBatchTokens ?? (scheduler === 'cost' ? DEFAULT_MAX_BATCH_TOKENS : Infinity);
+  const warmup = o.warmup === undefined || o.warmup === false ? null : warmupPlan(layout, o.warmup === true ? {} : o.warmup, maxBatch);
   const runOptions = o.outputs !== undefined ? Object.freeze({ outputs: layout.outputs.map((p) => p.name) }) : undefined;
 
   const pub: DynamicBatcherConfig = Object.freeze({
+    scheduler,
     maxBatchSize: maxBatch,
+    maxBatchTokens: maxTokens,
     maxQueueDelayMs: delayMs,
     preferredBatchSizes: Object.freeze(preferredSizes),
     priorityLevels: o.priorityLevels ?? 0,
@@ -167,7 +200,11 @@ export function resolveBatcherConfig(session: InferenceSession, options: Dynamic
 
   return Object.freeze({
     layout,
+    scheduler,
     maxBatch,
+    maxTokens,
+    maxTokensSet: o.maxBatchTokens !== undefined,
+    warmup,
     preferred,
     maxPreferred,
     delayMs,
@@ -181,4 +218,36 @@ export function resolveBatcherConfig(session: InferenceSession, options: Dynamic
     metrics: o.metrics === false ? null : (o.metrics ?? {}),
     public: pub,
   });
+}
+
+/**
+ * The warm-up shapes: zeros of every input at each padded length and row count. Only inputs
+ * whose dims are all fixed, the batch dim or padded can be made up; anything else needs real
+ * requests.
+ */
+export function warmupPlan(layout: BatchLayout, o: { lengths?: number[] | undefined; rows?: number[] | undefined; maxMs?: number | undefined }, maxBatch: number): WarmupPlan {
+  for (const p of layout.inputs) {
+    if (p.keyAxes.length > 0) {
+      throw new InvalidArgumentError(
+        `options.warmup cannot make up input ${JSON.stringify(p.name)}: its dim(s) ${p.keyAxes.join(', ')} are open but neither the batch dim nor padded, so their sizes are unknown; leave warmup out`,
+      );
+    }
+  }
+  const maxLen = Math.min(...layout.profileMaxLen, Infinity);
+  if (o.lengths !== undefined && layout.dims.length === 0) {
+    throw new InvalidArgumentError('options.warmup.lengths needs a padded dim, but nothing is padded');
+  }
+  for (const l of o.lengths ?? []) {
+    if (l > maxLen) throw new InvalidArgumentError(`options.warmup.lengths: ${l} is longer than the session's optimization profiles allow (${maxLen})`);
+  }
+  for (const r of o.rows ?? []) {
+    if (r > maxBatch) throw new InvalidArgumentError(`options.warmup.rows: ${r} is more than maxBatchSize ${maxBatch}`);
+  }
+  const lengths =
+    layout.dims.length === 0 ? [1] : [...new Set(o.lengths ?? [8, 32, 128].map((l) => Math.min(l, maxLen)))].sort((a, b) => a - b);
+  const rows: number[] = [];
+  if (o.rows !== undefined) rows.push(...new Set(o.rows));
+  else for (let r = 1; r <= maxBatch; r *= 2) rows.push(r);
+  rows.sort((a, b) => a - b);
+  return Object.freeze({ lengths: Object.freeze(lengths), rows: Object.freeze(rows), maxMs: o.maxMs ?? 2000 });
 }

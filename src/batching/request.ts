@@ -29,6 +29,8 @@ export class Request {
     readonly lens: readonly number[],
     /** Elements of one row along the padded dims (the product of `lens`; 1 when nothing is padded). */
     readonly rowLen: number,
+    /** The same with bucketed dims at their bucket's length: what one row of it costs in a batch at least. */
+    readonly padRowLen: number,
     readonly level: number,
     readonly enqueuedAt: number,
   ) {}
@@ -60,6 +62,15 @@ export class Batch {
   paddedElements = 0;
   outputs: Outputs | undefined = undefined;
   error: unknown = undefined;
+  /** The product of `lens` (1 when nothing is padded): the padded row length the cost model sees. */
+  paddedLen = 1;
+  /** The cost model's prediction of this batch's own run time (NaN before it has measured anything). */
+  predictedMs = NaN;
+  /** When it is predicted to finish, counting the batches it waits behind inside the session. */
+  predictedEnd = 0;
+  doneAt = 0;
+  /** The batches running when this one was launched; cleared when it finishes. */
+  ahead: Batch[] | null = null;
   constructor(
     readonly reqs: Request[],
     readonly seq: number,

@@ -30,7 +30,10 @@ describe('zero-config layout from the model metadata', () => {
       { name: 'last_hidden_state', batchAxis: 0, trimAxes: [{ axis: 1, dim: 'sequence_length' }] },
       { name: 'pooler_output', batchAxis: 0, trimAxes: [] },
     ]);
-    expect(b.config.maxBatchSize).toBe(32);
+    // Zero config: the cost model sizes batches, within TEI's default token budget.
+    expect(b.config.scheduler).toBe('cost');
+    expect(b.config.maxBatchSize).toBe(256);
+    expect(b.config.maxBatchTokens).toBe(16384);
     expect(b.config.maxInflightBatches).toBe(1);
     expect(b.config.maxQueueDelayMs).toBe(0);
     expect(b.config.queuePolicies).toEqual([{ maxSize: 0, timeoutMs: 0, timeoutAction: 'reject', allowTimeoutOverride: true }]);

@@ -1,0 +1,284 @@
+/**
+ * The zero-config (cost) scheduler end to end, on sessions whose runs take a known time of
+ * fake time: what it learns, which batches it forms, how it treats batches in flight, its
+ * warm-up and its token budget. Fake timers make every figure deterministic.
+ */
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { DynamicBatcher, type DynamicBatcherOptions } from '../../../src/batching/index.js';
+import type { Feeds, InferenceSession, Outputs } from '../../../src/session.js';
+import { EncoderDouble, TimedEncoder, expectOutputsFor, idsFor, request } from './doubles.js';
+
+/** A CPU-like cost in ms: 2 ms fixed, 0.05 ms per token, and 6% more per token for each row past 6. */
+const cpu = (n: number, l: number): number => 2 + 0.05 * n * l * (1 + Math.max(0, n - 6) * 0.06);
+/** A GPU-like cost: 40 ms flat up to 32 rows, then linear to 80 ms at 128 (the H100 curve x 10). */
+const gpu = (n: number): number => (n <= 32 ? 40 : 40 + ((n - 32) * 40) / 96);
+
+/** Seeded uniform integers in [lo, hi]. */
+function ints(seed: number, lo: number, hi: number): () => number {
+  return () => {
+    seed = (seed * 1664525 + 1013904223) >>> 0;
+    return lo + Math.floor((seed / 2 ** 32) * (hi - lo + 1));
+  };
+}
+
+/** Advances fake time until `cond` holds. */
+async function runUntil(cond: () => boolean, limitMs = 10_000_000): Promise<void> {
+  const end = performance.now() + limitMs;
+  while (!cond()) {
+    if (performance.now() > end) throw new Error('fake time ran out');
+    await vi.advanceTimersByTimeAsync(1);
+  }
+}
+
+/**
+ * Closed loop: `workers` clients each send a request of one row (length from `len`), check
+ * its result, and send the next, `total` requests in all. Returns fake ms elapsed.
+ */
+async function closedLoop(run: (f: Feeds) => Promise<Outputs>, workers: number, total: number, len: () => number): Promise<number> {
+  const t0 = performance.now();
+  let issued = 0;
+  let done = 0;
+  const worker = async (): Promise<void> => {
+    while (issued < total) {
+      const k = issued++;
+      const rows = [idsFor(k + 1, len())];
+      expectOutputsFor(await run(request(...rows)), rows);
+      done++;
+    }
+  };
+  const all = Promise.all(Array.from({ length: workers }, worker));
+  await runUntil(() => done === total);
+  await all;
+  return performance.now() - t0;
+}
+
+/** Open loop: Poisson arrivals at `perMs` for `count` requests of length `len`; returns latencies (ms). */
+async function openLoop(b: DynamicBatcher, perMs: number, count: number, len: number): Promise<number[]> {
+  let seed = 11;
+  const rand = (): number => {
+    seed = (seed * 1664525 + 1013904223) >>> 0;
+    return (seed + 0.5) / 2 ** 32;
+  };
+  const lat: number[] = [];
+  const pending: Promise<void>[] = [];
+  const t0 = performance.now();
+  let at = 0;
+  for (let k = 0; k < count; k++) {
+    at += -Math.log(rand()) / perMs;
+    const due = t0 + at;
+    if (due > performance.now()) await vi.advanceTimersByTimeAsync(due - performance.now());
+    const sent = performance.now();
+    const rows = [idsFor(k + 1, len)];
+    pending.push(
+      b.run(request(...rows)).then((out) => {
+        expectOutputsFor(out, rows);
+        lat.push(performance.now() - sent);
+      }),
+    );
+  }
+  await runUntil(() => lat.length === count);
+  await Promise.all(pending);
+  return lat.sort((x, y) => x - y);
+}
+
+const p99 = (sorted: number[]): number => sorted[Math.floor(sorted.length * 0.99)]!;
+
+beforeEach(() => {
+  vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'setImmediate', 'clearImmediate', 'performance'] });
+});
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+describe('cost scheduler: which batches it forms', () => {
+  it('on a CPU-like cost with mixed lengths: batches similar lengths, stops near the knee, and beats direct runs and the greedy rule', async () => {
+    const results: Record<string, number> = {};
+    const padding: Record<string, number> = {};
+    let costStats: ReturnType<DynamicBatcher['stats']>['costModel'] | undefined;
+    for (const path of ['direct', 'cost', 'triton'] as const) {
+      const s = new TimedEncoder(cpu);
+      const b = path === 'direct' ? null : new DynamicBatcher(s, path === 'triton' ? { scheduler: 'triton' } : {});
+      const len = ints(5, 1, 64);
+      const ms = await closedLoop(b ? (f) => b.run(f) : (f) => s.run(f), 16, 1500, len);
+      results[path] = 1500 / ms;
+      if (b) {
+        const t = b.stats().totals;
+        padding[path] = t.paddedTokens / t.realTokens;
+        if (path === 'cost') costStats = b.stats().costModel;
+        // Batches past the knee cost more per row than smaller ones: the cost rule avoids them.
+        if (path === 'cost') expect(Math.max(...s.calls.slice(200).map((c) => c.batch))).toBeLessThanOrEqual(12);
+        await b.close();
+      }
+    }
+    expect(costStats!.scheduler).toBe('cost');
+    expect(costStats!.samples).toBeGreaterThan(100);
+    expect(results.cost! / results.direct!).toBeGreaterThan(1.3);
+    expect(results.cost! / results.triton!).toBeGreaterThan(1.1);
+    expect(padding.cost!).toBeLessThan(padding.triton!);
+    // What it learned is there to read: at length 64 the best batch is near the knee.
+    const at64 = costStats!.bestRows.find((r) => r.length === 64)!;
+    expect(at64.rows).toBeGreaterThanOrEqual(4);
+    expect(at64.rows).toBeLessThanOrEqual(12);
+    expect(at64.perRowVsSingle).toBeLessThan(1);
+  });
+
+  it('at concurrency 1 sends each request alone and at once', async () => {
+    const s = new TimedEncoder(cpu);
+    const b = new DynamicBatcher(s);
+    const ms = await closedLoop((f) => b.run(f), 1, 50, () => 32);
+    expect(s.calls.every((c) => c.batch === 1)).toBe(true);
+    // Each run's own time (whole fake ms) plus at most the 1 ms step of the fake clock.
+    expect(ms).toBeLessThanOrEqual(50 * (Math.floor(cpu(1, 32)) + 1));
+    await b.close();
+  });
+
+  it('on a GPU-like flat cost fills batches up to maxBatchSize at saturation', async () => {
+    const s = new TimedEncoder((n) => gpu(n));
+    const b = new DynamicBatcher(s, { scheduler: 'cost', maxBatchSize: 128 });
+    await closedLoop((f) => b.run(f), 512, 4000, () => 16);
+    const late = s.calls.slice(10);
+    expect(late.reduce((a, c) => a + c.batch, 0) / late.length).toBeGreaterThan(120);
+    await b.close();
+  });
+});
+
+describe('cost scheduler: batches in flight', () => {
+  it('on a session that runs its batches one after another, learns so and holds the next batch until the device is free: p99 as with one in flight', async () => {
+    const best = (128 / gpu(128)) * 0.7;
+    const tail: number[] = [];
+    for (const inflight of [1, 2]) {
+      const s = new TimedEncoder((n) => gpu(n), 'serial', inflight);
+      const b = new DynamicBatcher(s, { maxBatchSize: 128, scheduler: 'cost' });
+      const lat = await openLoop(b, best, 3000, 16);
+      tail.push(p99(lat));
+      const cm = b.stats().costModel;
+        if (inflight === 2) {
+        expect(cm.serialization.value).toBeGreaterThan(0.8);
+        expect(cm.holds.count).toBeGreaterThan(0);
+      }
+      await b.close();
+    }
+    // Within the bench's bound: 2 x the batch latency of the largest batch.
+    expect(tail[1]!).toBeLessThanOrEqual(2 * gpu(128) + 5);
+    expect(tail[1]!).toBeLessThanOrEqual(tail[0]! * 1.15 + 5);
+  });
+
+  it('on a session that runs batches side by side, learns so and starts a batch as soon as a context is free', async () => {
+    const s = new TimedEncoder(cpu, 'parallel', 2);
+    const b = new DynamicBatcher(s);
+    await closedLoop((f) => b.run(f), 16, 1500, ints(9, 1, 64));
+    const cm = b.stats().costModel;
+    expect(cm.serialization.value).toBeLessThan(0.2);
+    expect(cm.holds.count).toBeLessThan(10);
+    expect(b.config.maxInflightBatches).toBe(2);
+    await b.close();
+  });
+});
+
+describe('cost scheduler: warm-up and token budget', () => {
+  it('warmup: runs zero-filled shapes before serving, learns from them, and queued requests wait for it', async () => {
+    const s = new TimedEncoder(cpu);
+    const b = new DynamicBatcher(s, { warmup: { lengths: [8, 64], rows: [1, 2, 4, 8, 16], maxMs: 60_000 } });
+    const early = b.run(request(idsFor(1, 5)));
+    let warmed = false;
+    const w = b.warmup().then(() => (warmed = true));
+    expect(b.warmup()).toBe(b.warmup()); // one warm-up
+    await runUntil(() => warmed);
+    await w;
+    const shapes = b.stats().costModel.warmup!.shapes;
+    // Per length, rows grow until the cost per row rises (past 6 rows here).
+    expect(shapes.map((x) => [x.rows, x.length])).toEqual([
+      [1, 8], [2, 8], [4, 8], [8, 8], [16, 8],
+      [1, 64], [2, 64], [4, 64], [8, 64], [16, 64],
+    ].filter(([n, l]) => !(l === 64 && n === 16)));
+    expect(s.calls[0]).toMatchObject({ batch: 1, seq: 8, rows: [[]] }); // zeros: attention_mask 0
+    expect(b.stats().costModel.samples).toBe(shapes.length * 2);
+    // The request that came during the warm-up ran after it.
+    await runUntil(() => b.stats().requests.succeeded === 1);
+    expect(s.calls.length).toBe(shapes.length * 3 + 1);
+    expectOutputsFor(await early, [idsFor(1, 5)]);
+    await b.close();
+  });
+
+  it('warmup: a failing warm-up rejects warmup() and serving goes on; a model with open dims it cannot make up is refused', async () => {
+    const s = new TimedEncoder(cpu);
+    s.failures.set(0, new Error('no zeros here'));
+    const b = new DynamicBatcher(s, { warmup: true });
+    let failure: unknown;
+    b.warmup().catch((e: unknown) => (failure = e));
+    const out = b.run(request(idsFor(2, 3)));
+    await runUntil(() => b.stats().requests.succeeded === 1);
+    expect(failure).toMatchObject({ message: 'no zeros here' });
+    expect(b.stats().costModel.warmup).toBeNull();
+    expectOutputsFor(await out, [idsFor(2, 3)]);
+    await b.close();
+
+    const open = new EncoderDouble();
+    (open as { inputs: unknown }).inputs = [
+      { name: 'input_ids', dtype: 'int64', dims: ['batch', 'sequence'] },
+      { name: 'attention_mask', dtype: 'int64', dims: ['batch', 'sequence'] },
+      { name: 'extra', dtype: 'float32', dims: ['batch', 'features'] },
+    ];
+    expect(() => new DynamicBatcher(open as InferenceSession, { warmup: true })).toThrow(/cannot make up input "extra": its dim\(s\) 1 are open/);
+  });
+
+  it('maxBatchTokens bounds rows x padded length; given explicitly, a larger request is refused', async () => {
+    const s = new TimedEncoder(() => 10);
+    const b = new DynamicBatcher(s, { maxBatchTokens: 64 });
+    expect(b.config).toMatchObject({ scheduler: 'cost', maxBatchTokens: 64 });
+    const outs = Array.from({ length: 20 }, (_, k) => b.run(request(idsFor(k + 1, 16))));
+    await runUntil(() => b.stats().requests.succeeded === 20);
+    await Promise.all(outs);
+    expect(Math.max(...s.calls.map((c) => c.batch * c.seq))).toBeLessThanOrEqual(64);
+    await expect(b.run(request(idsFor(1, 65)))).rejects.toMatchObject({
+      code: 'ERR_SHAPE',
+      message: expect.stringMatching(/1 x sequence 65 = 65 tokens is more than options.maxBatchTokens 64/),
+    });
+    await b.close();
+
+    const triton = new DynamicBatcher(new TimedEncoder(() => 10), { maxBatchSize: 32, maxBatchTokens: 40 } as DynamicBatcherOptions);
+    expect(triton.config).toMatchObject({ scheduler: 'triton', maxBatchTokens: 40 });
+    await triton.close();
+  });
+
+  it('defaults: the cost scheduler unless a Triton batch-forming option is given; preferredBatchSizes does not mix with it', async () => {
+    const s = new EncoderDouble();
+    for (const [o, want] of [
+      [{}, 'cost'],
+      [{ maxQueueDelayMs: 1 }, 'triton'],
+      [{ buckets: [8] }, 'triton'],
+      [{ maxBatchSize: 8 }, 'triton'],
+      [{ maxBatchSize: 8, scheduler: 'cost' }, 'cost'],
+      [{ priorityLevels: 2 }, 'cost'],
+    ] as [DynamicBatcherOptions, string][]) {
+      const b = new DynamicBatcher(s, o);
+      expect(b.config.scheduler, JSON.stringify(o)).toBe(want);
+      expect(b.config.maxBatchTokens).toBe(want === 'cost' ? 16384 : Infinity);
+      await b.close();
+    }
+    expect(() => new DynamicBatcher(s, { scheduler: 'cost', preferredBatchSizes: [4] })).toThrow(/preferredBatchSizes is a rule of scheduler 'triton'/);
+  });
+});
+
+describe('cost scheduler: 10,000 concurrent requests', () => {
+  it('none lost, none mixed', async () => {
+    vi.useRealTimers();
+    const s = new EncoderDouble();
+    const b = new DynamicBatcher(s);
+    const rows: number[][][] = [];
+    const promises: Promise<Outputs>[] = [];
+    for (let k = 0; k < 10_000; k++) {
+      const n = 1 + (k % 3);
+      const len = 1 + ((k * 7919) % 64);
+      const r = Array.from({ length: n }, (_, j) => idsFor(k * 3 + j + 1, len));
+      rows.push(r);
+      promises.push(b.run(request(...r)));
+    }
+    const outs = await Promise.all(promises);
+    outs.forEach((o, k) => expectOutputsFor(o, rows[k]!));
+    expect(s.calls.reduce((a, c) => a + c.batch, 0)).toBe(rows.reduce((a, r) => a + r.length, 0));
+    expect(b.stats().requests).toMatchObject({ accepted: 10_000, succeeded: 10_000, failed: 0 });
+    expect(s.calls.length).toBeLessThan(10_000); // they were batched
+    await b.close();
+  });
+});
