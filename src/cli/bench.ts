@@ -14,7 +14,7 @@ import { basename } from 'node:path';
 import cliProgress from 'cli-progress';
 import { InvalidArgumentError, describe } from '../errors.js';
 import { createEncoderModel, encodeModel, encoderParameterCount, readModel, resolveEncoderConfig, type EncoderOptions } from '../onnx/index.js';
-import { writeFileAtomic } from '../accuracy/files.js';
+import { writeFileAtomic } from '../files.js';
 import { runBench, type BenchModel, type BenchOptions, type BenchProgress, type RateSpec } from '../bench/runner.js';
 import { benchHtml, benchJson, benchMarkdown, formatBenchText } from '../bench/report.js';
 import type { BenchReport } from '../bench/report-schema.js';

@@ -26,7 +26,7 @@ import { readInputFile, writeInputFile, type InputFileFormat } from '../accuracy
 import { readRefData } from '../accuracy/ref-data.js';
 import { inferValueRanges } from '../accuracy/model-hints.js';
 import { compareHtml, compareJson, formatBisectText, formatCompareText } from '../accuracy/report.js';
-import { writeFileAtomic } from '../accuracy/files.js';
+import { writeFileAtomic } from '../files.js';
 import { parseErrorStat, parseNamedValues, parseNonNegative, parseQuantile } from '../accuracy/tolerance.js';
 import type { GenerateInputsOptions, MaskPattern } from '../accuracy/inputs.js';
 import { CliExit, EXIT_FAIL } from './index.js';

@@ -16,7 +16,7 @@ import { generateInputs } from '../accuracy/inputs.js';
 import { inferValueRanges } from '../accuracy/model-hints.js';
 import { readInputFile } from '../accuracy/input-file.js';
 import { readRefData } from '../accuracy/ref-data.js';
-import { writeFileAtomic } from '../accuracy/files.js';
+import { writeFileAtomic } from '../files.js';
 import { collect, intArg } from './args.js';
 
 export interface ConvertFp16CliOptions {
