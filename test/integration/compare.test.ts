@@ -13,7 +13,7 @@ import { bisect, compare, readInputFile, readRefData } from '../../src/accuracy/
 import { main } from '../../src/cli/index.js';
 import { convertToFloat16 } from '../../src/fp16/index.js';
 import { Tensor } from '../../src/tensor.js';
-import { Random } from '../../src/accuracy/random.js';
+import { Random } from '../../src/random.js';
 
 const NODE_TESTS = fileURLToPath(new URL('../fixtures/accuracy/onnx-node/', import.meta.url));
 let dir: string;
