@@ -68,11 +68,7 @@ export function formatRecordSummary(r: BenchRecord): string {
   } else {
     lines.push(`Direct session.run(): one call per request (${r.rowsPerRequest} sample(s) per call); no queue`);
   }
-  lines.push(
-    r.stages === null
-      ? `H2D Latency, GPU Compute Time, D2H Latency: not reported (the ${r.backend} session does not time device stages)`
-      : `H2D Latency: ${fmtMs(r.stages.h2dMs)} ms, GPU Compute Time: ${fmtMs(r.stages.computeMs)} ms, D2H Latency: ${fmtMs(r.stages.d2hMs)} ms (means over ${r.stages.runs} runs)`,
-  );
+  lines.push(`H2D Latency, GPU Compute Time, D2H Latency: not reported (the ${r.backend} session does not time device stages)`);
   const problems = [`Errors: ${r.errors}${r.firstError ? ` (first: ${r.firstError})` : ''}`];
   if (r.mode === 'open-loop') {
     problems.push(`dropped: ${r.dropped} (more than the outstanding limit)`);
@@ -190,7 +186,7 @@ export function benchMarkdown(report: BenchReport): string {
         fmtMs(l.p99),
         fmtMs(l.max),
         fmtMs(r.enqueueMs.mean),
-        r.stages ? `${fmtMs(r.stages.h2dMs)} / ${fmtMs(r.stages.computeMs)} / ${fmtMs(r.stages.d2hMs)}` : 'not reported',
+        'not reported',
       ]),
     );
   }

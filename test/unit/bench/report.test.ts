@@ -102,7 +102,7 @@ const RECORDS = [
     meanBatchSize: 5,
     paddingRatio: 0.2,
   }),
-  record({ backend: 'tensorrt', stages: { runs: 10, h2dMs: 0.05, computeMs: 1.2, d2hMs: 0.08 } }),
+  record({ backend: 'tensorrt' }),
 ];
 
 describe('JSON', () => {
@@ -136,14 +136,14 @@ describe('text', () => {
     expect(s).toContain('H2D Latency, GPU Compute Time, D2H Latency: not reported (the onnxruntime session does not time device stages)');
   });
 
-  it('shows the batcher split, the open-loop rates and the device stages where reported', () => {
+  it('shows the batcher split and the open-loop rates, and device stages as not reported', () => {
     const open = formatRecordSummary(RECORDS[4]!);
     expect(open).toContain('Offered: 748 requests/s (poisson arrivals, target 750/s), achieved 745/s');
     expect(open).toContain('Latency (from scheduled arrival)');
     expect(open).toContain('queue time 0.300 ms mean per request, compute time 2.000 ms mean per batch');
     expect(open).toContain('Errors: 2 (first: ERR_QUEUE_FULL: the queue is full), dropped: 3');
     expect(open).toContain('incomplete: 1 (latency counted up to the drain deadline: a lower bound)');
-    expect(formatRecordSummary(RECORDS[5]!)).toContain('H2D Latency: 0.050 ms, GPU Compute Time: 1.200 ms, D2H Latency: 0.080 ms (means over 10 runs)');
+    expect(formatRecordSummary(RECORDS[5]!)).toContain('H2D Latency, GPU Compute Time, D2H Latency: not reported (the tensorrt session does not time device stages)');
   });
 
   it('prints skipped backends with the reason, a table row per record, and the notes', () => {
@@ -167,7 +167,6 @@ describe('markdown', () => {
     expect(md).toContain('| onnxruntime | batcher | concurrency 8 | 1500 | 3000 | 4.000 | 5.000 | 7.000 | 14.0 | 0.500 | 3.000 | 0 | - |');
     expect(md).toContain('## Latency detail (ms)');
     expect(md).toContain('not reported');
-    expect(md).toContain('0.050 / 1.200 / 0.080');
     expect(md).toContain('**tensorrt: skipped, not measured.**');
   });
 });
