@@ -13,13 +13,15 @@ import type { Command } from 'commander';
 import { basename } from 'node:path';
 import cliProgress from 'cli-progress';
 import { InvalidArgumentError, describe } from '../errors.js';
-import { createEncoderModel, encodeModel, encoderParameterCount, readModel, resolveEncoderConfig, type EncoderOptions } from '../onnx/index.js';
+import { createEncoderModel, encodeModel, encoderParameterCount, resolveEncoderConfig, type EncoderOptions } from '../onnx/index.js';
+import { ENCODER_PRESETS } from '../onnx/encoder.js';
 import { writeFileAtomic } from '../files.js';
 import { runBench, type BenchModel, type BenchOptions, type BenchProgress, type RateSpec } from '../bench/runner.js';
 import { benchHtml, benchJson, benchMarkdown, formatBenchText } from '../bench/report.js';
 import type { BenchReport } from '../bench/report-schema.js';
 import { CliExit, EXIT_USAGE } from './index.js';
 import { dimSizesArg, intArg, listArg, numberArg } from './args.js';
+import { readOnnxInput } from './input-files.js';
 
 export interface BenchCliOptions {
   encoder?: string;
@@ -95,14 +97,16 @@ const ENCODER_KEYS: Record<string, keyof EncoderOptions> = {
   opset: 'opset',
 };
 
-/** `tiny`, `bert-base`, `layers=4,hidden=128` or `bert-base,layers=2`. */
+/** A preset (`tiny`, `small`, `bert-base`: every one the demo takes), `layers=4,hidden=128`, or `bert-base,layers=2`. */
 export function parseEncoderSpec(text: string): EncoderOptions {
   const out: Record<string, unknown> = {};
   for (const part of listArg(text, '--encoder')) {
     const eq = part.indexOf('=');
     if (eq < 0) {
-      if (part !== 'tiny' && part !== 'bert-base') {
-        throw new InvalidArgumentError(`--encoder preset must be tiny or bert-base, got ${describe(part)} (sizes go as KEY=VALUE: ${Object.keys(ENCODER_KEYS).join(', ')})`);
+      if (!Object.prototype.hasOwnProperty.call(ENCODER_PRESETS, part)) {
+        throw new InvalidArgumentError(
+          `--encoder preset must be one of ${Object.keys(ENCODER_PRESETS).join(', ')}, got ${describe(part)} (sizes go as KEY=VALUE: ${Object.keys(ENCODER_KEYS).join(', ')})`,
+        );
       }
       if (out.preset !== undefined) throw new InvalidArgumentError(`--encoder names two presets: ${describe(text)}`);
       out.preset = part;
@@ -188,7 +192,7 @@ export function benchOptionsFromCli(o: BenchCliOptions): BenchOptions {
 async function loadBenchModel(model: string | undefined, encoder: string | undefined): Promise<BenchModel> {
   if (model !== undefined && encoder !== undefined) throw new InvalidArgumentError('give a model file or --encoder, not both');
   if (model !== undefined) {
-    const proto = await readModel(model, { loadExternalData: false });
+    const proto = await readOnnxInput(model, 'model');
     return { source: model, proto, label: basename(model) };
   }
   const options = parseEncoderSpec(encoder ?? 'tiny');
@@ -315,7 +319,7 @@ export function registerBench(program: Command): void {
         'direct session.run() against the DynamicBatcher, on every available backend side by side',
     )
     .argument('[model]', 'ONNX model; without it the embedded encoder (--encoder)')
-    .option('--encoder <spec>', 'embedded encoder: tiny (default) | bert-base, optionally with KEY=VALUE sizes: layers, hidden, heads, intermediate, vocab, max-positions, classes, type-vocab, seed')
+    .option('--encoder <spec>', `embedded encoder: ${Object.keys(ENCODER_PRESETS).join(' | ')} (default tiny), optionally with KEY=VALUE sizes: layers, hidden, heads, intermediate, vocab, max-positions, classes, type-vocab, seed`)
     .option('--backend <list>', 'backends, comma-separated: onnxruntime,tensorrt (default both; tensorrt is skipped with the reason where its libraries are absent)')
     .option('--batcher <mode>', 'on | off | both (default both): requests through a DynamicBatcher, straight to session.run(), or each')
     .option('--concurrency <list>', 'closed-loop sweep: requests kept outstanding, e.g. 1,8,32 (default 1,8,32; none to skip)')

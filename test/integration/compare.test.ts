@@ -299,7 +299,7 @@ describe('tensorrt-node compare', () => {
       [['compare', encoderPath, '--b-backend', 'gpu'], '--b-backend must be onnxruntime or tensorrt'],
       [['compare', encoderPath, '--b-backend', 'onnxruntime', '--val-range', 'input_ids:5', '--json', json], '--val-range "input_ids:5": expected NAME:MIN,MAX'],
       [['compare', encoderPath, '--b-backend', 'onnxruntime', '--val-range', 'nope:0,1', '--json', json], 'input "nope" (given a value range or shape) is not an input'],
-      [['compare', join(dir, 'missing.onnx'), '--b-backend', 'onnxruntime', '--json', json], 'error ERR_ONNXRUNTIME'],
+      [['compare', join(dir, 'missing.onnx'), '--b-backend', 'onnxruntime', '--json', json], 'error ERR_IO'],
       [['compare', encoderPath, join(dir, 'mlp.onnx'), '--json', json], 'the two models take different inputs'],
       [['compare', encoderPath, '--b-backend', 'onnxruntime', '--inputs', join(NODE_TESTS, 'README.md'), '--json', json], 'is not valid JSON'],
       [['compare', encoderPath, '--ref-data', dir, '--json', json], 'holds no reference data'],
@@ -310,6 +310,32 @@ describe('tensorrt-node compare', () => {
       expect(code, args.join(' ')).toBe(2);
     }
     expect((await readdir(dir)).includes('never.json')).toBe(false);
+  });
+
+  it('reports file problems of either model and of --ref-data in our words, before any session, exit 2', async () => {
+    const empty = join(dir, 'empty.onnx');
+    await writeFile(empty, new Uint8Array(0));
+    const notOnnx = join(NODE_TESTS, 'README.md');
+    const missing = join(dir, 'missing.onnx');
+    const json = join(dir, 'never2.json');
+    const cases: [string[], string][] = [
+      [['compare', missing, encoderPath], `error ERR_IO: model A ${JSON.stringify(missing)} does not exist`],
+      [['compare', encoderPath, missing], `error ERR_IO: model B ${JSON.stringify(missing)} does not exist`],
+      [['compare', missing], `error ERR_IO: model A ${JSON.stringify(missing)} does not exist`], // before TensorRT is looked for
+      [['compare', empty, encoderPath], `error ERR_ONNX_PARSE: model A ${JSON.stringify(empty)} is empty (0 bytes)`],
+      [['compare', encoderPath, dir], `error ERR_IO: model B ${JSON.stringify(dir)} is a folder, expected a file`],
+      [['compare', encoderPath, notOnnx], `error ERR_ONNX_PARSE: model B ${JSON.stringify(notOnnx)} is not an ONNX model`],
+      [['compare', encoderPath, '--ref-data', join(dir, 'no-such-set')], `error ERR_IO: --ref-data folder ${JSON.stringify(join(dir, 'no-such-set'))} does not exist`],
+      [['compare', encoderPath, '--ref-data', encoderPath], `error ERR_IO: --ref-data folder ${JSON.stringify(encoderPath)} is not a folder`],
+      [['compare', encoderPath, encoderPath, '--inputs', join(dir, 'no-inputs.json')], `error ERR_IO: --inputs ${JSON.stringify(join(dir, 'no-inputs.json'))} does not exist`],
+    ];
+    for (const [args, message] of cases) {
+      const { code, err } = await cli(...args, '--json', json);
+      expect(err, args.join(' ')).toContain(message);
+      expect(err, args.join(' ')).not.toMatch(/onnxruntime|\.cc:|ModelProto does not|ERR_TENSORRT/i);
+      expect(code, args.join(' ')).toBe(2);
+    }
+    expect((await readdir(dir)).includes('never2.json')).toBe(false);
   });
 
   it('exits 2 when saved inputs have the wrong dtype, and when output shapes differ', async () => {
