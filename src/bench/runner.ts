@@ -431,6 +431,7 @@ function toRecord(p: Point, rate: number | null, r: LoadResult, bw: BatcherWindo
     stages: null,
     errors: r.errors,
     firstError: r.firstError,
+    errorSummary: [...r.errorSummary],
     dropped: r.dropped,
     incomplete: r.incomplete,
   };

@@ -6,8 +6,10 @@
  * reason (never a number). Progress goes to stderr (a bar on a terminal, lines otherwise),
  * the report to stdout, and --json/--markdown/--html to files.
  *
- * Exit codes: 0 measured, 2 usage or input error, or no backend could run at all (nothing
- * is written then).
+ * Exit codes: 0 measured; 1 a configuration served nothing in its window or more of its
+ * requests failed than --max-error-rate allows (default 0; see bench/checks.ts): the reports
+ * are still written, and the errors are summarised by message; 2 usage or input error, or no
+ * backend could run at all (nothing is written then).
  */
 import type { Command } from 'commander';
 import { basename } from 'node:path';
@@ -19,7 +21,8 @@ import { writeFileAtomic } from '../files.js';
 import { runBench, type BenchModel, type BenchOptions, type BenchProgress, type RateSpec } from '../bench/runner.js';
 import { benchHtml, benchJson, benchMarkdown, formatBenchText } from '../bench/report.js';
 import type { BenchReport } from '../bench/report-schema.js';
-import { CliExit, EXIT_USAGE } from './index.js';
+import { benchProblems, DEFAULT_MAX_ERROR_RATE } from '../bench/checks.js';
+import { CliExit, EXIT_FAIL, EXIT_USAGE } from './index.js';
 import { dimSizesArg, intArg, listArg, numberArg } from './args.js';
 import { readOnnxInput } from './input-files.js';
 
@@ -50,6 +53,7 @@ export interface BenchCliOptions {
   markdown?: string;
   html?: string;
   quiet?: boolean;
+  maxErrorRate?: string;
 }
 
 export function parseConcurrency(text: string | undefined): number[] | undefined {
@@ -293,6 +297,7 @@ class Progress {
 
 export async function runBenchCli(model: string | undefined, o: BenchCliOptions, argv: readonly string[]): Promise<BenchReport> {
   const options = benchOptionsFromCli(o);
+  const maxErrorRate = numberArg(o.maxErrorRate, '--max-error-rate', 0, 1, 'a fraction of the requests') ?? DEFAULT_MAX_ERROR_RATE;
   const benchModel = await loadBenchModel(model, o.encoder);
   const progress = new Progress(o.quiet === true);
   let report: BenchReport;
@@ -308,6 +313,13 @@ export async function runBenchCli(model: string | undefined, o: BenchCliOptions,
   if (o.markdown !== undefined) await writeFileAtomic(o.markdown, benchMarkdown(report));
   if (o.html !== undefined) await writeFileAtomic(o.html, benchHtml(report));
   process.stdout.write(`${formatBenchText(report)}\n`);
+  const problems = benchProblems(report, maxErrorRate);
+  if (problems.length > 0) {
+    throw new CliExit(
+      EXIT_FAIL,
+      `error: ${problems.length} of ${report.records.length} configuration(s) failed (exit 1):\n${problems.map((p) => `  ${p.configuration}: ${p.reason}`).join('\n')}`,
+    );
+  }
   return report;
 }
 
@@ -345,6 +357,7 @@ export function registerBench(program: Command): void {
     .option('--markdown <file>', 'write the tables as markdown')
     .option('--html <file>', 'write a self-contained HTML page with latency-vs-throughput charts')
     .option('--quiet', 'no progress on stderr')
+    .option('--max-error-rate <fraction>', 'exit 1 when more than this fraction of a configuration\'s requests fail (default 0: any failed request; a configuration that serves nothing always fails)')
     .action(async (model: string | undefined, opts: BenchCliOptions, cmd: Command) => {
       // commander keeps the argv it parsed (untyped); it goes into the report as the command.
       const raw = (cmd.parent as unknown as { rawArgs?: string[] } | null)?.rawArgs?.slice(2) ?? ['bench'];
