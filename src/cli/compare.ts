@@ -238,7 +238,7 @@ export async function runCompare(modelA: string, modelB: string | undefined, o: 
     const options: CompareOptions = {
       ...tolerances,
       labels: { a: labelA, b: labelB },
-      infinitiesCompareEqual: o.infinitiesCompareEqual === true,
+      infinitiesCompareEqual: o.infinitiesCompareEqual !== false,
       ...(topK !== undefined ? { topK } : {}),
       ...(o.outputs !== undefined ? { outputs: o.outputs } : {}),
       ...(inputs !== undefined ? { inputs } : { generate }),
@@ -250,7 +250,7 @@ export async function runCompare(modelA: string, modelB: string | undefined, o: 
     if (o.bisect) {
       bisected = await bisect(modelA, modelB!, {
         ...tolerances,
-        infinitiesCompareEqual: o.infinitiesCompareEqual === true,
+        infinitiesCompareEqual: o.infinitiesCompareEqual !== false,
         inputs: result.inputs[0]!,
         ...(threads !== undefined ? { intraOpNumThreads: threads } : {}),
       });
@@ -294,7 +294,8 @@ export function registerCompare(program: Command): void {
     .option('--rtol <values...>', 'relative tolerance (relative to B), VALUE or OUTPUT:VALUE (default 1e-5)')
     .option('--check-error-stat <stats...>', 'elemwise (default) | max | mean | median | quantile, or OUTPUT:STAT')
     .option('--error-quantile <values...>', 'quantile for --check-error-stat quantile (default 0.99), or OUTPUT:Q')
-    .option('--infinities-compare-equal', 'equal infinities on both sides count as no error')
+    .option('--infinities-compare-equal', 'equal infinities on both sides count as no error (the default)')
+    .option('--no-infinities-compare-equal', "equal infinities are a NaN error, as by Polygraphy's default (NaN is always an error, also NaN against NaN)")
     .option('--top-k <k>', 'k for the top-k agreement of logits-like outputs (default 5)')
     .option('--outputs <names...>', 'compare only these outputs')
     .option('--json <file>', 'write the report as JSON')
