@@ -235,8 +235,11 @@ export async function runCompare(modelA: string, modelB: string | undefined, o: 
       generate.valueRanges = { ...hinted, ...userRanges };
     }
 
+    // The vocabulary axis: the largest embedding table the model's integer inputs index.
+    const tables = protoA === undefined ? [] : Object.values(inferValueRanges(protoA)).map(([, hi]) => hi + 1);
     const options: CompareOptions = {
       ...tolerances,
+      ...(tables.length > 0 && Math.max(...tables) >= 2 ? { classAxisSizes: [Math.max(...tables)] } : {}),
       labels: { a: labelA, b: labelB },
       infinitiesCompareEqual: o.infinitiesCompareEqual !== false,
       ...(topK !== undefined ? { topK } : {}),
@@ -296,7 +299,7 @@ export function registerCompare(program: Command): void {
     .option('--error-quantile <values...>', 'quantile for --check-error-stat quantile (default 0.99), or OUTPUT:Q')
     .option('--infinities-compare-equal', 'equal infinities on both sides count as no error (the default)')
     .option('--no-infinities-compare-equal', "equal infinities are a NaN error, as by Polygraphy's default (NaN is always an error, also NaN against NaN)")
-    .option('--top-k <k>', 'k for the top-k agreement of logits-like outputs (default 5)')
+    .option('--top-k <k>', 'k for the top-k agreement of class-score outputs: named like logits/scores/probs/class, or whose last axis is the vocabulary or a label axis (default 5)')
     .option('--outputs <names...>', 'compare only these outputs')
     .option('--json <file>', 'write the report as JSON')
     .option('--html <file>', 'write a self-contained HTML report with error histograms')
