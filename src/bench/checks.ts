@@ -8,7 +8,7 @@
  * requests unfinished at the drain deadline are load shedding, not errors: they are reported
  * but do not fail the run.
  */
-import type { BenchRecord, BenchReport } from './report-schema.js';
+import type { BenchReport } from './report-schema.js';
 import { formatErrorSummary, loadName, pathName } from './report.js';
 
 export const DEFAULT_MAX_ERROR_RATE = 0;

@@ -7,7 +7,7 @@
  * then fails with ERR_TENSORRT_NOT_FOUND (exit 2) before writing anything.
  */
 import { basename, extname, resolve } from 'node:path';
-import { Command, Option } from 'commander';
+import { Option, type Command } from 'commander';
 import { InvalidArgumentError } from '../errors.js';
 import type { BuildOptions, BuildProgressEvent, DimRangeInput, ProfileInput } from '../build/options.js';
 import { writeTritonModel, type TritonExportOptions } from '../build/triton.js';

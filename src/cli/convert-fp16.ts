@@ -13,7 +13,7 @@ import type { Command } from 'commander';
 import { realpath, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { InvalidArgumentError, describe } from '../errors.js';
-import type { Feeds, TensorInfo } from '../session.js';
+import type { TensorInfo } from '../session.js';
 import { isDataType } from '../tensor.js';
 import { allTensors, externalDataInfo, inspectModel, loadExternalData, resolveExternalLocation, writeModel, type ModelProto } from '../onnx/index.js';
 import { isExternal } from '../onnx/tensor-proto.js';

@@ -151,7 +151,7 @@ describe('tensorrt-node bench on the tiny encoder (ONNX Runtime)', () => {
       '--seq', '1000', '--pool', '2', '--duration', '0.15', '--warmup', '0', '--threads', '1', '--quiet', '--json', json,
     );
     expect(r.code).toBe(1);
-    expect(r.err).toMatch(/error: 1 of 1 configuration\(s\) failed \(exit 1\):\n  onnxruntime direct concurrency 1: served nothing: no request completed in the 0\.15 s window, \d+ failed; errors: \d+ × ERR_/);
+    expect(r.err).toMatch(/error: 1 of 1 configuration\(s\) failed \(exit 1\):\n {2}onnxruntime direct concurrency 1: served nothing: no request completed in the 0\.15 s window, \d+ failed; errors: \d+ × ERR_/);
     const rec = BenchReportSchema.parse(JSON.parse(await readFile(json, 'utf8'))).records[0]!;
     expect(rec.requests).toBe(0);
     expect(rec.errors).toBeGreaterThan(0);

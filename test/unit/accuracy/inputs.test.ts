@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
 import { generateInputs, resolveDims } from '../../../src/accuracy/inputs.js';
-import { Random } from '../../../src/random.js';
 import { InvalidArgumentError } from '../../../src/errors.js';
 import type { TensorInfo } from '../../../src/session.js';
 
