@@ -4,7 +4,7 @@ import { DynamicBatcher } from '../../../src/batching/index.js';
 import { batcherWindow, readBatcherCounters, type BatcherCounters } from '../../../src/bench/probes.js';
 import { Tensor } from '../../../src/tensor.js';
 import type { Feeds } from '../../../src/session.js';
-import { EncoderDouble } from '../batching/doubles.js';
+import { EncoderDouble } from '../../support/doubles.js';
 
 function request(len: number, seed: number): Feeds {
   const ids = BigInt64Array.from({ length: len }, (_, i) => BigInt(1 + ((seed * 31 + i) % 50)));
