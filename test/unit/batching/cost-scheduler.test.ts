@@ -6,7 +6,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { DynamicBatcher, type DynamicBatcherOptions } from '../../../src/batching/index.js';
 import type { Feeds, InferenceSession, Outputs } from '../../../src/session.js';
-import { EncoderDouble, TimedEncoder, expectOutputsFor, idsFor, request } from './doubles.js';
+import { EncoderDouble, TimedEncoder, expectOutputsFor, idsFor, request } from '../../support/doubles.js';
 
 /** A CPU-like cost in ms: 2 ms fixed, 0.05 ms per token, and 6% more per token for each row past 6. */
 const cpu = (n: number, l: number): number => 2 + 0.05 * n * l * (1 + Math.max(0, n - 6) * 0.06);
