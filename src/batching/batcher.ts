@@ -38,7 +38,7 @@ import { z } from 'zod';
 import type { BatcherRunOptions, DynamicBatcherOptions } from './options.js';
 import { resolveBatcherConfig, warmupPlan, type BatcherConfig, type DynamicBatcherConfig, type WarmupPlan } from './config.js';
 import { Admission } from './admission.js';
-import { chooseTriton, launchAt, selectByCost, waitForCompany, type CostCandidate, type InflightState, type Selection } from './scheduling.js';
+import { MAX_CANDIDATES, chooseTriton, launchAt, selectByCost, waitForCompany, type CostCandidate, type InflightState, type Selection } from './scheduling.js';
 import { CostModel, OverlapEstimator, type CostModelSnapshot } from './cost-model.js';
 import { runWarmup, type WarmupResult } from './warmup.js';
 import { checkOutputs, gather, passThrough, sameLens, split } from './assembly.js';
@@ -535,7 +535,7 @@ export class DynamicBatcher implements AsyncDisposable {
     if (g === null) return Infinity;
     // Candidates: the requests of that queue (one priority level), oldest first.
     const queue = g.queues[bestQ]!;
-    const scan = Math.max(64, 4 * cfg.maxBatch);
+    const scan = Math.min(MAX_CANDIDATES, Math.max(64, 2 * cfg.maxBatch));
     const cands: Request[] = [];
     const span = queue.span;
     for (let i = 0; i < span && cands.length < scan; i++) {

@@ -170,6 +170,8 @@ export interface Selection {
 
 /** Most padded lengths tried as the batch's longest per decision; more are thinned out geometrically. */
 const MAX_LENGTH_CHOICES = 16;
+/** Most candidates one decision looks at (the oldest ones of the queue). */
+export const MAX_CANDIDATES = 4096;
 
 /**
  * The cost rule: of the batches that hold the anchor (the request that has waited longest at
@@ -197,6 +199,7 @@ export function selectByCost(
   cost: CostFn,
   limits: CostLimits,
 ): Selection {
+  if (cands.length > MAX_CANDIDATES) cands = cands.slice(0, MAX_CANDIDATES);
   const a = cands[anchor]!;
   const nDims = a.lens.length;
   const maxRows = limits.maxRows;
@@ -241,15 +244,34 @@ export function selectByCost(
     return { picked, rows, paddedLen: padded(), predictedMs: NaN, realTokens: real, apartMs: NaN, full: isFull(rows, padded(), limits) };
   }
 
-  // Candidates by row length, ties newest first, so the oldest of equals is taken first
-  // when walking down from the end.
-  const order = Array.from(cands.keys()).sort((x, y) => cands[x]!.rowLen - cands[y]!.rowLen || cands[y]!.enqueuedAt - cands[x]!.enqueuedAt);
-  const p = order.indexOf(anchor);
-  const alone = new Float64Array(cands.length);
-  for (let i = 0; i < cands.length; i++) {
-    const c = cands[i]!;
-    alone[i] = i === anchor ? aloneA : cost(c.batch, padTo === null ? c.rowLen : padRowLen(c, padTo));
+  // Candidates by row length, ties newest first (candidates come oldest first), so the
+  // oldest of equals is taken first when walking down from the end. Packed into numbers so
+  // that the sort is the typed array's own, without a comparator.
+  const K = cands.length;
+  const keys = new Float64Array(K);
+  for (let i = 0; i < K; i++) keys[i] = cands[i]!.rowLen * MAX_CANDIDATES + (MAX_CANDIDATES - 1 - i);
+  keys.sort();
+  const order = new Int32Array(K);
+  let p = 0;
+  for (let k = 0; k < K; k++) {
+    const i = MAX_CANDIDATES - 1 - (keys[k]! % MAX_CANDIDATES);
+    order[k] = i;
+    if (i === anchor) p = k;
   }
+  // Each request's predicted cost alone (equal shapes are adjacent: predicted once).
+  const alone = new Float64Array(K);
+  for (let k = 0, lastRows = -1, lastLen = -1, last = 0; k < K; k++) {
+    const i = order[k]!;
+    const c = cands[i]!;
+    const len = padTo === null ? c.rowLen : padRowLen(c, padTo);
+    if (c.batch !== lastRows || len !== lastLen) {
+      last = i === anchor ? aloneA : cost(c.batch, len);
+      lastRows = c.batch;
+      lastLen = len;
+    }
+    alone[i] = last;
+  }
+  alone[anchor] = aloneA;
 
   // Choices of the batch's longest request: the end of each run of equal lengths at or past
   // the anchor, thinned geometrically when there are many.
