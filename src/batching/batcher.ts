@@ -563,15 +563,15 @@ export class DynamicBatcher implements AsyncDisposable {
   #holdUntil(now: number, full: boolean, rows: number, sel?: Selection): number {
     let busyUntil = -Infinity;
     for (const b of this.#running) if (b.predictedEnd > busyUntil) busyUntil = b.predictedEnd;
-    // Once the estimate has settled, only every 32nd batch is launched early enough to keep
+    // Once the estimate has settled, only every 64th batch is launched early enough to keep
     // it learning; the early launch costs the requests that then miss the batch.
-    const learning = !this.#overlap.settled || this.#holds % 32 === 0;
+    const learning = !this.#overlap.settled || this.#holds % 64 === 0;
     const state: InflightState = {
       count: this.#inflight,
       busyUntil,
       serial: this.#overlap.forHolds,
       handoverMs: this.#handoverMs,
-      leadFraction: learning ? 0.2 : 0,
+      leadFraction: learning ? 0.1 : 0,
     };
     const at = launchAt(now, sel ?? { picked: [], rows, paddedLen: 1, predictedMs: NaN, realTokens: 0, apartMs: NaN, full }, state);
     if (at <= now) return now;
@@ -717,6 +717,7 @@ export class DynamicBatcher implements AsyncDisposable {
     this.#inflight--;
     this.#inflightReqs -= batch.reqs.length;
     this.#running.delete(batch);
+    this.#repredict(batch);
     const c = this.#c;
     c.computeMsTotal += computeMs;
     c.rowsRun += batch.size;
@@ -752,6 +753,21 @@ export class DynamicBatcher implements AsyncDisposable {
       }
     }
     this.#checkClosed();
+  }
+
+  /**
+   * A batch finished: the batches launched behind it now know when it really ended, so
+   * their predicted ends are redone from that (else a late batch would leave every later
+   * prediction early, and batches would be launched into a queue inside the session).
+   */
+  #repredict(done: Batch): void {
+    const serial = this.#overlap.forHolds;
+    for (const b of this.#running) {
+      if (b.ahead === null || !(b.predictedMs > 0) || !b.ahead.includes(done)) continue;
+      let aheadEnd = 0;
+      for (const a of b.ahead) aheadEnd = Math.max(aheadEnd, a.doneAt > 0 ? a.doneAt : a.predictedEnd);
+      b.predictedEnd = b.startedAt + serial * Math.max(0, aheadEnd - b.startedAt) + b.predictedMs;
+    }
   }
 
   /**

@@ -386,12 +386,14 @@ export interface InflightState {
  * `leadFraction` of its own predicted cost: a batch launched well before the one ahead ends
  * shows whether the session really makes it wait, which keeps the estimate of `serial`
  * learning. Returns when to launch: `now` to launch at once, else the time to look again
- * (the completion of a running batch also wakes the batcher).
+ * (the completion of a running batch also wakes the batcher; Infinity: only that).
  */
 export function launchAt(now: number, sel: Selection, inflight: InflightState): number {
   if (inflight.count === 0 || sel.full || !(inflight.serial > 0)) return now;
   const ahead = inflight.busyUntil - now;
-  if (!(ahead > 0)) return now;
+  // Running later than predicted on a session that runs one batch after another: it is
+  // still busy, so wait for the completion (which wakes the batcher).
+  if (!(ahead > 0)) return inflight.serial > 0.85 && Number.isFinite(inflight.busyUntil) ? Infinity : now;
   const lead = 2 * inflight.handoverMs + 0.05 + (sel.predictedMs > 0 ? inflight.leadFraction * sel.predictedMs : 0);
   const at = now + inflight.serial * ahead - lead;
   return at > now ? at : now;

@@ -145,7 +145,11 @@ describe('launchAt: a free slot is not a free session', () => {
     expect(launchAt(100, sel(false), state({ count: 0 }))).toBe(100);
     expect(launchAt(100, sel(false), state({ serial: 0 }))).toBe(100);
     expect(launchAt(100, sel(true), state({}))).toBe(100);
-    expect(launchAt(100, sel(false), state({ busyUntil: 99 }))).toBe(100);
+    expect(launchAt(100, sel(false), state({ busyUntil: 99, serial: 0.5 }))).toBe(100);
+  });
+
+  it('waits for the completion of a running batch that is later than predicted, on a session that runs one at a time', () => {
+    expect(launchAt(100, sel(false), state({ busyUntil: 99 }))).toBe(Infinity);
   });
 });
 
