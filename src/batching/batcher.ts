@@ -165,6 +165,8 @@ export class DynamicBatcher implements AsyncDisposable {
   readonly #admission: Admission;
   readonly #metrics: BatcherMetrics | null;
   readonly #model: CostModel;
+  /** Whether the session runs batches off the JS thread (it declares its contexts). */
+  readonly #offThread: boolean;
   readonly #overlap = new OverlapEstimator();
   readonly #cost = (rows: number, len: number): number => this.#model.predict(rows, len);
   #handoverMs = 0;
@@ -251,6 +253,7 @@ export class DynamicBatcher implements AsyncDisposable {
         ? null
         : new BatcherMetrics(cfg.metrics, cfg.maxBatch, () => ({ queued: this.#queued, inflightBatches: this.#inflight }));
     this.#model = new CostModel(cfg.maxBatch);
+    this.#offThread = typeof (session as { contexts?: unknown }).contexts === 'number';
     if (cfg.warmup !== null) void this.warmup();
   }
 
@@ -740,9 +743,13 @@ export class DynamicBatcher implements AsyncDisposable {
     }
     batch.ahead = null;
     this.#metrics?.batch(batch.size, computeMs / 1000, err === undefined);
-    // Hand the session its next batch before splitting this one, so the device does not
-    // idle while results are copied out; close() waits until they are delivered.
-    this.#dispatch();
+    // A session that runs batches off the JS thread (it declares contexts: TensorRT, worker
+    // threads) gets its next batch before this one is split, so that it does not idle while
+    // results are copied out. One that runs on the JS thread could not start it before the
+    // copying is done anyway; there the results go out first and the next batch is formed a
+    // microtask later (after the callers' continuations, queued as the results resolve), so
+    // that the requests those callers send next can join it.
+    if (this.#offThread) this.#dispatch();
     if (!this.#cfg.ordered) this.#deliver(batch);
     else {
       this.#done.set(batch.seq, batch);
@@ -751,6 +758,10 @@ export class DynamicBatcher implements AsyncDisposable {
         this.#nextDeliver++;
         this.#deliver(b);
       }
+    }
+    if (!this.#offThread && !this.#pumpScheduled) {
+      this.#pumpScheduled = true;
+      queueMicrotask(this.#pumpTask);
     }
     this.#checkClosed();
   }
