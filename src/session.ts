@@ -100,7 +100,8 @@ export type OnnxRuntimeCreateOptions = Omit<OrtSessionOptions, 'backend'> & { ba
 /**
  * createSession() with TensorRT: a plan (path or bytes) is deserialized; an ONNX model (path
  * or bytes) is first built into an engine through the engine cache (buildEngine with
- * `options.build`, whose `cache` defaults to true: the default cache folder).
+ * `options.build`, whose `cache` defaults to true: the default cache folder; dynamic dims
+ * that `build.dims` leaves out range 1..64 when leading, else 1..512, unless `build.profiles`).
  */
 export type TensorRTCreateOptions = Omit<TensorRTSessionOptions, 'backend'> & { backend: 'tensorrt' };
 

@@ -88,7 +88,7 @@ const int = (bits: number, signed: boolean) =>
   }) as const;
 
 /** The dtype table: storage, ONNX number, value kind and which backends take each type. */
-export const DATA_TYPES: Readonly<Record<DataType, DataTypeInfo>> = Object.freeze({
+export const DATA_TYPES: Readonly<Record<DataType, DataTypeInfo>> = freezeRows({
   float32: { array: Float32Array, bytesPerElement: 4, onnx: 1, storage: 'Float32Array', ...FLOAT, tensorrt: true, onnxruntime: true },
   float16: { array: Uint16Array, bytesPerElement: 2, onnx: 10, storage: 'Uint16Array (IEEE half bits)', ...FLOAT, tensorrt: true, onnxruntime: true },
   bfloat16: { array: Uint16Array, bytesPerElement: 2, onnx: 16, storage: 'Uint16Array (bfloat16 bits)', ...FLOAT, tensorrt: true, onnxruntime: false },
@@ -103,6 +103,11 @@ export const DATA_TYPES: Readonly<Record<DataType, DataTypeInfo>> = Object.freez
   uint64: { array: BigUint64Array, bytesPerElement: 8, onnx: 13, storage: 'BigUint64Array', ...int(64, false), tensorrt: false, onnxruntime: true },
   bool: { array: Uint8Array, bytesPerElement: 1, onnx: 9, storage: 'Uint8Array (0 or 1)', kind: 'bool', bigint: false, min: 0, max: 1, tensorrt: true, onnxruntime: true },
 } satisfies Record<DataType, DataTypeInfo>);
+
+function freezeRows<T extends Record<string, object>>(table: T): Readonly<T> {
+  for (const row of Object.values(table)) Object.freeze(row);
+  return Object.freeze(table);
+}
 
 export const DATA_TYPE_NAMES = Object.freeze(Object.keys(DATA_TYPES) as DataType[]);
 

@@ -44,6 +44,7 @@ import { parseOptions } from '../options.js';
 import type { BackendSelection, FeedsLike, InferenceSession, Outputs, RunOptions, TensorInfo } from '../session.js';
 import { DATA_TYPES, TENSORRT_DATA_TYPES, Tensor, type TensorData } from '../tensor.js';
 import { readSidecar, sidecarPath, type EngineInfo } from '../build/sidecar.js';
+import { defaultDimRanges } from '../build/profiles.js';
 import type { BuildOptions, BuiltEngine } from '../build/index.js';
 import { RunTracker, raceAbort, selectOutputs } from './common.js';
 import { FeedValidator } from './feeds.js';
@@ -302,33 +303,51 @@ export interface TensorRTOpeners {
   buildEngine(model: string | Uint8Array, options: BuildOptions): Promise<BuiltEngine>;
   /** Opens a plan in memory (TensorRTSession.deserialize). */
   deserialize(plan: Uint8Array, info: EngineInfo | null, where: string, opts: z.output<typeof TensorRTSessionOptionsSchema>): Promise<TensorRTSession>;
-  /** The I/O dtypes of an ONNX model, for the check before a build. */
-  modelIo(model: string | Uint8Array): Promise<{ kind: 'input' | 'output'; name: string; dtype: string }[]>;
+  /** The I/O of an ONNX model: dtypes for the check before a build, input dims for default profiles. */
+  modelIo(model: string | Uint8Array): Promise<ModelIo[]>;
+}
+
+export interface ModelIo {
+  kind: 'input' | 'output';
+  name: string;
+  dtype: string;
+  /** null when the rank is unknown. */
+  dims: (number | string)[] | null;
+}
+
+/**
+ * Profile ranges of the dynamic dims an ONNX model is opened with when options.build gives
+ * them none (and no build.profiles): a leading dim (the batch) 1..64, any other 1..512, opt
+ * at the max (serving spends most of its time at the large end; the DynamicBatcher pads up).
+ */
+export const DEFAULT_BUILD_RANGES = { batch: { min: 1, opt: 64, max: 64 }, seq: { min: 1, opt: 512, max: 512 } } as const;
+
+/** The I/O of an ONNX model (path or bytes), read without its external data. */
+export async function readModelIo(model: string | Uint8Array): Promise<ModelIo[]> {
+  const { decodeModel, inspectModel } = await import('../onnx/index.js');
+  let bytes: Uint8Array;
+  if (typeof model === 'string') {
+    try {
+      bytes = await readFile(model);
+    } catch (e) {
+      throw new FileError(`cannot read ONNX model ${JSON.stringify(model)}: ${(e as Error).message}`, { cause: e });
+    }
+  } else bytes = model;
+  const info = inspectModel(decodeModel(bytes, typeof model === 'string' ? `ONNX model ${JSON.stringify(model)}` : 'ONNX model'));
+  return [
+    ...info.inputs.map((i) => ({ kind: 'input' as const, name: i.name, dtype: i.dtype, dims: i.dims })),
+    ...info.outputs.map((o) => ({ kind: 'output' as const, name: o.name, dtype: o.dtype, dims: o.dims })),
+  ];
 }
 
 const defaultOpeners: TensorRTOpeners = {
   buildEngine: async (model, options) => (await import('../build/build-engine.js')).buildEngine(model, options),
   deserialize: (plan, info, where, opts) => TensorRTSession.deserialize(plan, info, where, opts),
-  modelIo: async (model) => {
-    const { decodeModel, inspectModel } = await import('../onnx/index.js');
-    let bytes: Uint8Array;
-    if (typeof model === 'string') {
-      try {
-        bytes = await readFile(model);
-      } catch (e) {
-        throw new FileError(`cannot read ONNX model ${JSON.stringify(model)}: ${(e as Error).message}`, { cause: e });
-      }
-    } else bytes = model;
-    const info = inspectModel(decodeModel(bytes, typeof model === 'string' ? `ONNX model ${JSON.stringify(model)}` : 'ONNX model'));
-    return [
-      ...info.inputs.map((i) => ({ kind: 'input' as const, name: i.name, dtype: i.dtype })),
-      ...info.outputs.map((o) => ({ kind: 'output' as const, name: o.name, dtype: o.dtype })),
-    ];
-  },
+  modelIo: readModelIo,
 };
 
 /** Refuses an ONNX model whose inputs or outputs have a dtype TensorRT does not exchange. */
-export function checkTensorRTDtypes(io: readonly { kind: 'input' | 'output'; name: string; dtype: string }[]): void {
+export function checkTensorRTDtypes(io: readonly Pick<ModelIo, 'kind' | 'name' | 'dtype'>[]): void {
   const bad = io.filter((t) => t.dtype !== '' && !(TENSORRT_DATA_TYPES as readonly string[]).includes(t.dtype));
   if (bad.length === 0) return;
   const list = bad.map((t) => `${t.kind} ${JSON.stringify(t.name)} is ${t.dtype}`).join(', ');
@@ -341,9 +360,10 @@ export function checkTensorRTDtypes(io: readonly { kind: 'input' | 'output'; nam
 
 /**
  * createSession()'s TensorRT path: a plan is deserialized; an ONNX model has its I/O dtypes
- * checked, is built through the engine cache (`options.build`, cache on by default) and the
- * plan is opened with the build's sidecar. `session.selection.engine` says whether the
- * engine came from the cache.
+ * checked, is built through the engine cache (`options.build`; cache on by default, profile
+ * ranges DEFAULT_BUILD_RANGES for dims build.dims leaves out, unless build.profiles) and the plan is
+ * opened with the build's sidecar. `session.selection.engine` says whether the engine came
+ * from the cache.
  */
 export async function createTensorRTSession(
   model: string | Uint8Array,
@@ -362,12 +382,18 @@ export async function createTensorRTSession(
     const { plan, info, where } = await loadPlan(model);
     return openers.deserialize(plan, info, where, opts);
   }
-  checkTensorRTDtypes(await openers.modelIo(model));
+  const io = await openers.modelIo(model);
+  checkTensorRTDtypes(io);
   const build = opts.build ?? {};
   if (build.device !== undefined && build.device !== opts.device) {
     throw new InvalidArgumentError(`options.build.device (${build.device}) differs from options.device (${opts.device}); the engine must be built on the GPU it runs on`);
   }
-  const built = await openers.buildEngine(model, { cache: true, ...build, device: opts.device });
+  // Dims the caller gave no range (and all of them without build.profiles) get the defaults.
+  const ranges =
+    build.profiles === undefined
+      ? { dims: { ...defaultDimRanges(io.filter((t) => t.kind === 'input').map((t) => ({ name: t.name, dims: t.dims ?? [] })), DEFAULT_BUILD_RANGES), ...build.dims } }
+      : {};
+  const built = await openers.buildEngine(model, { cache: true, ...build, ...ranges, device: opts.device });
   const where = typeof model === 'string' ? `built from ${JSON.stringify(model)}` : `built from ${model.byteLength} bytes of ONNX`;
   const session = await openers.deserialize(built.plan, built.info, where, opts);
   const engine = { fromCache: built.fromCache, cachePath: built.cachePath };

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { openSession, type SessionOpeners, type TensorRTProbe } from '../../../src/backends/open.js';
-import { createTensorRTSession, TensorRTSession, type TensorRTOpeners } from '../../../src/backends/tensorrt.js';
+import { createTensorRTSession, readModelIo, TensorRTSession, type TensorRTOpeners } from '../../../src/backends/tensorrt.js';
 import { looksLikeOnnx, modelKind } from '../../../src/backends/model-kind.js';
 import type { BuildOptions, BuiltEngine, EngineInfo } from '../../../src/build/index.js';
 import { GraphBuilder } from '../../../src/onnx/builder.js';
@@ -55,11 +55,7 @@ function trtOpeners(built: Partial<BuiltEngine> = {}) {
       opened.push({ plan, info, where });
       return TensorRTSession.fromEngine(new FakeEngine(), opts, info);
     },
-    modelIo: async (model) => {
-      const { inspectModel, decodeModel } = await import('../../../src/onnx/index.js');
-      const info = inspectModel(decodeModel(model as Uint8Array));
-      return [...info.inputs.map((i) => ({ kind: 'input' as const, name: i.name, dtype: i.dtype })), ...info.outputs.map((o) => ({ kind: 'output' as const, name: o.name, dtype: o.dtype }))];
-    },
+    modelIo: readModelIo,
   };
   return { openers, builds, opened };
 }
@@ -72,7 +68,8 @@ describe('TensorRT from an ONNX model', () => {
     try {
       expect(builds).toHaveLength(1);
       expect(builds[0]!.model).toBe(model);
-      expect(builds[0]!.options).toEqual({ cache: true, precision: 'fp16', dims: { sequence: [1, 64] }, device: 0 });
+      // The dims not given get the default ranges.
+      expect(builds[0]!.options).toEqual({ cache: true, precision: 'fp16', dims: { batch: { min: 1, opt: 64, max: 64 }, sequence: [1, 64] }, device: 0 });
       expect(opened[0]!.plan).toBe(PLAN);
       expect(opened[0]!.info).toBe(sidecar);
       expect(opened[0]!.where).toBe(`built from ${model.byteLength} bytes of ONNX`);
@@ -88,12 +85,19 @@ describe('TensorRT from an ONNX model', () => {
     }
   });
 
-  it('lets build.cache turn the cache off or move it', async () => {
+  it('builds with default profile ranges unless told, and lets build.cache turn the cache off', async () => {
     const { openers, builds } = trtOpeners({ cachePath: null });
     const s = await createTensorRTSession(onnxModel(), { build: { cache: false } }, openers);
     await s.dispose();
-    expect(builds[0]!.options.cache).toBe(false);
+    expect(builds[0]!.options).toEqual({
+      cache: false,
+      device: 0,
+      dims: { batch: { min: 1, opt: 64, max: 64 }, sequence: { min: 1, opt: 512, max: 512 } },
+    });
     expect(s.selection?.reason).toBe('requested; engine built');
+    const p = await createTensorRTSession(onnxModel(), { build: { profiles: [{ dims: { batch: 1, sequence: [1, 8] } }] } }, openers);
+    await p.dispose();
+    expect(builds[1]!.options.dims).toBeUndefined();
   });
 
   it('refuses a dtype TensorRT does not exchange before building, naming it and what TensorRT takes', async () => {
