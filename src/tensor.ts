@@ -274,8 +274,9 @@ export class Tensor<T extends DataType = DataType> {
   /**
    * `new Tensor(type, data, dims)`: `data` is the typed array of `type` (see DATA_TYPES;
    * float16/bfloat16 take raw bits in a Uint16Array) or a plain array of values, converted.
-   * `new Tensor(data, dims)` infers the type from a Float32Array, Int32Array, BigInt64Array,
-   * Int8Array or Uint8Array. `dims` defaults to `[data.length]`.
+   * `new Tensor(data, dims)` infers the type from any typed array but a Uint16Array (float16,
+   * bfloat16 or uint16: pass the type). `dims` defaults to `[data.length]`. A tensor of another
+   * library becomes one with asTensor().
    */
   constructor(type: T, data: TypedArrayFor<T> | readonly unknown[], dims?: readonly number[]);
   constructor(data: TypedArrayFor<T>, dims?: readonly number[]);
@@ -285,7 +286,10 @@ export class Tensor<T extends DataType = DataType> {
     let dims: unknown;
     if (typeof typeOrData === 'string') {
       if (!isDataType(typeOrData)) {
-        throw new DTypeError(`tensor type must be one of ${DATA_TYPE_NAMES.join(', ')}, got ${describe(typeOrData)}`);
+        throw new DTypeError(
+          `tensor type must be one of ${DATA_TYPE_NAMES.join(', ')}, got ${describe(typeOrData)}` +
+            (typeOrData === 'string' ? ' (string tensors are not supported)' : ''),
+        );
       }
       type = typeOrData;
       data = dataOrDims;
