@@ -102,7 +102,7 @@ export {
 export { tritonConfig, writeTritonModel, type TritonExportOptions } from './build/triton.js';
 export { compare, type CompareOptions, type CompareResult, type OutputReport, type ReferenceOutputs } from './accuracy/compare.js';
 export { convertToFloat16 } from './fp16/convert.js';
-export type { Fp16Options, Fp16Report } from './fp16/options.js';
+export type { Fp16Options, Fp16Report, Fp16Calibration } from './fp16/options.js';
 export { readModel, writeModel, type ReadModelOptions, type WriteModelOptions } from './onnx/model.js';
 export type { ModelProto } from './onnx/schema.js';
 export { runtimeInfo, type RuntimeInfo } from './info.js';

@@ -1,8 +1,8 @@
 /**
  * `tensorrt-node/onnx`: the ONNX toolkit. Protobuf I/O with unknown fields preserved,
  * external data, inspection, tensor conversion, graph edits, type inference, a graph builder,
- * the embedded encoder, and the FP16 conversion's parts (its check, activation measurement,
- * default block list).
+ * the embedded encoder and the seeded generator its weights come from, and the FP16
+ * conversion's parts (its check, activation measurement, default block list).
  */
 export {
   ATTRIBUTE_TYPE,
@@ -101,7 +101,7 @@ export {
   type AttributeValue,
 } from '../onnx/attributes.js';
 export { GraphBuilder, irVersionForOpset, type GraphBuilderOptions, type NodeOptions } from '../onnx/builder.js';
-export { Xoshiro128 } from '../onnx/random.js';
+export { Random } from '../random.js';
 export {
   createEncoderModel,
   resolveEncoderConfig,
@@ -118,6 +118,7 @@ export {
   DEFAULT_MAX_REDUCTION_DEPTH,
   type Fp16Options,
   type Fp16Report,
+  type Fp16Calibration,
   type Fp16KeptNode,
   type KeepRule,
 } from '../fp16/options.js';
