@@ -44,7 +44,15 @@ const PAST = 128;
 
 function feedsFor(inputs: readonly TensorInfo[]): Record<string, Tensor> {
   const size: Record<string, number> = { batch: B, sequence: S, total_sequence_length: S + PAST, past_sequence_length: PAST };
-  return Object.fromEntries(inputs.map((i) => [i.name, Tensor.zeros(i.dtype, i.dims.map((d) => (typeof d === 'number' ? d : size[d]!)))]));
+  return Object.fromEntries(
+    inputs.map((i) => [
+      i.name,
+      Tensor.zeros(
+        i.dtype,
+        i.dims.map((d) => (typeof d === 'number' ? d : size[d]!)),
+      ),
+    ]),
+  );
 }
 const plain = (feeds: Record<string, Tensor>) =>
   Object.fromEntries(Object.entries(feeds).map(([k, t]) => [k, { type: t.type as string, data: t.data, dims: [...t.dims] }]));
@@ -64,7 +72,8 @@ function previousValidateFeeds(inputs: readonly TensorInfo[], feeds: unknown): M
     if (t === undefined) throw new InvalidArgumentError(`feeds is missing input ${JSON.stringify(input.name)}`);
     if (!(t instanceof Tensor)) throw new InvalidArgumentError(`feeds[${JSON.stringify(input.name)}] must be a Tensor, got ${describe(t)}`);
     if (t.type !== input.dtype) throw new DTypeError(`input ${JSON.stringify(input.name)} must be ${input.dtype}, got ${t.type}`);
-    if (t.dims.length !== input.dims.length) throw new ShapeError(`input ${JSON.stringify(input.name)} must have rank ${input.dims.length}, got ${formatDims(t.dims)}`);
+    if (t.dims.length !== input.dims.length)
+      throw new ShapeError(`input ${JSON.stringify(input.name)} must have rank ${input.dims.length}, got ${formatDims(t.dims)}`);
     input.dims.forEach((d, axis) => {
       const got = t.dims[axis]!;
       if (typeof d === 'number' && d >= 0 && d !== got) throw new ShapeError(`input ${JSON.stringify(input.name)} dim ${axis} must be ${d}`);
@@ -131,12 +140,16 @@ await model(`6 inputs (decoder step, ${B} x ${S}, past ${PAST})`, DECODER, {
   limits: { input_ids: [{ axis: 1, max: 512, reason: "the model's position embedding has 512 rows" }] },
 });
 
-console.log(`tinybench ${TIME} ms per task, ${INNER} calls per sample; ${cpus().length} x ${cpus()[0]?.model.trim()}, Node ${process.version}, ${new Date().toISOString().slice(0, 10)}`);
+console.log(
+  `tinybench ${TIME} ms per task, ${INNER} calls per sample; ${cpus().length} x ${cpus()[0]?.model.trim()}, Node ${process.version}, ${new Date().toISOString().slice(0, 10)}`,
+);
 console.log('');
 console.log('| model | task | µs per call | vs previous |');
 console.log('|---|---|---:|---:|');
 for (const r of rows) {
-  console.log(`| ${r.model} | ${r.task} | ${r.usPerCall === null ? 'n/a' : r.usPerCall.toFixed(3)} | ${r.vsPrevious === null ? '-' : `${r.vsPrevious.toFixed(2)}x`} |`);
+  console.log(
+    `| ${r.model} | ${r.task} | ${r.usPerCall === null ? 'n/a' : r.usPerCall.toFixed(3)} | ${r.vsPrevious === null ? '-' : `${r.vsPrevious.toFixed(2)}x`} |`,
+  );
 }
 if (values.json) writeFileSync(values.json, `${JSON.stringify({ timeMsPerTask: TIME, node: process.version, rows }, null, 2)}\n`);
 if (held === Symbol.for('never')) console.log('');

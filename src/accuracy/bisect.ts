@@ -21,7 +21,7 @@ import { OnnxRuntimeSession } from '../backends/onnxruntime.js';
 import { feedValidator } from '../backends/feeds.js';
 import { TENSOR_TYPE, encodeModel, exposeTensors, readModel, topologicalOrder, type ModelProto } from '../onnx/index.js';
 import type { Feeds, FeedsLike, Outputs } from '../session.js';
-import { Tensor, castFloat, isFloatType } from '../tensor.js';
+import { type Tensor, castFloat, isFloatType } from '../tensor.js';
 import { analyze } from './metrics.js';
 import { TOLERANCE_OPTION_FIELDS, toleranceFor } from './tolerance.js';
 import { GenerateInputsOptionsSchema, generateInputs } from './inputs.js';

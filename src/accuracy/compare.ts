@@ -14,7 +14,7 @@
 import { z } from 'zod';
 import { InvalidArgumentError, TensorRTNodeError, describe, type ErrorCode } from '../errors.js';
 import { parseOptions } from '../options.js';
-import { DATA_TYPES, Tensor, castFloat, formatDims, isFloatType, type DataType } from '../tensor.js';
+import { DATA_TYPES, type Tensor, castFloat, formatDims, isFloatType, type DataType } from '../tensor.js';
 import type { BackendName, Feeds, FeedsLike, InferenceSession, Outputs, TensorInfo } from '../session.js';
 import { feedValidator } from '../backends/feeds.js';
 import { absError } from './elementwise.js';

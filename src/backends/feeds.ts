@@ -113,9 +113,7 @@ export class FeedValidator {
     const plans = this.#plans;
     const n = plans.length;
     if (feeds === null || typeof feeds !== 'object' || Array.isArray(feeds) || feeds instanceof Map || isTensorLike(feeds)) {
-      throw new InvalidArgumentError(
-        `feeds must be an object mapping input names to Tensors (inputs: ${listNames(this.inputs)}), got ${describe(feeds)}`,
-      );
+      throw new InvalidArgumentError(`feeds must be an object mapping input names to Tensors (inputs: ${listNames(this.inputs)}), got ${describe(feeds)}`);
     }
     const record = feeds as Record<string, unknown>;
     let count = 0;
@@ -136,10 +134,11 @@ export class FeedValidator {
       }
       const d = tensor.dims;
       if (d.length !== p.rank) {
-        throw new ShapeError(
-          `input ${q(p.name)} must have rank ${p.rank} ${formatDims(p.info.dims)}, got rank ${d.length} ${formatDims(d)}`,
-          { input: p.name, expected: p.rank, got: d.length },
-        );
+        throw new ShapeError(`input ${q(p.name)} must have rank ${p.rank} ${formatDims(p.info.dims)}, got rank ${d.length} ${formatDims(d)}`, {
+          input: p.name,
+          expected: p.rank,
+          got: d.length,
+        });
       }
       for (let a = 0; a < p.rank; a++) {
         const got = d[a]!;
@@ -218,8 +217,7 @@ export class FeedValidator {
       }
     }
     throw new ShapeError(
-      `input ${q(p.name)} dim ${axis} (${name}) is ${got} but input ${q(from)} gave ${name} = ${bound}; ` +
-        'inputs that share a symbolic dim must agree',
+      `input ${q(p.name)} dim ${axis} (${name}) is ${got} but input ${q(from)} gave ${name} = ${bound}; ` + 'inputs that share a symbolic dim must agree',
       { input: p.name, axis, expected: bound, got, symbol: name },
     );
   }
@@ -231,7 +229,10 @@ function addLimit(plan: InputPlan, limit: DimLimit): void {
     throw new InvalidArgumentError(`${where}: axis must be 0..${plan.rank - 1} (the input has rank ${plan.rank}), got ${describe(limit.axis)}`);
   }
   if (limit.min === undefined && limit.max === undefined) throw new InvalidArgumentError(`${where} dim ${limit.axis}: give min, max or both`);
-  for (const [key, v] of [['min', limit.min], ['max', limit.max]] as const) {
+  for (const [key, v] of [
+    ['min', limit.min],
+    ['max', limit.max],
+  ] as const) {
     if (v !== undefined && (!Number.isInteger(v) || v < 0)) {
       throw new InvalidArgumentError(`${where} dim ${limit.axis}: ${key} must be a non-negative integer, got ${describe(v)}`);
     }

@@ -9,7 +9,7 @@
 import { z } from 'zod';
 import type * as Ort from 'onnxruntime-node';
 import { DTypeError, DisposedError, InvalidArgumentError, OnnxRuntimeError, abortErrorFrom } from '../errors.js';
-import { DATA_TYPES, ONNXRUNTIME_DATA_TYPES, Tensor, asTensor, isDataType } from '../tensor.js';
+import { DATA_TYPES, ONNXRUNTIME_DATA_TYPES, type Tensor, asTensor, isDataType } from '../tensor.js';
 import type { BackendSelection, FeedsLike, InferenceSession, Outputs, RunOptions, TensorInfo } from '../session.js';
 import { RunTracker, raceAbort, selectOutputs } from './common.js';
 import { FeedValidator } from './feeds.js';

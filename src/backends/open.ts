@@ -26,7 +26,16 @@ export interface SessionOpeners {
 export type TensorRTProbe = { ok: true; reason: string } | { ok: false; reason: string; error: TensorRTNodeError };
 
 /** Codes with which 'auto' gives up on TensorRT for an ONNX model and uses ONNX Runtime. */
-const FALLBACK_CODES = new Set(['ERR_DTYPE', 'ERR_ONNX_PARSE', 'ERR_TENSORRT', 'ERR_TENSORRT_NOT_FOUND', 'ERR_TENSORRT_VERSION', 'ERR_CUDA', 'ERR_CUDA_OOM', 'ERR_PROFILE_RANGE']);
+const FALLBACK_CODES = new Set([
+  'ERR_DTYPE',
+  'ERR_ONNX_PARSE',
+  'ERR_TENSORRT',
+  'ERR_TENSORRT_NOT_FOUND',
+  'ERR_TENSORRT_VERSION',
+  'ERR_CUDA',
+  'ERR_CUDA_OOM',
+  'ERR_PROFILE_RANGE',
+]);
 
 const objectOf = (what: string) =>
   z.custom<Record<string, unknown>>((v) => v !== null && typeof v === 'object' && !Array.isArray(v), { message: `expected an object of ${what} options` });
@@ -123,6 +132,11 @@ export async function openSession(
     return viaOnnxRuntime(`TensorRT could not take the model (${e.code}: ${firstLine(e.message)})`, e);
   }
   const engine = session.selection?.engine;
-  const how = kind === 'plan' ? 'the model is a TensorRT plan' : engine ? `engine ${engine.fromCache ? 'from the engine cache' : 'built'}${engine.cachePath ? ` (${engine.cachePath})` : ''}` : 'engine built';
+  const how =
+    kind === 'plan'
+      ? 'the model is a TensorRT plan'
+      : engine
+        ? `engine ${engine.fromCache ? 'from the engine cache' : 'built'}${engine.cachePath ? ` (${engine.cachePath})` : ''}`
+        : 'engine built';
   return select(session, { requested: 'auto', reason: `${probe.reason}; ${how}`, ...(engine ? { engine } : {}) });
 }

@@ -77,16 +77,7 @@ export {
   type NodeSpec,
   type ExposeResult,
 } from '../onnx/graph.js';
-export {
-  topologicalOrder,
-  inferElemTypes,
-  inferOutputTypes,
-  outerScopeInputs,
-  opSignature,
-  elemTypeOf,
-  OP_SIGNATURES,
-  type OpSignature,
-} from '../onnx/ops.js';
+export { topologicalOrder, inferElemTypes, inferOutputTypes, outerScopeInputs, opSignature, elemTypeOf, OP_SIGNATURES, type OpSignature } from '../onnx/ops.js';
 export {
   getAttribute,
   getIntAttribute,

@@ -71,7 +71,9 @@ describe('the public surface', () => {
     for (const name of ['OP_SIGNATURES', 'Xoshiro128', 'runDemo', 'CompareOptionsSchema', 'BisectOptionsSchema', 'GraphBuilder', 'cuda', 'bench', 'analyze']) {
       expect(rootNames).not.toContain(name);
     }
-    expect(entries['tensorrt-node/onnx']!.names).toEqual(expect.arrayContaining(['GraphBuilder', 'inspectModel', 'OP_SIGNATURES', 'Random', 'checkMixedPrecision']));
+    expect(entries['tensorrt-node/onnx']!.names).toEqual(
+      expect.arrayContaining(['GraphBuilder', 'inspectModel', 'OP_SIGNATURES', 'Random', 'checkMixedPrecision']),
+    );
     expect(entries['tensorrt-node/accuracy']!.names).toEqual(expect.arrayContaining(['compare', 'bisect', 'analyze', 'generateInputs', 'formatCompareText']));
     expect(entries['tensorrt-node/bench']!.names).toEqual(expect.arrayContaining(['runBench', 'closedLoop', 'summarize', 'benchHtml']));
     expect(entries['tensorrt-node/cuda']!.names).toEqual(expect.arrayContaining(['deviceCount', 'Stream', 'PinnedPool', 'copy']));

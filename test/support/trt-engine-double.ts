@@ -5,14 +5,7 @@
  * (float16 [-1, -1], ones). Runs finish when the test calls `finish()` on them.
  */
 import { errorFromCode } from '../../src/errors.js';
-import type {
-  NativeContextSpec,
-  NativeContextStats,
-  NativeEngineDescription,
-  NativeRunOutput,
-  NativeTrtContext,
-  NativeTrtEngine,
-} from '../../src/native.js';
+import type { NativeContextSpec, NativeContextStats, NativeEngineDescription, NativeRunOutput, NativeTrtContext, NativeTrtEngine } from '../../src/native.js';
 
 export interface Call {
   context: FakeContext;
@@ -111,4 +104,3 @@ export class FakeEngine implements NativeTrtEngine {
     this.disposed = true;
   }
 }
-

@@ -38,7 +38,12 @@ describe('FeedValidator.check', () => {
     expect(checked.symbolSizes).toEqual([2, 8]);
     expect(v.symbolSize(checked, 'sequence')).toBe(8);
     expect(v.symbolSize(checked, 'nope')).toBeUndefined();
-    expect(v.boundDims(checked)).toEqual(new Map([['batch', 2], ['sequence', 8]]));
+    expect(v.boundDims(checked)).toEqual(
+      new Map([
+        ['batch', 2],
+        ['sequence', 8],
+      ]),
+    );
     expect(Object.keys(v.feedsOf(checked))).toEqual(['input_ids', 'attention_mask', 'scale']);
     expect(validateFeeds(inputs, f).symbolSizes).toEqual([2, 8]);
     expect(feedValidator(inputs)).toBe(feedValidator(inputs));
@@ -67,7 +72,16 @@ describe('FeedValidator.check', () => {
   });
 
   it('refuses what is not a feeds object, and values that are not tensors', () => {
-    for (const bad of [null, undefined, 3, 'x', [ids(1, 1)], new Map([['input_ids', ids(1, 1)]]), ids(1, 1), { type: 'int64', data: new BigInt64Array(1), dims: [1] }]) {
+    for (const bad of [
+      null,
+      undefined,
+      3,
+      'x',
+      [ids(1, 1)],
+      new Map([['input_ids', ids(1, 1)]]),
+      ids(1, 1),
+      { type: 'int64', data: new BigInt64Array(1), dims: [1] },
+    ]) {
       const e = thrown(() => validateFeeds(inputs, bad));
       expect(e).toBeInstanceOf(InvalidArgumentError);
       expect(e.message).toMatch(/^feeds must be an object mapping input names to Tensors \(inputs: "input_ids", "attention_mask", "scale"\), got /);
@@ -94,9 +108,7 @@ describe('FeedValidator.check', () => {
   it('requires inputs sharing a symbolic dim to agree', () => {
     const e = thrown(() => validateFeeds(inputs, { ...ok(), attention_mask: ids(2, 7) }));
     expect(e).toBeInstanceOf(ShapeError);
-    expect(e.message).toBe(
-      'input "attention_mask" dim 1 (sequence) is 7 but input "input_ids" gave sequence = 8; inputs that share a symbolic dim must agree',
-    );
+    expect(e.message).toBe('input "attention_mask" dim 1 (sequence) is 7 but input "input_ids" gave sequence = 8; inputs that share a symbolic dim must agree');
     expect(e).toMatchObject({ input: 'attention_mask', axis: 1, expected: 8, got: 7, symbol: 'sequence' });
     // The same symbol twice in one input.
     const square = new FeedValidator([{ name: 'm', dtype: 'float32', dims: ['n', 'n'] }]);
@@ -174,9 +186,7 @@ describe('limits', () => {
     expect(() => v.check({ input_ids: ids(1, 512), attention_mask: ids(1, 512) })).not.toThrow();
     const long = thrown(() => v.check({ input_ids: ids(2, 600), attention_mask: ids(2, 600) }));
     expect(long).toBeInstanceOf(ShapeError);
-    expect(long.message).toBe(
-      'input "input_ids" dim 1 (sequence) must be at most 512, got 600 (dims [2, 600]): the model\'s position embedding has 512 rows',
-    );
+    expect(long.message).toBe('input "input_ids" dim 1 (sequence) must be at most 512, got 600 (dims [2, 600]): the model\'s position embedding has 512 rows');
     expect(long).toMatchObject({ input: 'input_ids', axis: 1, expected: { max: 512 }, got: 600 });
     expect(() => v.check({ input_ids: ids(2, 0), attention_mask: ids(2, 0) })).toThrow(
       'input "input_ids" dim 1 (sequence) must be at least 1, got 0 (dims [2, 0]): the model cannot take an empty sequence',

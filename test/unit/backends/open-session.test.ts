@@ -184,14 +184,32 @@ describe("backend 'auto'", () => {
 
   it('falls back to ONNX Runtime when TensorRT cannot take an ONNX model, but not for bad options', async () => {
     const parse = new OnnxParseError("TensorRT's ONNX parser refused the model:\n  node 3 (NonZero): unsupported");
-    const s = await openSession(onnxModel(), { backend: 'auto' }, openers(present, () => Promise.reject(parse)));
+    const s = await openSession(
+      onnxModel(),
+      { backend: 'auto' },
+      openers(present, () => Promise.reject(parse)),
+    );
     expect(s.backend).toBe('onnxruntime');
     expect(s.selection?.reason).toBe("TensorRT could not take the model (ERR_ONNX_PARSE: TensorRT's ONNX parser refused the model:)");
     expect(s.selection?.tensorrtError?.code).toBe('ERR_ONNX_PARSE');
     const dtype = new DTypeError('TensorRT cannot run this model: input "x" is float64');
-    expect((await openSession(onnxModel(), { backend: 'auto' }, openers(present, () => Promise.reject(dtype)))).backend).toBe('onnxruntime');
+    expect(
+      (
+        await openSession(
+          onnxModel(),
+          { backend: 'auto' },
+          openers(present, () => Promise.reject(dtype)),
+        )
+      ).backend,
+    ).toBe('onnxruntime');
     const bad = new InvalidArgumentError('invalid tensorrt session options: contexts: too small');
-    await expect(openSession(onnxModel(), { backend: 'auto' }, openers(present, () => Promise.reject(bad)))).rejects.toBe(bad);
+    await expect(
+      openSession(
+        onnxModel(),
+        { backend: 'auto' },
+        openers(present, () => Promise.reject(bad)),
+      ),
+    ).rejects.toBe(bad);
   });
 
   it('has no fallback for a plan: TensorRT runs it or the error says why not', async () => {
@@ -200,7 +218,13 @@ describe("backend 'auto'", () => {
     expect(err.message).toMatch(/^the model is a TensorRT plan, which only TensorRT runs: TensorRT is not available/);
     expect(made).toEqual([]);
     const parse = new OnnxParseError('x');
-    await expect(openSession(PLAN, { backend: 'auto' }, openers(present, () => Promise.reject(parse)))).rejects.toBe(parse);
+    await expect(
+      openSession(
+        PLAN,
+        { backend: 'auto' },
+        openers(present, () => Promise.reject(parse)),
+      ),
+    ).rejects.toBe(parse);
     const s = await openSession(PLAN, { backend: 'auto' }, openers(present));
     expect(s.selection?.reason).toBe(`${present.reason}; the model is a TensorRT plan`);
   });

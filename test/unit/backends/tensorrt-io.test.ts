@@ -8,7 +8,7 @@ import {
   tensorBytes,
   tensorInfo,
 } from '../../../src/backends/tensorrt-io.js';
-import { DTypeError, ProfileRangeError, TensorRTError } from '../../../src/errors.js';
+import { DTypeError, ProfileRangeError } from '../../../src/errors.js';
 import type { NativeEngineDescription, NativeEngineTensor } from '../../../src/native.js';
 
 function input(name: string, dims: number[], profiles: { min: number[]; opt: number[]; max: number[] }[], dtype = 'int64'): NativeEngineTensor {

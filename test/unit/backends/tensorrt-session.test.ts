@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { TensorRTSession, TensorRTSessionOptionsSchema } from '../../../src/backends/tensorrt.js';
-import { CudaError, errorFromCode } from '../../../src/errors.js';
+import { CudaError } from '../../../src/errors.js';
 import { Tensor } from '../../../src/tensor.js';
 import { FakeEngine, large, small } from '../../support/trt-engine-double.js';
 
