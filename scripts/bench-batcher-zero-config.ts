@@ -73,11 +73,12 @@ function maxAbsDiff(a: Outputs, b: Outputs): number {
   return m;
 }
 
-async function closedLoop(run: (f: Feeds) => Promise<Outputs>, pool: Feeds[], concurrency: number, seconds: number): Promise<{ rps: number; lat: number[] }> {
+async function closedLoop(run: (f: Feeds) => Promise<Outputs>, pool: Feeds[], concurrency: number, seconds: number): Promise<{ rps: number; lat: number[]; cpuMs: number; done: number }> {
   const lat: number[] = [];
   let next = 0;
   let stop = false;
   let done = 0;
+  const cpu0 = process.cpuUsage();
   const start = performance.now();
   const worker = async (): Promise<void> => {
     while (!stop) {
@@ -95,7 +96,8 @@ async function closedLoop(run: (f: Feeds) => Promise<Outputs>, pool: Feeds[], co
   stop = true;
   const wall = performance.now() - start;
   await Promise.all(workers);
-  return { rps: (done / wall) * 1000, lat };
+  const cpu = process.cpuUsage(cpu0);
+  return { rps: (done / wall) * 1000, lat, cpuMs: (cpu.user + cpu.system) / 1000, done };
 }
 
 const median = (a: number[]): number => [...a].sort((x, y) => x - y)[a.length >> 1]!;
@@ -146,8 +148,8 @@ for (const w of workloads) {
   console.log('');
   console.log(`### ${w.title}`);
   console.log('');
-  console.log('| concurrency | path | req/s (median of rounds) | vs direct (median of paired rounds) | p50 ms | p99 ms | mean batch | padded / real tokens |');
-  console.log('|---|---|---|---|---|---|---|---|');
+  console.log('| concurrency | path | req/s (median of rounds) | vs direct (median of paired rounds) | p50 ms | p99 ms | CPU ms / request (all threads) | mean batch | padded / real tokens |');
+  console.log('|---|---|---|---|---|---|---|---|---|');
   const explain: string[] = [];
   for (const c of CONCURRENCY) {
     const batchers = paths.map((p) => (p.options ? new DynamicBatcher(session, { ...p.options, metrics: false }) : null));
@@ -156,6 +158,7 @@ for (const w of workloads) {
     const start = batchers.map((b) => b?.stats().totals);
     const rps: number[][] = paths.map(() => []);
     const lats: number[][] = paths.map(() => []);
+    const cpu = paths.map(() => ({ ms: 0, done: 0 }));
     const rounds = Math.max(1, Math.round(SECONDS / SLICE));
     for (let round = 0; round < rounds; round++) {
       // Alternate the order so that neither path always runs right after the other.
@@ -165,6 +168,8 @@ for (const w of workloads) {
         const r = await closedLoop(runs[i]!, w.pool, c, SLICE);
         rps[i]!.push(r.rps);
         lats[i]!.push(...r.lat);
+        cpu[i]!.ms += r.cpuMs;
+        cpu[i]!.done += r.done;
       }
     }
     for (let i = 0; i < paths.length; i++) {
@@ -176,7 +181,9 @@ for (const w of workloads) {
       const batches = st && t0 ? st.totals.batches - t0.batches : 0;
       const meanBatch = st && t0 && batches > 0 ? ((st.totals.rows - t0.rows) / batches).toFixed(1) : '1 (no batcher)';
       const padding = st && t0 ? ((st.totals.paddedTokens - t0.paddedTokens) / (st.totals.realTokens - t0.realTokens)).toFixed(2) : '-';
-      console.log(`| ${c} | ${paths[i]!.name} | ${median(rps[i]!).toFixed(0)} | ${ratio.toFixed(2)}x | ${q(lat, 0.5).toFixed(2)} | ${q(lat, 0.99).toFixed(2)} | ${meanBatch} | ${padding} |`);
+      console.log(
+        `| ${c} | ${paths[i]!.name} | ${median(rps[i]!).toFixed(0)} | ${ratio.toFixed(2)}x | ${q(lat, 0.5).toFixed(2)} | ${q(lat, 0.99).toFixed(2)} | ${(cpu[i]!.ms / cpu[i]!.done).toFixed(3)} | ${meanBatch} | ${padding} |`,
+      );
       if (st && paths[i]!.options && Object.keys(paths[i]!.options!).length === 0) {
         const cm = st.costModel;
         explain.push(

@@ -105,6 +105,8 @@ export class CostModel {
   /** Cells with runs added since their ratio was last computed. */
   readonly #changed = new Set<Cell>();
   #samples = 0;
+  /** Runs since the field was last rebuilt. */
+  #sinceRefresh = 0;
   /** Samples when the base line was last fitted. */
   #fittedAt = 0;
   #dirty = false;
@@ -128,6 +130,7 @@ export class CostModel {
     return this.#samples > 0;
   }
 
+
   /** Learns that a batch of `rows` rows padded to `len` took `ms`. */
   observe(rows: number, len: number, ms: number): void {
     if (!(rows >= 1) || !(len >= 1) || !(ms > 0) || !Number.isFinite(ms)) return;
@@ -135,11 +138,15 @@ export class CostModel {
     const j = nearestIndex(len);
     const key = i * 4096 + j;
     let cell = this.#cells.get(key);
+    const fresh = cell === undefined;
     if (cell === undefined) this.#cells.set(key, (cell = new Cell()));
     cell.push(rows, len, ms);
     this.#changed.add(cell);
     this.#samples++;
-    this.#dirty = true;
+    // Rebuilding the field after every run would cost more than the decisions it serves
+    // (microseconds per batch of one): rebuild when a cell appears or becomes trusted, and
+    // otherwise every 8th run.
+    if (fresh || cell.count === TRUSTED || ++this.#sinceRefresh >= 8) this.#dirty = true;
   }
 
   /** Runs measured in the cell nearest to (rows, len). */
@@ -184,6 +191,7 @@ export class CostModel {
    */
   #refresh(): void {
     this.#dirty = false;
+    this.#sinceRefresh = 0;
     const refit = this.#samples - this.#fittedAt >= Math.max(4, this.#fittedAt / 8) || this.#fittedAt === 0;
     if (refit) {
       this.#fitBase();
@@ -293,7 +301,7 @@ export class CostModel {
 
   snapshot(): CostModelSnapshot {
     if (this.#samples === 0) return { samples: 0, fixedMs: 0, perTokenMs: 0, cells: [], bestRows: [] };
-    if (this.#dirty) this.#refresh();
+    if (this.#dirty || this.#sinceRefresh > 0) this.#refresh();
     const cells: CostModelCell[] = [];
     // Per length node, the row nodes measured often enough to trust.
     const trusted = new Map<number, number[]>();
