@@ -35,12 +35,20 @@ export function gridNode(k: number): number {
   return k % 2 === 1 ? 2 ** ((k + 1) / 2) : 3 * 2 ** (k / 2 - 1);
 }
 
+// Predictions run in the scheduler's inner loop: the nodes, their logs and the log steps
+// between them are tables.
+const NODES = 100;
+const NODE = Float64Array.from({ length: NODES }, (_, k) => gridNode(k));
+const LOG_NODE = NODE.map(Math.log);
+const INV_LOG_STEP = Float64Array.from({ length: NODES - 1 }, (_, k) => 1 / (LOG_NODE[k + 1]! - LOG_NODE[k]!));
+
 /** The index k of the largest grid node <= x (x >= 1). */
 export function gridIndex(x: number): number {
   if (x < 2) return 0;
-  const p = Math.floor(Math.log2(x));
+  // p = floor(log2 x): by the leading zeros for integers that fit 32 bits.
+  const p = x < 2147483648 ? 31 - Math.clz32(x) : Math.floor(Math.log2(x));
   // Nodes between 2^p and 2^(p+1): 2^p (index 2p - 1) and 3 x 2^(p-1) (index 2p).
-  return x >= 3 * 2 ** (p - 1) ? 2 * p : 2 * p - 1;
+  return x >= NODE[2 * p]! ? 2 * p : 2 * p - 1;
 }
 
 /** The index of the grid node nearest to x in log scale. */
@@ -170,9 +178,9 @@ export class CostModel {
     let wr = 0;
     let wl = 0;
     if (i >= rk) i = rk;
-    else wr = Math.log(rows / gridNode(i)) / Math.log(gridNode(i + 1) / gridNode(i));
+    else wr = (Math.log(rows) - LOG_NODE[i]!) * INV_LOG_STEP[i]!;
     if (j >= lk) j = lk;
-    else wl = Math.log(len / gridNode(j)) / Math.log(gridNode(j + 1) / gridNode(j));
+    else wl = (Math.log(len) - LOG_NODE[j]!) * INV_LOG_STEP[j]!;
     const f = this.#field;
     const w = lk + 1;
     const i1 = i < rk ? i + 1 : i;
