@@ -148,7 +148,12 @@ async function saturation(p: Path, seconds: number): Promise<{ rps: number; batc
 }
 
 /** Open loop: seeded Poisson arrivals at `rate` for `seconds`; returns latencies from the scheduled arrivals. */
-async function openLoop(p: Path, rate: number, seconds: number, seed: number): Promise<{ lat: Float64Array; wall: number; batches: number; rows: number; maxBatchMs: number; busyMs: number }> {
+async function openLoop(
+  p: Path,
+  rate: number,
+  seconds: number,
+  seed: number,
+): Promise<{ lat: Float64Array; wall: number; batches: number; rows: number; maxBatchMs: number; busyMs: number }> {
   let s = seed;
   const rand = (): number => {
     s = (s * 1664525 + 1013904223) >>> 0;
@@ -201,7 +206,9 @@ async function openLoop(p: Path, rate: number, seconds: number, seed: number): P
 
 console.log(
   `${new Date().toISOString()} · SIMULATED DEVICE (H100 BERT-base FP16 seq 128 curve: 3.8 ms to batch 32, 7.7 ms at 128${SCALE !== 1 ? `, times x ${SCALE}` : ''}; one batch at a time). ` +
-    `Curve's best: ${BEST.toFixed(0)} samples/s at batch 128 · ${cpus().length} cores, load ${loadavg().map((l) => l.toFixed(1)).join(' ')} · Node ${process.version}`,
+    `Curve's best: ${BEST.toFixed(0)} samples/s at batch 128 · ${cpus().length} cores, load ${loadavg()
+      .map((l) => l.toFixed(1))
+      .join(' ')} · Node ${process.version}`,
 );
 console.log(`${SECONDS} s per path and point (two interleaved halves)`);
 for (const inflight of INFLIGHT) {

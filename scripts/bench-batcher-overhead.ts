@@ -141,7 +141,11 @@ const scenarios = [
 ];
 
 const rows: string[] = [];
-console.log(`${new Date().toISOString()} · Node ${process.version}, load ${loadavg().map((l) => l.toFixed(1)).join(' ')}, ${RATE} req/s offered for ${SECONDS} s per row; per-request µs = burst wall time / burst size`);
+console.log(
+  `${new Date().toISOString()} · Node ${process.version}, load ${loadavg()
+    .map((l) => l.toFixed(1))
+    .join(' ')}, ${RATE} req/s offered for ${SECONDS} s per row; per-request µs = burst wall time / burst size`,
+);
 for (const sc of scenarios) {
   const pool = sc.lens.map(feedsOf);
   const pick = (i: number): Feeds => pool[(i * 7919) % pool.length]!;
@@ -163,9 +167,14 @@ for (const sc of scenarios) {
       `| ${sc.name} | ${path} | ${RATE} | ${r.achieved.toFixed(0)} | ${r.p50.toFixed(2)} | ${r.p99.toFixed(2)} | ${r.cpuPerReq.toFixed(2)} | ${(r.load * 100).toFixed(0)}% | ${max.toFixed(0)} |`,
     );
   }
-  for (const [name, b] of [['zero config', zero], ['triton', triton]] as const) {
+  for (const [name, b] of [
+    ['zero config', zero],
+    ['triton', triton],
+  ] as const) {
     const st = b.stats();
-    rows.push(`| ${sc.name} | (${name}: ${st.batches.succeeded} batches, mean size ${st.batches.meanSize.toFixed(1)}, padding ratio ${st.padding.ratio.toFixed(2)}) | | | | | | | |`);
+    rows.push(
+      `| ${sc.name} | (${name}: ${st.batches.succeeded} batches, mean size ${st.batches.meanSize.toFixed(1)}, padding ratio ${st.padding.ratio.toFixed(2)}) | | | | | | | |`,
+    );
     await b.close();
   }
 }

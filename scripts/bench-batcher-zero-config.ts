@@ -73,7 +73,12 @@ function maxAbsDiff(a: Outputs, b: Outputs): number {
   return m;
 }
 
-async function closedLoop(run: (f: Feeds) => Promise<Outputs>, pool: Feeds[], concurrency: number, seconds: number): Promise<{ rps: number; lat: number[]; cpuMs: number; done: number }> {
+async function closedLoop(
+  run: (f: Feeds) => Promise<Outputs>,
+  pool: Feeds[],
+  concurrency: number,
+  seconds: number,
+): Promise<{ rps: number; lat: number[]; cpuMs: number; done: number }> {
   const lat: number[] = [];
   let next = 0;
   let stop = false;
@@ -109,7 +114,9 @@ const contexts = session.contexts ?? 1;
 console.log(
   `${new Date().toISOString()} · ONNX Runtime CPU (intra-op threads: ${THREADS === 0 ? 'ORT default' : THREADS}; session contexts: ${contexts}) · ` +
     `embedded encoder "${MODEL}" (${MODELS[MODEL].layers} layers, hidden ${MODELS[MODEL].hidden}, inputs ${session.inputs.map((i) => i.name).join(', ')}) · ` +
-    `${cpus().length} cores, load ${loadavg().map((l) => l.toFixed(1)).join(' ')} · Node ${process.version}`,
+    `${cpus().length} cores, load ${loadavg()
+      .map((l) => l.toFixed(1))
+      .join(' ')} · Node ${process.version}`,
 );
 console.log(`closed loop, 1 row per request; ${SECONDS} s per path and cell in ${SLICE} s interleaved slices`);
 
@@ -139,7 +146,9 @@ const paths: { name: string; options: DynamicBatcherOptions | null }[] = [
       got.forEach((g, i) => (diff = Math.max(diff, maxAbsDiff(g, want[wave * 24 + i]!))));
     }
     const st = b.stats();
-    console.log(`${p.name}: max |batched - direct| over 96 mixed-length requests = ${diff.toExponential(2)} (${st.batches.succeeded} batches, mean ${st.batches.meanSize.toFixed(1)} rows)`);
+    console.log(
+      `${p.name}: max |batched - direct| over 96 mixed-length requests = ${diff.toExponential(2)} (${st.batches.succeeded} batches, mean ${st.batches.meanSize.toFixed(1)} rows)`,
+    );
     await b.close();
   }
 }
@@ -148,7 +157,9 @@ for (const w of workloads) {
   console.log('');
   console.log(`### ${w.title}`);
   console.log('');
-  console.log('| concurrency | path | req/s (median of rounds) | vs direct (median of paired rounds) | p50 ms | p99 ms | CPU ms / request (all threads) | mean batch | padded / real tokens |');
+  console.log(
+    '| concurrency | path | req/s (median of rounds) | vs direct (median of paired rounds) | p50 ms | p99 ms | CPU ms / request (all threads) | mean batch | padded / real tokens |',
+  );
   console.log('|---|---|---|---|---|---|---|---|---|');
   const explain: string[] = [];
   for (const c of CONCURRENCY) {

@@ -82,9 +82,7 @@ export class Admission {
       const len = lens[di]!;
       rowLen *= len;
       if (len > layout.profileMaxLen[di]!) {
-        throw new ShapeError(
-          `${layout.dims[di]} length ${len} is longer than the session's optimization profiles allow (${layout.profileMaxLen[di]})`,
-        );
+        throw new ShapeError(`${layout.dims[di]} length ${len} is longer than the session's optimization profiles allow (${layout.profileMaxLen[di]})`);
       }
       const bs = this.#config.buckets[di];
       if (bs) {
@@ -96,9 +94,7 @@ export class Admission {
           }
         }
         if (bucket < 0) {
-          throw new ShapeError(
-            `${layout.dims[di]} length ${len} is longer than the largest bucket ${bs[bs.length - 1]} (options.buckets: ${bs.join(', ')})`,
-          );
+          throw new ShapeError(`${layout.dims[di]} length ${len} is longer than the largest bucket ${bs[bs.length - 1]} (options.buckets: ${bs.join(', ')})`);
         }
         key += `|${bucket}`;
         (padTo ??= new Array<number>(nDims).fill(-1))[di] = bucket;

@@ -23,15 +23,7 @@
  * Every accepted request settles exactly once: each settle path goes through #settle*,
  * which checks and flips the request's state first.
  */
-import {
-  InternalError,
-  InvalidArgumentError,
-  QueueFullError,
-  ShuttingDownError,
-  TimeoutError,
-  abortErrorFrom,
-  describe,
-} from '../errors.js';
+import { InternalError, InvalidArgumentError, QueueFullError, ShuttingDownError, TimeoutError, abortErrorFrom, describe } from '../errors.js';
 import type { Feeds, InferenceSession, Outputs } from '../session.js';
 import { parseOptions } from '../options.js';
 import { z } from 'zod';
@@ -249,9 +241,7 @@ export class DynamicBatcher implements AsyncDisposable {
     this.#admission = new Admission(cfg, session.inputs);
     this.#levelCount = new Int32Array(cfg.levels);
     this.#metrics =
-      cfg.metrics === null
-        ? null
-        : new BatcherMetrics(cfg.metrics, cfg.maxBatch, () => ({ queued: this.#queued, inflightBatches: this.#inflight }));
+      cfg.metrics === null ? null : new BatcherMetrics(cfg.metrics, cfg.maxBatch, () => ({ queued: this.#queued, inflightBatches: this.#inflight }));
     this.#model = new CostModel(cfg.maxBatch);
     this.#offThread = typeof (session as { contexts?: unknown }).contexts === 'number';
     if (cfg.warmup !== null) void this.warmup();
@@ -459,7 +449,9 @@ export class DynamicBatcher implements AsyncDisposable {
         this.#unqueue(r);
         this.#settleError(
           r,
-          new TimeoutError(`DynamicBatcher request timed out after ${waited.toFixed(1)} ms in the queue (timeout ${(r.deadline - r.enqueuedAt).toFixed(1)} ms)`),
+          new TimeoutError(
+            `DynamicBatcher request timed out after ${waited.toFixed(1)} ms in the queue (timeout ${(r.deadline - r.enqueuedAt).toFixed(1)} ms)`,
+          ),
           'timeout',
         );
       }

@@ -6,12 +6,7 @@
 import { InvalidArgumentError, describe } from '../errors.js';
 import type { InferenceSession, RunOptions } from '../session.js';
 import { parseOptions } from '../options.js';
-import {
-  DynamicBatcherOptionsSchema,
-  resolveLevelPolicies,
-  type DynamicBatcherOptions,
-  type LevelPolicy,
-} from './options.js';
+import { DynamicBatcherOptionsSchema, resolveLevelPolicies, type DynamicBatcherOptions, type LevelPolicy } from './options.js';
 import { planLayout, type BatchLayout } from './layout.js';
 import type { MetricsConfig } from './metrics.js';
 
@@ -225,7 +220,11 @@ export function resolveBatcherConfig(session: InferenceSession, options: Dynamic
  * whose dims are all fixed, the batch dim or padded can be made up; anything else needs real
  * requests.
  */
-export function warmupPlan(layout: BatchLayout, o: { lengths?: number[] | undefined; rows?: number[] | undefined; maxMs?: number | undefined }, maxBatch: number): WarmupPlan {
+export function warmupPlan(
+  layout: BatchLayout,
+  o: { lengths?: number[] | undefined; rows?: number[] | undefined; maxMs?: number | undefined },
+  maxBatch: number,
+): WarmupPlan {
   for (const p of layout.inputs) {
     if (p.keyAxes.length > 0) {
       throw new InvalidArgumentError(
@@ -243,8 +242,7 @@ export function warmupPlan(layout: BatchLayout, o: { lengths?: number[] | undefi
   for (const r of o.rows ?? []) {
     if (r > maxBatch) throw new InvalidArgumentError(`options.warmup.rows: ${r} is more than maxBatchSize ${maxBatch}`);
   }
-  const lengths =
-    layout.dims.length === 0 ? [1] : [...new Set(o.lengths ?? [8, 32, 128].map((l) => Math.min(l, maxLen)))].sort((a, b) => a - b);
+  const lengths = layout.dims.length === 0 ? [1] : [...new Set(o.lengths ?? [8, 32, 128].map((l) => Math.min(l, maxLen)))].sort((a, b) => a - b);
   const rows: number[] = [];
   if (o.rows !== undefined) rows.push(...new Set(o.rows));
   else for (let r = 1; r <= maxBatch; r *= 2) rows.push(r);

@@ -138,7 +138,6 @@ export class CostModel {
     return this.#samples > 0;
   }
 
-
   /** Learns that a batch of `rows` rows padded to `len` took `ms`. */
   observe(rows: number, len: number, ms: number): void {
     if (!(rows >= 1) || !(len >= 1) || !(ms > 0) || !Number.isFinite(ms)) return;

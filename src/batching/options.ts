@@ -129,7 +129,12 @@ export const DynamicBatcherOptionsSchema = z
      * batch every TensorRT optimization profile allows, else 32 ('triton') or 256 ('cost',
      * where the cost model and maxBatchTokens choose the size).
      */
-    maxBatchSize: z.number().int().min(1).max(1 << 20).optional(),
+    maxBatchSize: z
+      .number()
+      .int()
+      .min(1)
+      .max(1 << 20)
+      .optional(),
     /**
      * Text-embeddings-inference's `max_batch_tokens`: the most padded tokens in one batch
      * (rows x the product of the padded lengths). When set, a request larger than this is
@@ -210,12 +215,7 @@ export const DynamicBatcherOptionsSchema = z
      * every padded dim; an object gives buckets per dim name. A request longer than the
      * largest bucket is rejected with ERR_SHAPE. Default: none (pad to the longest in batch).
      */
-    buckets: z
-      .union([
-        z.array(z.number().int().min(1)).min(1),
-        z.record(z.string(), z.array(z.number().int().min(1)).min(1)),
-      ])
-      .optional(),
+    buckets: z.union([z.array(z.number().int().min(1)).min(1), z.record(z.string(), z.array(z.number().int().min(1)).min(1))]).optional(),
     /** Outputs to fetch from the session (default all); requests receive these. */
     outputs: z.array(z.string()).min(1).optional(),
     /** Prometheus metrics (prom-client); `false` turns them off (stats() still counts). */
@@ -246,11 +246,7 @@ export interface LevelPolicy {
   readonly allowTimeoutOverride: boolean;
 }
 
-export function resolveLevelPolicies(
-  levels: number,
-  base: QueuePolicy | undefined,
-  perLevel: Record<string, QueuePolicy> | undefined,
-): LevelPolicy[] {
+export function resolveLevelPolicies(levels: number, base: QueuePolicy | undefined, perLevel: Record<string, QueuePolicy> | undefined): LevelPolicy[] {
   const out: LevelPolicy[] = [];
   for (let level = 1; level <= levels; level++) {
     const o = { ...base, ...perLevel?.[String(level)] };

@@ -192,13 +192,7 @@ export const MAX_CANDIDATES = 4096;
  * Before the model has measured anything, the batch is formed greedily in arrival order (as
  * Triton does with no delay), which also gives the model its first, largest sample.
  */
-export function selectByCost(
-  cands: readonly CostCandidate[],
-  anchor: number,
-  padTo: readonly number[] | null,
-  cost: CostFn,
-  limits: CostLimits,
-): Selection {
+export function selectByCost(cands: readonly CostCandidate[], anchor: number, padTo: readonly number[] | null, cost: CostFn, limits: CostLimits): Selection {
   if (cands.length > MAX_CANDIDATES) cands = cands.slice(0, MAX_CANDIDATES);
   const a = cands[anchor]!;
   const nDims = a.lens.length;

@@ -67,7 +67,18 @@ describe('DynamicBatcher on ONNX Runtime with the embedded encoder', () => {
   ]) {
     it(`batched outputs equal unbatched ones within ${TOL} for mixed lengths (${variant.name})`, async () => {
       const shapes = [
-        [1, 5], [2, 17], [1, 1], [3, 9], [1, 33], [2, 2], [1, 64], [1, 12], [2, 30], [1, 7], [1, 16], [2, 3],
+        [1, 5],
+        [2, 17],
+        [1, 1],
+        [3, 9],
+        [1, 33],
+        [2, 2],
+        [1, 64],
+        [1, 12],
+        [2, 30],
+        [1, 7],
+        [1, 16],
+        [2, 3],
       ] as const;
       const feeds = shapes.map(([batch, len], k) => requestFeeds(batch, len, 100 + k));
       const want: Outputs[] = [];

@@ -18,7 +18,20 @@ const cpu = (n: number, l: number): number => 0.1 + 0.005 * n * l * (1 + Math.ma
 describe('cost model grid', () => {
   it('has nodes 1, 2, 3, 4, 6, 8, 12, ... and finds the node at or below a value', () => {
     expect(Array.from({ length: 12 }, (_, k) => gridNode(k))).toEqual([1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64]);
-    for (const [x, k] of [[1, 0], [1.9, 0], [2, 1], [2.9, 1], [3, 2], [5, 3], [6, 4], [7.9, 4], [8, 5], [100, 12], [128, 13], [129, 13]] as const) {
+    for (const [x, k] of [
+      [1, 0],
+      [1.9, 0],
+      [2, 1],
+      [2.9, 1],
+      [3, 2],
+      [5, 3],
+      [6, 4],
+      [7.9, 4],
+      [8, 5],
+      [100, 12],
+      [128, 13],
+      [129, 13],
+    ] as const) {
       expect(gridIndex(x), String(x)).toBe(k);
     }
   });
@@ -55,7 +68,13 @@ describe('CostModel', () => {
   it("learns a CPU's rising cost per row past 8 rows, and says 8 rows is where batching stops paying", () => {
     const m = new CostModel(64);
     for (const n of [1, 2, 3, 4, 6, 8, 12, 16, 24, 32]) for (const l of [16, 64]) for (let k = 0; k < 3; k++) m.observe(n, l, cpu(n, l));
-    for (const [n, l] of [[1, 16], [5, 40], [8, 64], [20, 64], [32, 16]] as const) {
+    for (const [n, l] of [
+      [1, 16],
+      [5, 40],
+      [8, 64],
+      [20, 64],
+      [32, 16],
+    ] as const) {
       expect(Math.abs(m.predict(n, l) / cpu(n, l) - 1), `${n} x ${l}`).toBeLessThan(0.1);
     }
     const best = m.snapshot().bestRows;
@@ -76,7 +95,12 @@ describe('CostModel', () => {
       const slow = rand() < 0.2 ? 2 + 2 * rand() : 1 + 0.05 * rand();
       m.observe(n, l, cpu(n, l) * slow);
     }
-    for (const [n, l] of [[1, 8], [4, 32], [16, 128], [8, 8]] as const) {
+    for (const [n, l] of [
+      [1, 8],
+      [4, 32],
+      [16, 128],
+      [8, 8],
+    ] as const) {
       expect(m.predict(n, l) / cpu(n, l), `${n} x ${l}`).toBeGreaterThan(0.97);
       expect(m.predict(n, l) / cpu(n, l), `${n} x ${l}`).toBeLessThan(1.1);
     }

@@ -173,7 +173,12 @@ describe('cost scheduler: which batches it forms', () => {
   it('at concurrency 1 sends each request alone and at once', async () => {
     const s = new TimedEncoder(cpu);
     const b = new DynamicBatcher(s);
-    const ms = await closedLoop((f) => b.run(f), 1, 50, () => 32);
+    const ms = await closedLoop(
+      (f) => b.run(f),
+      1,
+      50,
+      () => 32,
+    );
     expect(s.calls.every((c) => c.batch === 1)).toBe(true);
     // Each run's own time (whole fake ms) plus at most the 1 ms step of the fake clock.
     expect(ms).toBeLessThanOrEqual(50 * (Math.floor(cpu(1, 32)) + 1));
@@ -183,7 +188,12 @@ describe('cost scheduler: which batches it forms', () => {
   it('on a GPU-like flat cost fills batches up to maxBatchSize at saturation', async () => {
     const s = new TimedEncoder((n) => gpu(n));
     const b = new DynamicBatcher(s, { scheduler: 'cost', maxBatchSize: 128 });
-    await closedLoop((f) => b.run(f), 512, 4000, () => 16);
+    await closedLoop(
+      (f) => b.run(f),
+      512,
+      4000,
+      () => 16,
+    );
     const late = s.calls.slice(10);
     expect(late.reduce((a, c) => a + c.batch, 0) / late.length).toBeGreaterThan(120);
     await b.close();
@@ -200,7 +210,7 @@ describe('cost scheduler: batches in flight', () => {
       const lat = await openLoop(b, best, 3000, 16);
       tail.push(p99(lat));
       const cm = b.stats().costModel;
-        if (inflight === 2) {
+      if (inflight === 2) {
         expect(cm.serialization.value).toBeGreaterThan(0.8);
         expect(cm.holds.count).toBeGreaterThan(0);
       }
@@ -235,10 +245,20 @@ describe('cost scheduler: warm-up and token budget', () => {
     await w;
     const shapes = b.stats().costModel.warmup!.shapes;
     // Per length, rows grow until the cost per row rises (past 6 rows here).
-    expect(shapes.map((x) => [x.rows, x.length])).toEqual([
-      [1, 8], [2, 8], [4, 8], [8, 8], [16, 8],
-      [1, 64], [2, 64], [4, 64], [8, 64], [16, 64],
-    ].filter(([n, l]) => !(l === 64 && n === 16)));
+    expect(shapes.map((x) => [x.rows, x.length])).toEqual(
+      [
+        [1, 8],
+        [2, 8],
+        [4, 8],
+        [8, 8],
+        [16, 8],
+        [1, 64],
+        [2, 64],
+        [4, 64],
+        [8, 64],
+        [16, 64],
+      ].filter(([n, l]) => !(l === 64 && n === 16)),
+    );
     expect(s.calls[0]).toMatchObject({ batch: 1, seq: 8, rows: [[]] }); // zeros: attention_mask 0
     expect(b.stats().costModel.samples).toBe(shapes.length * 2);
     // The request that came during the warm-up ran after it.
@@ -333,75 +353,82 @@ describe('cost scheduler: 10,000 concurrent requests', () => {
 
 describe('cost scheduler: exactly once under a random mix of everything', () => {
   it.each([
-    ['limits, buckets, ordering, close with drain', { scheduler: 'cost', maxBatchSize: 8, maxQueueDelayMs: 0.5, buckets: [4, 8], preserveOrdering: true }, true],
+    [
+      'limits, buckets, ordering, close with drain',
+      { scheduler: 'cost', maxBatchSize: 8, maxQueueDelayMs: 0.5, buckets: [4, 8], preserveOrdering: true },
+      true,
+    ],
     ['zero config, close without drain', {}, false],
-  ] as [string, DynamicBatcherOptions, boolean][])('%s: every accepted request settles exactly once; the stats add up; successes carry their own rows', async (_name, extra, drain) => {
-    vi.useRealTimers();
-    let seed = drain ? 123 : 321;
-    const rand = (): number => {
-      seed = (seed * 1664525 + 1013904223) >>> 0;
-      return seed / 2 ** 32;
-    };
-    const s = new EncoderDouble();
-    const realRun = s.run.bind(s);
-    let calls = 0;
-    // Completes after 0-3 ms, so batches overlap; every 7th batch fails.
-    s.run = (feeds, opts) => {
-      const n = calls++;
-      const p = realRun(feeds, opts);
-      return new Promise((resolve, reject) =>
-        setTimeout(() => (n % 7 === 3 ? reject(new Error(`batch ${n} failed`)) : p.then(resolve, reject)), Math.floor(rand() * 4)),
-      );
-    };
-    const b = new DynamicBatcher(s, {
-      maxInflightBatches: 2,
-      priorityLevels: 3,
-      queuePolicy: { timeoutMs: 6, timeoutAction: 'reject', maxSize: 40 },
-      priorityQueuePolicy: { '2': { timeoutMs: 4, timeoutAction: 'delay' } },
-      ...extra,
-    });
-    expect(b.config.scheduler).toBe('cost');
-    const settleCount = new Map<number, number>();
-    const tasks: Promise<void>[] = [];
-    let k = 0;
-    for (let round = 0; round < 60; round++) {
-      const burst = Math.floor(rand() * 12);
-      for (let i = 0; i < burst; i++, k++) {
-        const id = k;
-        const len = 1 + Math.floor(rand() * 8);
-        const rows = Array.from({ length: 1 + Math.floor(rand() * 2) }, (_, j) => idsFor(id * 2 + j + 1, len));
-        const ctl = new AbortController();
-        if (rand() < 0.1) setTimeout(() => ctl.abort(), Math.floor(rand() * 5));
-        const p = b.run(request(...rows), { priority: Math.floor(rand() * 4), signal: ctl.signal });
-        tasks.push(
-          p.then(
-            (out) => {
-              expectOutputsFor(out, rows);
-              settleCount.set(id, (settleCount.get(id) ?? 0) + 1);
-            },
-            (e: { code?: string }) => {
-              if (e.code !== 'ERR_QUEUE_FULL') settleCount.set(id, (settleCount.get(id) ?? 0) + 1);
-              expect(['ERR_TIMEOUT', 'ERR_ABORTED', 'ERR_QUEUE_FULL', 'ERR_SHUTTING_DOWN', undefined]).toContain(e.code);
-            },
-          ),
+  ] as [string, DynamicBatcherOptions, boolean][])(
+    '%s: every accepted request settles exactly once; the stats add up; successes carry their own rows',
+    async (_name, extra, drain) => {
+      vi.useRealTimers();
+      let seed = drain ? 123 : 321;
+      const rand = (): number => {
+        seed = (seed * 1664525 + 1013904223) >>> 0;
+        return seed / 2 ** 32;
+      };
+      const s = new EncoderDouble();
+      const realRun = s.run.bind(s);
+      let calls = 0;
+      // Completes after 0-3 ms, so batches overlap; every 7th batch fails.
+      s.run = (feeds, opts) => {
+        const n = calls++;
+        const p = realRun(feeds, opts);
+        return new Promise((resolve, reject) =>
+          setTimeout(() => (n % 7 === 3 ? reject(new Error(`batch ${n} failed`)) : p.then(resolve, reject)), Math.floor(rand() * 4)),
         );
+      };
+      const b = new DynamicBatcher(s, {
+        maxInflightBatches: 2,
+        priorityLevels: 3,
+        queuePolicy: { timeoutMs: 6, timeoutAction: 'reject', maxSize: 40 },
+        priorityQueuePolicy: { '2': { timeoutMs: 4, timeoutAction: 'delay' } },
+        ...extra,
+      });
+      expect(b.config.scheduler).toBe('cost');
+      const settleCount = new Map<number, number>();
+      const tasks: Promise<void>[] = [];
+      let k = 0;
+      for (let round = 0; round < 60; round++) {
+        const burst = Math.floor(rand() * 12);
+        for (let i = 0; i < burst; i++, k++) {
+          const id = k;
+          const len = 1 + Math.floor(rand() * 8);
+          const rows = Array.from({ length: 1 + Math.floor(rand() * 2) }, (_, j) => idsFor(id * 2 + j + 1, len));
+          const ctl = new AbortController();
+          if (rand() < 0.1) setTimeout(() => ctl.abort(), Math.floor(rand() * 5));
+          const p = b.run(request(...rows), { priority: Math.floor(rand() * 4), signal: ctl.signal });
+          tasks.push(
+            p.then(
+              (out) => {
+                expectOutputsFor(out, rows);
+                settleCount.set(id, (settleCount.get(id) ?? 0) + 1);
+              },
+              (e: { code?: string }) => {
+                if (e.code !== 'ERR_QUEUE_FULL') settleCount.set(id, (settleCount.get(id) ?? 0) + 1);
+                expect(['ERR_TIMEOUT', 'ERR_ABORTED', 'ERR_QUEUE_FULL', 'ERR_SHUTTING_DOWN', undefined]).toContain(e.code);
+              },
+            ),
+          );
+        }
+        await new Promise((r) => setTimeout(r, Math.floor(rand() * 3)));
       }
-      await new Promise((r) => setTimeout(r, Math.floor(rand() * 3)));
-    }
-    const closing = b.close({ drain, timeoutMs: 5000 });
-    await Promise.all(tasks);
-    await closing;
-    const st = b.stats();
-    const accepted = st.requests.accepted;
-    expect(accepted).toBeGreaterThan(100);
-    expect(settleCount.size).toBe(accepted);
-    expect([...settleCount.values()].every((n) => n === 1)).toBe(true);
-    const r = st.requests;
-    expect(r.succeeded + r.failed + r.timedOut + r.aborted + r.shutDown).toBe(accepted);
-    expect(r.failed).toBeGreaterThan(0);
-    expect(r.succeeded).toBeGreaterThan(0);
-    expect(st.queued).toBe(0);
-    expect(st.inflightBatches).toBe(0);
-    expect(st.costModel.samples).toBeGreaterThan(0);
-  });
+      const closing = b.close({ drain, timeoutMs: 5000 });
+      await Promise.all(tasks);
+      await closing;
+      const st = b.stats();
+      const accepted = st.requests.accepted;
+      expect(accepted).toBeGreaterThan(100);
+      expect(settleCount.size).toBe(accepted);
+      expect([...settleCount.values()].every((n) => n === 1)).toBe(true);
+      const r = st.requests;
+      expect(r.succeeded + r.failed + r.timedOut + r.aborted + r.shutDown).toBe(accepted);
+      expect(r.failed).toBeGreaterThan(0);
+      expect(r.succeeded).toBeGreaterThan(0);
+      expect(st.queued).toBe(0);
+      expect(st.inflightBatches).toBe(0);
+      expect(st.costModel.samples).toBeGreaterThan(0);
+    },
+  );
 });

@@ -120,7 +120,10 @@ describe('selectByCost: which requests go together, and how many', () => {
     let best = 1;
     for (let e = sorted.indexOf(0); e < sorted.length; e++) {
       const maxL = lens[sorted[e]!]!;
-      const members = sorted.slice(0, e + 1).filter((i) => i !== 0).reverse();
+      const members = sorted
+        .slice(0, e + 1)
+        .filter((i) => i !== 0)
+        .reverse();
       let apart = cpu(1, lens[0]!);
       for (let n = 1; n <= members.length; n++) {
         apart += cpu(1, lens[members[n - 1]!]!);
