@@ -30,8 +30,8 @@ import { z } from 'zod';
 import type { BatcherRunOptions, DynamicBatcherOptions } from './options.js';
 import { resolveBatcherConfig, warmupPlan, type BatcherConfig, type DynamicBatcherConfig, type WarmupPlan } from './config.js';
 import { Admission } from './admission.js';
-import { MAX_CANDIDATES, chooseTriton, launchAt, selectByCost, waitForCompany, type CostCandidate, type InflightState, type Selection } from './scheduling.js';
-import { CostModel, OverlapEstimator, type CostModelSnapshot } from './cost-model.js';
+import { MAX_CANDIDATES, chooseTriton, launchAt, selectByCost, waitForCompany, type InflightState, type Selection } from './scheduling.js';
+import { CostModel, OverlapEstimator, gridIndex, gridNode, type CostModelSnapshot } from './cost-model.js';
 import { runWarmup, type WarmupResult } from './warmup.js';
 import { checkOutputs, gather, passThrough, sameLens, split } from './assembly.js';
 import { DeadlineHeap } from './queue.js';
@@ -114,6 +114,11 @@ export interface BatcherCostStats extends CostModelSnapshot {
   readonly handoverMs: number;
   /** Batches that waited for the session to be able to start them, and for how long in all, ms. */
   readonly holds: { readonly count: number; readonly ms: number };
+  /**
+   * Batches sent smaller than the cost rule's choice, to measure once the next smaller size
+   * at that length (every 8th batch at most).
+   */
+  readonly explored: number;
   /** The last batch sent: its rows, padded row length, predicted ms, and tokens per predicted ms. */
   readonly lastBatch: { readonly rows: number; readonly paddedLength: number; readonly predictedMs: number; readonly tokensPerMs: number } | null;
   /** The warm-up's shapes and time, once it has run. */
@@ -166,6 +171,9 @@ export class DynamicBatcher implements AsyncDisposable {
   #heldMs = 0;
   #holdStart = 0;
   #lastSel: Selection | null = null;
+  #decisions = 0;
+  /** Batches made smaller than the cost rule's choice to measure a size not yet trusted. */
+  #explored = 0;
   /** Mean gap between arrivals, ms (for the queue-delay rule of the cost scheduler). */
   #arrivalGapMs = Infinity;
   #lastArrival = 0;
@@ -537,7 +545,20 @@ export class DynamicBatcher implements AsyncDisposable {
       const r = queue.at(i);
       if (r !== undefined) cands.push(r);
     }
-    const sel = selectByCost(cands as CostCandidate[] as Request[], 0, g.padTo, this.#cost, { maxRows: cfg.maxBatch, maxTokens: cfg.maxTokens });
+    const limits = { maxRows: cfg.maxBatch, maxTokens: cfg.maxTokens };
+    let sel = selectByCost(cands, 0, g.padTo, this.#cost, limits);
+    // Every 8th batch, if the next smaller size at this length was never measured, that size
+    // runs instead. The base line makes larger batches look worth trying, so the model learns
+    // upwards by itself; from a first large batch it would never learn that fewer rows can
+    // cost less per row (a CPU's caches), so it measures each size below the one it chose
+    // once. Rarely, and once per size, because the requests it leaves out wait a batch.
+    if (!this.#closing && sel.rows > 1 && ++this.#decisions % 8 === 0) {
+      const lower = gridNode(gridIndex(sel.rows - 1));
+      if (this.#model.samplesNear(lower, sel.paddedLen) === 0) {
+        sel = selectByCost(cands, 0, g.padTo, this.#cost, { maxRows: lower, maxTokens: cfg.maxTokens });
+        this.#explored++;
+      }
+    }
     if (!this.#closing) {
       // A shape the model has not measured runs alone the first time, so that its cost is
       // not mixed up with the batches it would overlap.
@@ -1002,6 +1023,7 @@ export class DynamicBatcher implements AsyncDisposable {
         serialization: { value: this.#overlap.value, samples: this.#overlap.samples },
         handoverMs: this.#handoverMs,
         holds: { count: this.#holds, ms: this.#heldMs },
+        explored: this.#explored,
         lastBatch:
           this.#lastSel === null
             ? null
