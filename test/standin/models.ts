@@ -6,9 +6,9 @@
  * producers (data-dependent shapes), integer inputs of rank <= 1 feeding a shape slot (shape
  * tensors), and metadata "standin.aliases" = "output=input,...".
  */
-import { GraphBuilder, encodeModel } from '../../src/onnx/index.js';
+import { GraphBuilder, encodeModel, type ModelProto } from '../../src/onnx/index.js';
 import type { Dim } from '../../src/session.js';
-import type { DataType } from '../../src/tensor.js';
+import { Tensor, type DataType } from '../../src/tensor.js';
 
 export interface TensorSpec {
   name: string;
@@ -30,24 +30,31 @@ export interface ModelSpec {
   /** Extra nodes (markers); every output not produced by one gets a standin.test node. */
   nodes?: NodeSpec[];
   metadata?: Record<string, string>;
+  /** float32 initializers of this many elements (written as external data when large enough). */
+  initializers?: Array<{ name: string; elements: number }>;
 }
 
 export const STANDIN_DOMAIN = 'standin.test';
 
 export function standinModel(spec: ModelSpec): Uint8Array {
+  return encodeModel(standinModelProto(spec));
+}
+
+export function standinModelProto(spec: ModelSpec): ModelProto {
   const b = new GraphBuilder({ opset: 17, opsets: { [STANDIN_DOMAIN]: 1 } });
   for (const t of spec.inputs) b.input(t.name, t.dtype, t.dims);
+  for (const w of spec.initializers ?? []) b.initializer(w.name, Tensor.zeros('float32', [w.elements]));
   const produced = new Set<string>();
   for (const n of spec.nodes ?? []) {
     b.node(n.op, n.inputs, {}, { name: n.name, outputs: n.outputs, ...(n.domain ? { domain: n.domain } : {}) });
     n.outputs.forEach((o) => produced.add(o));
   }
-  const inputNames = spec.inputs.map((t) => t.name);
+  const inputNames = [...spec.inputs.map((t) => t.name), ...(spec.initializers ?? []).map((w) => w.name)];
   for (const t of spec.outputs) {
     if (!produced.has(t.name)) b.node('Compute', inputNames, {}, { name: `/head/${t.name}`, outputs: [t.name], domain: STANDIN_DOMAIN });
     b.output(t.name, t.dtype, t.dims);
   }
-  return encodeModel(b.build({ producerName: 'tensorrt-node stand-in tests', ...(spec.metadata ? { metadata: spec.metadata } : {}) }));
+  return b.build({ producerName: 'tensorrt-node stand-in tests', ...(spec.metadata ? { metadata: spec.metadata } : {}) });
 }
 
 /** A BERT-like encoder's I/O: token inputs [batch, sequence], per-token states and per-row logits. */

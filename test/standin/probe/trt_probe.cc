@@ -40,7 +40,7 @@ void usage() {
                "  [--batch-max N] [--seq-max N] [--run 'BxS:len@seed,...']... [--graph N] [--warmup]\n"
                "  [--cancel-at N] [--cache-in FILE] [--cache-out FILE] [--ignore-mismatch] [--fp16] [--weak]\n"
                "  [--vc] [--exclude-lean] [--host-code] [--lean FILE] [--hw-compat N] [--strategy static|profile|user]\n"
-               "  [--profile-index N] [--alias-bind same|separate] [--verbose]\n");
+               "  [--profile-index N] [--alias-bind same|separate] [--verbose] [--unimplemented]\n");
   std::exit(2);
 }
 
@@ -72,6 +72,7 @@ struct Options {
   int profileIndex = 0;
   std::string aliasBind = "same";
   bool verbose = false;
+  bool unimplemented = false;
 };
 
 Options parse(int argc, char** argv) {
@@ -109,6 +110,7 @@ Options parse(int argc, char** argv) {
     else if (a == "--profile-index") o.profileIndex = std::stoi(next());
     else if (a == "--alias-bind") o.aliasBind = next();
     else if (a == "--verbose") o.verbose = true;
+    else if (a == "--unimplemented") o.unimplemented = true;
     else usage();
   }
   if (o.model.empty() && o.planIn.empty()) usage();
@@ -609,6 +611,10 @@ int main(int argc, char** argv) {
   std::unique_ptr<nv::ICudaEngine> engine(rt->deserializeCudaEngine(plan.data(), plan.size()));
   stages["engine"] = engine != nullptr;
   if (!engine) return finish(0);
+  if (o.unimplemented) {
+    std::fflush(stdout);
+    delete engine->createEngineInspector();  // not implemented by the stand-in: aborts with its name
+  }
 
   struct Io {
     std::string name;
@@ -668,6 +674,12 @@ int main(int argc, char** argv) {
     context->setDeviceMemoryV2(reinterpret_cast<void*>(userMemory), engine->getDeviceMemorySizeV2());
   }
 
+  struct Buffer {
+    std::size_t bytes = 0;
+    void* pinned = nullptr;
+    CUdeviceptr device = 0;
+  };
+  std::vector<Buffer> keep(io.size());
   out.key("runs").array();
   for (const std::string& spec : o.runs) {
     // "BxS:len@seed,len@seed,..."
@@ -681,7 +693,6 @@ int main(int argc, char** argv) {
       rows.push_back({std::stoll(r.substr(0, at)), std::stoll(r.substr(at + 1))});
     }
     out.begin();
-    std::vector<CUdeviceptr> buffers(io.size(), 0);
     std::vector<std::vector<uint8_t>> hostIn(io.size());
     bool shapesOk = true;
     out.key("inputs").begin();
@@ -710,23 +721,39 @@ int main(int argc, char** argv) {
       out.end();
       continue;
     }
-    // Device buffers (stream-ordered), inputs copied from pinned staging, as the addon does.
-    std::vector<void*> pinned(io.size(), nullptr);
+    // Device buffers (stream-ordered) and pinned staging, kept across runs and grown when a run
+    // needs more, as the addon's contexts keep theirs; inputs are copied from the staging.
     std::vector<std::vector<int64_t>> outDims(io.size());
+    std::string setup = "CUDA_SUCCESS";
     for (std::size_t i = 0; i < io.size(); i++) {
       std::vector<int64_t> d = toVector(context->getTensorShape(io[i].name.c_str()));
       outDims[i] = d;
       int64_t n = 1;
       for (int64_t x : d) n *= std::max<int64_t>(x, 0);
       const std::size_t bytes = std::max<std::size_t>(static_cast<std::size_t>(n) * elementSize(io[i].type), 1);
-      cu.memHostAlloc(&pinned[i], bytes, 0);
-      if (!io[i].input && !io[i].alias.empty() && o.aliasBind == "same") continue;
-      cu.memAllocAsync(&buffers[i], bytes, stream);
-      if (io[i].input) {
-        std::memcpy(pinned[i], hostIn[i].data(), hostIn[i].size());
-        if (!hostIn[i].empty()) cu.memcpyAsync(buffers[i], reinterpret_cast<CUdeviceptr>(pinned[i]), hostIn[i].size(), stream);
+      Buffer& b = keep[i];
+      if (bytes > b.bytes) {
+        if (b.pinned != nullptr) cu.memFreeHost(b.pinned);
+        if (b.device != 0) cu.memFreeAsync(b.device, stream);
+        b = Buffer{};
+        CUresult r = cu.memHostAlloc(&b.pinned, bytes, 0);
+        if (r == CUDA_SUCCESS) r = cu.memAllocAsync(&b.device, bytes, stream);
+        if (r != CUDA_SUCCESS) {
+          setup = cu.name(r);
+          b = Buffer{};
+          continue;
+        }
+        b.bytes = bytes;
+      }
+      if (io[i].input && !hostIn[i].empty()) {
+        std::memcpy(b.pinned, hostIn[i].data(), hostIn[i].size());
+        const CUresult r = cu.memcpyAsync(b.device, reinterpret_cast<CUdeviceptr>(b.pinned), hostIn[i].size(), stream);
+        if (r != CUDA_SUCCESS) setup = cu.name(r);
       }
     }
+    out.field("setup", setup);
+    std::vector<CUdeviceptr> buffers(io.size(), 0);
+    for (std::size_t i = 0; i < io.size(); i++) buffers[i] = keep[i].device;
     for (std::size_t i = 0; i < io.size(); i++) {
       if (!io[i].input && !io[i].alias.empty() && o.aliasBind == "same") {
         for (std::size_t j = 0; j < io.size(); j++) {
@@ -766,7 +793,9 @@ int main(int argc, char** argv) {
       if (io[i].input) continue;
       int64_t n = 1;
       for (int64_t x : outDims[i]) n *= std::max<int64_t>(x, 0);
-      if (n > 0) cu.memcpyAsync(reinterpret_cast<CUdeviceptr>(pinned[i]), buffers[i], static_cast<size_t>(n) * elementSize(io[i].type), stream);
+      if (n > 0 && keep[i].pinned != nullptr) {
+        cu.memcpyAsync(reinterpret_cast<CUdeviceptr>(keep[i].pinned), buffers[i], static_cast<size_t>(n) * elementSize(io[i].type), stream);
+      }
     }
     cu.eventRecord(done, stream);
     const CUresult sync = cu.eventSynchronize(done);
@@ -779,23 +808,22 @@ int main(int argc, char** argv) {
       out.key("values").array();
       int64_t n = 1;
       for (int64_t x : outDims[i]) n *= std::max<int64_t>(x, 0);
-      for (int64_t e = 0; e < n && sync == CUDA_SUCCESS; e++) {
-        out.num(readValue(io[i].type, static_cast<const uint8_t*>(pinned[i]) + static_cast<std::size_t>(e) * elementSize(io[i].type)));
+      for (int64_t e = 0; e < n && sync == CUDA_SUCCESS && keep[i].pinned != nullptr; e++) {
+        out.num(readValue(io[i].type, static_cast<const uint8_t*>(keep[i].pinned) + static_cast<std::size_t>(e) * elementSize(io[i].type)));
       }
       out.endArray().end();
     }
     out.end();
-    for (std::size_t i = 0; i < io.size(); i++) {
-      const bool aliased = !io[i].input && !io[i].alias.empty() && o.aliasBind == "same";
-      if (buffers[i] != 0 && !aliased) cu.memFreeAsync(buffers[i], stream);
-    }
-    cu.streamSynchronize(stream);
-    for (void* p : pinned) {
-      if (p != nullptr) cu.memFreeHost(p);
-    }
     out.end();
   }
   out.endArray();
+  for (Buffer& b : keep) {
+    if (b.device != 0) cu.memFreeAsync(b.device, stream);
+  }
+  cu.streamSynchronize(stream);
+  for (Buffer& b : keep) {
+    if (b.pinned != nullptr) cu.memFreeHost(b.pinned);
+  }
   context.reset();
   if (userMemory != 0) cu.memFree(userMemory);
   engine.reset();
