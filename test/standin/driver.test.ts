@@ -169,6 +169,7 @@ describe.skipIf(skip !== '')(`CUDA driver stand-in${skip ? ` (skipped: ${skip})`
       faultsFired: 4,
     });
     expect(f.sticky).toEqual({
+      recordAfterFault: true,
       eventSynchronize: 'CUDA_ERROR_ILLEGAL_ADDRESS',
       eventQuery: 'CUDA_ERROR_ILLEGAL_ADDRESS',
       streamQuery: 'CUDA_ERROR_ILLEGAL_ADDRESS',

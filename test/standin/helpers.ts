@@ -10,7 +10,8 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
-export const standinDir = join(repoRoot, 'build', 'standin');
+/** The stand-ins under test: build/standin, or a sanitizer build named by TRTN_STANDIN_DIR. */
+export const standinDir = process.env.TRTN_STANDIN_DIR ? resolve(process.env.TRTN_STANDIN_DIR) : join(repoRoot, 'build', 'standin');
 const sdkRoot = resolve(repoRoot, '..', 'shared', 'trt-sdk');
 
 /** TensorRT header sets beside the checkout, by major: { 10: '10.16.0', 11: '11.1.0' }. */
@@ -30,6 +31,11 @@ let built: string | undefined;
 /** Builds the stand-ins once per test process; returns why they cannot be used, or ''. */
 export function ensureStandins(): string {
   if (built !== undefined) return built;
+  if (process.env.TRTN_STANDIN_DIR) {
+    // A build made elsewhere (e.g. node scripts/build-standin.mjs --sanitize address,undefined).
+    built = existsSync(join(standinDir, 'libcuda.so.1')) ? '' : `TRTN_STANDIN_DIR=${standinDir} has no stand-ins`;
+    return built;
+  }
   const r = spawnSync(process.execPath, [join(repoRoot, 'scripts', 'build-standin.mjs'), '--quiet'], { encoding: 'utf8' });
   built = r.status === 0 ? '' : `the stand-ins did not build: ${(r.stderr || r.stdout || String(r.error)).trim().split('\n').slice(-5).join(' | ')}`;
   return built;
@@ -37,6 +43,9 @@ export function ensureStandins(): string {
 
 export const trtSkipReason = (): string =>
   Object.keys(sdkVersions()).length === 0 ? `no TensorRT headers in ${sdkRoot} (the TensorRT stand-ins need them)` : '';
+
+const sanitizerOptions = (): Record<string, string> =>
+  Object.fromEntries(Object.entries(process.env).filter((e): e is [string, string] => /^[A-Z]+SAN_OPTIONS$/.test(e[0]) && e[1] !== undefined));
 
 export interface ProbeResult {
   status: number | null;
@@ -49,7 +58,7 @@ export interface ProbeResult {
 export function runProbe(program: string, args: string[], env: Record<string, string> = {}, libraryPath = standinDir): ProbeResult {
   const r = spawnSync(join(standinDir, 'bin', program), args, {
     encoding: 'utf8',
-    env: { PATH: process.env.PATH ?? '', ...(libraryPath ? { LD_LIBRARY_PATH: libraryPath } : {}), ...env },
+    env: { PATH: process.env.PATH ?? '', ...sanitizerOptions(), ...(libraryPath ? { LD_LIBRARY_PATH: libraryPath } : {}), ...env },
     timeout: 60_000,
   });
   let json: Record<string, any> = {};

@@ -350,7 +350,9 @@ for (const major of majors) {
     it('turns a kernel fault into a sticky error that every later call reports', () => {
       const file = model('sticky', encoderSpec());
       const j = ok(['--model', file, '--run', '1x2:2@1', '--run', '1x2:2@1'], { TRTN_STANDIN_FAULTS: 'cuda.sticky_kernel=1' });
-      expect(j.runs[0]).toMatchObject({ enqueue: true, sync: 'CUDA_ERROR_ILLEGAL_ADDRESS' });
+      // The fault is asynchronous: it surfaces at the event, or already in the enqueue's last copy
+      // when the kernel ran first, as a real kernel fault can.
+      expect(j.runs[0].sync).toBe('CUDA_ERROR_ILLEGAL_ADDRESS');
       expect(j.runs[1]).toMatchObject({ setup: 'CUDA_ERROR_ILLEGAL_ADDRESS', enqueue: false, sync: 'CUDA_ERROR_ILLEGAL_ADDRESS' });
       expect(recorder(j)).toContain('CUDA_ERROR_ILLEGAL_ADDRESS');
     });

@@ -331,8 +331,9 @@ CUresult ret(CUresult r) noexcept {
 }
 
 namespace {
-thread_local bool tInHostFunction = false;
-thread_local CUctx_st* tCurrent = nullptr;
+// initial-exec: static TLS, which no tracer or teardown can find half freed.
+__attribute__((tls_model("initial-exec"))) thread_local bool tInHostFunction = false;
+__attribute__((tls_model("initial-exec"))) thread_local CUctx_st* tCurrent = nullptr;
 }  // namespace
 
 void setInHostFunction(bool on) { tInHostFunction = on; }

@@ -142,6 +142,13 @@ struct Device {
   std::size_t usedBytes = 0;
 };
 
+// A stream thread. When its stream is destroyed and drained it parks and serves the next
+// stream created, so threads never end while the process runs (nor race its exit).
+struct Worker {
+  std::condition_variable wake;
+  std::shared_ptr<CUstream_st> stream;
+};
+
 struct Driver {
   std::mutex mu;
   std::condition_variable progress;  // signalled whenever a stream operation completes
@@ -159,6 +166,8 @@ struct Driver {
   std::vector<std::shared_ptr<Capture>> captures;  // active ones
   uint64_t nextId = 1;
   int64_t opDelayUs = 0;
+  std::vector<Worker*> idleWorkers;
+  int64_t workers = 0;
 };
 
 Driver& driver();

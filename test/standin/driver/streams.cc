@@ -70,9 +70,8 @@ CUresult execute(Driver& d, const Op& op) {
   }
 }
 
-void runStream(std::shared_ptr<CUstream_st> s) {
-  Driver& d = driver();
-  Lock lock(d.mu);
+// Runs one stream's operations until it is destroyed and drained (the lock held on entry and exit).
+void runStream(Driver& d, Lock& lock, const std::shared_ptr<CUstream_st>& s) {
   for (;;) {
     s->work.wait(lock, [&] { return !s->queue.empty() || s->closing; });
     if (s->queue.empty()) break;
@@ -115,6 +114,17 @@ void runStream(std::shared_ptr<CUstream_st> s) {
   }
 }
 
+void runWorker(Worker* w) {
+  Driver& d = driver();
+  Lock lock(d.mu);
+  for (;;) {
+    w->wake.wait(lock, [&] { return w->stream != nullptr; });
+    runStream(d, lock, w->stream);
+    w->stream.reset();
+    d.idleWorkers.push_back(w);
+  }
+}
+
 std::shared_ptr<Capture> activeCapture(const CUevent_st& e) {
   std::shared_ptr<Capture> c = e.capturedIn.lock();
   if (!c) return nullptr;
@@ -141,10 +151,21 @@ std::shared_ptr<CUstream_st> makeStream(Driver& d, CUctx_st* ctx, unsigned flags
   s->ctx = ctx;
   s->flags = flags;
   s->legacy = legacy;
-  try {
-    std::thread(runStream, s).detach();
-  } catch (...) {
-    return nullptr;
+  if (!d.idleWorkers.empty()) {
+    Worker* w = d.idleWorkers.back();
+    d.idleWorkers.pop_back();
+    w->stream = s;
+    w->wake.notify_one();
+  } else {
+    auto* w = new Worker();  // lives as long as the process
+    w->stream = s;
+    try {
+      std::thread(runWorker, w).detach();
+    } catch (...) {
+      delete w;
+      return nullptr;
+    }
+    Counter("cuda.streamThreads").set(++d.workers);
   }
   d.streams.emplace(s.get(), s);
   Counter("cuda.streamCreate").add();

@@ -483,8 +483,11 @@ void faults() {
   must(cu.launchHostFunc(s, nothing, nullptr), "cuLaunchHostFunc");
   must(cu.streamSynchronize(s), "first kernel");
   must(cu.launchHostFunc(s, nothing, nullptr), "cuLaunchHostFunc");
-  must(cu.eventRecord(e, s), "cuEventRecord");
+  // The fault is asynchronous: the record may be enqueued before the kernel runs, or already
+  // see the poisoned context (as on a GPU, a later call reports an earlier kernel's fault).
+  const CUresult record = cu.eventRecord(e, s);
   out.key("sticky").begin();
+  out.field("recordAfterFault", record == CUDA_SUCCESS || record == CUDA_ERROR_ILLEGAL_ADDRESS);
   out.field("eventSynchronize", nameOf(cu.eventSynchronize(e)));
   out.field("eventQuery", nameOf(cu.eventQuery(e)));
   out.field("streamQuery", nameOf(cu.streamQuery(s)));
