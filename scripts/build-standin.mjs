@@ -28,6 +28,20 @@ const cmakeDir = join(out, '.cmake');
 const say = (msg) => {
   if (!quiet) console.log(`build-standin: ${msg}`);
 };
+// Written when the stand-ins cannot be built here; the tests read it to say why they skip.
+const skippedMarker = join(out, 'SKIPPED');
+
+/** What this machine lacks to build the stand-ins, or '' (cmake, ninja, a compiler, cuda.h). */
+function missingPrerequisite() {
+  const onPath = (cmd) => spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0;
+  for (const cmd of ['cmake', 'ninja', 'node']) {
+    if (!onPath(cmd)) return `${cmd} is not on PATH`;
+  }
+  if (!onPath('c++') && !onPath('g++') && !onPath('clang++')) return 'no C++ compiler on PATH';
+  const roots = [process.env.CUDA_PATH, process.env.CUDA_HOME, process.env.CUDAToolkit_ROOT, '/usr/local/cuda'].filter(Boolean);
+  if (!roots.some((r) => existsSync(join(r, 'include', 'cuda.h')))) return `no CUDA toolkit headers (cuda.h) under ${roots.join(', ')}`;
+  return '';
+}
 
 /** TensorRT SDK folders (each with include/NvInfer.h), newest version first. */
 export function findSdks() {
@@ -80,6 +94,14 @@ function withLock(fn) {
 }
 
 function main() {
+  const missing = missingPrerequisite();
+  if (missing) {
+    mkdirSync(out, { recursive: true });
+    writeFileSync(skippedMarker, `${missing}\n`);
+    console.log(`build-standin: skipped: ${missing}`);
+    return;
+  }
+  rmSync(skippedMarker, { force: true });
   const sdks = findSdks();
   const t0 = performance.now();
   withLock(() => {
@@ -95,7 +117,7 @@ function main() {
     }
     run('cmake', ['--build', cmakeDir]);
   });
-  say(`up to date in ${out} (${((performance.now() - t0) / 1000).toFixed(1)} s)`);
+  console.log(`build-standin: up to date in ${out} for TensorRT ${sdks.map((d) => d.split('/').pop()).join(', ') || '(none)'} (${((performance.now() - t0) / 1000).toFixed(1)} s)`);
 }
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {

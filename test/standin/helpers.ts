@@ -4,7 +4,7 @@
  * the loader path (LD_LIBRARY_PATH=build/standin, as the addon's tests will run Node).
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -37,7 +37,9 @@ export function ensureStandins(): string {
     return built;
   }
   const r = spawnSync(process.execPath, [join(repoRoot, 'scripts', 'build-standin.mjs'), '--quiet'], { encoding: 'utf8' });
-  built = r.status === 0 ? '' : `the stand-ins did not build: ${(r.stderr || r.stdout || String(r.error)).trim().split('\n').slice(-5).join(' | ')}`;
+  const skipped = join(standinDir, 'SKIPPED');
+  if (r.status === 0 && existsSync(skipped)) built = `the stand-ins cannot be built here: ${readFileSync(skipped, 'utf8').trim()}`;
+  else built = r.status === 0 ? '' : `the stand-ins did not build: ${(r.stderr || r.stdout || String(r.error)).trim().split('\n').slice(-5).join(' | ')}`;
   return built;
 }
 

@@ -223,8 +223,15 @@ export function fromNumbers(dtype: DataType, values: readonly number[]): TensorD
       return Uint16Array.from(values, float32ToBfloat16Bits);
     case 'int64':
       return BigInt64Array.from(values, (v) => BigInt(v));
-    default:
-      return new DATA_TYPES[dtype].array(values) as TensorData;
+    case 'float32':
+      return Float32Array.from(values);
+    case 'int32':
+      return Int32Array.from(values);
+    case 'int8':
+      return Int8Array.from(values);
+    case 'uint8':
+    case 'bool':
+      return Uint8Array.from(values);
   }
 }
 
