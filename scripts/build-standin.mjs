@@ -81,7 +81,9 @@ function withLock(fn) {
       // A lock older than the longest build is left over from a killed build.
       try {
         if (Date.now() - statSync(lock).mtimeMs > 15 * 60 * 1000) rmSync(lock, { recursive: true, force: true });
-      } catch {}
+      } catch {
+        // the lock went away meanwhile: try again
+      }
       if (Date.now() > deadline) throw new Error(`timed out waiting for ${lock}`);
       Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 200);
     }
@@ -105,8 +107,17 @@ function main() {
   const sdks = findSdks();
   const t0 = performance.now();
   withLock(() => {
-    const configure = ['-S', join(root, 'test', 'standin'), '-B', cmakeDir, '-G', 'Ninja', `-DSTANDIN_OUTPUT_DIR=${out}`,
-      `-DSTANDIN_SDK_DIRS=${sdks.join(';')}`, `-DSTANDIN_SANITIZE=${sanitize}`];
+    const configure = [
+      '-S',
+      join(root, 'test', 'standin'),
+      '-B',
+      cmakeDir,
+      '-G',
+      'Ninja',
+      `-DSTANDIN_OUTPUT_DIR=${out}`,
+      `-DSTANDIN_SDK_DIRS=${sdks.join(';')}`,
+      `-DSTANDIN_SANITIZE=${sanitize}`,
+    ];
     const stamp = join(cmakeDir, 'configure-args.json');
     const wanted = JSON.stringify(configure);
     const configured = existsSync(join(cmakeDir, 'build.ninja')) && existsSync(stamp) && readFileSync(stamp, 'utf8') === wanted;
@@ -117,7 +128,9 @@ function main() {
     }
     run('cmake', ['--build', cmakeDir]);
   });
-  console.log(`build-standin: up to date in ${out} for TensorRT ${sdks.map((d) => d.split('/').pop()).join(', ') || '(none)'} (${((performance.now() - t0) / 1000).toFixed(1)} s)`);
+  console.log(
+    `build-standin: up to date in ${out} for TensorRT ${sdks.map((d) => d.split('/').pop()).join(', ') || '(none)'} (${((performance.now() - t0) / 1000).toFixed(1)} s)`,
+  );
 }
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {

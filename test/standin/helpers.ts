@@ -18,7 +18,15 @@ const sdkRoot = resolve(repoRoot, '..', 'shared', 'trt-sdk');
 export function sdkVersions(): Record<number, string> {
   const out: Record<number, string> = {};
   const list = (process.env.TRTN_STANDIN_SDKS ?? '').split(':').filter((d) => d !== '');
-  const dirs = list.length > 0 ? list : existsSync(sdkRoot) ? execFileSync('ls', [sdkRoot], { encoding: 'utf8' }).split('\n').filter((v) => /^\d+\.\d+\.\d+$/.test(v)).map((v) => join(sdkRoot, v)) : [];
+  const dirs =
+    list.length > 0
+      ? list
+      : existsSync(sdkRoot)
+        ? execFileSync('ls', [sdkRoot], { encoding: 'utf8' })
+            .split('\n')
+            .filter((v) => /^\d+\.\d+\.\d+$/.test(v))
+            .map((v) => join(sdkRoot, v))
+        : [];
   for (const d of dirs) {
     const v = d.split('/').pop()!;
     if (existsSync(join(d, 'include', 'NvInfer.h')) && /^\d+\.\d+\.\d+$/.test(v)) out[Number(v.split('.')[0])] = v;
@@ -49,11 +57,15 @@ export const trtSkipReason = (): string =>
 const sanitizerOptions = (): Record<string, string> =>
   Object.fromEntries(Object.entries(process.env).filter((e): e is [string, string] => /^[A-Z]+SAN_OPTIONS$/.test(e[0]) && e[1] !== undefined));
 
+/** A probe's output: free-form JSON that the tests check field by field. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type Json = Record<string, any>;
+
 export interface ProbeResult {
   status: number | null;
   stdout: string;
   stderr: string;
-  json: Record<string, any>;
+  json: Json;
 }
 
 /** Runs a probe from build/standin/bin with the stand-ins on LD_LIBRARY_PATH. */
@@ -63,7 +75,7 @@ export function runProbe(program: string, args: string[], env: Record<string, st
     env: { PATH: process.env.PATH ?? '', ...sanitizerOptions(), ...(libraryPath ? { LD_LIBRARY_PATH: libraryPath } : {}), ...env },
     timeout: 60_000,
   });
-  let json: Record<string, any> = {};
+  let json: Json = {};
   try {
     json = JSON.parse(r.stdout.trim().split('\n').pop() ?? '{}');
   } catch {

@@ -6,18 +6,14 @@
  * Data use the repository's tensor representation (src/tensor.ts): float16/bfloat16 as raw
  * bits in a Uint16Array, int64 as BigInt64Array, bool as 0/1 in a Uint8Array.
  */
-import {
-  DATA_TYPES,
-  float16BitsToFloat32,
-  float32ToBfloat16Bits,
-  float32ToFloat16Bits,
-  type DataType,
-  type TensorData,
-} from '../../src/tensor.js';
+import { DATA_TYPES, float16BitsToFloat32, float32ToBfloat16Bits, float32ToFloat16Bits, type TensorData } from '../../src/tensor.js';
+
+/** The element types TensorRT exchanges with the addon (src/tensor.ts has more). */
+export type StandinDataType = 'float32' | 'float16' | 'bfloat16' | 'int8' | 'uint8' | 'int32' | 'int64' | 'bool';
 
 export interface StandinTensor {
   name: string;
-  dtype: DataType;
+  dtype: StandinDataType;
   /** Run-time dims. */
   dims: number[];
   /** The ONNX dim_param of each dim ('' where none), as the engine was built. */
@@ -47,7 +43,7 @@ function hashName(name: string): number {
 
 const volume = (dims: readonly number[]): number => dims.reduce((a, b) => a * b, 1);
 
-function mixValue(h: number, dtype: DataType, data: TensorData, index: number): number {
+function mixValue(h: number, dtype: StandinDataType, data: TensorData, index: number): number {
   switch (dtype) {
     case 'float32': {
       const view = new DataView(new ArrayBuffer(4));
@@ -77,7 +73,7 @@ function integerAt(input: StandinInput, index: number): number {
   return typeof v === 'bigint' ? Number(v) : v;
 }
 
-function store(dtype: DataType, out: TensorData, index: number, f: number): void {
+function store(dtype: StandinDataType, out: TensorData, index: number, f: number): void {
   switch (dtype) {
     case 'float32':
       (out as Float32Array)[index] = ((f >>> 21) - 1024) / 2048;
@@ -98,7 +94,7 @@ function store(dtype: DataType, out: TensorData, index: number, f: number): void
       (out as Uint8Array)[index] = f & 1;
       break;
     case 'int8':
-      (out as Int8Array)[index] = (f & 0xff) << 24 >> 24;
+      (out as Int8Array)[index] = ((f & 0xff) << 24) >> 24;
       break;
     case 'uint8':
       (out as Uint8Array)[index] = f & 0xff;
@@ -114,7 +110,7 @@ function strides(dims: readonly number[]): number[] {
 
 /** The outputs a stand-in engine computes from `inputs` (engine input order) for `outputs` (run-time dims). */
 export function standinOutputs(inputs: readonly StandinInput[], outputs: readonly StandinTensor[]): Record<string, TensorData> {
-  const isInteger = (t: DataType) => t === 'int64' || t === 'int32' || t === 'int8' || t === 'uint8' || t === 'bool';
+  const isInteger = (t: StandinDataType) => t === 'int64' || t === 'int32' || t === 'int8' || t === 'uint8' || t === 'bool';
   const mask = inputs.findIndex((t) => t.name.toLowerCase().endsWith('mask') && t.dims.length === 2 && isInteger(t.dtype));
   const maskAxis = inputs.map((input) => {
     if (mask < 0) return -1;
@@ -176,7 +172,7 @@ export function standinOutputs(inputs: readonly StandinInput[], outputs: readonl
           if (volume(input.dims) <= 0) return;
           const x = fixed.map((f) => (f >= 0 ? f : 0));
           const axes = fixed.map((f, j) => (f < 0 ? j : -1)).filter((j) => j >= 0);
-          for (let done = false; !done; ) {
+          for (let done = false; !done;) {
             let masked = false;
             if (maskAxis[i]! >= 0) {
               const m = inputs[mask]!;
@@ -215,7 +211,7 @@ export function standinOutputs(inputs: readonly StandinInput[], outputs: readonl
 }
 
 /** Numbers (as the probes print them) in the tensor representation of `dtype`. */
-export function fromNumbers(dtype: DataType, values: readonly number[]): TensorData {
+export function fromNumbers(dtype: StandinDataType, values: readonly number[]): TensorData {
   switch (dtype) {
     case 'float16':
       return Uint16Array.from(values, float32ToFloat16Bits);
@@ -236,7 +232,7 @@ export function fromNumbers(dtype: DataType, values: readonly number[]): TensorD
 }
 
 /** The tensor representation as numbers (float16 decoded), to compare with the probes' output. */
-export function toNumbers(dtype: DataType, data: TensorData): number[] {
+export function toNumbers(dtype: StandinDataType, data: TensorData): number[] {
   if (dtype === 'float16') return Array.from(data as Uint16Array, float16BitsToFloat32);
   if (dtype === 'bfloat16') return Array.from(data as Uint16Array, (b) => new Float32Array(new Uint32Array([b << 16]).buffer)[0]!);
   return Array.from(data as ArrayLike<number | bigint>, (v) => Number(v));

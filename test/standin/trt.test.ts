@@ -10,10 +10,9 @@ import { existsSync, mkdirSync, readFileSync, rmSync, symlinkSync } from 'node:f
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { writeModel } from '../../src/onnx/index.js';
-import type { DataType } from '../../src/tensor.js';
-import { ensureStandins, runProbe, sdkVersions, standinDir, tempDir, trtSkipReason, writeTemp, type ProbeResult } from './helpers.js';
+import { ensureStandins, runProbe, sdkVersions, standinDir, tempDir, trtSkipReason, writeTemp, type Json, type ProbeResult } from './helpers.js';
 import { encoderSpec, standinModel, standinModelProto, type ModelSpec } from './models.js';
-import { fromNumbers, standinOutputs, toNumbers } from './reference.js';
+import { fromNumbers, standinOutputs, toNumbers, type StandinDataType } from './reference.js';
 
 const skip = ensureStandins() || trtSkipReason();
 if (skip) console.warn(`TensorRT stand-in tests skipped: ${skip}`);
@@ -25,8 +24,6 @@ const kFAILED_ALLOCATION = 5;
 const kFAILED_EXECUTION = 7;
 const PARSER = { kMODEL_DESERIALIZE_FAILED: 3, kINVALID_VALUE: 4, kUNSUPPORTED_GRAPH: 7, kUNSUPPORTED_NODE: 8 };
 const SEVERITY_ERROR = 1;
-
-type Json = Record<string, any>;
 
 for (const major of majors) {
   const version = versions[major] ?? '';
@@ -47,12 +44,17 @@ for (const major of majors) {
       const run = j.runs[i];
       const inputs = j.network.inputs.map((t: Json) => ({
         name: t.name,
-        dtype: t.type as DataType,
+        dtype: t.type as StandinDataType,
         dims: run.inputs[t.name].dims,
         dimNames: t.dimNames,
         data: fromNumbers(t.type, run.inputs[t.name].values),
       }));
-      const outputs = j.network.outputs.map((t: Json) => ({ name: t.name, dtype: t.type as DataType, dims: run.outputs[t.name].dims, dimNames: t.dimNames }));
+      const outputs = j.network.outputs.map((t: Json) => ({
+        name: t.name,
+        dtype: t.type as StandinDataType,
+        dims: run.outputs[t.name].dims,
+        dimNames: t.dimNames,
+      }));
       const ref = standinOutputs(inputs, outputs);
       for (const o of outputs) expect(run.outputs[o.name].values, `${o.name} of run ${i}`).toEqual(toNumbers(o.dtype, ref[o.name]!));
     }
@@ -102,10 +104,13 @@ for (const major of majors) {
     });
 
     it('exchanges int64, int32, int8, uint8, bool, float16, bfloat16 and float32 tensors', () => {
-      const types: DataType[] = ['int32', 'int8', 'uint8', 'bool', 'float16', 'bfloat16', 'float32'];
+      const types: StandinDataType[] = ['int32', 'int8', 'uint8', 'bool', 'float16', 'bfloat16', 'float32'];
       const spec: ModelSpec = {
-        inputs: [{ name: 'ids', dtype: 'int64', dims: ['batch', 'sequence'] }, ...types.map((t) => ({ name: `in_${t}`, dtype: t, dims: ['batch', 'sequence'] as (string | number)[] }))],
-        outputs: ['int64', ...types].map((t) => ({ name: `out_${t}`, dtype: t as DataType, dims: ['batch', 'sequence', 2] as (string | number)[] })),
+        inputs: [
+          { name: 'ids', dtype: 'int64', dims: ['batch', 'sequence'] },
+          ...types.map((t) => ({ name: `in_${t}`, dtype: t, dims: ['batch', 'sequence'] as (string | number)[] })),
+        ],
+        outputs: ['int64', ...types].map((t) => ({ name: `out_${t}`, dtype: t as StandinDataType, dims: ['batch', 'sequence', 2] as (string | number)[] })),
       };
       const j = ok(['--model', model('types', spec), '--run', '2x3:3@5,2@6']);
       expect(j.runs[0]).toMatchObject({ enqueue: true, sync: 'CUDA_SUCCESS' });
@@ -118,8 +123,18 @@ for (const major of majors) {
       const out = ok(['--model', file, '--run', '5x4:4@1,4@2,4@3,4@4,4@5']);
       expect(out.runs[0].shapes).toBe(false);
       expect(recorder(out)).toMatch(/satisfyProfile.*dimension 0 must be in \[1, 4\]/);
-      const two = ok(['--model', file, '--profile', 'input_ids:1x1/1x4/1x8;attention_mask:1x1/1x4/1x8',
-        '--profile', 'input_ids:4x8/8x16/8x32;attention_mask:4x8/8x16/8x32', '--profile-index', '1', '--run', '6x20:20@1,1@2,2@3,3@4,4@5,5@6']);
+      const two = ok([
+        '--model',
+        file,
+        '--profile',
+        'input_ids:1x1/1x4/1x8;attention_mask:1x1/1x4/1x8',
+        '--profile',
+        'input_ids:4x8/8x16/8x32;attention_mask:4x8/8x16/8x32',
+        '--profile-index',
+        '1',
+        '--run',
+        '6x20:20@1,1@2,2@3,3@4,4@5,5@6',
+      ]);
       expect(two.engine.profiles).toBe(2);
       expect(two.engine.tensors[1].profiles[1]).toEqual({ min: [4, 8], opt: [8, 16], max: [8, 32] });
       expect(two.runs[0]).toMatchObject({ shapes: true, enqueue: true });
@@ -128,19 +143,28 @@ for (const major of majors) {
 
     it('marks shape-tensor inputs (a Reshape shape) so they can be refused', () => {
       const spec: ModelSpec = {
-        inputs: [{ name: 'x', dtype: 'float32', dims: ['batch', 8] }, { name: 'shape', dtype: 'int64', dims: [2] }],
+        inputs: [
+          { name: 'x', dtype: 'float32', dims: ['batch', 8] },
+          { name: 'shape', dtype: 'int64', dims: [2] },
+        ],
         outputs: [{ name: 'y', dtype: 'float32', dims: ['batch', 8] }],
         nodes: [{ name: '/reshape', op: 'Reshape', inputs: ['x', 'shape'], outputs: ['y'] }],
       };
       const j = ok(['--model', model('shape-tensor', spec)]);
-      expect(j.network.inputs.map((t: Json) => [t.name, t.shapeTensor])).toEqual([['x', false], ['shape', true]]);
+      expect(j.network.inputs.map((t: Json) => [t.name, t.shapeTensor])).toEqual([
+        ['x', false],
+        ['shape', true],
+      ]);
       expect(j.stages.build).toBe(false);
       expect(recorder(j)).toContain('missing values for shape input "shape"');
     });
 
     it('describes aliased outputs and requires them to share their input memory', () => {
       const spec: ModelSpec = {
-        inputs: [{ name: 'past', dtype: 'float32', dims: ['batch', 'sequence', 4] }, { name: 'step', dtype: 'int32', dims: ['batch', 'sequence'] }],
+        inputs: [
+          { name: 'past', dtype: 'float32', dims: ['batch', 'sequence', 4] },
+          { name: 'step', dtype: 'int32', dims: ['batch', 'sequence'] },
+        ],
         outputs: [{ name: 'present', dtype: 'float32', dims: ['batch', 'sequence', 4] }],
         metadata: { 'standin.aliases': 'present=past' },
       };
@@ -170,9 +194,7 @@ for (const major of majors) {
       const file = model('parse', encoderSpec());
       const node = ok(['--model', file], { TRTN_STANDIN_FAULTS: 'trt.parse_node=/head/logits' });
       expect(node.stages.parse).toBe(false);
-      expect(node.parseErrors).toEqual([
-        expect.objectContaining({ code: PARSER.kUNSUPPORTED_NODE, node: 1, nodeName: '/head/logits', op: 'Compute' }),
-      ]);
+      expect(node.parseErrors).toEqual([expect.objectContaining({ code: PARSER.kUNSUPPORTED_NODE, node: 1, nodeName: '/head/logits', op: 'Compute' })]);
       expect(node.log.some((l: Json) => l.severity === SEVERITY_ERROR && l.msg.includes('/head/logits'))).toBe(true);
       const garbage = ok(['--model', writeTemp(dir, 'garbage.onnx', new Uint8Array([0x0a, 0xff, 0xff, 0xff, 0x7f, 1, 2]))]);
       expect(garbage.parseErrors[0]).toMatchObject({ code: PARSER.kMODEL_DESERIALIZE_FAILED, node: -1 });
@@ -180,15 +202,9 @@ for (const major of majors) {
     });
 
     it('refuses an unsupported element type and missing external weights', async () => {
-      // ONNX DOUBLE (11) and an external initializer are written by editing the model proto.
       const spec = encoderSpec();
-      const bytes = standinModel(spec);
-      // elem_type 7 (INT64) of the first input -> 11 (DOUBLE): find "input_ids" ValueInfo's elem_type byte.
-      const text = Buffer.from(bytes);
-      const at = text.indexOf(Buffer.from('input_ids'));
-      const typeAt = text.indexOf(Buffer.from([0x08, 0x07]), at);
-      text[typeAt + 1] = 11;
-      const j = ok(['--model', writeTemp(dir, 'double.onnx', text)]);
+      spec.inputs[1] = { name: 'attention_mask', dtype: 'float64', dims: ['batch', 'sequence'] };
+      const j = ok(['--model', model('double', spec)]);
       expect(j.parseErrors[0]).toMatchObject({ code: PARSER.kUNSUPPORTED_GRAPH, node: -1 });
       expect(j.parseErrors[0].desc).toContain('DOUBLE');
       // Initializers are not inputs; external weights must be where the model says.
@@ -262,7 +278,9 @@ for (const major of majors) {
       const portable = join(dir, 'portable.plan');
       ok(['--model', file, '--plan-out', portable, '--hw-compat', '1'], { TRTN_STANDIN_DEVICES: 'name=NVIDIA H100,cc=9.0' });
       expect(ok(['--plan-in', portable]).stages.engine).toBe(true);
-      const otherMajor = Object.keys(versions).map(Number).find((m) => m !== major);
+      const otherMajor = Object.keys(versions)
+        .map(Number)
+        .find((m) => m !== major);
       if (otherMajor !== undefined) {
         const foreign = join(dir, 'foreign.plan');
         const built = runProbe(`standin-trt-probe-${otherMajor}`, ['--lib', standinDir, '--model', file, '--plan-out', foreign]);
@@ -402,11 +420,23 @@ for (const major of majors) {
 
     it('exports only TensorRT entry points, with no RUNPATH, so they load as the real libraries do', () => {
       const exported = (lib: string) =>
-        execFileSync('nm', ['-D', '--defined-only', join(standinDir, lib)], { encoding: 'utf8' }).split('\n').map((l) => l.trim().split(/\s+/)[2]).filter(Boolean).sort();
+        execFileSync('nm', ['-D', '--defined-only', join(standinDir, lib)], { encoding: 'utf8' })
+          .split('\n')
+          .map((l) => l.trim().split(/\s+/)[2])
+          .filter(Boolean)
+          .sort();
       expect(exported(`libnvinfer.so.${major}`)).toEqual([
-        'createInferBuilder_INTERNAL', 'createInferRuntime_INTERNAL', 'getInferLibBuildVersion', 'getInferLibMajorVersion',
-        'getInferLibMinorVersion', 'getInferLibPatchVersion', 'getInferLibVersion', 'getLogger',
-        'trtn_standin_network_add_output', 'trtn_standin_network_mark_shape_tensor', 'trtn_standin_network_set_alias',
+        'createInferBuilder_INTERNAL',
+        'createInferRuntime_INTERNAL',
+        'getInferLibBuildVersion',
+        'getInferLibMajorVersion',
+        'getInferLibMinorVersion',
+        'getInferLibPatchVersion',
+        'getInferLibVersion',
+        'getLogger',
+        'trtn_standin_network_add_output',
+        'trtn_standin_network_mark_shape_tensor',
+        'trtn_standin_network_set_alias',
         'trtn_standin_network_set_uses_plugins',
       ]);
       expect(exported(`libnvonnxparser.so.${major}`)).toEqual(['createNvOnnxParser_INTERNAL', 'getNvOnnxParserVersion']);

@@ -24,10 +24,9 @@ struct KnownFault {
   bool event;  // "N" / "N+" occurrences; otherwise a free value
 };
 constexpr KnownFault kKnownFaults[] = {
-    {"cuda.init_error", false},   {"cuda.oom_alloc", true},       {"cuda.oom_above", false},
-    {"cuda.oom_host_alloc", true}, {"cuda.sticky_kernel", true},   {"trt.builder_null", true},
-    {"trt.runtime_null", true},   {"trt.parser_null", true},      {"trt.parse_node", false},
-    {"trt.build_fail", true},     {"trt.build_oom", true},        {"trt.deserialize_fail", true},
+    {"cuda.init_error", false},   {"cuda.oom_alloc", true},   {"cuda.oom_above", false},  {"cuda.oom_host_alloc", true},
+    {"cuda.sticky_kernel", true}, {"trt.builder_null", true}, {"trt.runtime_null", true}, {"trt.parser_null", true},
+    {"trt.parse_node", false},    {"trt.build_fail", true},   {"trt.build_oom", true},    {"trt.deserialize_fail", true},
     {"trt.context_oom", true},    {"trt.enqueue_fail", true},
 };
 
@@ -147,7 +146,9 @@ std::string resolvePath(const char* path) {
   return p;
 }
 
-void writeAtExit() { (void)trtn_standin_counters_write(nullptr); }
+void writeAtExit() {
+  (void)trtn_standin_counters_write(nullptr);
+}
 
 __attribute__((constructor)) void loadFromEnvironment() {
   const char* spec = std::getenv("TRTN_STANDIN_FAULTS");
@@ -178,7 +179,9 @@ int64_t trtn_standin_counter_get(const char* name) {
   return __atomic_load_n(trtn_standin_counter_slot(name), __ATOMIC_RELAXED);
 }
 
-char* trtn_standin_counters_json(void) { return strdup(countersJson().c_str()); }
+char* trtn_standin_counters_json(void) {
+  return strdup(countersJson().c_str());
+}
 
 int trtn_standin_counters_write(const char* path) {
   const std::string target = resolvePath(path != nullptr ? path : std::getenv("TRTN_STANDIN_COUNTERS"));

@@ -91,9 +91,13 @@ class Counter {
   int64_t* slot_;
 };
 
-inline int64_t counterValue(const char* name) { return control().get != nullptr ? control().get(name) : 0; }
+inline int64_t counterValue(const char* name) {
+  return control().get != nullptr ? control().get(name) : 0;
+}
 
-inline bool faultHit(const char* name) noexcept { return control().hit != nullptr && control().hit(name) != 0; }
+inline bool faultHit(const char* name) noexcept {
+  return control().hit != nullptr && control().hit(name) != 0;
+}
 
 inline std::string faultValue(const char* name) {
   const char* v = control().value != nullptr ? control().value(name) : nullptr;
@@ -110,7 +114,9 @@ inline std::string countersJson() {
   return out;
 }
 
-inline int setFaults(const char* spec) { return control().setFaults != nullptr ? control().setFaults(spec) : -1; }
+inline int setFaults(const char* spec) {
+  return control().setFaults != nullptr ? control().setFaults(spec) : -1;
+}
 
 // The body of every generated default method: the stand-in does not implement it.
 [[noreturn]] inline void unimplemented(const char* what) {

@@ -19,33 +19,33 @@ Driver& driver() {
 namespace {
 
 // CUresult names and descriptions (the stand-in's own words).
-#define TRTN_STANDIN_ERRORS(X)                                                                            \
-  X(CUDA_SUCCESS, "no error")                                                                            \
-  X(CUDA_ERROR_INVALID_VALUE, "invalid argument")                                                        \
-  X(CUDA_ERROR_OUT_OF_MEMORY, "out of memory")                                                           \
-  X(CUDA_ERROR_NOT_INITIALIZED, "initialization error: cuInit has not been called")                     \
-  X(CUDA_ERROR_DEINITIALIZED, "driver shutting down")                                                    \
-  X(CUDA_ERROR_STUB_LIBRARY, "CUDA driver is a stub library")                                            \
-  X(CUDA_ERROR_DEVICE_UNAVAILABLE, "CUDA-capable device(s) is/are busy or unavailable")                 \
-  X(CUDA_ERROR_NO_DEVICE, "no CUDA-capable device is detected")                                          \
-  X(CUDA_ERROR_INVALID_DEVICE, "invalid device ordinal")                                                 \
-  X(CUDA_ERROR_INVALID_CONTEXT, "invalid device context")                                                \
-  X(CUDA_ERROR_INVALID_HANDLE, "invalid resource handle")                                                \
-  X(CUDA_ERROR_ILLEGAL_STATE, "the operation cannot be performed in the present state")                 \
-  X(CUDA_ERROR_NOT_FOUND, "named symbol not found")                                                      \
-  X(CUDA_ERROR_NOT_READY, "device not ready")                                                            \
-  X(CUDA_ERROR_ILLEGAL_ADDRESS, "an illegal memory access was encountered")                              \
-  X(CUDA_ERROR_LAUNCH_FAILED, "unspecified launch failure")                                              \
-  X(CUDA_ERROR_CONTEXT_IS_DESTROYED, "context is destroyed")                                             \
-  X(CUDA_ERROR_NOT_PERMITTED, "operation not permitted")                                                 \
-  X(CUDA_ERROR_NOT_SUPPORTED, "operation not supported")                                                 \
-  X(CUDA_ERROR_SYSTEM_DRIVER_MISMATCH, "system has unsupported display driver / cuda driver combination") \
-  X(CUDA_ERROR_COMPAT_NOT_SUPPORTED_ON_DEVICE, "forward compatibility was attempted on non supported HW") \
-  X(CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED, "operation not permitted when stream is capturing")          \
-  X(CUDA_ERROR_STREAM_CAPTURE_INVALIDATED, "operation failed due to a previous error during capture")   \
-  X(CUDA_ERROR_STREAM_CAPTURE_ISOLATION, "dependency created on uncaptured work in another stream")      \
+#define TRTN_STANDIN_ERRORS(X)                                                                                          \
+  X(CUDA_SUCCESS, "no error")                                                                                           \
+  X(CUDA_ERROR_INVALID_VALUE, "invalid argument")                                                                       \
+  X(CUDA_ERROR_OUT_OF_MEMORY, "out of memory")                                                                          \
+  X(CUDA_ERROR_NOT_INITIALIZED, "initialization error: cuInit has not been called")                                     \
+  X(CUDA_ERROR_DEINITIALIZED, "driver shutting down")                                                                   \
+  X(CUDA_ERROR_STUB_LIBRARY, "CUDA driver is a stub library")                                                           \
+  X(CUDA_ERROR_DEVICE_UNAVAILABLE, "CUDA-capable device(s) is/are busy or unavailable")                                 \
+  X(CUDA_ERROR_NO_DEVICE, "no CUDA-capable device is detected")                                                         \
+  X(CUDA_ERROR_INVALID_DEVICE, "invalid device ordinal")                                                                \
+  X(CUDA_ERROR_INVALID_CONTEXT, "invalid device context")                                                               \
+  X(CUDA_ERROR_INVALID_HANDLE, "invalid resource handle")                                                               \
+  X(CUDA_ERROR_ILLEGAL_STATE, "the operation cannot be performed in the present state")                                 \
+  X(CUDA_ERROR_NOT_FOUND, "named symbol not found")                                                                     \
+  X(CUDA_ERROR_NOT_READY, "device not ready")                                                                           \
+  X(CUDA_ERROR_ILLEGAL_ADDRESS, "an illegal memory access was encountered")                                             \
+  X(CUDA_ERROR_LAUNCH_FAILED, "unspecified launch failure")                                                             \
+  X(CUDA_ERROR_CONTEXT_IS_DESTROYED, "context is destroyed")                                                            \
+  X(CUDA_ERROR_NOT_PERMITTED, "operation not permitted")                                                                \
+  X(CUDA_ERROR_NOT_SUPPORTED, "operation not supported")                                                                \
+  X(CUDA_ERROR_SYSTEM_DRIVER_MISMATCH, "system has unsupported display driver / cuda driver combination")               \
+  X(CUDA_ERROR_COMPAT_NOT_SUPPORTED_ON_DEVICE, "forward compatibility was attempted on non supported HW")               \
+  X(CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED, "operation not permitted when stream is capturing")                          \
+  X(CUDA_ERROR_STREAM_CAPTURE_INVALIDATED, "operation failed due to a previous error during capture")                   \
+  X(CUDA_ERROR_STREAM_CAPTURE_ISOLATION, "dependency created on uncaptured work in another stream")                     \
   X(CUDA_ERROR_STREAM_CAPTURE_IMPLICIT, "operation would make the legacy stream depend on a capturing blocking stream") \
-  X(CUDA_ERROR_CAPTURED_EVENT, "operation not permitted on an event last recorded in a capturing stream") \
+  X(CUDA_ERROR_CAPTURED_EVENT, "operation not permitted on an event last recorded in a capturing stream")               \
   X(CUDA_ERROR_STREAM_CAPTURE_WRONG_THREAD, "attempt to terminate a thread-local capture sequence from another thread") \
   X(CUDA_ERROR_UNKNOWN, "unknown error")
 
@@ -77,11 +77,16 @@ bool parseBytes(const std::string& v, std::size_t& out) {
   std::string unit(end);
   for (auto& c : unit) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
   double mult = 1;
-  if (unit == "" || unit == "B") mult = 1;
-  else if (unit == "K" || unit == "KB" || unit == "KIB") mult = 1024.0;
-  else if (unit == "M" || unit == "MB" || unit == "MIB") mult = 1024.0 * 1024;
-  else if (unit == "G" || unit == "GB" || unit == "GIB") mult = 1024.0 * 1024 * 1024;
-  else return false;
+  if (unit == "" || unit == "B")
+    mult = 1;
+  else if (unit == "K" || unit == "KB" || unit == "KIB")
+    mult = 1024.0;
+  else if (unit == "M" || unit == "MB" || unit == "MIB")
+    mult = 1024.0 * 1024;
+  else if (unit == "G" || unit == "GB" || unit == "GIB")
+    mult = 1024.0 * 1024 * 1024;
+  else
+    return false;
   out = static_cast<std::size_t>(n * mult);
   return true;
 }
@@ -98,7 +103,6 @@ std::unique_ptr<Device> defaultDevice(int ordinal) {
   setUuid(*dev);
   return dev;
 }
-
 
 void setUuid(Device& dev) {
   uint32_t h = fnv(dev.name + "#" + std::to_string(dev.ordinal));
@@ -148,7 +152,8 @@ std::string parseDevice(const std::string& spec, Device& dev) {
       dev.integrated = n != 0;
     } else if (key == "pci") {
       unsigned domain = 0, bus = 0, device = 0;
-      if (std::sscanf(value.c_str(), "%x:%x:%x", &domain, &bus, &device) != 3) return "pci must be DOMAIN:BUS:DEVICE in hex, got \"" + value + "\"";
+      if (std::sscanf(value.c_str(), "%x:%x:%x", &domain, &bus, &device) != 3)
+        return "pci must be DOMAIN:BUS:DEVICE in hex, got \"" + value + "\"";
       dev.pciDomain = static_cast<int>(domain);
       dev.pciBus = static_cast<int>(bus);
       dev.pciDevice = static_cast<int>(device);
@@ -229,70 +234,198 @@ void configure(Driver& d) {
 
 CUresult deviceAttribute(const Device& dev, CUdevice_attribute attribute, int* value) {
   switch (attribute) {
-    case CU_DEVICE_ATTRIBUTE_MAX_THREADS_PER_BLOCK: *value = 1024; break;
-    case CU_DEVICE_ATTRIBUTE_MAX_BLOCK_DIM_X: *value = 1024; break;
-    case CU_DEVICE_ATTRIBUTE_MAX_BLOCK_DIM_Y: *value = 1024; break;
-    case CU_DEVICE_ATTRIBUTE_MAX_BLOCK_DIM_Z: *value = 64; break;
-    case CU_DEVICE_ATTRIBUTE_MAX_GRID_DIM_X: *value = 2147483647; break;
-    case CU_DEVICE_ATTRIBUTE_MAX_GRID_DIM_Y: *value = 65535; break;
-    case CU_DEVICE_ATTRIBUTE_MAX_GRID_DIM_Z: *value = 65535; break;
-    case CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK: *value = 49152; break;
-    case CU_DEVICE_ATTRIBUTE_TOTAL_CONSTANT_MEMORY: *value = 65536; break;
-    case CU_DEVICE_ATTRIBUTE_WARP_SIZE: *value = 32; break;
-    case CU_DEVICE_ATTRIBUTE_MAX_PITCH: *value = 2147483647; break;
-    case CU_DEVICE_ATTRIBUTE_MAX_REGISTERS_PER_BLOCK: *value = 65536; break;
-    case CU_DEVICE_ATTRIBUTE_CLOCK_RATE: *value = dev.clockKHz; break;
-    case CU_DEVICE_ATTRIBUTE_TEXTURE_ALIGNMENT: *value = 512; break;
-    case CU_DEVICE_ATTRIBUTE_GPU_OVERLAP: *value = 1; break;
-    case CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT: *value = dev.sms; break;
-    case CU_DEVICE_ATTRIBUTE_KERNEL_EXEC_TIMEOUT: *value = 0; break;
-    case CU_DEVICE_ATTRIBUTE_INTEGRATED: *value = dev.integrated ? 1 : 0; break;
-    case CU_DEVICE_ATTRIBUTE_CAN_MAP_HOST_MEMORY: *value = 1; break;
-    case CU_DEVICE_ATTRIBUTE_COMPUTE_MODE: *value = CU_COMPUTEMODE_DEFAULT; break;
-    case CU_DEVICE_ATTRIBUTE_CONCURRENT_KERNELS: *value = 1; break;
-    case CU_DEVICE_ATTRIBUTE_ECC_ENABLED: *value = 1; break;
-    case CU_DEVICE_ATTRIBUTE_PCI_BUS_ID: *value = dev.pciBus; break;
-    case CU_DEVICE_ATTRIBUTE_PCI_DEVICE_ID: *value = dev.pciDevice; break;
-    case CU_DEVICE_ATTRIBUTE_PCI_DOMAIN_ID: *value = dev.pciDomain; break;
-    case CU_DEVICE_ATTRIBUTE_TCC_DRIVER: *value = 0; break;
-    case CU_DEVICE_ATTRIBUTE_MEMORY_CLOCK_RATE: *value = dev.memClockKHz; break;
-    case CU_DEVICE_ATTRIBUTE_GLOBAL_MEMORY_BUS_WIDTH: *value = dev.busWidth; break;
-    case CU_DEVICE_ATTRIBUTE_L2_CACHE_SIZE: *value = dev.l2Bytes; break;
-    case CU_DEVICE_ATTRIBUTE_MAX_THREADS_PER_MULTIPROCESSOR: *value = 2048; break;
-    case CU_DEVICE_ATTRIBUTE_ASYNC_ENGINE_COUNT: *value = 2; break;
-    case CU_DEVICE_ATTRIBUTE_UNIFIED_ADDRESSING: *value = 1; break;
-    case CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR: *value = dev.ccMajor; break;
-    case CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR: *value = dev.ccMinor; break;
-    case CU_DEVICE_ATTRIBUTE_STREAM_PRIORITIES_SUPPORTED: *value = 1; break;
-    case CU_DEVICE_ATTRIBUTE_GLOBAL_L1_CACHE_SUPPORTED: *value = 1; break;
-    case CU_DEVICE_ATTRIBUTE_LOCAL_L1_CACHE_SUPPORTED: *value = 1; break;
-    case CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_MULTIPROCESSOR: *value = 102400; break;
-    case CU_DEVICE_ATTRIBUTE_MAX_REGISTERS_PER_MULTIPROCESSOR: *value = 65536; break;
-    case CU_DEVICE_ATTRIBUTE_MANAGED_MEMORY: *value = 1; break;
-    case CU_DEVICE_ATTRIBUTE_MULTI_GPU_BOARD: *value = 0; break;
-    case CU_DEVICE_ATTRIBUTE_MULTI_GPU_BOARD_GROUP_ID: *value = dev.ordinal; break;
-    case CU_DEVICE_ATTRIBUTE_HOST_NATIVE_ATOMIC_SUPPORTED: *value = 0; break;
-    case CU_DEVICE_ATTRIBUTE_PAGEABLE_MEMORY_ACCESS: *value = 0; break;
-    case CU_DEVICE_ATTRIBUTE_CONCURRENT_MANAGED_ACCESS: *value = 1; break;
-    case CU_DEVICE_ATTRIBUTE_COMPUTE_PREEMPTION_SUPPORTED: *value = 1; break;
-    case CU_DEVICE_ATTRIBUTE_CAN_USE_HOST_POINTER_FOR_REGISTERED_MEM: *value = 0; break;
-    case CU_DEVICE_ATTRIBUTE_COOPERATIVE_LAUNCH: *value = 1; break;
-    case CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN: *value = 101376; break;
-    case CU_DEVICE_ATTRIBUTE_HOST_REGISTER_SUPPORTED: *value = 1; break;
-    case CU_DEVICE_ATTRIBUTE_VIRTUAL_MEMORY_MANAGEMENT_SUPPORTED: *value = 0; break;
-    case CU_DEVICE_ATTRIBUTE_MAX_BLOCKS_PER_MULTIPROCESSOR: *value = 24; break;
-    case CU_DEVICE_ATTRIBUTE_MAX_PERSISTING_L2_CACHE_SIZE: *value = dev.l2Bytes / 2; break;
-    case CU_DEVICE_ATTRIBUTE_MAX_ACCESS_POLICY_WINDOW_SIZE: *value = 134213632; break;
-    case CU_DEVICE_ATTRIBUTE_RESERVED_SHARED_MEMORY_PER_BLOCK: *value = 1024; break;
-    case CU_DEVICE_ATTRIBUTE_READ_ONLY_HOST_REGISTER_SUPPORTED: *value = 1; break;
-    case CU_DEVICE_ATTRIBUTE_MEMORY_POOLS_SUPPORTED: *value = 1; break;
-    case CU_DEVICE_ATTRIBUTE_GPU_DIRECT_RDMA_SUPPORTED: *value = 0; break;
-    case CU_DEVICE_ATTRIBUTE_MEMPOOL_SUPPORTED_HANDLE_TYPES: *value = 0; break;
-    case CU_DEVICE_ATTRIBUTE_CLUSTER_LAUNCH: *value = dev.ccMajor >= 9 ? 1 : 0; break;
-    case CU_DEVICE_ATTRIBUTE_NUMA_CONFIG: *value = 0; break;
-    case CU_DEVICE_ATTRIBUTE_NUMA_ID: *value = -1; break;
-    case CU_DEVICE_ATTRIBUTE_MPS_ENABLED: *value = 0; break;
-    case CU_DEVICE_ATTRIBUTE_HOST_NUMA_ID: *value = 0; break;
+    case CU_DEVICE_ATTRIBUTE_MAX_THREADS_PER_BLOCK:
+      *value = 1024;
+      break;
+    case CU_DEVICE_ATTRIBUTE_MAX_BLOCK_DIM_X:
+      *value = 1024;
+      break;
+    case CU_DEVICE_ATTRIBUTE_MAX_BLOCK_DIM_Y:
+      *value = 1024;
+      break;
+    case CU_DEVICE_ATTRIBUTE_MAX_BLOCK_DIM_Z:
+      *value = 64;
+      break;
+    case CU_DEVICE_ATTRIBUTE_MAX_GRID_DIM_X:
+      *value = 2147483647;
+      break;
+    case CU_DEVICE_ATTRIBUTE_MAX_GRID_DIM_Y:
+      *value = 65535;
+      break;
+    case CU_DEVICE_ATTRIBUTE_MAX_GRID_DIM_Z:
+      *value = 65535;
+      break;
+    case CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK:
+      *value = 49152;
+      break;
+    case CU_DEVICE_ATTRIBUTE_TOTAL_CONSTANT_MEMORY:
+      *value = 65536;
+      break;
+    case CU_DEVICE_ATTRIBUTE_WARP_SIZE:
+      *value = 32;
+      break;
+    case CU_DEVICE_ATTRIBUTE_MAX_PITCH:
+      *value = 2147483647;
+      break;
+    case CU_DEVICE_ATTRIBUTE_MAX_REGISTERS_PER_BLOCK:
+      *value = 65536;
+      break;
+    case CU_DEVICE_ATTRIBUTE_CLOCK_RATE:
+      *value = dev.clockKHz;
+      break;
+    case CU_DEVICE_ATTRIBUTE_TEXTURE_ALIGNMENT:
+      *value = 512;
+      break;
+    case CU_DEVICE_ATTRIBUTE_GPU_OVERLAP:
+      *value = 1;
+      break;
+    case CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT:
+      *value = dev.sms;
+      break;
+    case CU_DEVICE_ATTRIBUTE_KERNEL_EXEC_TIMEOUT:
+      *value = 0;
+      break;
+    case CU_DEVICE_ATTRIBUTE_INTEGRATED:
+      *value = dev.integrated ? 1 : 0;
+      break;
+    case CU_DEVICE_ATTRIBUTE_CAN_MAP_HOST_MEMORY:
+      *value = 1;
+      break;
+    case CU_DEVICE_ATTRIBUTE_COMPUTE_MODE:
+      *value = CU_COMPUTEMODE_DEFAULT;
+      break;
+    case CU_DEVICE_ATTRIBUTE_CONCURRENT_KERNELS:
+      *value = 1;
+      break;
+    case CU_DEVICE_ATTRIBUTE_ECC_ENABLED:
+      *value = 1;
+      break;
+    case CU_DEVICE_ATTRIBUTE_PCI_BUS_ID:
+      *value = dev.pciBus;
+      break;
+    case CU_DEVICE_ATTRIBUTE_PCI_DEVICE_ID:
+      *value = dev.pciDevice;
+      break;
+    case CU_DEVICE_ATTRIBUTE_PCI_DOMAIN_ID:
+      *value = dev.pciDomain;
+      break;
+    case CU_DEVICE_ATTRIBUTE_TCC_DRIVER:
+      *value = 0;
+      break;
+    case CU_DEVICE_ATTRIBUTE_MEMORY_CLOCK_RATE:
+      *value = dev.memClockKHz;
+      break;
+    case CU_DEVICE_ATTRIBUTE_GLOBAL_MEMORY_BUS_WIDTH:
+      *value = dev.busWidth;
+      break;
+    case CU_DEVICE_ATTRIBUTE_L2_CACHE_SIZE:
+      *value = dev.l2Bytes;
+      break;
+    case CU_DEVICE_ATTRIBUTE_MAX_THREADS_PER_MULTIPROCESSOR:
+      *value = 2048;
+      break;
+    case CU_DEVICE_ATTRIBUTE_ASYNC_ENGINE_COUNT:
+      *value = 2;
+      break;
+    case CU_DEVICE_ATTRIBUTE_UNIFIED_ADDRESSING:
+      *value = 1;
+      break;
+    case CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR:
+      *value = dev.ccMajor;
+      break;
+    case CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR:
+      *value = dev.ccMinor;
+      break;
+    case CU_DEVICE_ATTRIBUTE_STREAM_PRIORITIES_SUPPORTED:
+      *value = 1;
+      break;
+    case CU_DEVICE_ATTRIBUTE_GLOBAL_L1_CACHE_SUPPORTED:
+      *value = 1;
+      break;
+    case CU_DEVICE_ATTRIBUTE_LOCAL_L1_CACHE_SUPPORTED:
+      *value = 1;
+      break;
+    case CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_MULTIPROCESSOR:
+      *value = 102400;
+      break;
+    case CU_DEVICE_ATTRIBUTE_MAX_REGISTERS_PER_MULTIPROCESSOR:
+      *value = 65536;
+      break;
+    case CU_DEVICE_ATTRIBUTE_MANAGED_MEMORY:
+      *value = 1;
+      break;
+    case CU_DEVICE_ATTRIBUTE_MULTI_GPU_BOARD:
+      *value = 0;
+      break;
+    case CU_DEVICE_ATTRIBUTE_MULTI_GPU_BOARD_GROUP_ID:
+      *value = dev.ordinal;
+      break;
+    case CU_DEVICE_ATTRIBUTE_HOST_NATIVE_ATOMIC_SUPPORTED:
+      *value = 0;
+      break;
+    case CU_DEVICE_ATTRIBUTE_PAGEABLE_MEMORY_ACCESS:
+      *value = 0;
+      break;
+    case CU_DEVICE_ATTRIBUTE_CONCURRENT_MANAGED_ACCESS:
+      *value = 1;
+      break;
+    case CU_DEVICE_ATTRIBUTE_COMPUTE_PREEMPTION_SUPPORTED:
+      *value = 1;
+      break;
+    case CU_DEVICE_ATTRIBUTE_CAN_USE_HOST_POINTER_FOR_REGISTERED_MEM:
+      *value = 0;
+      break;
+    case CU_DEVICE_ATTRIBUTE_COOPERATIVE_LAUNCH:
+      *value = 1;
+      break;
+    case CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN:
+      *value = 101376;
+      break;
+    case CU_DEVICE_ATTRIBUTE_HOST_REGISTER_SUPPORTED:
+      *value = 1;
+      break;
+    case CU_DEVICE_ATTRIBUTE_VIRTUAL_MEMORY_MANAGEMENT_SUPPORTED:
+      *value = 0;
+      break;
+    case CU_DEVICE_ATTRIBUTE_MAX_BLOCKS_PER_MULTIPROCESSOR:
+      *value = 24;
+      break;
+    case CU_DEVICE_ATTRIBUTE_MAX_PERSISTING_L2_CACHE_SIZE:
+      *value = dev.l2Bytes / 2;
+      break;
+    case CU_DEVICE_ATTRIBUTE_MAX_ACCESS_POLICY_WINDOW_SIZE:
+      *value = 134213632;
+      break;
+    case CU_DEVICE_ATTRIBUTE_RESERVED_SHARED_MEMORY_PER_BLOCK:
+      *value = 1024;
+      break;
+    case CU_DEVICE_ATTRIBUTE_READ_ONLY_HOST_REGISTER_SUPPORTED:
+      *value = 1;
+      break;
+    case CU_DEVICE_ATTRIBUTE_MEMORY_POOLS_SUPPORTED:
+      *value = 1;
+      break;
+    case CU_DEVICE_ATTRIBUTE_GPU_DIRECT_RDMA_SUPPORTED:
+      *value = 0;
+      break;
+    case CU_DEVICE_ATTRIBUTE_MEMPOOL_SUPPORTED_HANDLE_TYPES:
+      *value = 0;
+      break;
+    case CU_DEVICE_ATTRIBUTE_CLUSTER_LAUNCH:
+      *value = dev.ccMajor >= 9 ? 1 : 0;
+      break;
+    case CU_DEVICE_ATTRIBUTE_NUMA_CONFIG:
+      *value = 0;
+      break;
+    case CU_DEVICE_ATTRIBUTE_NUMA_ID:
+      *value = -1;
+      break;
+    case CU_DEVICE_ATTRIBUTE_MPS_ENABLED:
+      *value = 0;
+      break;
+    case CU_DEVICE_ATTRIBUTE_HOST_NUMA_ID:
+      *value = 0;
+      break;
     default: {
       // Not modelled: say so once, so the attribute can be added here when the addon reads it.
       static bool warned[256] = {};
@@ -300,7 +433,9 @@ CUresult deviceAttribute(const Device& dev, CUdevice_attribute attribute, int* v
       if (a > 0 && a < CU_DEVICE_ATTRIBUTE_MAX) {
         if (a < 256 && !warned[a]) {
           warned[a] = true;
-          std::fprintf(stderr, "tensorrt-node stand-in driver: cuDeviceGetAttribute(%d) is not modelled (test/standin/driver/devices.cc)\n", a);
+          std::fprintf(
+              stderr,
+              "tensorrt-node stand-in driver: cuDeviceGetAttribute(%d) is not modelled (test/standin/driver/devices.cc)\n", a);
         }
       }
       return CUDA_ERROR_INVALID_VALUE;
@@ -323,7 +458,8 @@ CUresult ret(CUresult r) noexcept {
   if (r == CUDA_SUCCESS || r == CUDA_ERROR_NOT_READY) return r;
   try {
     const char* name = errorName(r);
-    const std::string counter = std::string("cuda.error.") + (name != nullptr ? name : std::to_string(static_cast<int>(r)).c_str());
+    const std::string counter =
+        std::string("cuda.error.") + (name != nullptr ? name : std::to_string(static_cast<int>(r)).c_str());
     Counter(counter.c_str()).add();
   } catch (...) {
   }
@@ -336,8 +472,12 @@ __attribute__((tls_model("initial-exec"))) thread_local bool tInHostFunction = f
 __attribute__((tls_model("initial-exec"))) thread_local CUctx_st* tCurrent = nullptr;
 }  // namespace
 
-void setInHostFunction(bool on) { tInHostFunction = on; }
-CUctx_st*& currentSlot() { return tCurrent; }
+void setInHostFunction(bool on) {
+  tInHostFunction = on;
+}
+CUctx_st*& currentSlot() {
+  return tCurrent;
+}
 
 CUresult checkInit(Driver& d) {
   if (tInHostFunction) {
@@ -376,8 +516,8 @@ CUresult refuseUnderCapture(Driver& d, const char* call) {
   bool refused = false;
   const auto self = std::this_thread::get_id();
   for (const auto& c : d.captures) {
-    const bool forbids = c->mode == CU_STREAM_CAPTURE_MODE_GLOBAL ||
-                         (c->mode == CU_STREAM_CAPTURE_MODE_THREAD_LOCAL && c->thread == self);
+    const bool forbids =
+        c->mode == CU_STREAM_CAPTURE_MODE_GLOBAL || (c->mode == CU_STREAM_CAPTURE_MODE_THREAD_LOCAL && c->thread == self);
     if (forbids) {
       invalidate(*c, call);
       refused = true;

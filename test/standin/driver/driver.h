@@ -77,7 +77,7 @@ struct CUmemPoolHandle_st {
 
 struct CUctx_st {
   standin::cuda::Device* device = nullptr;
-  int refs = 0;              // primary context retains
+  int refs = 0;  // primary context retains
   bool active = false;
   CUresult sticky = CUDA_SUCCESS;  // once set, every call on the context returns it
   std::shared_ptr<CUstream_st> legacy;
@@ -138,7 +138,7 @@ struct Device {
   uintptr_t spaceBase = 0;
   std::size_t spaceBytes = 0;
   std::map<uintptr_t, std::size_t> freeRanges;  // offset -> length
-  uintptr_t cursor = 0;                          // next-fit: freed addresses are not reused at once
+  uintptr_t cursor = 0;                         // next-fit: freed addresses are not reused at once
   std::size_t usedBytes = 0;
 };
 
@@ -161,7 +161,7 @@ struct Driver {
   std::unordered_map<CUevent_st*, std::shared_ptr<CUevent_st>> events;
   std::unordered_map<CUgraph_st*, std::unique_ptr<CUgraph_st>> graphs;
   std::unordered_map<CUgraphExec_st*, std::unique_ptr<CUgraphExec_st>> execs;
-  std::map<uintptr_t, Allocation> allocations;   // by device base address
+  std::map<uintptr_t, Allocation> allocations;  // by device base address
   std::map<uintptr_t, HostAllocation> hostAllocations;
   std::vector<std::shared_ptr<Capture>> captures;  // active ones
   uint64_t nextId = 1;

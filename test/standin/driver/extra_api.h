@@ -6,7 +6,7 @@
 
 #include <cuda.h>
 
-#define TRTN_STANDIN_EXTRA_DRIVER_FUNCTIONS(X)                                                       \
-  X(launchHostFunc, "cuLaunchHostFunc", (CUstream stream, CUhostFn fn, void* userData))             \
-  X(ctxGetDevice, "cuCtxGetDevice", (CUdevice * device))                                            \
+#define TRTN_STANDIN_EXTRA_DRIVER_FUNCTIONS(X)                                          \
+  X(launchHostFunc, "cuLaunchHostFunc", (CUstream stream, CUhostFn fn, void* userData)) \
+  X(ctxGetDevice, "cuCtxGetDevice", (CUdevice * device))                                \
   X(streamIsCapturing, "cuStreamIsCapturing", (CUstream stream, CUstreamCaptureStatus * status))

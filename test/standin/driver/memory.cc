@@ -13,7 +13,9 @@ namespace {
 
 constexpr std::size_t kAlignment = 256;  // what cudaMalloc guarantees
 
-std::size_t roundUp(std::size_t n, std::size_t to) { return (n + to - 1) / to * to; }
+std::size_t roundUp(std::size_t n, std::size_t to) {
+  return (n + to - 1) / to * to;
+}
 
 // Next-fit over the free ranges, starting at the cursor, so a freed address is not handed out
 // again at once (a stale pointer then faults instead of reading someone else's bytes).
@@ -398,25 +400,42 @@ CUresult pointerGetAttribute(void* data, CUpointer_attribute attribute, CUdevice
     dev = d.devices.empty() ? nullptr : d.devices[0].get();
   }
   switch (attribute) {
-    case CU_POINTER_ATTRIBUTE_CONTEXT: *static_cast<CUcontext*>(data) = dev != nullptr ? &dev->primary : nullptr; break;
+    case CU_POINTER_ATTRIBUTE_CONTEXT:
+      *static_cast<CUcontext*>(data) = dev != nullptr ? &dev->primary : nullptr;
+      break;
     case CU_POINTER_ATTRIBUTE_MEMORY_TYPE:
       *static_cast<unsigned int*>(data) = kind == PointerKind::kDevice ? CU_MEMORYTYPE_DEVICE : CU_MEMORYTYPE_HOST;
       break;
-    case CU_POINTER_ATTRIBUTE_DEVICE_POINTER: *static_cast<CUdeviceptr*>(data) = pointer; break;
+    case CU_POINTER_ATTRIBUTE_DEVICE_POINTER:
+      *static_cast<CUdeviceptr*>(data) = pointer;
+      break;
     case CU_POINTER_ATTRIBUTE_HOST_POINTER:
       if (kind == PointerKind::kDevice) return ret(CUDA_ERROR_INVALID_VALUE);
       *static_cast<void**>(data) = reinterpret_cast<void*>(static_cast<uintptr_t>(pointer));
       break;
-    case CU_POINTER_ATTRIBUTE_BUFFER_ID: *static_cast<unsigned long long*>(data) = id; break;
-    case CU_POINTER_ATTRIBUTE_IS_MANAGED: *static_cast<unsigned int*>(data) = 0; break;
-    case CU_POINTER_ATTRIBUTE_DEVICE_ORDINAL: *static_cast<int*>(data) = dev != nullptr ? dev->ordinal : 0; break;
-    case CU_POINTER_ATTRIBUTE_RANGE_START_ADDR: *static_cast<CUdeviceptr*>(data) = base; break;
-    case CU_POINTER_ATTRIBUTE_RANGE_SIZE: *static_cast<size_t*>(data) = bytes; break;
-    case CU_POINTER_ATTRIBUTE_MAPPED: *static_cast<unsigned int*>(data) = 1; break;
+    case CU_POINTER_ATTRIBUTE_BUFFER_ID:
+      *static_cast<unsigned long long*>(data) = id;
+      break;
+    case CU_POINTER_ATTRIBUTE_IS_MANAGED:
+      *static_cast<unsigned int*>(data) = 0;
+      break;
+    case CU_POINTER_ATTRIBUTE_DEVICE_ORDINAL:
+      *static_cast<int*>(data) = dev != nullptr ? dev->ordinal : 0;
+      break;
+    case CU_POINTER_ATTRIBUTE_RANGE_START_ADDR:
+      *static_cast<CUdeviceptr*>(data) = base;
+      break;
+    case CU_POINTER_ATTRIBUTE_RANGE_SIZE:
+      *static_cast<size_t*>(data) = bytes;
+      break;
+    case CU_POINTER_ATTRIBUTE_MAPPED:
+      *static_cast<unsigned int*>(data) = 1;
+      break;
     case CU_POINTER_ATTRIBUTE_MEMPOOL_HANDLE:
       *static_cast<CUmemoryPool*>(data) = kind == PointerKind::kDevice ? &a->device->pool : nullptr;
       break;
-    default: return ret(CUDA_ERROR_INVALID_VALUE);
+    default:
+      return ret(CUDA_ERROR_INVALID_VALUE);
   }
   return CUDA_SUCCESS;
 }

@@ -66,7 +66,8 @@ CUresult execute(Driver& d, const Op& op) {
       }
       return CUDA_SUCCESS;
     }
-    default: return CUDA_SUCCESS;
+    default:
+      return CUDA_SUCCESS;
   }
 }
 
@@ -196,9 +197,15 @@ CUresult enqueue(Driver& d, const std::shared_ptr<CUstream_st>& s, Op op) {
     switch (op.kind) {
       case Op::Kind::kCopy:
       case Op::Kind::kSet:
-      case Op::Kind::kHost: c.nodes.push_back(std::move(op)); return CUDA_SUCCESS;
-      case Op::Kind::kGraph: c.nodes.insert(c.nodes.end(), op.graph->begin(), op.graph->end()); return CUDA_SUCCESS;
-      default: invalidate(c, "unsupported operation"); return CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED;
+      case Op::Kind::kHost:
+        c.nodes.push_back(std::move(op));
+        return CUDA_SUCCESS;
+      case Op::Kind::kGraph:
+        c.nodes.insert(c.nodes.end(), op.graph->begin(), op.graph->end());
+        return CUDA_SUCCESS;
+      default:
+        invalidate(c, "unsupported operation");
+        return CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED;
     }
   }
   CUctx_st* ctx = s->ctx;
@@ -337,8 +344,9 @@ CUresult streamWaitEvent(CUstream stream, CUevent event, unsigned int flags) {
   }
   if (captured) {
     // Joining another stream into a capture (fork/join) is not modelled by the stand-in.
-    std::fprintf(stderr, "tensorrt-node stand-in driver: cuStreamWaitEvent on an event recorded in a capture "
-                         "(joining a stream into a capture) is not modelled\n");
+    std::fprintf(stderr,
+                 "tensorrt-node stand-in driver: cuStreamWaitEvent on an event recorded in a capture "
+                 "(joining a stream into a capture) is not modelled\n");
     invalidate(*captured, "cross-stream capture");
     return ret(CUDA_ERROR_NOT_SUPPORTED);
   }
@@ -357,7 +365,7 @@ CUresult streamIsCapturing(CUstream stream, CUstreamCaptureStatus* status) {
   std::shared_ptr<CUstream_st> s;
   if (CUresult r = resolveStream(d, stream, s); r != CUDA_SUCCESS) return ret(r);
   if (status == nullptr) return ret(CUDA_ERROR_INVALID_VALUE);
-  *status = !s->capture ? CU_STREAM_CAPTURE_STATUS_NONE
+  *status = !s->capture           ? CU_STREAM_CAPTURE_STATUS_NONE
             : s->capture->invalid ? CU_STREAM_CAPTURE_STATUS_INVALIDATED
                                   : CU_STREAM_CAPTURE_STATUS_ACTIVE;
   return CUDA_SUCCESS;

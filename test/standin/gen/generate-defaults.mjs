@@ -93,7 +93,7 @@ function skipGroup(tokens, i) {
 
 function stripAttributes(decl) {
   const out = [];
-  for (let i = 0; i < decl.length; ) {
+  for (let i = 0; i < decl.length;) {
     if (decl[i] === '[[') {
       i = skipGroup(decl, i);
     } else if (decl[i] === '__attribute__' && decl[i + 1] === '(') {
@@ -150,7 +150,7 @@ function pureVirtual(declTokens) {
 /** Classes with their bases and pure virtual methods, in the namespaces of interest. */
 function collectClasses(tokens) {
   const classes = new Map();
-  const scope = [];  // namespace names; '' for other braces at namespace level we do not enter
+  const scope = []; // namespace names; '' for other braces at namespace level we do not enter
   let i = 0;
   const ns = () => scope.filter((s) => s !== '').join('::');
   while (i < tokens.length) {
@@ -190,7 +190,10 @@ function collectClasses(tokens) {
       const cleanHead = stripAttributes(head);
       const name = cleanHead[0];
       const colon = cleanHead.indexOf(':');
-      const bases = colon < 0 ? [] : splitTopLevel(cleanHead.slice(colon + 1)).map((b) => b.filter((x) => !['public', 'protected', 'private', 'virtual'].includes(x)).join(''));
+      const bases =
+        colon < 0
+          ? []
+          : splitTopLevel(cleanHead.slice(colon + 1)).map((b) => b.filter((x) => !['public', 'protected', 'private', 'virtual'].includes(x)).join(''));
       const end = skipGroup(tokens, j);
       const body = tokens.slice(j + 1, end - 1);
       const space = ns();
@@ -209,7 +212,7 @@ function collectClasses(tokens) {
 function membersOf(body) {
   const pures = [];
   let decl = [];
-  for (let i = 0; i < body.length; ) {
+  for (let i = 0; i < body.length;) {
     const t = body[i];
     if ((t === 'public' || t === 'protected' || t === 'private') && body[i + 1] === ':') {
       decl = [];

@@ -51,7 +51,8 @@ class Reader {
   bool skip(uint32_t wire) {
     uint64_t v = 0;
     switch (wire) {
-      case kVarint: return varint(v);
+      case kVarint:
+        return varint(v);
       case kFixed64:
         if (end_ - p_ < 8) return false;
         p_ += 8;
@@ -64,7 +65,8 @@ class Reader {
         Reader r(nullptr, nullptr, nullptr);
         return sub(r);
       }
-      default: return false;  // groups (3, 4) are not used by ONNX
+      default:
+        return false;  // groups (3, 4) are not used by ONNX
     }
   }
 
@@ -75,8 +77,8 @@ class Reader {
 };
 
 // Each message parser: fields it knows, skips the rest; false on malformed bytes.
-#define STANDIN_EXPECT(cond) \
-  do {                       \
+#define STANDIN_EXPECT(cond)   \
+  do {                         \
     if (!(cond)) return false; \
   } while (0)
 
@@ -84,9 +86,12 @@ bool readStringPair(Reader r, std::string& key, std::string& value) {
   while (!r.done()) {
     uint32_t f = 0, w = 0;
     STANDIN_EXPECT(r.tag(f, w));
-    if (f == 1 && w == kLength) STANDIN_EXPECT(r.string(key));
-    else if (f == 2 && w == kLength) STANDIN_EXPECT(r.string(value));
-    else STANDIN_EXPECT(r.skip(w));
+    if (f == 1 && w == kLength)
+      STANDIN_EXPECT(r.string(key));
+    else if (f == 2 && w == kLength)
+      STANDIN_EXPECT(r.string(value));
+    else
+      STANDIN_EXPECT(r.skip(w));
   }
   return true;
 }
@@ -176,11 +181,16 @@ bool readNode(Reader r, Node& n) {
     std::string s;
     if (w == kLength && (f == 1 || f == 2 || f == 3 || f == 4 || f == 7)) {
       STANDIN_EXPECT(r.string(s));
-      if (f == 1) n.inputs.push_back(std::move(s));
-      else if (f == 2) n.outputs.push_back(std::move(s));
-      else if (f == 3) n.name = std::move(s);
-      else if (f == 4) n.opType = std::move(s);
-      else n.domain = std::move(s);
+      if (f == 1)
+        n.inputs.push_back(std::move(s));
+      else if (f == 2)
+        n.outputs.push_back(std::move(s));
+      else if (f == 3)
+        n.name = std::move(s);
+      else if (f == 4)
+        n.opType = std::move(s);
+      else
+        n.domain = std::move(s);
     } else {
       STANDIN_EXPECT(r.skip(w));
     }
@@ -325,10 +335,10 @@ bool readModel(const void* data, std::size_t size, Model& model, std::string& er
 }
 
 const char* elemTypeName(int32_t type) {
-  static const char* const names[] = {"UNDEFINED", "FLOAT",  "UINT8",     "INT8",      "UINT16",   "INT16",
-                                      "INT32",     "INT64",  "STRING",    "BOOL",      "FLOAT16",  "DOUBLE",
-                                      "UINT32",    "UINT64", "COMPLEX64", "COMPLEX128", "BFLOAT16", "FLOAT8E4M3FN",
-                                      "FLOAT8E4M3FNUZ", "FLOAT8E5M2", "FLOAT8E5M2FNUZ", "UINT4", "INT4", "FLOAT4E2M1"};
+  static const char* const names[] = {"UNDEFINED",      "FLOAT",      "UINT8",          "INT8",       "UINT16",   "INT16",
+                                      "INT32",          "INT64",      "STRING",         "BOOL",       "FLOAT16",  "DOUBLE",
+                                      "UINT32",         "UINT64",     "COMPLEX64",      "COMPLEX128", "BFLOAT16", "FLOAT8E4M3FN",
+                                      "FLOAT8E4M3FNUZ", "FLOAT8E5M2", "FLOAT8E5M2FNUZ", "UINT4",      "INT4",     "FLOAT4E2M1"};
   if (type < 0 || type >= static_cast<int32_t>(sizeof names / sizeof names[0])) return "UNKNOWN";
   return names[type];
 }

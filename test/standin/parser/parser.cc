@@ -29,7 +29,13 @@ using Severity = nvinfer1::ILogger::Severity;
 class ParserError final : public nvonnxparser::IParserErrorDefaults {
  public:
   ParserError(ErrorCode code, std::string desc, int node, std::string nodeName, std::string op, int line, const char* func)
-      : code_(code), desc_(std::move(desc)), node_(node), nodeName_(std::move(nodeName)), op_(std::move(op)), line_(line), func_(func) {}
+      : code_(code),
+        desc_(std::move(desc)),
+        node_(node),
+        nodeName_(std::move(nodeName)),
+        op_(std::move(op)),
+        line_(line),
+        func_(func) {}
   ErrorCode code() const override { return code_; }
   char const* desc() const override { return desc_.c_str(); }
   char const* file() const override { return "test/standin/parser/parser.cc"; }
@@ -54,16 +60,35 @@ class ParserError final : public nvonnxparser::IParserErrorDefaults {
 bool toTrtType(int32_t onnx, nvinfer1::DataType& out) {
   using nvinfer1::DataType;
   switch (onnx) {
-    case 1: out = DataType::kFLOAT; return true;
-    case 2: out = DataType::kUINT8; return true;
-    case 3: out = DataType::kINT8; return true;
-    case 6: out = DataType::kINT32; return true;
-    case 7: out = DataType::kINT64; return true;
-    case 9: out = DataType::kBOOL; return true;
-    case 10: out = DataType::kHALF; return true;
-    case 16: out = DataType::kBF16; return true;
-    case 17: out = DataType::kFP8; return true;
-    default: return false;
+    case 1:
+      out = DataType::kFLOAT;
+      return true;
+    case 2:
+      out = DataType::kUINT8;
+      return true;
+    case 3:
+      out = DataType::kINT8;
+      return true;
+    case 6:
+      out = DataType::kINT32;
+      return true;
+    case 7:
+      out = DataType::kINT64;
+      return true;
+    case 9:
+      out = DataType::kBOOL;
+      return true;
+    case 10:
+      out = DataType::kHALF;
+      return true;
+    case 16:
+      out = DataType::kBF16;
+      return true;
+    case 17:
+      out = DataType::kFP8;
+      return true;
+    default:
+      return false;
   }
 }
 
@@ -71,8 +96,9 @@ bool toTrtType(int32_t onnx, nvinfer1::DataType& out) {
 // decide the shapes downstream.
 bool isShapeSlot(const std::string& op, std::size_t slot) {
   static const std::map<std::string, std::set<std::size_t>> slots = {
-      {"Reshape", {1}}, {"Expand", {1}}, {"Tile", {1}},  {"ConstantOfShape", {0}}, {"Range", {0, 1, 2}},
-      {"Slice", {1, 2, 3, 4}}, {"Resize", {3}}, {"TopK", {1}}, {"OneHot", {1}}, {"Pad", {1}}, {"Squeeze", {1}}, {"Unsqueeze", {1}}};
+      {"Reshape", {1}},        {"Expand", {1}},   {"Tile", {1}}, {"ConstantOfShape", {0}}, {"Range", {0, 1, 2}},
+      {"Slice", {1, 2, 3, 4}}, {"Resize", {3}},   {"TopK", {1}}, {"OneHot", {1}},          {"Pad", {1}},
+      {"Squeeze", {1}},        {"Unsqueeze", {1}}};
   auto it = slots.find(op);
   return it != slots.end() && it->second.count(slot) != 0;
 }
@@ -81,9 +107,13 @@ bool isDataDependentOp(const std::string& op) {
   return op == "NonZero" || op == "NonMaxSuppression" || op == "Unique" || op == "Compress";
 }
 
-bool isPluginOp(const std::string& op) { return op.size() > 4 && op.compare(op.size() - 4, 4, "_TRT") == 0; }
+bool isPluginOp(const std::string& op) {
+  return op.size() > 4 && op.compare(op.size() - 4, 4, "_TRT") == 0;
+}
 
-bool pluginsRegistered() { return counterValue("trt.plugin.registered") > 0; }
+bool pluginsRegistered() {
+  return counterValue("trt.plugin.registered") > 0;
+}
 
 std::string directoryOf(const std::string& path) {
   const auto slash = path.find_last_of('/');
@@ -127,7 +157,9 @@ class Parser final : public nvonnxparser::IParserDefaults {
     }
   }
 
-  bool supportsOperator(const char* op) const noexcept override { return op != nullptr && (!isPluginOp(op) || pluginsRegistered()); }
+  bool supportsOperator(const char* op) const noexcept override {
+    return op != nullptr && (!isPluginOp(op) || pluginsRegistered());
+  }
   int getNbErrors() const noexcept override { return static_cast<int>(errors_.size()); }
   nvonnxparser::IParserError const* getError(int index) const noexcept override {
     if (index < 0 || static_cast<std::size_t>(index) >= errors_.size()) return nullptr;
@@ -138,10 +170,13 @@ class Parser final : public nvonnxparser::IParserDefaults {
   nvonnxparser::OnnxParserFlags getFlags() const noexcept override { return flags_; }
   void clearFlag(nvonnxparser::OnnxParserFlag flag) noexcept override { flags_ &= ~(1u << static_cast<uint32_t>(flag)); }
   void setFlag(nvonnxparser::OnnxParserFlag flag) noexcept override { flags_ |= 1u << static_cast<uint32_t>(flag); }
-  bool getFlag(nvonnxparser::OnnxParserFlag flag) const noexcept override { return (flags_ & (1u << static_cast<uint32_t>(flag))) != 0; }
+  bool getFlag(nvonnxparser::OnnxParserFlag flag) const noexcept override {
+    return (flags_ & (1u << static_cast<uint32_t>(flag))) != 0;
+  }
 
  private:
-  void add(ErrorCode code, const std::string& desc, int node, const std::string& name, const std::string& op, int line, const char* func) {
+  void add(ErrorCode code, const std::string& desc, int node, const std::string& name, const std::string& op, int line,
+           const char* func) {
     errors_.push_back(std::make_unique<ParserError>(code, desc, node, name, op, line, func));
     if (logger_ != nullptr) {
       std::string msg = "ModelImporter (stand-in): ERROR: " + desc;
@@ -162,13 +197,16 @@ class Parser final : public nvonnxparser::IParserDefaults {
       initializers.insert(t.name);
       if (!t.external) continue;
       if (modelPath.empty()) {
-        add(ErrorCode::kINVALID_VALUE, "initializer " + t.name + " has external data (" + t.location +
-                                           ") but no model path was given to locate it", -1, "", "", __LINE__, "run");
+        add(ErrorCode::kINVALID_VALUE,
+            "initializer " + t.name + " has external data (" + t.location + ") but no model path was given to locate it", -1, "",
+            "", __LINE__, "run");
         continue;
       }
       const std::string file = directoryOf(modelPath) + "/" + t.location;
       std::ifstream probe(file, std::ios::binary);
-      if (!probe) add(ErrorCode::kINVALID_VALUE, "Failed to open file: " + file + " (external data of " + t.name + ")", -1, "", "", __LINE__, "run");
+      if (!probe)
+        add(ErrorCode::kINVALID_VALUE, "Failed to open file: " + file + " (external data of " + t.name + ")", -1, "", "",
+            __LINE__, "run");
     }
     // Nodes: the injected fault, and TensorRT's standard plugins, which need their registry.
     const std::string faultNode = faultValue("trt.parse_node");
@@ -182,9 +220,10 @@ class Parser final : public nvonnxparser::IParserDefaults {
       if (isPluginOp(n.opType)) {
         plugins = true;
         if (!pluginsRegistered()) {
-          add(ErrorCode::kUNSUPPORTED_NODE, "No importer registered for op: " + n.opType +
-                                                ". Attempted to import it as a plugin: plugin creator not found (are TensorRT's "
-                                                "plugins registered? call initLibNvInferPlugins)",
+          add(ErrorCode::kUNSUPPORTED_NODE,
+              "No importer registered for op: " + n.opType +
+                  ". Attempted to import it as a plugin: plugin creator not found (are TensorRT's "
+                  "plugins registered? call initLibNvInferPlugins)",
               static_cast<int>(i), n.name, n.opType, __LINE__, "importNode");
         }
       }
@@ -196,8 +235,10 @@ class Parser final : public nvonnxparser::IParserDefaults {
       if (initializers.count(v.name) != 0) continue;  // older IRs list initializers among the inputs
       nvinfer1::DataType type{};
       if (!v.isTensor || !toTrtType(v.elemType, type)) {
-        add(ErrorCode::kUNSUPPORTED_GRAPH, "graph input " + v.name + ": unsupported ONNX data type " + onnx::elemTypeName(v.elemType) +
-                                               " (" + std::to_string(v.elemType) + ")", -1, "", "", __LINE__, "importInputs");
+        add(ErrorCode::kUNSUPPORTED_GRAPH,
+            "graph input " + v.name + ": unsupported ONNX data type " + onnx::elemTypeName(v.elemType) + " (" +
+                std::to_string(v.elemType) + ")",
+            -1, "", "", __LINE__, "importInputs");
         continue;
       }
       nvinfer1::Dims dims{};
@@ -207,7 +248,8 @@ class Parser final : public nvonnxparser::IParserDefaults {
       }
       nvinfer1::ITensor* t = network_->addInput(v.name.c_str(), type, dims);
       if (t == nullptr) {
-        add(ErrorCode::kINVALID_GRAPH, "graph input " + v.name + " was refused by the network", -1, "", "", __LINE__, "importInputs");
+        add(ErrorCode::kINVALID_GRAPH, "graph input " + v.name + " was refused by the network", -1, "", "", __LINE__,
+            "importInputs");
         continue;
       }
       for (std::size_t k = 0; k < v.dims.size(); k++) {
@@ -218,7 +260,8 @@ class Parser final : public nvonnxparser::IParserDefaults {
       if (integer && v.dims.size() <= 1) {
         for (const onnx::Node& n : m.nodes) {
           for (std::size_t s = 0; s < n.inputs.size(); s++) {
-            if (n.inputs[s] == v.name && isShapeSlot(n.opType, s)) trtn_standin_network_mark_shape_tensor(network_, v.name.c_str());
+            if (n.inputs[s] == v.name && isShapeSlot(n.opType, s))
+              trtn_standin_network_mark_shape_tensor(network_, v.name.c_str());
           }
         }
       }
@@ -227,8 +270,10 @@ class Parser final : public nvonnxparser::IParserDefaults {
     for (const onnx::ValueInfo& v : m.outputs) {
       nvinfer1::DataType type{};
       if (!v.isTensor || !toTrtType(v.elemType, type)) {
-        add(ErrorCode::kUNSUPPORTED_GRAPH, "graph output " + v.name + ": unsupported ONNX data type " + onnx::elemTypeName(v.elemType) +
-                                               " (" + std::to_string(v.elemType) + ")", -1, "", "", __LINE__, "importOutputs");
+        add(ErrorCode::kUNSUPPORTED_GRAPH,
+            "graph output " + v.name + ": unsupported ONNX data type " + onnx::elemTypeName(v.elemType) + " (" +
+                std::to_string(v.elemType) + ")",
+            -1, "", "", __LINE__, "importOutputs");
         continue;
       }
       bool dataDependent = false;
@@ -266,8 +311,8 @@ class Parser final : public nvonnxparser::IParserDefaults {
         const std::string in = eq == std::string::npos ? "" : pair.substr(eq + 1);
         const std::string outName = renamed.count(out) ? renamed[out] : out;
         if (trtn_standin_network_set_alias(network_, outName.c_str(), in.c_str()) == 0) {
-          add(ErrorCode::kINVALID_GRAPH, "standin.aliases: \"" + pair + "\" does not name an output and an input of the graph", -1, "",
-              "", __LINE__, "importAliases");
+          add(ErrorCode::kINVALID_GRAPH, "standin.aliases: \"" + pair + "\" does not name an output and an input of the graph",
+              -1, "", "", __LINE__, "importAliases");
         }
       }
     }
@@ -300,10 +345,13 @@ extern "C" TENSORRTAPI void* createNvOnnxParser_INTERNAL(void* network, void* lo
       return nullptr;
     }
     if (network == nullptr) return nullptr;
-    return static_cast<nvonnxparser::IParser*>(new standin::parser::Parser(static_cast<nvinfer1::INetworkDefinition*>(network), log));
+    return static_cast<nvonnxparser::IParser*>(
+        new standin::parser::Parser(static_cast<nvinfer1::INetworkDefinition*>(network), log));
   } catch (...) {
     return nullptr;
   }
 }
 
-extern "C" TENSORRTAPI int getNvOnnxParserVersion() noexcept { return NV_ONNX_PARSER_VERSION; }
+extern "C" TENSORRTAPI int getNvOnnxParserVersion() noexcept {
+  return NV_ONNX_PARSER_VERSION;
+}

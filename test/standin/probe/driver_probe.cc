@@ -4,11 +4,11 @@
 //   standin-driver-probe info|memory|async|capture|faults|threads
 
 #include <atomic>
-#include <condition_variable>
-#include <mutex>
 #include <chrono>
+#include <condition_variable>
 #include <cstring>
 #include <functional>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -25,7 +25,9 @@ using standin::setFaults;
 probe::Driver cu;
 probe::Json out;
 
-std::string nameOf(CUresult r) { return cu.name(r); }
+std::string nameOf(CUresult r) {
+  return cu.name(r);
+}
 
 // Fails the probe (exit 1) when a call that must succeed does not.
 void must(CUresult r, const char* what) {
@@ -48,8 +50,8 @@ CUcontext initPrimary(int device = 0) {
 std::string uuidText(const CUuuid& u) {
   char buf[64];
   const auto* b = reinterpret_cast<const unsigned char*>(u.bytes);
-  std::snprintf(buf, sizeof buf, "GPU-%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0], b[1], b[2], b[3], b[4],
-                b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]);
+  std::snprintf(buf, sizeof buf, "GPU-%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0], b[1], b[2],
+                b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13], b[14], b[15]);
   return buf;
 }
 
@@ -101,8 +103,8 @@ void info() {
     out.field("busWidth", attr(CU_DEVICE_ATTRIBUTE_GLOBAL_MEMORY_BUS_WIDTH));
     out.field("integrated", attr(CU_DEVICE_ATTRIBUTE_INTEGRATED));
     char pci[32];
-    std::snprintf(pci, sizeof pci, "%04x:%02x:%02x.0", attr(CU_DEVICE_ATTRIBUTE_PCI_DOMAIN_ID), attr(CU_DEVICE_ATTRIBUTE_PCI_BUS_ID),
-                  attr(CU_DEVICE_ATTRIBUTE_PCI_DEVICE_ID));
+    std::snprintf(pci, sizeof pci, "%04x:%02x:%02x.0", attr(CU_DEVICE_ATTRIBUTE_PCI_DOMAIN_ID),
+                  attr(CU_DEVICE_ATTRIBUTE_PCI_BUS_ID), attr(CU_DEVICE_ATTRIBUTE_PCI_DEVICE_ID));
     out.field("pci", std::string(pci));
     out.field("unifiedAddressing", attr(CU_DEVICE_ATTRIBUTE_UNIFIED_ADDRESSING));
     out.field("memoryPools", attr(CU_DEVICE_ATTRIBUTE_MEMORY_POOLS_SUPPORTED));
@@ -141,11 +143,12 @@ void memory() {
   out.field("range", static_cast<int64_t>(range)).end();
   void* pinned = nullptr;
   must(cu.memHostAlloc(&pinned, 4096, 0), "cuMemHostAlloc");
-  must(cu.pointerGetAttribute(&type, CU_POINTER_ATTRIBUTE_MEMORY_TYPE, reinterpret_cast<CUdeviceptr>(pinned)), "MEMORY_TYPE pinned");
+  must(cu.pointerGetAttribute(&type, CU_POINTER_ATTRIBUTE_MEMORY_TYPE, reinterpret_cast<CUdeviceptr>(pinned)),
+       "MEMORY_TYPE pinned");
   out.field("pinnedType", static_cast<int>(type));
   std::vector<unsigned char> pageable(4096, 7);
-  out.field("pageableAttribute",
-            nameOf(cu.pointerGetAttribute(&type, CU_POINTER_ATTRIBUTE_MEMORY_TYPE, reinterpret_cast<CUdeviceptr>(pageable.data()))));
+  out.field("pageableAttribute", nameOf(cu.pointerGetAttribute(&type, CU_POINTER_ATTRIBUTE_MEMORY_TYPE,
+                                                               reinterpret_cast<CUdeviceptr>(pageable.data()))));
   out.field("freeUnknown", nameOf(cu.memFree(d + 256)));
 
   // Copies of every direction on one stream: pinned -> device -> device -> pageable.
@@ -510,7 +513,9 @@ void faults() {
                                counterValue("fault.cuda.oom_host_alloc") + counterValue("fault.cuda.sticky_kernel"));
 }
 
-void CUDA_CB increment(void* data) { static_cast<std::atomic<int64_t>*>(data)->fetch_add(1); }
+void CUDA_CB increment(void* data) {
+  static_cast<std::atomic<int64_t>*>(data)->fetch_add(1);
+}
 
 void threads() {
   // Many threads, each with its own stream, copying and running host functions: for the
@@ -544,7 +549,8 @@ void threads() {
         must(cu.memFreeAsync(d, s), "cuMemFreeAsync");
         must(cu.eventRecord(e, s), "cuEventRecord");
         must(cu.eventSynchronize(e), "cuEventSynchronize");
-        if (bytes[0] != static_cast<unsigned char>((t * 3 + r) & 0xFF) || bytes[1023] != static_cast<unsigned char>((t + r) & 0xFF)) {
+        if (bytes[0] != static_cast<unsigned char>((t * 3 + r) & 0xFF) ||
+            bytes[1023] != static_cast<unsigned char>((t + r) & 0xFF)) {
           mismatches++;
         }
       }
@@ -567,12 +573,18 @@ int main(int argc, char** argv) {
   cu.load();
   out.begin();
   out.field("scenario", scenario);
-  if (scenario == "info") info();
-  else if (scenario == "memory") memory();
-  else if (scenario == "async") async();
-  else if (scenario == "capture") capture();
-  else if (scenario == "faults") faults();
-  else if (scenario == "threads") threads();
+  if (scenario == "info")
+    info();
+  else if (scenario == "memory")
+    memory();
+  else if (scenario == "async")
+    async();
+  else if (scenario == "capture")
+    capture();
+  else if (scenario == "faults")
+    faults();
+  else if (scenario == "threads")
+    threads();
   else {
     std::fprintf(stderr, "usage: standin-driver-probe info|memory|async|capture|faults|threads\n");
     return 2;

@@ -27,11 +27,11 @@ struct Driver {
       std::fprintf(stderr, "probe: %s\n", dlerror());
       std::exit(3);
     }
-#define PROBE_RESOLVE(member, symbol, params)                                \
-  member = reinterpret_cast<decltype(member)>(dlsym(handle, symbol));        \
-  if (member == nullptr) {                                                   \
-    std::fprintf(stderr, "probe: libcuda.so.1 has no %s\n", symbol);         \
-    std::exit(3);                                                            \
+#define PROBE_RESOLVE(member, symbol, params)                         \
+  member = reinterpret_cast<decltype(member)>(dlsym(handle, symbol)); \
+  if (member == nullptr) {                                            \
+    std::fprintf(stderr, "probe: libcuda.so.1 has no %s\n", symbol);  \
+    std::exit(3);                                                     \
   }
     TRTN_CUDA_DRIVER_FUNCTIONS(PROBE_RESOLVE)
     TRTN_STANDIN_EXTRA_DRIVER_FUNCTIONS(PROBE_RESOLVE)

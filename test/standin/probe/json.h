@@ -95,14 +95,24 @@ class Json {
 };
 
 template <>
-inline Json& Json::field(const std::string& k, const std::string& v) { return key(k).str(v); }
+inline Json& Json::field(const std::string& k, const std::string& v) {
+  return key(k).str(v);
+}
 template <>
-inline Json& Json::field(const std::string& k, const bool& v) { return key(k).boolean(v); }
+inline Json& Json::field(const std::string& k, const bool& v) {
+  return key(k).boolean(v);
+}
 template <>
-inline Json& Json::field(const std::string& k, const int& v) { return key(k).integer(v); }
+inline Json& Json::field(const std::string& k, const int& v) {
+  return key(k).integer(v);
+}
 template <>
-inline Json& Json::field(const std::string& k, const int64_t& v) { return key(k).integer(v); }
+inline Json& Json::field(const std::string& k, const int64_t& v) {
+  return key(k).integer(v);
+}
 template <>
-inline Json& Json::field(const std::string& k, const double& v) { return key(k).num(v); }
+inline Json& Json::field(const std::string& k, const double& v) {
+  return key(k).num(v);
+}
 
 }  // namespace probe

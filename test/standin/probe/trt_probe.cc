@@ -83,35 +83,64 @@ Options parse(int argc, char** argv) {
       if (i + 1 >= argc) usage();
       return argv[++i];
     };
-    if (a == "--lib") o.lib = next();
-    else if (a == "--preload-builder-resource") o.preloadBuilderResource = true;
-    else if (a == "--plugins") o.plugins = true;
-    else if (a == "--model") o.model = next();
-    else if (a == "--plan-in") o.planIn = next();
-    else if (a == "--plan-out") o.planOut = next();
-    else if (a == "--profile") o.profiles.push_back(next());
-    else if (a == "--batch-max") o.batchMax = std::stoll(next());
-    else if (a == "--seq-max") o.seqMax = std::stoll(next());
-    else if (a == "--run") o.runs.push_back(next());
-    else if (a == "--graph") o.graph = std::stoi(next());
-    else if (a == "--warmup") o.warmup = true;
-    else if (a == "--cancel-at") o.cancelAt = std::stoi(next());
-    else if (a == "--cache-in") o.cacheIn = next();
-    else if (a == "--cache-out") o.cacheOut = next();
-    else if (a == "--ignore-mismatch") o.ignoreMismatch = true;
-    else if (a == "--fp16") o.fp16 = true;
-    else if (a == "--weak") o.weak = true;
-    else if (a == "--vc") o.vc = true;
-    else if (a == "--exclude-lean") o.excludeLean = true;
-    else if (a == "--host-code") o.hostCode = true;
-    else if (a == "--lean") o.lean = next();
-    else if (a == "--hw-compat") o.hwCompat = std::stoi(next());
-    else if (a == "--strategy") o.strategy = next();
-    else if (a == "--profile-index") o.profileIndex = std::stoi(next());
-    else if (a == "--alias-bind") o.aliasBind = next();
-    else if (a == "--verbose") o.verbose = true;
-    else if (a == "--unimplemented") o.unimplemented = true;
-    else usage();
+    if (a == "--lib")
+      o.lib = next();
+    else if (a == "--preload-builder-resource")
+      o.preloadBuilderResource = true;
+    else if (a == "--plugins")
+      o.plugins = true;
+    else if (a == "--model")
+      o.model = next();
+    else if (a == "--plan-in")
+      o.planIn = next();
+    else if (a == "--plan-out")
+      o.planOut = next();
+    else if (a == "--profile")
+      o.profiles.push_back(next());
+    else if (a == "--batch-max")
+      o.batchMax = std::stoll(next());
+    else if (a == "--seq-max")
+      o.seqMax = std::stoll(next());
+    else if (a == "--run")
+      o.runs.push_back(next());
+    else if (a == "--graph")
+      o.graph = std::stoi(next());
+    else if (a == "--warmup")
+      o.warmup = true;
+    else if (a == "--cancel-at")
+      o.cancelAt = std::stoi(next());
+    else if (a == "--cache-in")
+      o.cacheIn = next();
+    else if (a == "--cache-out")
+      o.cacheOut = next();
+    else if (a == "--ignore-mismatch")
+      o.ignoreMismatch = true;
+    else if (a == "--fp16")
+      o.fp16 = true;
+    else if (a == "--weak")
+      o.weak = true;
+    else if (a == "--vc")
+      o.vc = true;
+    else if (a == "--exclude-lean")
+      o.excludeLean = true;
+    else if (a == "--host-code")
+      o.hostCode = true;
+    else if (a == "--lean")
+      o.lean = next();
+    else if (a == "--hw-compat")
+      o.hwCompat = std::stoi(next());
+    else if (a == "--strategy")
+      o.strategy = next();
+    else if (a == "--profile-index")
+      o.profileIndex = std::stoi(next());
+    else if (a == "--alias-bind")
+      o.aliasBind = next();
+    else if (a == "--verbose")
+      o.verbose = true;
+    else if (a == "--unimplemented")
+      o.unimplemented = true;
+    else
+      usage();
   }
   if (o.model.empty() && o.planIn.empty()) usage();
   return o;
@@ -230,25 +259,38 @@ void dims(probe::Json& j, const std::vector<int64_t>& v) {
 std::size_t elementSize(nv::DataType t) {
   switch (t) {
     case nv::DataType::kFLOAT:
-    case nv::DataType::kINT32: return 4;
+    case nv::DataType::kINT32:
+      return 4;
     case nv::DataType::kHALF:
-    case nv::DataType::kBF16: return 2;
-    case nv::DataType::kINT64: return 8;
-    default: return 1;
+    case nv::DataType::kBF16:
+      return 2;
+    case nv::DataType::kINT64:
+      return 8;
+    default:
+      return 1;
   }
 }
 
 const char* typeName(nv::DataType t) {
   switch (t) {
-    case nv::DataType::kFLOAT: return "float32";
-    case nv::DataType::kHALF: return "float16";
-    case nv::DataType::kBF16: return "bfloat16";
-    case nv::DataType::kINT8: return "int8";
-    case nv::DataType::kUINT8: return "uint8";
-    case nv::DataType::kINT32: return "int32";
-    case nv::DataType::kINT64: return "int64";
-    case nv::DataType::kBOOL: return "bool";
-    default: return "other";
+    case nv::DataType::kFLOAT:
+      return "float32";
+    case nv::DataType::kHALF:
+      return "float16";
+    case nv::DataType::kBF16:
+      return "bfloat16";
+    case nv::DataType::kINT8:
+      return "int8";
+    case nv::DataType::kUINT8:
+      return "uint8";
+    case nv::DataType::kINT32:
+      return "int32";
+    case nv::DataType::kINT64:
+      return "int64";
+    case nv::DataType::kBOOL:
+      return "bool";
+    default:
+      return "other";
   }
 }
 
@@ -311,13 +353,18 @@ void fillInput(nv::DataType type, const std::string& name, int index, const std:
     const Row& row = rows[static_cast<std::size_t>(std::min<int64_t>(b, static_cast<int64_t>(rows.size()) - 1))];
     const bool padded = d.size() >= 2 && seqDynamic && within / std::max<int64_t>(perSeq, 1) >= row.length;
     double v = 0;
-    if (mask) v = padded ? 0 : 1;
-    else if (padded) v = 0;
+    if (mask)
+      v = padded ? 0 : 1;
+    else if (padded)
+      v = 0;
     else if (type == nv::DataType::kFLOAT || type == nv::DataType::kHALF || type == nv::DataType::kBF16)
       v = static_cast<double>((row.seed * 7 + within * 3 + index) % 17) / 16.0 - 0.5;
-    else if (type == nv::DataType::kBOOL) v = static_cast<double>((row.seed + within + index) % 2);
-    else if (type == nv::DataType::kINT8 || type == nv::DataType::kUINT8) v = static_cast<double>((row.seed + within * 3 + index) % 100);
-    else v = static_cast<double>(1 + (row.seed * 131 + within * 7 + index * 13) % 997);
+    else if (type == nv::DataType::kBOOL)
+      v = static_cast<double>((row.seed + within + index) % 2);
+    else if (type == nv::DataType::kINT8 || type == nv::DataType::kUINT8)
+      v = static_cast<double>((row.seed + within * 3 + index) % 100);
+    else
+      v = static_cast<double>(1 + (row.seed * 131 + within * 7 + index * 13) % 997);
     values.push_back(v);
     uint8_t* p = data + static_cast<std::size_t>(e) * elementSize(type);
     switch (type) {
@@ -349,7 +396,9 @@ void fillInput(nv::DataType type, const std::string& name, int index, const std:
         std::memcpy(p, &x, 8);
         break;
       }
-      default: *p = static_cast<uint8_t>(static_cast<int>(v)); break;
+      default:
+        *p = static_cast<uint8_t>(static_cast<int>(v));
+        break;
     }
   }
 }
@@ -384,8 +433,10 @@ double readValue(nv::DataType type, const uint8_t* p) {
       std::memcpy(&x, p, 8);
       return static_cast<double>(x);
     }
-    case nv::DataType::kINT8: return static_cast<int8_t>(*p);
-    default: return *p;
+    case nv::DataType::kINT8:
+      return static_cast<int8_t>(*p);
+    default:
+      return *p;
   }
 }
 
@@ -414,7 +465,8 @@ int main(int argc, char** argv) {
   if (cu.primaryCtxRetain(&ctx, 0) != CUDA_SUCCESS || cu.ctxSetCurrent(ctx) != CUDA_SUCCESS) return 3;
 
   const std::string major = std::to_string(NV_TENSORRT_MAJOR);
-  const std::string version = std::to_string(NV_TENSORRT_MAJOR) + "." + std::to_string(NV_TENSORRT_MINOR) + "." + std::to_string(NV_TENSORRT_PATCH);
+  const std::string version =
+      std::to_string(NV_TENSORRT_MAJOR) + "." + std::to_string(NV_TENSORRT_MINOR) + "." + std::to_string(NV_TENSORRT_PATCH);
   Logger logger(o.verbose);
   Recorder recorder;
   Monitor monitor(o.cancelAt);
@@ -424,7 +476,8 @@ int main(int argc, char** argv) {
     for (const auto& [k, v] : stages) out.field(k, v);
     out.end();
     out.key("recorder").array();
-    for (const auto& [code2, desc] : recorder.entries) out.begin().field("code", static_cast<int>(code2)).field("desc", desc).end();
+    for (const auto& [code2, desc] : recorder.entries)
+      out.begin().field("code", static_cast<int>(code2)).field("desc", desc).end();
     out.endArray();
     out.key("log").array();
     for (const auto& [sev, msg] : logger.entries) out.begin().field("severity", sev).field("msg", msg).end();
@@ -487,7 +540,9 @@ int main(int argc, char** argv) {
     for (int i = 0; i < parser->getNbErrors(); i++) {
       const nvonnxparser::IParserError* e = parser->getError(i);
       out.begin().field("code", static_cast<int>(e->code())).field("desc", std::string(e->desc())).field("node", e->node());
-      out.field("nodeName", std::string(e->nodeName())).field("op", std::string(e->nodeOperator())).field("func", std::string(e->func()));
+      out.field("nodeName", std::string(e->nodeName()))
+          .field("op", std::string(e->nodeOperator()))
+          .field("func", std::string(e->func()));
       out.end();
     }
     out.endArray();
@@ -577,9 +632,14 @@ int main(int argc, char** argv) {
     config->setProgressMonitor(&monitor);
     std::unique_ptr<nv::IHostMemory> serialized(builder->buildSerializedNetwork(*network, *config));
     stages["build"] = serialized != nullptr;
-    out.key("progress").begin().field("steps", monitor.steps).field("finished", monitor.finished).field("cancelled", monitor.cancelled);
+    out.key("progress")
+        .begin()
+        .field("steps", monitor.steps)
+        .field("finished", monitor.finished)
+        .field("cancelled", monitor.cancelled);
     out.key("phases").array();
-    for (const auto& p : monitor.phases) out.begin().field("name", p.name).field("parent", p.parent).field("steps", static_cast<int>(p.steps)).end();
+    for (const auto& p : monitor.phases)
+      out.begin().field("name", p.name).field("parent", p.parent).field("steps", static_cast<int>(p.steps)).end();
     out.endArray().end();
     if (!serialized) return finish(0);
     const auto* bytes = static_cast<const uint8_t*>(serialized->data());
@@ -624,7 +684,10 @@ int main(int argc, char** argv) {
     std::string alias;
   };
   std::vector<Io> io;
-  out.key("engine").begin().field("profiles", engine->getNbOptimizationProfiles()).field("deviceMemory", engine->getDeviceMemorySizeV2());
+  out.key("engine")
+      .begin()
+      .field("profiles", engine->getNbOptimizationProfiles())
+      .field("deviceMemory", engine->getDeviceMemorySizeV2());
   out.key("tensors").array();
   for (int32_t i = 0; i < engine->getNbIOTensors(); i++) {
     const char* name = engine->getIOTensorName(i);
@@ -708,7 +771,8 @@ int main(int argc, char** argv) {
       for (int64_t x : d) n *= x;
       hostIn[i].resize(static_cast<std::size_t>(n) * elementSize(io[i].type));
       std::vector<double> values;
-      fillInput(io[i].type, io[i].name, inputIndex++, d, io[i].dims.size() >= 2 && io[i].dims[1] < 0, rows, hostIn[i].data(), values);
+      fillInput(io[i].type, io[i].name, inputIndex++, d, io[i].dims.size() >= 2 && io[i].dims[1] < 0, rows, hostIn[i].data(),
+                values);
       out.key(io[i].name).begin().key("dims");
       dims(out, d);
       out.key("values").array();
@@ -794,7 +858,8 @@ int main(int argc, char** argv) {
       int64_t n = 1;
       for (int64_t x : outDims[i]) n *= std::max<int64_t>(x, 0);
       if (n > 0 && keep[i].pinned != nullptr) {
-        cu.memcpyAsync(reinterpret_cast<CUdeviceptr>(keep[i].pinned), buffers[i], static_cast<size_t>(n) * elementSize(io[i].type), stream);
+        cu.memcpyAsync(reinterpret_cast<CUdeviceptr>(keep[i].pinned), buffers[i],
+                       static_cast<size_t>(n) * elementSize(io[i].type), stream);
       }
     }
     cu.eventRecord(done, stream);
@@ -809,7 +874,8 @@ int main(int argc, char** argv) {
       int64_t n = 1;
       for (int64_t x : outDims[i]) n *= std::max<int64_t>(x, 0);
       for (int64_t e = 0; e < n && sync == CUDA_SUCCESS && keep[i].pinned != nullptr; e++) {
-        out.num(readValue(io[i].type, static_cast<const uint8_t*>(keep[i].pinned) + static_cast<std::size_t>(e) * elementSize(io[i].type)));
+        out.num(readValue(io[i].type,
+                          static_cast<const uint8_t*>(keep[i].pinned) + static_cast<std::size_t>(e) * elementSize(io[i].type)));
       }
       out.endArray().end();
     }
@@ -831,7 +897,7 @@ int main(int argc, char** argv) {
   runtime.reset();
   cu.eventDestroy(done);
   cu.streamDestroy(stream);
-  out.field("liveAtEnd", counterValue("cuda.live.deviceAllocations") + counterValue("trt.live.engines") +
-                             counterValue("trt.live.contexts"));
+  out.field("liveAtEnd",
+            counterValue("cuda.live.deviceAllocations") + counterValue("trt.live.engines") + counterValue("trt.live.contexts"));
   return finish(0);
 }

@@ -10,7 +10,9 @@
 #endif
 
 namespace {
-__attribute__((constructor)) void countLoad() { standin::Counter("trt." TRTN_STANDIN_SIBLING ".loaded").add(); }
+__attribute__((constructor)) void countLoad() {
+  standin::Counter("trt." TRTN_STANDIN_SIBLING ".loaded").add();
+}
 }  // namespace
 
 #ifdef TRTN_STANDIN_LEAN

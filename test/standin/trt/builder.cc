@@ -59,7 +59,9 @@ HostMemory::HostMemory(std::vector<uint8_t> bytes) : bytes_(std::move(bytes)) {
   Counter("trt.live.hostMemory").add(1);
 }
 
-HostMemory::~HostMemory() noexcept { Counter("trt.live.hostMemory").add(-1); }
+HostMemory::~HostMemory() noexcept {
+  Counter("trt.live.hostMemory").add(-1);
+}
 
 // Tensor
 
@@ -77,7 +79,9 @@ void Tensor::setDimensions(Dims const& dimensions) noexcept {
   desc_.dimNames.resize(desc_.dims.size());
 }
 
-bool Tensor::isNetworkOutput() const noexcept { return network_.isOutput(this); }
+bool Tensor::isNetworkOutput() const noexcept {
+  return network_.isOutput(this);
+}
 
 nv::TensorLocation Tensor::getLocation() const noexcept {
   return desc_.shapeTensor ? nv::TensorLocation::kHOST : location_;
@@ -107,14 +111,17 @@ Network::Network(Builder& builder, nv::NetworkDefinitionCreationFlags flags) : b
   Counter("trt.live.networks").add(1);
 }
 
-Network::~Network() noexcept { Counter("trt.live.networks").add(-1); }
+Network::~Network() noexcept {
+  Counter("trt.live.networks").add(-1);
+}
 
 nv::ITensor* Network::addInput(char const* name, DataType type, Dims const& dimensions) noexcept {
   try {
     const std::string n = name != nullptr ? name : "";
     if (n.empty() || findInput(n) != nullptr) {
-      reporter_.error(ErrorCode::kINVALID_ARGUMENT, "INetworkDefinition::addInput: Error Code 3: API Usage Error (the input name \"" +
-                                                        n + "\" is empty or already used)");
+      reporter_.error(
+          ErrorCode::kINVALID_ARGUMENT,
+          "INetworkDefinition::addInput: Error Code 3: API Usage Error (the input name \"" + n + "\" is empty or already used)");
       return nullptr;
     }
     if (dimensions.nbDims < 0 || dimensions.nbDims > Dims::MAX_DIMS || elementSize(type) == 0) {
@@ -155,7 +162,9 @@ nv::ITensor* Network::getOutput(int32_t index) const noexcept {
   return outputs_[static_cast<std::size_t>(index)];
 }
 
-nv::IBuilder& Network::getBuilder() const noexcept { return builder_; }
+nv::IBuilder& Network::getBuilder() const noexcept {
+  return builder_;
+}
 
 Tensor* Network::addOutput(TensorDesc desc) {
   desc.input = false;
@@ -177,7 +186,9 @@ Tensor* Network::findOutput(const std::string& name) const {
   return nullptr;
 }
 
-bool Network::isOutput(const Tensor* t) const { return std::find(outputs_.begin(), outputs_.end(), t) != outputs_.end(); }
+bool Network::isOutput(const Tensor* t) const {
+  return std::find(outputs_.begin(), outputs_.end(), t) != outputs_.end();
+}
 
 // OptimizationProfile
 
@@ -186,8 +197,9 @@ bool OptimizationProfile::setDimensions(char const* inputName, nv::OptProfileSel
   const std::vector<int64_t> v = toVector(dims);
   for (int64_t x : v) {
     if (x < 0) {
-      reporter_.error(ErrorCode::kINVALID_ARGUMENT, "IOptimizationProfile::setDimensions: Error Code 3: API Usage Error (input \"" +
-                                                        name + "\": profile dimensions must be >= 0, got " + formatDims(v) + ")");
+      reporter_.error(ErrorCode::kINVALID_ARGUMENT,
+                      "IOptimizationProfile::setDimensions: Error Code 3: API Usage Error (input \"" + name +
+                          "\": profile dimensions must be >= 0, got " + formatDims(v) + ")");
       return false;
     }
   }
@@ -200,9 +212,15 @@ bool OptimizationProfile::setDimensions(char const* inputName, nv::OptProfileSel
     }
   }
   switch (select) {
-    case nv::OptProfileSelector::kMIN: r.min = v; break;
-    case nv::OptProfileSelector::kOPT: r.opt = v; break;
-    case nv::OptProfileSelector::kMAX: r.max = v; break;
+    case nv::OptProfileSelector::kMIN:
+      r.min = v;
+      break;
+    case nv::OptProfileSelector::kOPT:
+      r.opt = v;
+      break;
+    case nv::OptProfileSelector::kMAX:
+      r.max = v;
+      break;
   }
   return true;
 }
@@ -223,9 +241,10 @@ bool OptimizationProfile::isValid() const noexcept {
     }
     for (std::size_t k = 0; k < r.min.size(); k++) {
       if (!(r.min[k] <= r.opt[k] && r.opt[k] <= r.max[k])) {
-        reporter_.error(ErrorCode::kINVALID_ARGUMENT, "IOptimizationProfile: input \"" + name + "\" dimension " + std::to_string(k) +
-                                                          " needs kMIN <= kOPT <= kMAX, got " + formatDims(r.min) + " / " +
-                                                          formatDims(r.opt) + " / " + formatDims(r.max));
+        reporter_.error(ErrorCode::kINVALID_ARGUMENT, "IOptimizationProfile: input \"" + name + "\" dimension " +
+                                                          std::to_string(k) + " needs kMIN <= kOPT <= kMAX, got " +
+                                                          formatDims(r.min) + " / " + formatDims(r.opt) + " / " +
+                                                          formatDims(r.max));
         return false;
       }
     }
@@ -246,14 +265,16 @@ int32_t OptimizationProfile::getNbShapeValues(char const* inputName) const noexc
 
 #if NV_TENSORRT_MAJOR < 11
 bool OptimizationProfile::setShapeValues(char const* inputName, nv::OptProfileSelector, int32_t const*, int32_t) noexcept {
-  reporter_.error(ErrorCode::kUNSUPPORTED_STATE, std::string("IOptimizationProfile::setShapeValues(") + (inputName ? inputName : "") +
+  reporter_.error(ErrorCode::kUNSUPPORTED_STATE, std::string("IOptimizationProfile::setShapeValues(") +
+                                                     (inputName ? inputName : "") +
                                                      "): shape-tensor value ranges are not modelled by the stand-in");
   return false;
 }
 #endif
 
 bool OptimizationProfile::setShapeValuesV2(char const* inputName, nv::OptProfileSelector, int64_t const*, int32_t) noexcept {
-  reporter_.error(ErrorCode::kUNSUPPORTED_STATE, std::string("IOptimizationProfile::setShapeValuesV2(") + (inputName ? inputName : "") +
+  reporter_.error(ErrorCode::kUNSUPPORTED_STATE, std::string("IOptimizationProfile::setShapeValuesV2(") +
+                                                     (inputName ? inputName : "") +
                                                      "): shape-tensor value ranges are not modelled by the stand-in");
   return false;
 }
@@ -406,7 +427,9 @@ bool BuilderConfig::setMaxAuxStreams(int32_t nbStreams) noexcept {
   return true;
 }
 #else
-void BuilderConfig::setMaxAuxStreams(int32_t nbStreams) noexcept { maxAuxStreams_ = nbStreams; }
+void BuilderConfig::setMaxAuxStreams(int32_t nbStreams) noexcept {
+  maxAuxStreams_ = nbStreams;
+}
 #endif
 
 void BuilderConfig::setPreviewFeature(nv::PreviewFeature feature, bool enable) noexcept {
@@ -425,7 +448,9 @@ Builder::Builder() {
   Counter("trt.live.builders").add(1);
 }
 
-Builder::~Builder() noexcept { Counter("trt.live.builders").add(-1); }
+Builder::~Builder() noexcept {
+  Counter("trt.live.builders").add(-1);
+}
 
 nv::IBuilderConfig* Builder::createBuilderConfig() noexcept {
   try {
@@ -452,7 +477,9 @@ nv::IOptimizationProfile* Builder::createOptimizationProfile() noexcept {
   }
 }
 
-bool Builder::isNetworkSupported(nv::INetworkDefinition const&, nv::IBuilderConfig const&) const noexcept { return true; }
+bool Builder::isNetworkSupported(nv::INetworkDefinition const&, nv::IBuilderConfig const&) const noexcept {
+  return true;
+}
 
 bool Builder::setMaxThreads(int32_t maxThreads) noexcept {
   if (maxThreads < 1) return false;
@@ -479,8 +506,10 @@ nv::IHostMemory* Builder::buildSerializedNetwork(nv::INetworkDefinition& network
       Counter("trt.build.failed").add();
       return nullptr;
     };
-    if (faultHit("trt.build_fail")) return fail(ErrorCode::kINTERNAL_ERROR, "Error Code 2: Internal Error (stand-in fault trt.build_fail)");
-    if (net.outputs().empty()) return fail(ErrorCode::kINVALID_ARGUMENT, "Error Code 4: API Usage Error (Network must have at least one output)");
+    if (faultHit("trt.build_fail"))
+      return fail(ErrorCode::kINTERNAL_ERROR, "Error Code 2: Internal Error (stand-in fault trt.build_fail)");
+    if (net.outputs().empty())
+      return fail(ErrorCode::kINVALID_ARGUMENT, "Error Code 4: API Usage Error (Network must have at least one output)");
     DeviceInfo dev;
     std::string why;
     if (!currentDevice(dev, why)) return fail(ErrorCode::kFAILED_INITIALIZATION, why);
@@ -494,14 +523,16 @@ nv::IHostMemory* Builder::buildSerializedNetwork(nv::INetworkDefinition& network
     plan.stronglyTyped = net.getFlag(nv::NetworkDefinitionCreationFlag::kSTRONGLY_TYPED);
 #pragma GCC diagnostic pop
     if (plan.fp16 && plan.stronglyTyped) {
-      return fail(ErrorCode::kINVALID_CONFIG, "Error Code 4: API Usage Error (BuilderFlag::kFP16 is not allowed for a strongly typed network)");
+      return fail(ErrorCode::kINVALID_CONFIG,
+                  "Error Code 4: API Usage Error (BuilderFlag::kFP16 is not allowed for a strongly typed network)");
     }
 #endif
     plan.versionCompatible = cfg.getFlag(nv::BuilderFlag::kVERSION_COMPATIBLE);
     plan.excludeLeanRuntime = cfg.getFlag(nv::BuilderFlag::kEXCLUDE_LEAN_RUNTIME);
     plan.refittable = cfg.getFlag(nv::BuilderFlag::kREFIT);
     if (plan.excludeLeanRuntime && !plan.versionCompatible) {
-      return fail(ErrorCode::kINVALID_CONFIG, "Error Code 4: API Usage Error (BuilderFlag::kEXCLUDE_LEAN_RUNTIME needs BuilderFlag::kVERSION_COMPATIBLE)");
+      return fail(ErrorCode::kINVALID_CONFIG,
+                  "Error Code 4: API Usage Error (BuilderFlag::kEXCLUDE_LEAN_RUNTIME needs BuilderFlag::kVERSION_COMPATIBLE)");
     }
     plan.usesPlugins = net.usesPlugins;
     plan.hardwareCompatibility = static_cast<int32_t>(cfg.getHardwareCompatibilityLevel());
@@ -524,8 +555,9 @@ nv::IHostMemory* Builder::buildSerializedNetwork(nv::INetworkDefinition& network
     auto profiles = cfg.profiles();
     if (profiles.empty()) {
       if (dynamic) {
-        return fail(ErrorCode::kINVALID_CONFIG,
-                    "Error Code 4: API Usage Error (Network has dynamic or shape inputs, but no optimization profile has been defined.)");
+        return fail(
+            ErrorCode::kINVALID_CONFIG,
+            "Error Code 4: API Usage Error (Network has dynamic or shape inputs, but no optimization profile has been defined.)");
       }
       profiles.emplace_back();
     }
@@ -540,30 +572,31 @@ nv::IHostMemory* Builder::buildSerializedNetwork(nv::INetworkDefinition& network
       std::vector<ProfileRange> ranges;
       for (const TensorDesc* in : inputs) {
         if (in->shapeTensor) {
-          return fail(ErrorCode::kINVALID_CONFIG, "Error Code 4: API Usage Error (" + which + " is missing values for shape input \"" +
-                                                      in->name + "\")");
+          return fail(ErrorCode::kINVALID_CONFIG,
+                      "Error Code 4: API Usage Error (" + which + " is missing values for shape input \"" + in->name + "\")");
         }
         auto it = profiles[p].find(in->name);
         ProfileRange r;
         if (it == profiles[p].end()) {
           if (volume(in->dims) < 0) {
-            return fail(ErrorCode::kINVALID_CONFIG, "Error Code 4: API Usage Error (" + which + " has no dimensions for dynamic input \"" +
-                                                        in->name + "\" " + formatDims(in->dims) + ")");
+            return fail(ErrorCode::kINVALID_CONFIG, "Error Code 4: API Usage Error (" + which +
+                                                        " has no dimensions for dynamic input \"" + in->name + "\" " +
+                                                        formatDims(in->dims) + ")");
           }
           r.min = r.opt = r.max = in->dims;
         } else {
           r = it->second;
           if (r.min.size() != in->dims.size()) {
-            return fail(ErrorCode::kINVALID_CONFIG, "Error Code 4: API Usage Error (" + which + " gives input \"" + in->name + "\" rank " +
-                                                        std::to_string(r.min.size()) + "; the input has rank " +
+            return fail(ErrorCode::kINVALID_CONFIG, "Error Code 4: API Usage Error (" + which + " gives input \"" + in->name +
+                                                        "\" rank " + std::to_string(r.min.size()) + "; the input has rank " +
                                                         std::to_string(in->dims.size()) + ")");
           }
           for (std::size_t k = 0; k < in->dims.size(); k++) {
             if (in->dims[k] >= 0 && (r.min[k] != in->dims[k] || r.opt[k] != in->dims[k] || r.max[k] != in->dims[k])) {
-              return fail(ErrorCode::kINVALID_CONFIG, "Error Code 4: API Usage Error (" + which + ": input \"" + in->name +
-                                                          "\" dimension " + std::to_string(k) + " is fixed to " +
-                                                          std::to_string(in->dims[k]) + " but the profile gives " +
-                                                          formatDims(r.min) + " / " + formatDims(r.opt) + " / " + formatDims(r.max) + ")");
+              return fail(ErrorCode::kINVALID_CONFIG,
+                          "Error Code 4: API Usage Error (" + which + ": input \"" + in->name + "\" dimension " +
+                              std::to_string(k) + " is fixed to " + std::to_string(in->dims[k]) + " but the profile gives " +
+                              formatDims(r.min) + " / " + formatDims(r.opt) + " / " + formatDims(r.max) + ")");
             }
           }
         }
@@ -610,7 +643,8 @@ nv::IHostMemory* Builder::buildSerializedNetwork(nv::INetworkDefinition& network
     if (ar != CUDA_SUCCESS) {
       progress.finishAll();
       if (ar == CUDA_ERROR_OUT_OF_MEMORY) {
-        return fail(ErrorCode::kFAILED_ALLOCATION, "Error Code 2: Internal Error (Requested amount of GPU memory (" + std::to_string(wsBytes) +
+        return fail(ErrorCode::kFAILED_ALLOCATION, "Error Code 2: Internal Error (Requested amount of GPU memory (" +
+                                                       std::to_string(wsBytes) +
                                                        " bytes) could not be allocated. There may not be enough free memory for "
                                                        "allocation to succeed: out of memory)");
       }

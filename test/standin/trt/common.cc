@@ -11,30 +11,45 @@ namespace standin::trt {
 std::size_t elementSize(DataType type) noexcept {
   switch (type) {
     case DataType::kFLOAT:
-    case DataType::kINT32: return 4;
+    case DataType::kINT32:
+      return 4;
     case DataType::kHALF:
-    case DataType::kBF16: return 2;
+    case DataType::kBF16:
+      return 2;
     case DataType::kINT8:
     case DataType::kUINT8:
     case DataType::kBOOL:
-    case DataType::kFP8: return 1;
-    case DataType::kINT64: return 8;
-    default: return 0;
+    case DataType::kFP8:
+      return 1;
+    case DataType::kINT64:
+      return 8;
+    default:
+      return 0;
   }
 }
 
 const char* typeName(DataType type) noexcept {
   switch (type) {
-    case DataType::kFLOAT: return "kFLOAT";
-    case DataType::kHALF: return "kHALF";
-    case DataType::kBF16: return "kBF16";
-    case DataType::kINT8: return "kINT8";
-    case DataType::kUINT8: return "kUINT8";
-    case DataType::kINT32: return "kINT32";
-    case DataType::kINT64: return "kINT64";
-    case DataType::kBOOL: return "kBOOL";
-    case DataType::kFP8: return "kFP8";
-    default: return "other";
+    case DataType::kFLOAT:
+      return "kFLOAT";
+    case DataType::kHALF:
+      return "kHALF";
+    case DataType::kBF16:
+      return "kBF16";
+    case DataType::kINT8:
+      return "kINT8";
+    case DataType::kUINT8:
+      return "kUINT8";
+    case DataType::kINT32:
+      return "kINT32";
+    case DataType::kINT64:
+      return "kINT64";
+    case DataType::kBOOL:
+      return "kBOOL";
+    case DataType::kFP8:
+      return "kFP8";
+    default:
+      return "other";
   }
 }
 
@@ -132,8 +147,10 @@ void offerLogger(ILogger* logger, const char* factory) noexcept {
   bool ignored = false;
   {
     std::lock_guard<std::mutex> lock(s.mu);
-    if (s.logger == nullptr) s.logger = logger;
-    else ignored = s.logger != logger;
+    if (s.logger == nullptr)
+      s.logger = logger;
+    else
+      ignored = s.logger != logger;
   }
   if (ignored) {
     log(Severity::kWARNING, std::string("The logger passed into ") + factory +
@@ -196,8 +213,8 @@ const Cuda& cuda() noexcept {
       t->error = std::string("libcuda.so.1 could not be loaded: ") + (e != nullptr ? e : "unknown error");
       return t;
     }
-#define TRTN_STANDIN_CUDA_RESOLVE(member, symbol, params)                                   \
-  t->member = reinterpret_cast<decltype(t->member)>(dlsym(lib, symbol));                    \
+#define TRTN_STANDIN_CUDA_RESOLVE(member, symbol, params)                \
+  t->member = reinterpret_cast<decltype(t->member)>(dlsym(lib, symbol)); \
   if (t->member == nullptr && t->error.empty()) t->error = std::string("libcuda.so.1 has no ") + symbol;
     TRTN_CUDA_DRIVER_FUNCTIONS(TRTN_STANDIN_CUDA_RESOLVE)
     TRTN_STANDIN_EXTRA_DRIVER_FUNCTIONS(TRTN_STANDIN_CUDA_RESOLVE)

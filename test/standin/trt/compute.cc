@@ -10,7 +10,9 @@ namespace {
 
 constexpr uint32_t kOffset = 2166136261u;
 
-uint32_t mix(uint32_t h, uint32_t w) noexcept { return (h ^ w) * 16777619u; }
+uint32_t mix(uint32_t h, uint32_t w) noexcept {
+  return (h ^ w) * 16777619u;
+}
 
 uint32_t finalize(uint32_t h) noexcept {
   h ^= h >> 16;
@@ -37,16 +39,21 @@ T load(const uint8_t* p) {
 uint32_t mixValue(uint32_t h, DataType type, const uint8_t* p) noexcept {
   switch (type) {
     case DataType::kFLOAT:
-    case DataType::kINT32: return mix(h, load<uint32_t>(p));
+    case DataType::kINT32:
+      return mix(h, load<uint32_t>(p));
     case DataType::kHALF:
-    case DataType::kBF16: return mix(h, load<uint16_t>(p));
+    case DataType::kBF16:
+      return mix(h, load<uint16_t>(p));
     case DataType::kINT64: {
       const auto v = load<uint64_t>(p);
       return mix(mix(h, static_cast<uint32_t>(v)), static_cast<uint32_t>(v >> 32));
     }
-    case DataType::kINT8: return mix(h, static_cast<uint32_t>(static_cast<int32_t>(load<int8_t>(p))));
-    case DataType::kBOOL: return mix(h, *p != 0 ? 1u : 0u);
-    default: return mix(h, *p);
+    case DataType::kINT8:
+      return mix(h, static_cast<uint32_t>(static_cast<int32_t>(load<int8_t>(p))));
+    case DataType::kBOOL:
+      return mix(h, *p != 0 ? 1u : 0u);
+    default:
+      return mix(h, *p);
   }
 }
 
@@ -54,10 +61,14 @@ int64_t integerAt(DataType type, const uint8_t* base, int64_t index) noexcept {
   const std::size_t size = elementSize(type);
   const uint8_t* p = base + static_cast<std::size_t>(index) * size;
   switch (type) {
-    case DataType::kINT64: return load<int64_t>(p);
-    case DataType::kINT32: return load<int32_t>(p);
-    case DataType::kINT8: return load<int8_t>(p);
-    default: return *p;
+    case DataType::kINT64:
+      return load<int64_t>(p);
+    case DataType::kINT32:
+      return load<int32_t>(p);
+    case DataType::kINT8:
+      return load<int8_t>(p);
+    default:
+      return *p;
   }
 }
 
@@ -115,8 +126,12 @@ void store(DataType type, uint8_t* p, uint32_t f) noexcept {
       std::memcpy(p, &v, 8);
       break;
     }
-    case DataType::kBOOL: *p = static_cast<uint8_t>(f & 1u); break;
-    default: *p = static_cast<uint8_t>(f & 0xFFu); break;
+    case DataType::kBOOL:
+      *p = static_cast<uint8_t>(f & 1u);
+      break;
+    default:
+      *p = static_cast<uint8_t>(f & 0xFFu);
+      break;
   }
 }
 

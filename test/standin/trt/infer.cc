@@ -37,12 +37,24 @@ bool loadBuilderResource() {
 
 using namespace standin::trt;
 
-extern "C" TENSORRTAPI int32_t getInferLibVersion() noexcept { return reportedVersion(); }
-extern "C" TENSORRTAPI int32_t getInferLibMajorVersion() noexcept { return reportedVersion() / 10000; }
-extern "C" TENSORRTAPI int32_t getInferLibMinorVersion() noexcept { return (reportedVersion() / 100) % 100; }
-extern "C" TENSORRTAPI int32_t getInferLibPatchVersion() noexcept { return reportedVersion() % 100; }
-extern "C" TENSORRTAPI int32_t getInferLibBuildVersion() noexcept { return 0; }
-extern "C" TENSORRTAPI nvinfer1::ILogger* getLogger() noexcept { return processLogger(); }
+extern "C" TENSORRTAPI int32_t getInferLibVersion() noexcept {
+  return reportedVersion();
+}
+extern "C" TENSORRTAPI int32_t getInferLibMajorVersion() noexcept {
+  return reportedVersion() / 10000;
+}
+extern "C" TENSORRTAPI int32_t getInferLibMinorVersion() noexcept {
+  return (reportedVersion() / 100) % 100;
+}
+extern "C" TENSORRTAPI int32_t getInferLibPatchVersion() noexcept {
+  return reportedVersion() % 100;
+}
+extern "C" TENSORRTAPI int32_t getInferLibBuildVersion() noexcept {
+  return 0;
+}
+extern "C" TENSORRTAPI nvinfer1::ILogger* getLogger() noexcept {
+  return processLogger();
+}
 
 extern "C" TENSORRTAPI void* createInferBuilder_INTERNAL(void* logger, int32_t version) noexcept {
   try {
@@ -50,8 +62,9 @@ extern "C" TENSORRTAPI void* createInferBuilder_INTERNAL(void* logger, int32_t v
     standin::Counter("trt.createInferBuilder").add();
     if (standin::faultHit("trt.builder_null")) {
       // As TensorRT does: null, with the reason on the logger only.
-      log(Severity::kERROR, "createInferBuilder: Error Code 2: Internal Error (stand-in fault trt.builder_null: the builder "
-                            "could not be created)");
+      log(Severity::kERROR,
+          "createInferBuilder: Error Code 2: Internal Error (stand-in fault trt.builder_null: the builder "
+          "could not be created)");
       return nullptr;
     }
     if (!checkVersion(version, "createInferBuilder") || !loadBuilderResource()) return nullptr;
@@ -71,8 +84,9 @@ extern "C" TENSORRTAPI void* createInferRuntime_INTERNAL(void* logger, int32_t v
     offerLogger(static_cast<nvinfer1::ILogger*>(logger), "createInferRuntime");
     standin::Counter("trt.createInferRuntime").add();
     if (standin::faultHit("trt.runtime_null")) {
-      log(Severity::kERROR, "createInferRuntime: Error Code 2: Internal Error (stand-in fault trt.runtime_null: the runtime "
-                            "could not be created)");
+      log(Severity::kERROR,
+          "createInferRuntime: Error Code 2: Internal Error (stand-in fault trt.runtime_null: the runtime "
+          "could not be created)");
       return nullptr;
     }
     if (!checkVersion(version, "createInferRuntime")) return nullptr;
@@ -87,8 +101,9 @@ extern "C" TENSORRTAPI void* createInferRuntime_INTERNAL(void* logger, int32_t v
   }
 }
 
-extern "C" nvinfer1::ITensor* trtn_standin_network_add_output(nvinfer1::INetworkDefinition* network, const char* name, int32_t type,
-                                                               const int64_t* dims, int32_t rank, int32_t dataDependent) {
+extern "C" nvinfer1::ITensor* trtn_standin_network_add_output(nvinfer1::INetworkDefinition* network, const char* name,
+                                                              int32_t type, const int64_t* dims, int32_t rank,
+                                                              int32_t dataDependent) {
   try {
     TensorDesc d;
     d.name = name != nullptr ? name : "";

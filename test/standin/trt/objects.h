@@ -47,16 +47,30 @@ class Tensor final : public nv::ITensor, public apiv::VTensorDefaults {
   Dims getDimensions() const noexcept override { return toDims(desc_.dims); }
   DataType getType() const noexcept override { return desc_.type; }
 #if NV_TENSORRT_MAJOR < 11
-  void setType(DataType type) noexcept override { desc_.type = type; }
+  void setType(DataType type) noexcept override {
+    desc_.type = type;
+  }
 #endif
-  bool isNetworkInput() const noexcept override { return desc_.input; }
+  bool isNetworkInput() const noexcept override {
+    return desc_.input;
+  }
   bool isNetworkOutput() const noexcept override;
   nv::TensorLocation getLocation() const noexcept override;
-  void setLocation(nv::TensorLocation location) noexcept override { location_ = location; }
-  void setAllowedFormats(nv::TensorFormats formats) noexcept override { formats_ = formats; }
-  nv::TensorFormats getAllowedFormats() const noexcept override { return formats_; }
-  bool isShapeTensor() const noexcept override { return desc_.shapeTensor; }
-  bool isExecutionTensor() const noexcept override { return !desc_.shapeTensor; }
+  void setLocation(nv::TensorLocation location) noexcept override {
+    location_ = location;
+  }
+  void setAllowedFormats(nv::TensorFormats formats) noexcept override {
+    formats_ = formats;
+  }
+  nv::TensorFormats getAllowedFormats() const noexcept override {
+    return formats_;
+  }
+  bool isShapeTensor() const noexcept override {
+    return desc_.shapeTensor;
+  }
+  bool isExecutionTensor() const noexcept override {
+    return !desc_.shapeTensor;
+  }
   void setDimensionName(int32_t index, char const* name) noexcept override;
   char const* getDimensionName(int32_t index) const noexcept override;
 
@@ -124,11 +138,15 @@ class OptimizationProfile final : public nv::IOptimizationProfile, public apiv::
   float getExtraMemoryTarget() const noexcept override { return extraMemoryTarget_; }
   int32_t getNbShapeValues(char const* inputName) const noexcept override;
 #if NV_TENSORRT_MAJOR < 11
-  bool setShapeValues(char const* inputName, nv::OptProfileSelector select, int32_t const* values, int32_t nbValues) noexcept override;
+  bool setShapeValues(char const* inputName, nv::OptProfileSelector select, int32_t const* values,
+                      int32_t nbValues) noexcept override;
 #endif
-  bool setShapeValuesV2(char const* inputName, nv::OptProfileSelector select, int64_t const* values, int32_t nbValues) noexcept override;
+  bool setShapeValuesV2(char const* inputName, nv::OptProfileSelector select, int64_t const* values,
+                        int32_t nbValues) noexcept override;
 
-  const std::map<std::string, ProfileRange>& ranges() const { return ranges_; }
+  const std::map<std::string, ProfileRange>& ranges() const {
+    return ranges_;
+  }
 
  private:
   const Reporter& reporter_;
@@ -190,31 +208,65 @@ class BuilderConfig final : public nv::IBuilderConfig, public apiv::VBuilderConf
 #else
   void setMaxAuxStreams(int32_t nbStreams) noexcept override;
 #endif
-  int32_t getMaxAuxStreams() const noexcept override { return maxAuxStreams_; }
-  void setProfilingVerbosity(nv::ProfilingVerbosity verbosity) noexcept override { verbosity_ = verbosity; }
-  nv::ProfilingVerbosity getProfilingVerbosity() const noexcept override { return verbosity_; }
-  void setProfileStream(const cudaStream_t stream) noexcept override { profileStream_ = stream; }
-  cudaStream_t getProfileStream() const noexcept override { return profileStream_; }
-  void setAvgTimingIterations(int32_t n) noexcept override { avgTiming_ = n; }
-  int32_t getAvgTimingIterations() const noexcept override { return avgTiming_; }
-  void setEngineCapability(nv::EngineCapability capability) noexcept override { capability_ = capability; }
-  nv::EngineCapability getEngineCapability() const noexcept override { return capability_; }
+  int32_t getMaxAuxStreams() const noexcept override {
+    return maxAuxStreams_;
+  }
+  void setProfilingVerbosity(nv::ProfilingVerbosity verbosity) noexcept override {
+    verbosity_ = verbosity;
+  }
+  nv::ProfilingVerbosity getProfilingVerbosity() const noexcept override {
+    return verbosity_;
+  }
+  void setProfileStream(const cudaStream_t stream) noexcept override {
+    profileStream_ = stream;
+  }
+  cudaStream_t getProfileStream() const noexcept override {
+    return profileStream_;
+  }
+  void setAvgTimingIterations(int32_t n) noexcept override {
+    avgTiming_ = n;
+  }
+  int32_t getAvgTimingIterations() const noexcept override {
+    return avgTiming_;
+  }
+  void setEngineCapability(nv::EngineCapability capability) noexcept override {
+    capability_ = capability;
+  }
+  nv::EngineCapability getEngineCapability() const noexcept override {
+    return capability_;
+  }
   bool setTacticSources(nv::TacticSources sources) noexcept override {
     tactics_ = sources;
     return true;
   }
-  nv::TacticSources getTacticSources() const noexcept override { return tactics_; }
+  nv::TacticSources getTacticSources() const noexcept override {
+    return tactics_;
+  }
   void setPreviewFeature(nv::PreviewFeature feature, bool enable) noexcept override;
   bool getPreviewFeature(nv::PreviewFeature feature) const noexcept override;
-  void setRuntimePlatform(nv::RuntimePlatform platform) noexcept override { platform_ = platform; }
-  nv::RuntimePlatform getRuntimePlatform() const noexcept override { return platform_; }
-  void setMaxNbTactics(int32_t n) noexcept override { maxTactics_ = n; }
-  int32_t getMaxNbTactics() const noexcept override { return maxTactics_; }
+  void setRuntimePlatform(nv::RuntimePlatform platform) noexcept override {
+    platform_ = platform;
+  }
+  nv::RuntimePlatform getRuntimePlatform() const noexcept override {
+    return platform_;
+  }
+  void setMaxNbTactics(int32_t n) noexcept override {
+    maxTactics_ = n;
+  }
+  int32_t getMaxNbTactics() const noexcept override {
+    return maxTactics_;
+  }
   void reset() noexcept override;
 
-  const std::vector<std::map<std::string, ProfileRange>>& profiles() const { return profiles_; }
-  TimingCache* timingCache() const { return const_cast<TimingCache*>(cache_); }
-  std::size_t workspaceLimit() const { return workspace_; }
+  const std::vector<std::map<std::string, ProfileRange>>& profiles() const {
+    return profiles_;
+  }
+  TimingCache* timingCache() const {
+    return const_cast<TimingCache*>(cache_);
+  }
+  std::size_t workspaceLimit() const {
+    return workspace_;
+  }
 
  private:
   Builder& builder_;
@@ -256,12 +308,20 @@ class Builder final : public nv::IBuilder, public apiv::VBuilderDefaults {
   int32_t getMaxDLABatchSize() const noexcept override { return 1; }
   void setGpuAllocator(nv::IGpuAllocator* allocator) noexcept override { allocator_ = allocator; }
 #if NV_TENSORRT_MAJOR < 11
-  bool platformHasFastFp16() const noexcept override { return true; }
-  bool platformHasFastInt8() const noexcept override { return true; }
-  bool platformHasTf32() const noexcept override { return true; }
+  bool platformHasFastFp16() const noexcept override {
+    return true;
+  }
+  bool platformHasFastInt8() const noexcept override {
+    return true;
+  }
+  bool platformHasTf32() const noexcept override {
+    return true;
+  }
 #endif
 
-  const Reporter& reporter() const { return reporter_; }
+  const Reporter& reporter() const {
+    return reporter_;
+  }
   std::string deviceKey() const;
 
  private:

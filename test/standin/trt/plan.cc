@@ -105,9 +105,8 @@ bool unframe(const char magic[8], const void* data, std::size_t size, const char
 std::vector<uint8_t> serializePlan(const Plan& plan) {
   ByteWriter w;
   w.u32(static_cast<uint32_t>(plan.trtVersion));
-  const uint32_t flags = (plan.versionCompatible ? 1u : 0u) | (plan.excludeLeanRuntime ? 2u : 0u) |
-                         (plan.usesPlugins ? 4u : 0u) | (plan.refittable ? 8u : 0u) | (plan.fp16 ? 16u : 0u) |
-                         (plan.stronglyTyped ? 32u : 0u);
+  const uint32_t flags = (plan.versionCompatible ? 1u : 0u) | (plan.excludeLeanRuntime ? 2u : 0u) | (plan.usesPlugins ? 4u : 0u) |
+                         (plan.refittable ? 8u : 0u) | (plan.fp16 ? 16u : 0u) | (plan.stronglyTyped ? 32u : 0u);
   w.u32(flags);
   w.u32(static_cast<uint32_t>(plan.hardwareCompatibility));
   w.u32(static_cast<uint32_t>(plan.optimizationLevel));

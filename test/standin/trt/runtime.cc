@@ -17,14 +17,18 @@ namespace {
 
 constexpr std::size_t kStagingAlignment = 256;
 
-std::size_t alignUp(std::size_t n) { return (n + kStagingAlignment - 1) / kStagingAlignment * kStagingAlignment; }
+std::size_t alignUp(std::size_t n) {
+  return (n + kStagingAlignment - 1) / kStagingAlignment * kStagingAlignment;
+}
 
 std::size_t bytesOf(const TensorDesc& t, const std::vector<int64_t>& dims) {
   const int64_t v = volume(dims);
   return v <= 0 ? 0 : static_cast<std::size_t>(v) * elementSize(t.type);
 }
 
-bool pluginsRegistered() { return counterValue("trt.plugin.registered") > 0; }
+bool pluginsRegistered() {
+  return counterValue("trt.plugin.registered") > 0;
+}
 
 std::string oomText(std::size_t bytes) {
   return "Requested amount of GPU memory (" + std::to_string(bytes) +
@@ -51,7 +55,8 @@ void CUDA_CB runJob(void* data) {
   std::vector<HostInput> in;
   for (std::size_t i = 0; i < job.inDesc.size(); i++) in.push_back({job.inDesc[i], job.inDims[i], job.staging + job.inOffset[i]});
   std::vector<HostOutput> out;
-  for (std::size_t i = 0; i < job.outDesc.size(); i++) out.push_back({job.outDesc[i], job.outDims[i], job.staging + job.outOffset[i]});
+  for (std::size_t i = 0; i < job.outDesc.size(); i++)
+    out.push_back({job.outDesc[i], job.outDims[i], job.staging + job.outOffset[i]});
   computeOutputs(in, out);
   Counter("trt.kernelsRun").add();
 }
@@ -65,7 +70,9 @@ Runtime::Runtime(bool lean) : lean_(lean) {
   Counter("trt.live.runtimes").add(1);
 }
 
-Runtime::~Runtime() noexcept { Counter("trt.live.runtimes").add(-1); }
+Runtime::~Runtime() noexcept {
+  Counter("trt.live.runtimes").add(-1);
+}
 
 bool Runtime::setMaxThreads(int32_t maxThreads) noexcept {
   if (maxThreads < 1) return false;
@@ -78,7 +85,8 @@ nv::IRuntime* Runtime::loadRuntime(char const* path) noexcept {
   void* lib = dlopen(p.c_str(), RTLD_NOW | RTLD_LOCAL);
   if (lib == nullptr) {
     const char* e = dlerror();
-    reporter_.error(ErrorCode::kINVALID_ARGUMENT, "IRuntime::loadRuntime: Unable to load library: " + p + ": " + (e ? e : "unknown"));
+    reporter_.error(ErrorCode::kINVALID_ARGUMENT,
+                    "IRuntime::loadRuntime: Unable to load library: " + p + ": " + (e ? e : "unknown"));
     return nullptr;
   }
   using VersionFn = int32_t (*)();
@@ -119,20 +127,24 @@ nv::ICudaEngine* Runtime::deserializeCudaEngine(void const* blob, std::size_t si
     const int32_t here = reportedVersion();
     if (plan.versionCompatible) {
       if (plan.trtVersion > here) {
-        return fail(ErrorCode::kINVALID_ARGUMENT, "the version-compatible plan was built by TensorRT " + versionString(plan.trtVersion) +
-                                                      ", newer than this TensorRT " + versionString(here));
+        return fail(ErrorCode::kINVALID_ARGUMENT, "the version-compatible plan was built by TensorRT " +
+                                                      versionString(plan.trtVersion) + ", newer than this TensorRT " +
+                                                      versionString(here));
       }
       if (plan.excludeLeanRuntime && !lean_) {
-        return fail(ErrorCode::kINVALID_STATE, "the plan was built with kEXCLUDE_LEAN_RUNTIME: deserialize it with a runtime from "
-                                               "IRuntime::loadRuntime(<libnvinfer_lean>)");
+        return fail(ErrorCode::kINVALID_STATE,
+                    "the plan was built with kEXCLUDE_LEAN_RUNTIME: deserialize it with a runtime from "
+                    "IRuntime::loadRuntime(<libnvinfer_lean>)");
       }
       if (!plan.excludeLeanRuntime && !hostCodeAllowed_) {
-        return fail(ErrorCode::kINVALID_STATE, "the version-compatible plan embeds a lean runtime (host code); call "
-                                               "IRuntime::setEngineHostCodeAllowed(true) to run it");
+        return fail(ErrorCode::kINVALID_STATE,
+                    "the version-compatible plan embeds a lean runtime (host code); call "
+                    "IRuntime::setEngineHostCodeAllowed(true) to run it");
       }
     } else if (plan.trtVersion != here) {
-      return fail(ErrorCode::kINVALID_ARGUMENT, "the plan was built by TensorRT " + versionString(plan.trtVersion) + " and this is TensorRT " +
-                                                    versionString(here) + "; rebuild the engine (or build it version-compatible)");
+      return fail(ErrorCode::kINVALID_ARGUMENT, "the plan was built by TensorRT " + versionString(plan.trtVersion) +
+                                                    " and this is TensorRT " + versionString(here) +
+                                                    "; rebuild the engine (or build it version-compatible)");
     }
     DeviceInfo dev;
     if (!currentDevice(dev, why)) return fail(ErrorCode::kFAILED_INITIALIZATION, why);
@@ -140,12 +152,14 @@ nv::ICudaEngine* Runtime::deserializeCudaEngine(void const* blob, std::size_t si
     const bool compatible = sameCc || (plan.hardwareCompatibility == 1 && dev.ccMajor >= 8 && plan.ccMajor >= 8);
     if (!compatible) {
       return fail(ErrorCode::kINVALID_STATE, "the plan was built for compute capability " + std::to_string(plan.ccMajor) + "." +
-                                                 std::to_string(plan.ccMinor) + " (" + plan.deviceName + ") and this device (" + dev.name +
-                                                 ") has " + std::to_string(dev.ccMajor) + "." + std::to_string(dev.ccMinor));
+                                                 std::to_string(plan.ccMinor) + " (" + plan.deviceName + ") and this device (" +
+                                                 dev.name + ") has " + std::to_string(dev.ccMajor) + "." +
+                                                 std::to_string(dev.ccMinor));
     }
     if (plan.usesPlugins && !pluginsRegistered()) {
-      return fail(ErrorCode::kINVALID_STATE, "the plan uses TensorRT's standard plugins and no creator is registered "
-                                             "(getPluginCreator could not find the plugin; call initLibNvInferPlugins first)");
+      return fail(ErrorCode::kINVALID_STATE,
+                  "the plan uses TensorRT's standard plugins and no creator is registered "
+                  "(getPluginCreator could not find the plugin; call initLibNvInferPlugins first)");
     }
     log(Severity::kINFO, "Loaded engine size: " + std::to_string(size) + " bytes (stand-in plan, " +
                              std::to_string(plan.tensors.size()) + " I/O tensors)");
@@ -165,7 +179,9 @@ Engine::Engine(Plan plan, int device, nv::IErrorRecorder* recorder) : plan_(std:
   Counter("trt.live.engines").add(1);
 }
 
-Engine::~Engine() noexcept { Counter("trt.live.engines").add(-1); }
+Engine::~Engine() noexcept {
+  Counter("trt.live.engines").add(-1);
+}
 
 const TensorDesc* Engine::find(char const* name) const noexcept {
   if (name == nullptr) return nullptr;
@@ -240,7 +256,9 @@ int32_t Engine::getTensorBytesPerComponent(char const* tensorName) const noexcep
   return t != nullptr ? static_cast<int32_t>(elementSize(t->type)) : -1;
 }
 
-int32_t Engine::getTensorComponentsPerElement(char const* tensorName) const noexcept { return find(tensorName) != nullptr ? 1 : -1; }
+int32_t Engine::getTensorComponentsPerElement(char const* tensorName) const noexcept {
+  return find(tensorName) != nullptr ? 1 : -1;
+}
 
 nv::TensorFormat Engine::getTensorFormat(char const* tensorName) const noexcept {
   (void)tensorName;
@@ -318,8 +336,9 @@ bool ExecutionContext::allocateActivations(int32_t profile) {
     (void)c.memFree(activations_);
     activations_ = 0;
   }
-  const int64_t bytes = strategy_ == nv::ExecutionContextAllocationStrategy::kSTATIC ? engine_.plan().deviceMemoryMax
-                                                                                     : engine_.getDeviceMemorySizeForProfileV2(profile);
+  const int64_t bytes = strategy_ == nv::ExecutionContextAllocationStrategy::kSTATIC
+                            ? engine_.plan().deviceMemoryMax
+                            : engine_.getDeviceMemorySizeForProfileV2(profile);
   const CUresult r = c.memAlloc(&activations_, static_cast<std::size_t>(bytes));
   if (r != CUDA_SUCCESS) {
     activations_ = 0;
@@ -365,8 +384,9 @@ bool ExecutionContext::init() {
   void* host = nullptr;
   const CUresult hr = c.memHostAlloc(&host, std::max<std::size_t>(stagingBytes_, 1), 0);
   if (hr != CUDA_SUCCESS) {
-    reporter_.error(hr == CUDA_ERROR_OUT_OF_MEMORY ? ErrorCode::kFAILED_ALLOCATION : ErrorCode::kFAILED_EXECUTION,
-                    "ICudaEngine::createExecutionContext: Error Code 1: Cuda Runtime (pinned staging: " + cudaErrorText(hr) + ")");
+    reporter_.error(
+        hr == CUDA_ERROR_OUT_OF_MEMORY ? ErrorCode::kFAILED_ALLOCATION : ErrorCode::kFAILED_EXECUTION,
+        "ICudaEngine::createExecutionContext: Error Code 1: Cuda Runtime (pinned staging: " + cudaErrorText(hr) + ")");
     return false;
   }
   staging_ = static_cast<uint8_t*>(host);
@@ -389,9 +409,10 @@ std::vector<int64_t> ExecutionContext::currentDims(const TensorDesc& t) const {
 bool ExecutionContext::setOptimizationProfileAsync(int32_t profileIndex, cudaStream_t stream) noexcept {
   (void)stream;
   if (profileIndex < 0 || profileIndex >= engine_.getNbOptimizationProfiles()) {
-    reporter_.error(ErrorCode::kINVALID_ARGUMENT, "IExecutionContext::setOptimizationProfileAsync: Error Code 3: API Usage Error (profile index " +
-                                                      std::to_string(profileIndex) + " is out of range; the engine has " +
-                                                      std::to_string(engine_.getNbOptimizationProfiles()) + " profile(s))");
+    reporter_.error(ErrorCode::kINVALID_ARGUMENT,
+                    "IExecutionContext::setOptimizationProfileAsync: Error Code 3: API Usage Error (profile index " +
+                        std::to_string(profileIndex) + " is out of range; the engine has " +
+                        std::to_string(engine_.getNbOptimizationProfiles()) + " profile(s))");
     return false;
   }
   if (profileIndex != profile_ && strategy_ == nv::ExecutionContextAllocationStrategy::kON_PROFILE_CHANGE &&
@@ -413,7 +434,8 @@ bool ExecutionContext::allInputDimensionsSpecified() const noexcept {
 bool ExecutionContext::setInputShape(char const* tensorName, Dims const& dims) noexcept {
   try {
     Counter("trt.setInputShape").add();
-    const std::string where = "IExecutionContext::setInputShape: Error Code 3: API Usage Error (Parameter check failed, condition: ";
+    const std::string where =
+        "IExecutionContext::setInputShape: Error Code 3: API Usage Error (Parameter check failed, condition: ";
     const TensorDesc* t = engine_.find(tensorName);
     const std::string name = tensorName != nullptr ? tensorName : "";
     if (t == nullptr || !t->input) {
@@ -422,25 +444,27 @@ bool ExecutionContext::setInputShape(char const* tensorName, Dims const& dims) n
     }
     const std::vector<int64_t> v = toVector(dims);
     if (v.size() != t->dims.size()) {
-      reporter_.error(ErrorCode::kINVALID_ARGUMENT, where + "rank. Input " + name + " has rank " + std::to_string(t->dims.size()) +
-                                                        "; set dimensions are " + formatDims(v) + ")");
+      reporter_.error(ErrorCode::kINVALID_ARGUMENT, where + "rank. Input " + name + " has rank " +
+                                                        std::to_string(t->dims.size()) + "; set dimensions are " + formatDims(v) +
+                                                        ")");
       return false;
     }
     const ProfileRange& r =
         engine_.plan().profiles[static_cast<std::size_t>(profile_)][static_cast<std::size_t>(engine_.inputIndex(name))];
     for (std::size_t k = 0; k < v.size(); k++) {
       if (t->dims[k] >= 0 && v[k] != t->dims[k]) {
-        reporter_.error(ErrorCode::kINVALID_ARGUMENT, where + "engineDims.d[" + std::to_string(k) + "] == dims.d[" + std::to_string(k) +
-                                                          "]. Static dimension mismatch while setting input shape for " + name +
-                                                          ". Set dimensions are " + formatDims(v) + ". Expected dimensions are " +
-                                                          formatDims(t->dims) + ".)");
+        reporter_.error(ErrorCode::kINVALID_ARGUMENT,
+                        where + "engineDims.d[" + std::to_string(k) + "] == dims.d[" + std::to_string(k) +
+                            "]. Static dimension mismatch while setting input shape for " + name + ". Set dimensions are " +
+                            formatDims(v) + ". Expected dimensions are " + formatDims(t->dims) + ".)");
         return false;
       }
       if (v[k] < r.min[k] || v[k] > r.max[k]) {
-        reporter_.error(ErrorCode::kINVALID_ARGUMENT, where + "satisfyProfile. Set dimensions " + formatDims(v) + " for tensor " + name +
-                                                          " do not satisfy optimization profile " + std::to_string(profile_) +
-                                                          ": dimension " + std::to_string(k) + " must be in [" + std::to_string(r.min[k]) +
-                                                          ", " + std::to_string(r.max[k]) + "].)");
+        reporter_.error(ErrorCode::kINVALID_ARGUMENT, where + "satisfyProfile. Set dimensions " + formatDims(v) + " for tensor " +
+                                                          name + " do not satisfy optimization profile " +
+                                                          std::to_string(profile_) + ": dimension " + std::to_string(k) +
+                                                          " must be in [" + std::to_string(r.min[k]) + ", " +
+                                                          std::to_string(r.max[k]) + "].)");
         return false;
       }
     }
@@ -478,13 +502,15 @@ bool ExecutionContext::setTensorAddress(char const* tensorName, void* data) noex
   try {
     const TensorDesc* t = engine_.find(tensorName);
     if (t == nullptr) {
-      reporter_.error(ErrorCode::kINVALID_ARGUMENT, std::string("IExecutionContext::setTensorAddress: Error Code 3: API Usage Error (no tensor named \"") +
-                                                        (tensorName ? tensorName : "") + "\")");
+      reporter_.error(ErrorCode::kINVALID_ARGUMENT,
+                      std::string("IExecutionContext::setTensorAddress: Error Code 3: API Usage Error (no tensor named \"") +
+                          (tensorName ? tensorName : "") + "\")");
       return false;
     }
     if (reinterpret_cast<uintptr_t>(data) % 256 != 0) {
-      reporter_.error(ErrorCode::kINVALID_ARGUMENT, "IExecutionContext::setTensorAddress: Error Code 3: API Usage Error (the address of " +
-                                                        t->name + " must have 256-byte alignment)");
+      reporter_.error(ErrorCode::kINVALID_ARGUMENT,
+                      "IExecutionContext::setTensorAddress: Error Code 3: API Usage Error (the address of " + t->name +
+                          " must have 256-byte alignment)");
       return false;
     }
     addresses_[t->name] = data;
@@ -526,7 +552,8 @@ void ExecutionContext::setDeviceMemory(void* memory) noexcept {
 
 void ExecutionContext::setDeviceMemoryV2(void* memory, int64_t size) noexcept {
   if (strategy_ != nv::ExecutionContextAllocationStrategy::kUSER_MANAGED) {
-    reporter_.error(ErrorCode::kINVALID_STATE, "IExecutionContext::setDeviceMemoryV2: the context was not created with kUSER_MANAGED");
+    reporter_.error(ErrorCode::kINVALID_STATE,
+                    "IExecutionContext::setDeviceMemoryV2: the context was not created with kUSER_MANAGED");
     return;
   }
   if (size < engine_.getDeviceMemorySizeForProfileV2(profile_)) {
@@ -556,10 +583,10 @@ bool ExecutionContext::checkBinding(const TensorDesc& t, const std::vector<int64
   const bool ok = c.pointerGetAttribute(&type, CU_POINTER_ATTRIBUTE_MEMORY_TYPE, p) == CUDA_SUCCESS &&
                   type == CU_MEMORYTYPE_DEVICE &&
                   c.pointerGetAttribute(&start, CU_POINTER_ATTRIBUTE_RANGE_START_ADDR, p) == CUDA_SUCCESS &&
-                  c.pointerGetAttribute(&range, CU_POINTER_ATTRIBUTE_RANGE_SIZE, p) == CUDA_SUCCESS &&
-                  p + bytes <= start + range;
+                  c.pointerGetAttribute(&range, CU_POINTER_ATTRIBUTE_RANGE_SIZE, p) == CUDA_SUCCESS && p + bytes <= start + range;
   if (!ok) {
-    reporter_.error(ErrorCode::kINVALID_ARGUMENT, where + "tensor " + t.name + " " + formatDims(dims) + " needs " + std::to_string(bytes) +
+    reporter_.error(ErrorCode::kINVALID_ARGUMENT, where + "tensor " + t.name + " " + formatDims(dims) + " needs " +
+                                                      std::to_string(bytes) +
                                                       " bytes of device memory at its address, which is not a device allocation "
                                                       "of that size; a kernel would fault here)");
     return false;
@@ -576,11 +603,14 @@ bool ExecutionContext::enqueueV3(cudaStream_t stream) noexcept {
       Counter("trt.enqueueV3.failed").add();
       return false;
     };
-    if (faultHit("trt.enqueue_fail")) return fail(ErrorCode::kFAILED_EXECUTION, "Error Code 1: Cuda Runtime (stand-in fault trt.enqueue_fail)");
+    if (faultHit("trt.enqueue_fail"))
+      return fail(ErrorCode::kFAILED_EXECUTION, "Error Code 1: Cuda Runtime (stand-in fault trt.enqueue_fail)");
     if (!allInputDimensionsSpecified()) {
-      return fail(ErrorCode::kINVALID_STATE, "Error Code 3: API Usage Error (not every input shape is set: call setInputShape for each dynamic input)");
+      return fail(ErrorCode::kINVALID_STATE,
+                  "Error Code 3: API Usage Error (not every input shape is set: call setInputShape for each dynamic input)");
     }
-    if (strategy_ == nv::ExecutionContextAllocationStrategy::kUSER_MANAGED && userMemory_ == nullptr && engine_.plan().deviceMemoryMax > 0) {
+    if (strategy_ == nv::ExecutionContextAllocationStrategy::kUSER_MANAGED && userMemory_ == nullptr &&
+        engine_.plan().deviceMemoryMax > 0) {
       return fail(ErrorCode::kINVALID_STATE, "Error Code 3: API Usage Error (device memory is not set: call setDeviceMemoryV2)");
     }
     auto job = std::make_unique<Job>();
@@ -600,14 +630,16 @@ bool ExecutionContext::enqueueV3(cudaStream_t stream) noexcept {
     for (const TensorDesc* t : engine_.outputs()) {
       std::vector<int64_t> dims = currentDims(*t);
       if (volume(dims) < 0) {
-        return fail(ErrorCode::kUNSUPPORTED_STATE, "Error Code 3: API Usage Error (output " + t->name + " has the data-dependent shape " +
-                                                       formatDims(dims) + " and needs an IOutputAllocator, which the stand-in does not model)");
+        return fail(ErrorCode::kUNSUPPORTED_STATE, "Error Code 3: API Usage Error (output " + t->name +
+                                                       " has the data-dependent shape " + formatDims(dims) +
+                                                       " and needs an IOutputAllocator, which the stand-in does not model)");
       }
       void* address = addresses_.count(t->name) ? addresses_[t->name] : nullptr;
       if (!t->aliasOf.empty()) {
         void* in = addresses_.count(t->aliasOf) ? addresses_[t->aliasOf] : nullptr;
         if (address != in) {
-          return fail(ErrorCode::kINVALID_ARGUMENT, "Error Code 3: API Usage Error (output " + t->name + " aliases input " + t->aliasOf +
+          return fail(ErrorCode::kINVALID_ARGUMENT, "Error Code 3: API Usage Error (output " + t->name + " aliases input " +
+                                                        t->aliasOf +
                                                         " (getAliasedInputTensor) and must be bound to the same address)");
         }
       }
@@ -618,12 +650,14 @@ bool ExecutionContext::enqueueV3(cudaStream_t stream) noexcept {
       offset += alignUp(bytesOf(*t, dims));
       key += t->name + formatDims(dims) + std::to_string(reinterpret_cast<uintptr_t>(address)) + ";";
     }
-    if (offset > stagingBytes_) return fail(ErrorCode::kINTERNAL_ERROR, "Error Code 2: Internal Error (the run needs more staging than its profile)");
+    if (offset > stagingBytes_)
+      return fail(ErrorCode::kINTERNAL_ERROR, "Error Code 2: Internal Error (the run needs more staging than its profile)");
 
     const Cuda& c = cuda();
     CUstream s = reinterpret_cast<CUstream>(stream);
     auto cudaFail = [&](const char* call, CUresult r) {
-      return fail(ErrorCode::kFAILED_EXECUTION, std::string("Error Code 1: Cuda Runtime (") + call + ": " + cudaErrorText(r) + ")");
+      return fail(ErrorCode::kFAILED_EXECUTION,
+                  std::string("Error Code 1: Cuda Runtime (") + call + ": " + cudaErrorText(r) + ")");
     };
     // The first run loads its kernels (lazily, as CUDA does): an allocation, which stream
     // capture forbids. A graph is captured from a warmed-up context only.
@@ -641,7 +675,8 @@ bool ExecutionContext::enqueueV3(cudaStream_t stream) noexcept {
       const std::size_t bytes = bytesOf(*j.inDesc[i], j.inDims[i]);
       if (bytes == 0) continue;
       const auto src = static_cast<CUdeviceptr>(reinterpret_cast<uintptr_t>(addresses_[j.inDesc[i]->name]));
-      const CUresult r = c.memcpyAsync(static_cast<CUdeviceptr>(reinterpret_cast<uintptr_t>(staging_ + j.inOffset[i])), src, bytes, s);
+      const CUresult r =
+          c.memcpyAsync(static_cast<CUdeviceptr>(reinterpret_cast<uintptr_t>(staging_ + j.inOffset[i])), src, bytes, s);
       if (r != CUDA_SUCCESS) return cudaFail("cuMemcpyAsync (input)", r);
     }
     if (consumed_ != nullptr) {
@@ -653,7 +688,8 @@ bool ExecutionContext::enqueueV3(cudaStream_t stream) noexcept {
       const std::size_t bytes = bytesOf(*j.outDesc[i], j.outDims[i]);
       if (bytes == 0) continue;
       const auto dst = static_cast<CUdeviceptr>(reinterpret_cast<uintptr_t>(addresses_[j.outDesc[i]->name]));
-      const CUresult r = c.memcpyAsync(dst, static_cast<CUdeviceptr>(reinterpret_cast<uintptr_t>(staging_ + j.outOffset[i])), bytes, s);
+      const CUresult r =
+          c.memcpyAsync(dst, static_cast<CUdeviceptr>(reinterpret_cast<uintptr_t>(staging_ + j.outOffset[i])), bytes, s);
       if (r != CUDA_SUCCESS) return cudaFail("cuMemcpyAsync (output)", r);
     }
     if (debugSync_) {

@@ -88,11 +88,21 @@ class Engine final : public nv::ICudaEngine, public apiv::VCudaEngineDefaults {
   nv::TensorFormat getTensorFormat(char const* tensorName) const noexcept override;
   char const* getTensorFormatDesc(char const* tensorName) const noexcept override;
   int32_t getTensorVectorizedDim(char const* tensorName) const noexcept override;
-  int32_t getTensorBytesPerComponentV2(char const* tensorName, int32_t) const noexcept override { return getTensorBytesPerComponent(tensorName); }
-  int32_t getTensorComponentsPerElementV2(char const* tensorName, int32_t) const noexcept override { return getTensorComponentsPerElement(tensorName); }
-  nv::TensorFormat getTensorFormatV2(char const* tensorName, int32_t) const noexcept override { return getTensorFormat(tensorName); }
-  char const* getTensorFormatDescV2(char const* tensorName, int32_t) const noexcept override { return getTensorFormatDesc(tensorName); }
-  int32_t getTensorVectorizedDimV2(char const* tensorName, int32_t) const noexcept override { return getTensorVectorizedDim(tensorName); }
+  int32_t getTensorBytesPerComponentV2(char const* tensorName, int32_t) const noexcept override {
+    return getTensorBytesPerComponent(tensorName);
+  }
+  int32_t getTensorComponentsPerElementV2(char const* tensorName, int32_t) const noexcept override {
+    return getTensorComponentsPerElement(tensorName);
+  }
+  nv::TensorFormat getTensorFormatV2(char const* tensorName, int32_t) const noexcept override {
+    return getTensorFormat(tensorName);
+  }
+  char const* getTensorFormatDescV2(char const* tensorName, int32_t) const noexcept override {
+    return getTensorFormatDesc(tensorName);
+  }
+  int32_t getTensorVectorizedDimV2(char const* tensorName, int32_t) const noexcept override {
+    return getTensorVectorizedDim(tensorName);
+  }
   Dims getProfileShape(char const* tensorName, int32_t profileIndex, nv::OptProfileSelector select) const noexcept override;
   int32_t getNbIOTensors() const noexcept override { return static_cast<int32_t>(plan_.tensors.size()); }
   char const* getIOTensorName(int32_t index) const noexcept override;
@@ -107,18 +117,26 @@ class Engine final : public nv::ICudaEngine, public apiv::VCudaEngineDefaults {
   int64_t getWeightStreamingBudgetV2() const noexcept override { return -1; }
   int64_t getWeightStreamingAutomaticBudget() const noexcept override { return 0; }
   int64_t getWeightStreamingScratchMemorySize() const noexcept override { return 0; }
-  int64_t const* getProfileTensorValuesV2(char const*, int32_t, nv::OptProfileSelector) const noexcept override { return nullptr; }
+  int64_t const* getProfileTensorValuesV2(char const*, int32_t, nv::OptProfileSelector) const noexcept override {
+    return nullptr;
+  }
   char const* getAliasedInputTensor(char const* tensorName) const noexcept override;
 #if NV_TENSORRT_MAJOR < 11
   nv::IExecutionContext* createExecutionContextWithoutDeviceMemory() noexcept override {
     return createExecutionContext(nv::ExecutionContextAllocationStrategy::kUSER_MANAGED);
   }
-  size_t getDeviceMemorySize() const noexcept override { return static_cast<size_t>(plan_.deviceMemoryMax); }
+  size_t getDeviceMemorySize() const noexcept override {
+    return static_cast<size_t>(plan_.deviceMemoryMax);
+  }
   size_t getDeviceMemorySizeForProfile(int32_t profileIndex) const noexcept override {
     return static_cast<size_t>(getDeviceMemorySizeForProfileV2(profileIndex));
   }
-  bool hasImplicitBatchDimension() const noexcept override { return false; }
-  int32_t const* getProfileTensorValues(char const*, int32_t, nv::OptProfileSelector) const noexcept override { return nullptr; }
+  bool hasImplicitBatchDimension() const noexcept override {
+    return false;
+  }
+  int32_t const* getProfileTensorValues(char const*, int32_t, nv::OptProfileSelector) const noexcept override {
+    return nullptr;
+  }
 #endif
 
  private:
@@ -150,7 +168,9 @@ class ExecutionContext final : public nv::IExecutionContext, public apiv::VExecu
   bool setOptimizationProfileAsync(int32_t profileIndex, cudaStream_t stream) noexcept override;
   bool allInputDimensionsSpecified() const noexcept override;
 #if NV_TENSORRT_MAJOR < 11
-  bool allInputShapesSpecified() const noexcept override { return allInputDimensionsSpecified(); }
+  bool allInputShapesSpecified() const noexcept override {
+    return allInputDimensionsSpecified();
+  }
 #endif
   bool setInputShape(char const* tensorName, Dims const& dims) noexcept override;
   Dims getTensorShape(char const* tensorName) const noexcept override;
@@ -160,28 +180,42 @@ class ExecutionContext final : public nv::IExecutionContext, public apiv::VExecu
   bool setInputTensorAddress(char const* tensorName, void const* data) noexcept override {
     return setTensorAddress(tensorName, const_cast<void*>(data));
   }
-  bool setOutputTensorAddress(char const* tensorName, void* data) noexcept override { return setTensorAddress(tensorName, data); }
+  bool setOutputTensorAddress(char const* tensorName, void* data) noexcept override {
+    return setTensorAddress(tensorName, data);
+  }
   void* getOutputTensorAddress(char const* tensorName) const noexcept override;
   int32_t inferShapes(int32_t nbMaxNames, char const** tensorNames) noexcept override;
   bool setInputConsumedEvent(cudaEvent_t event) noexcept override {
     consumed_ = event;
     return true;
   }
-  cudaEvent_t getInputConsumedEvent() const noexcept override { return consumed_; }
+  cudaEvent_t getInputConsumedEvent() const noexcept override {
+    return consumed_;
+  }
   bool enqueueV3(cudaStream_t stream) noexcept override;
-  void setPersistentCacheLimit(size_t size) noexcept override { persistentCache_ = size; }
-  size_t getPersistentCacheLimit() const noexcept override { return persistentCache_; }
+  void setPersistentCacheLimit(size_t size) noexcept override {
+    persistentCache_ = size;
+  }
+  size_t getPersistentCacheLimit() const noexcept override {
+    return persistentCache_;
+  }
   bool setNvtxVerbosity(nv::ProfilingVerbosity verbosity) noexcept override {
     nvtx_ = verbosity;
     return true;
   }
-  nv::ProfilingVerbosity getNvtxVerbosity() const noexcept override { return nvtx_; }
+  nv::ProfilingVerbosity getNvtxVerbosity() const noexcept override {
+    return nvtx_;
+  }
   void setAuxStreams(cudaStream_t*, int32_t) noexcept override {}
   size_t updateDeviceMemorySizeForShapes() noexcept override;
   void setDeviceMemory(void* memory) noexcept override;
   void setDeviceMemoryV2(void* memory, int64_t size) noexcept override;
-  void setEnqueueEmitsProfile(bool enqueueEmitsProfile) noexcept override { emitsProfile_ = enqueueEmitsProfile; }
-  bool getEnqueueEmitsProfile() const noexcept override { return emitsProfile_; }
+  void setEnqueueEmitsProfile(bool enqueueEmitsProfile) noexcept override {
+    emitsProfile_ = enqueueEmitsProfile;
+  }
+  bool getEnqueueEmitsProfile() const noexcept override {
+    return emitsProfile_;
+  }
 
  private:
   std::vector<int64_t> currentDims(const TensorDesc& t) const;
@@ -200,11 +234,11 @@ class ExecutionContext final : public nv::IExecutionContext, public apiv::VExecu
   cudaEvent_t consumed_ = nullptr;
   size_t persistentCache_ = 0;
   nv::ProfilingVerbosity nvtx_ = nv::ProfilingVerbosity::kLAYER_NAMES_ONLY;
-  CUdeviceptr activations_ = 0;     // device memory the context owns (kSTATIC, kON_PROFILE_CHANGE)
-  void* userMemory_ = nullptr;      // kUSER_MANAGED
+  CUdeviceptr activations_ = 0;  // device memory the context owns (kSTATIC, kON_PROFILE_CHANGE)
+  void* userMemory_ = nullptr;   // kUSER_MANAGED
   int64_t userMemoryBytes_ = 0;
-  CUdeviceptr lazyModule_ = 0;      // allocated on the first enqueue, as lazily loaded kernels are
-  uint8_t* staging_ = nullptr;      // pinned: inputs copied in, outputs computed, then copied out
+  CUdeviceptr lazyModule_ = 0;  // allocated on the first enqueue, as lazily loaded kernels are
+  uint8_t* staging_ = nullptr;  // pinned: inputs copied in, outputs computed, then copied out
   std::size_t stagingBytes_ = 0;
   std::map<std::string, std::unique_ptr<Job>> jobs_;
 };
