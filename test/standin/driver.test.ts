@@ -4,7 +4,7 @@
  * native/cuda/driver_api.h. These check the test double itself, not CUDA.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ensureStandins, repoRoot, runProbe, standinDir, tempDir } from './helpers.js';
@@ -199,5 +199,6 @@ describe.skipIf(skip !== '')(`CUDA driver stand-in${skip ? ` (skipped: ${skip})`
     expect(written.counters['cuda.memAlloc']).toBe(m.counters.counters['cuda.memAlloc']);
     expect(written.counters['cuda.memHostAlloc']).toBeGreaterThan(0);
     expect(written.counters['cuda.live.streams']).toBe(0);
+    rmSync(dir, { recursive: true, force: true });
   });
 });

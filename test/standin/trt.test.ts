@@ -8,7 +8,7 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { writeModel } from '../../src/onnx/index.js';
 import { ensureStandins, runProbe, sdkVersions, standinDir, tempDir, trtSkipReason, writeTemp, type Json, type ProbeResult } from './helpers.js';
 import { encoderSpec, standinModel, standinModelProto, type ModelSpec } from './models.js';
@@ -29,6 +29,9 @@ for (const major of majors) {
   const version = versions[major] ?? '';
   describe.skipIf(skip !== '')(`TensorRT ${version || 'stand-ins'} stand-ins${skip ? ` (skipped: ${skip})` : ''}`, () => {
     const dir = skip ? '' : tempDir(`trt${major}`);
+    afterAll(() => {
+      if (dir) rmSync(dir, { recursive: true, force: true });
+    });
     const model = (name: string, spec: ModelSpec) => writeTemp(dir, `${name}.onnx`, standinModel(spec));
     const probe = (args: string[], env: Record<string, string> = {}, libraryPath?: string): ProbeResult =>
       runProbe(`standin-trt-probe-${major}`, ['--lib', standinDir, ...args], env, libraryPath);
