@@ -1,6 +1,5 @@
 #include "napi/trt_context_wrap.h"
 
-#ifdef TRTN_WITH_TENSORRT
 
 #include <cstring>
 #include <vector>
@@ -236,5 +235,3 @@ Napi::Value ContextWrap::dispose(const Napi::CallbackInfo& info) {
 Napi::Value ContextWrap::disposed(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), !context_); }
 
 }  // namespace trtn
-
-#endif  // TRTN_WITH_TENSORRT

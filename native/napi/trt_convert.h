@@ -1,6 +1,5 @@
 #pragma once
-// Plain TensorRT-side structs to and from JS values, for the TensorRT wraps.
-#ifdef TRTN_WITH_TENSORRT
+// Plain TensorRT-side structs (trt/api.h) to and from JS values, for the TensorRT wraps.
 
 #include <napi.h>
 
@@ -9,8 +8,7 @@
 #include <vector>
 
 #include "common/native_error.h"
-#include "trt/engine.h"
-#include "trt/network.h"
+#include "trt/api.h"
 
 namespace trtn {
 
@@ -137,5 +135,3 @@ inline ByteView bytesOf(Napi::Value v, const char* what) {
 }
 
 }  // namespace trtn
-
-#endif  // TRTN_WITH_TENSORRT

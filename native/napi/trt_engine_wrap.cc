@@ -1,6 +1,5 @@
 #include "napi/trt_engine_wrap.h"
 
-#ifdef TRTN_WITH_TENSORRT
 
 #include <vector>
 
@@ -9,7 +8,6 @@
 #include "napi/js_error.h"
 #include "napi/trt_context_wrap.h"
 #include "napi/trt_convert.h"
-#include "trt/execution_context.h"
 
 namespace trtn {
 
@@ -37,7 +35,7 @@ class DeserializeWorker : public Napi::AsyncWorker {
 
   void Execute() override {
     try {
-      engine_ = trt::Engine::deserialize(view_.data, view_.size, options_);
+      engine_ = trt::deserialize(view_.data, view_.size, options_);
     } catch (...) {
       error_ = currentError();
     }
@@ -71,7 +69,7 @@ class ContextsWorker : public Napi::AsyncWorker {
 
   void Execute() override {
     try {
-      for (const auto& spec : specs_) contexts_.push_back(std::make_shared<trt::ExecutionContext>(engine_, spec));
+      for (const auto& spec : specs_) contexts_.push_back(trt::createContext(engine_, spec));
     } catch (...) {
       error_ = currentError();
       // Those already made go now, on this thread, rather than on the JS thread.
@@ -201,5 +199,3 @@ Napi::Value trtDeserialize(const Napi::CallbackInfo& info) {
 }
 
 }  // namespace trtn
-
-#endif  // TRTN_WITH_TENSORRT

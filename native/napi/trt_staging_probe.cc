@@ -1,7 +1,5 @@
 #include "napi/trt_staging_probe.h"
 
-#include <cuda_runtime_api.h>
-
 #include <chrono>
 #include <cstring>
 #include <string>
@@ -9,6 +7,7 @@
 
 #include "cuda/device.h"
 #include "cuda/device_memory.h"
+#include "cuda/driver.h"
 #include "cuda/pinned_pool.h"
 #include "cuda/stream.h"
 #include "napi/args.h"
@@ -103,15 +102,15 @@ class BareLoop : public Napi::AsyncWorker {
   void Execute() override {
     try {
       cuda::DeviceGuard guard(state_->device);
-      cudaStream_t s = state_->stream->get();
+      CUstream s = state_->stream->get();
       auto once = [&] {
         for (std::size_t i = 0; i < state_->inBytes.size(); i++) {
-          CHECK_CUDA(cudaMemcpyAsync(state_->inDevice[i]->data(), state_->inHost[i]->data(), state_->inBytes[i], cudaMemcpyHostToDevice, s));
+          TRTN_CU(memcpyAsync, state_->inDevice[i]->address(), cuda::address(state_->inHost[i]->data()), state_->inBytes[i], s);
         }
         for (std::size_t i = 0; i < state_->outBytes.size(); i++) {
-          CHECK_CUDA(cudaMemcpyAsync(state_->outHost[i]->data(), state_->outDevice[i]->data(), state_->outBytes[i], cudaMemcpyDeviceToHost, s));
+          TRTN_CU(memcpyAsync, cuda::address(state_->outHost[i]->data()), state_->outDevice[i]->address(), state_->outBytes[i], s);
         }
-        CHECK_CUDA(cudaStreamSynchronize(s));
+        TRTN_CU(streamSynchronize, s);
       };
       for (int i = 0; i < 10; i++) once();
       for (int i = 0; i < iterations_; i++) {
@@ -121,6 +120,8 @@ class BareLoop : public Napi::AsyncWorker {
       }
     } catch (const NativeError& e) {
       error_ = std::make_unique<NativeError>(e);
+    } catch (const std::exception& e) {
+      error_ = std::make_unique<NativeError>("ERR_INTERNAL", std::string("native addon error: ") + e.what());
     }
   }
   void OnOK() override {
@@ -227,7 +228,7 @@ Napi::Value StagingProbeWrap::run(const Napi::CallbackInfo& info) {
       const std::size_t bytes = Napi::TypedArray(env, element).ByteLength();
       if (bytes != s->inBytes[i]) throwInvalidArg("inputs[" + std::to_string(i) + "] has the wrong size");
       std::memcpy(s->inHost[i]->data(), data, bytes);
-      CHECK_CUDA(cudaMemcpyAsync(s->inDevice[i]->data(), s->inHost[i]->data(), bytes, cudaMemcpyHostToDevice, s->stream->get()));
+      TRTN_CU(memcpyAsync, s->inDevice[i]->address(), cuda::address(s->inHost[i]->data()), bytes, s->stream->get());
     }
     std::vector<std::shared_ptr<cuda::PinnedBlock>> blocks;
     for (int index : wanted) {
@@ -237,7 +238,7 @@ Napi::Value StagingProbeWrap::run(const Napi::CallbackInfo& info) {
         block = s->outputPool->acquire(s->outBytes[i]);
       }
       void* target = block ? block->data() : s->outHost[i]->data();
-      CHECK_CUDA(cudaMemcpyAsync(target, s->outDevice[i]->data(), s->outBytes[i], cudaMemcpyDeviceToHost, s->stream->get()));
+      TRTN_CU(memcpyAsync, cuda::address(target), s->outDevice[i]->address(), s->outBytes[i], s->stream->get());
       blocks.push_back(std::move(block));
     }
     s->busy = true;

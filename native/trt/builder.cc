@@ -9,6 +9,17 @@ namespace trtn::trt {
 
 namespace {
 
+// A plan as TensorRT allocated it, handed on without a copy.
+class PlanBlob final : public HostBlob {
+ public:
+  explicit PlanBlob(nvinfer1::IHostMemory* memory) : memory_(memory) {}
+  const void* data() const noexcept override { return memory_->data(); }
+  std::size_t size() const noexcept override { return memory_->size(); }
+
+ private:
+  std::unique_ptr<nvinfer1::IHostMemory> memory_;
+};
+
 std::string describe(const InputRange& r, std::size_t profile) {
   return "profile " + std::to_string(profile) + " input \"" + r.input + "\"";
 }
@@ -98,16 +109,17 @@ BuildResult EngineBuilder::build(ProgressMonitor* monitor) {
   }
   if (monitor != nullptr) config->setProgressMonitor(monitor);
 
-  result.plan.reset(net_.builder().buildSerializedNetwork(net_.network(), *config));
+  std::unique_ptr<nvinfer1::IHostMemory> plan(net_.builder().buildSerializedNetwork(net_.network(), *config));
   if (monitor != nullptr) config->setProgressMonitor(nullptr);
-  if (!result.plan || result.plan->size() == 0) {
-    result.plan.reset();
+  if (!plan || plan->size() == 0) {
+    plan.reset();
     if (monitor != nullptr && monitor->cancelled()) {
       rec->clear();
       throw NativeError("ERR_ABORTED", "the engine build was cancelled");
     }
     throwTrt(rec, "buildSerializedNetwork");
   }
+  result.plan = std::make_unique<PlanBlob>(plan.release());
   if (cache) {
     std::unique_ptr<nvinfer1::IHostMemory> blob(cache->serialize());
     if (blob && blob->size() > 0) {
@@ -116,6 +128,13 @@ BuildResult EngineBuilder::build(ProgressMonitor* monitor) {
     }
   }
   return result;
+}
+
+BuildResult ParsedNetwork::build(BuildConfig config, BuildProgress* progress) {
+  EngineBuilder builder(*this, std::move(config));
+  if (progress == nullptr) return builder.build(nullptr);
+  ProgressMonitor monitor(*progress);
+  return builder.build(&monitor);
 }
 
 }  // namespace trtn::trt

@@ -3,7 +3,7 @@
 #include "common/native_error.h"
 #include "cuda/device.h"
 #include "trt/data_type.h"
-#include "trt/library.h"
+#include "trt/loader.h"
 #include "trt/logger.h"
 #include "trt/trt_error.h"
 
@@ -96,13 +96,11 @@ std::unique_ptr<ParsedNetwork> ParsedNetwork::parse(const void* data, std::size_
 }
 
 ParsedNetwork::~ParsedNetwork() {
-  int current = -1;
-  // TensorRT frees device memory of the builder on its device.
-  if (cudaGetDevice(&current) == cudaSuccess && current != device_) (void)cudaSetDevice(device_);
+  // TensorRT frees device memory of the builder in its device's context.
+  cuda::DeviceGuard guard(device_, std::nothrow);
   parser_.reset();
   network_.reset();
   builder_.reset();
-  if (current >= 0 && current != device_) (void)cudaSetDevice(current);
 }
 
 NetworkTensor ParsedNetwork::describe(const nvinfer1::ITensor& t, bool input) {
@@ -128,6 +126,11 @@ std::vector<NetworkTensor> ParsedNetwork::outputs() const {
   std::vector<NetworkTensor> out;
   for (int32_t i = 0; i < network_->getNbOutputs(); i++) out.push_back(describe(*network_->getOutput(i), false));
   return out;
+}
+
+std::unique_ptr<Network> parseOnnx(const void* data, std::size_t size, const std::string& modelPath, const ParseOptions& options,
+                                   std::vector<ParserError>& errors) {
+  return ParsedNetwork::parse(data, size, modelPath, options, errors);
 }
 
 }  // namespace trtn::trt
