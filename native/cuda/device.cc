@@ -93,6 +93,7 @@ DeviceGuard::~DeviceGuard() {
 }
 
 AnyContextGuard::AnyContextGuard() {
+  if (deviceCount() == 0) (void)primaryContext(0);  // throws: no device to pin memory for
   const DriverApi& api = driver();
   CUcontext current = nullptr;
   check(api.ctxGetCurrent(&current), "ctxGetCurrent");

@@ -105,6 +105,10 @@ const LoadedDriver& loaded() {
 const DriverApi& driver() {
   const LoadedDriver& d = loaded();
   if (d.error) throw *d.error;
+  if (d.initStatus == CUDA_ERROR_NO_DEVICE) {
+    // Named here: a driver may not name errors before cuInit succeeded.
+    throw NativeError("ERR_CUDA", "the driver sees no CUDA device", "CUDA_ERROR_NO_DEVICE");
+  }
   if (d.initStatus != CUDA_SUCCESS) throw driverFailure(d.initStatus, "init");
   return d.api;
 }
