@@ -6,8 +6,10 @@
  * the pool, the inputs (input_ids and attention_mask, 2 x 128 int64) copied into pinned
  * staging, H2D, D2H of last_hidden_state (2 x 128 x 768 float32), an event through the
  * completion thread, and a Tensor built from a new ArrayBuffer. The baseline is the same
- * copies in a C++ loop (cudaMemcpyAsync x3 + cudaStreamSynchronize), in the same process.
+ * copies in a C++ loop (cuMemcpyAsync x3 + cuStreamSynchronize), in the same process.
  *
+ * TrtStagingProbe is not in user builds: build the addon with it first,
+ *   node scripts/build-addon.mjs --staging-probe     (npm run build:addon drops it again)
  *   node scripts/run-ts.mjs scripts/bench-trt-overhead.ts [--iterations 20000] [--device 0]
  *
  * Prints median microseconds per call and calls/s at concurrency 1 and 8 (8 contexts), the
@@ -35,7 +37,11 @@ const OUT_DIMS = values.logits ? [BATCH, 2] : [BATCH, SEQ, HIDDEN];
 const OUT_BYTES = OUT_DIMS.reduce((a, b) => a * b, 4);
 
 const addon = loadAddon();
-const Probe = addon.TrtStagingProbe!;
+if (addon.TrtStagingProbe === undefined) {
+  console.error('this addon has no TrtStagingProbe: build it with `node scripts/build-addon.mjs --staging-probe` first');
+  process.exit(2);
+}
+const Probe = addon.TrtStagingProbe;
 
 /** An engine of the probe's shape: what a BERT encoder engine built for batch 2 x seq 128 describes. */
 class ProbeEngine implements NativeTrtEngine {

@@ -295,7 +295,7 @@ function median(xs: number[]): number {
 
 /**
  * 64 MiB copies through the pinned pool and the JS API (acquire from the pool, copy, await
- * the promise, release) against plain cudaMemcpyAsync from cudaHostAlloc memory in a native
+ * the promise, release) against plain cuMemcpyAsync from cuMemHostAlloc memory in a native
  * loop timed with events, side by side in one run. Medians of `iterations` copies each.
  */
 export async function pinnedBandwidth(bytes = 64 * MiB, iterations = 20): Promise<BandwidthResult[]> {
@@ -306,7 +306,7 @@ export async function pinnedBandwidth(bytes = 64 * MiB, iterations = 20): Promis
   const start = new cuda.CudaEvent(0, { timing: true });
   const end = new cuda.CudaEvent(0, { timing: true });
   for (const direction of ['h2d', 'd2h'] as const) {
-    // Warm-up: the first acquire pays for cudaHostAlloc; the timed loop reuses the block.
+    // Warm-up: the first acquire pays for cuMemHostAlloc; the timed loop reuses the block.
     const warm = pool.acquire(bytes);
     await (direction === 'h2d' ? cuda.copy(dev, warm, { stream }) : cuda.copy(warm, dev, { stream }));
     warm.release();
