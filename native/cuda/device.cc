@@ -26,8 +26,10 @@ struct PrimaryTable {
 };
 
 PrimaryTable& table() {
-  static PrimaryTable t(deviceCount());
-  return t;
+  // Never destroyed, like the driver itself (threads may still enter contexts at exit); a
+  // failed driver load throws here and is retried on the next call.
+  static PrimaryTable* t = new PrimaryTable(deviceCount());
+  return *t;
 }
 
 Primary& slot(int device) {

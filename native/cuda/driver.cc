@@ -96,8 +96,10 @@ LoadedDriver load() {
 }
 
 const LoadedDriver& loaded() {
-  static const LoadedDriver d = load();  // thread-safe once (C++11 static initialisation)
-  return d;
+  // Thread-safe once (C++11 static initialisation). Never destroyed: the completion thread or
+  // a TensorRT thread may still call the driver while the process exits.
+  static const LoadedDriver* d = new LoadedDriver(load());
+  return *d;
 }
 
 }  // namespace

@@ -46,6 +46,7 @@ void Event::synchronize() const {
 float Event::elapsedMs(const Event& start, const Event& end) {
   if (!start.timing_ || !end.timing_) throwInvalidArg("elapsed time needs two events created with timing enabled");
   if (!start.recorded_ || !end.recorded_) throwInvalidArg("elapsed time needs two events that have been recorded");
+  DeviceGuard guard(start.device_);
   float ms = 0.0f;
   TRTN_CU(eventElapsedTime, &ms, start.event_, end.event_);
   return ms;
