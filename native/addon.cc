@@ -70,6 +70,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
 
 }  // namespace trtn
 
-static Napi::Object InitModule(Napi::Env env, Napi::Object exports) { return trtn::Init(env, exports); }
+static Napi::Object InitModule(Napi::Env env, Napi::Object exports) {
+  return trtn::Init(env, exports);
+}
 
 NODE_API_MODULE(tensorrt_node, InitModule)

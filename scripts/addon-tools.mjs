@@ -30,7 +30,10 @@ export function addonFiles(dir) {
     return [];
   }
   const major = (n) => Number(ADDON_FILE.exec(n)?.[1] ?? 0);
-  return names.filter((n) => ADDON_FILE.test(n)).sort((a, b) => major(b) - major(a)).map((n) => join(dir, n));
+  return names
+    .filter((n) => ADDON_FILE.test(n))
+    .sort((a, b) => major(b) - major(a))
+    .map((n) => join(dir, n));
 }
 
 /**
@@ -50,7 +53,14 @@ export function testLoad(path) {
       // fall through: unreadable output is a failure
     }
   }
-  const why = r.error?.message ?? (r.signal ? `killed by ${r.signal}` : (r.stderr || '').trim().split('\n').find((l) => /Error|error/.test(l)) ?? `exit code ${r.status}`);
+  const why =
+    r.error?.message ??
+    (r.signal
+      ? `killed by ${r.signal}`
+      : ((r.stderr || '')
+          .trim()
+          .split('\n')
+          .find((l) => /Error|error/.test(l)) ?? `exit code ${r.status}`));
   return { ok: false, error: why };
 }
 

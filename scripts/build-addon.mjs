@@ -57,4 +57,8 @@ const outDir = args.includes('--debug') ? join(root, 'build', 'Debug') : release
 for (const file of addonFiles(outDir)) {
   if (made.length > 0 && !made.includes(basename(file))) rmSync(file, { force: true });
 }
-console.log(`tensorrt-node: built ${addonFiles(outDir).map((f) => basename(f)).join(', ')} in ${outDir}`);
+console.log(
+  `tensorrt-node: built ${addonFiles(outDir)
+    .map((f) => basename(f))
+    .join(', ')} in ${outDir}`,
+);

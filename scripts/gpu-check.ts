@@ -101,7 +101,9 @@ async function cudaChecks(info: ReturnType<typeof runtimeInfo>): Promise<number>
   const out = process.env.OUT;
   if (out) writeFileSync(join(out, 'gpu-check.json'), JSON.stringify({ info, rows, bandwidth: bw }, null, 2));
 
-  console.log(`GPU checks on ${device.name} (driver for CUDA ${info.cuda.driverVersion}; addon built with CUDA ${info.addon.builtWith.cuda} headers, no CUDA runtime linked)`);
+  console.log(
+    `GPU checks on ${device.name} (driver for CUDA ${info.cuda.driverVersion}; addon built with CUDA ${info.addon.builtWith.cuda} headers, no CUDA runtime linked)`,
+  );
   console.log(table([['check', 'result', 'detail'], ...rows.map((r) => [r.check, r.ok ? 'pass' : 'FAIL', r.detail])]));
   console.log('');
   console.log('Pinned pool vs plain cuMemcpyAsync, 64 MiB, median of 20 copies each, same run');

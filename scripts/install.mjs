@@ -51,4 +51,4 @@ if (r.status === 3 || installed()) {
   say(`the native addon was not built. ${remedy}`);
   process.exit(0);
 }
-process.exit(r.status ?? 1);  // a checkout whose sources do not compile: that is a failure
+process.exit(r.status ?? 1); // a checkout whose sources do not compile: that is a failure

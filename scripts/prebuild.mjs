@@ -16,7 +16,10 @@ const fail = (message) => {
 };
 
 if (platformFolder !== 'linux-x64') fail(`prebuilt binaries are made on linux-x64, not ${platformFolder}`);
-const wanted = (process.env.TENSORRT_NODE_PREBUILD_MAJORS ?? '10,11').split(',').map((s) => Number(s.trim())).filter(Boolean);
+const wanted = (process.env.TENSORRT_NODE_PREBUILD_MAJORS ?? '10,11')
+  .split(',')
+  .map((s) => Number(s.trim()))
+  .filter(Boolean);
 
 const r = spawnSync(process.execPath, [join(root, 'scripts', 'build-addon.mjs')], { cwd: root, stdio: 'inherit' });
 if (r.status !== 0) fail('the addon did not build');

@@ -242,9 +242,7 @@ function endpoint(v: unknown, what: string): CopyEndpoint {
   if (v instanceof DeviceBuffer) return v[nativeHandle];
   const addon = loadAddon();
   if (v instanceof addon.PinnedBuffer || ArrayBuffer.isView(v) || v instanceof ArrayBuffer) return v as CopyEndpoint;
-  throw new InvalidArgumentError(
-    `${what} must be a DeviceBuffer, a PinnedBuffer, a typed array or an ArrayBuffer, got ${describe(v)}`,
-  );
+  throw new InvalidArgumentError(`${what} must be a DeviceBuffer, a PinnedBuffer, a typed array or an ArrayBuffer, got ${describe(v)}`);
 }
 
 function byteLengthOf(v: CopySource): number {
@@ -264,10 +262,7 @@ export function copy(dst: CopySource, src: CopySource, options: CopyOptions): Pr
     const stream = streamHandle(options?.stream, 'options.stream');
     const dstOffset = checkBytes(options.dstOffset ?? 0, 'options.dstOffset');
     const srcOffset = checkBytes(options.srcOffset ?? 0, 'options.srcOffset');
-    const bytes = checkBytes(
-      options.bytes ?? Math.min(byteLengthOf(dst) - dstOffset, byteLengthOf(src) - srcOffset),
-      'options.bytes',
-    );
+    const bytes = checkBytes(options.bytes ?? Math.min(byteLengthOf(dst) - dstOffset, byteLengthOf(src) - srcOffset), 'options.bytes');
     return loadAddon().copyAsync(d, dstOffset, s, srcOffset, bytes, stream);
   } catch (e) {
     return Promise.reject(e);

@@ -136,7 +136,14 @@ export function runtimeInfo(): RuntimeInfo {
     const versionProblem = all.find((x) => x.code === 'ERR_TENSORRT_VERSION');
     info.tensorrt.error = versionProblem
       ? { code: 'ERR_TENSORRT_VERSION', message: versionProblem.error ?? 'TensorRT of an unusable version was found' }
-      : { code: 'ERR_TENSORRT_NOT_FOUND', message: all.map((x) => x.error).filter(Boolean).join('; ') || 'TensorRT was not found' };
+      : {
+          code: 'ERR_TENSORRT_NOT_FOUND',
+          message:
+            all
+              .map((x) => x.error)
+              .filter(Boolean)
+              .join('; ') || 'TensorRT was not found',
+        };
   }
   return info;
 }

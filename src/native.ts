@@ -441,7 +441,7 @@ export function testLoadAddons(candidates: { path: string; source: AddonSource }
   while (from < pending.length) {
     const batch = pending.slice(from);
     const env: NodeJS.ProcessEnv = { ...process.env, TENSORRT_NODE_PROBE_INPUT: JSON.stringify({ paths: batch.map((i) => variants[i]!.path), dirs }) };
-    delete env.NODE_OPTIONS;  // a debugger or loader flag of this process has no business there
+    delete env.NODE_OPTIONS; // a debugger or loader flag of this process has no business there
     const r = spawnSync(process.execPath, ['-e', PROBE_SCRIPT], { env, encoding: 'utf8', timeout: 60_000, maxBuffer: 16 << 20 });
     let last = -1;
     let probing = -1;
@@ -474,11 +474,7 @@ export function testLoadAddons(candidates: { path: string; source: AddonSource }
     const done = last + 1 === batch.length && probing === -1;
     if (done) break;
     // The child died (or hung) on batch[last + 1]'s load, or on batch[last]'s TensorRT probe.
-    const how = r.error
-      ? `${r.error.message}`
-      : r.signal
-        ? `the test process was killed by ${r.signal}`
-        : `the test process exited with code ${r.status}`;
+    const how = r.error ? `${r.error.message}` : r.signal ? `the test process was killed by ${r.signal}` : `the test process exited with code ${r.status}`;
     const tail = (r.stderr ?? '').trim().split('\n').slice(-3).join(' / ');
     const why = `${how}${tail ? `: ${tail}` : ''}`;
     if (probing >= 0) {
@@ -515,7 +511,11 @@ export function chooseVariant(
     const v = /^\d+$/.test(forced) ? byMajor.get(Number(forced)) : undefined;
     if (v === undefined || Number(forced) === 0) {
       const have = majors.length > 0 ? majors.join(', ') : 'none';
-      return { variant: null, reason: null, error: `TENSORRT_NODE_TRT_MAJOR=${forced}: there is no loadable addon variant for TensorRT ${forced} (variants for: ${have})` };
+      return {
+        variant: null,
+        reason: null,
+        error: `TENSORRT_NODE_TRT_MAJOR=${forced}: there is no loadable addon variant for TensorRT ${forced} (variants for: ${have})`,
+      };
     }
     return { variant: v, reason: `TENSORRT_NODE_TRT_MAJOR=${forced}`, error: null };
   }

@@ -18,6 +18,8 @@ DeviceMemory::~DeviceMemory() {
   (void)driver().memFreeAsync(ptr_, stream_->get());
 }
 
-int DeviceMemory::device() const noexcept { return stream_->device(); }
+int DeviceMemory::device() const noexcept {
+  return stream_->device();
+}
 
 }  // namespace trtn::cuda

@@ -34,6 +34,8 @@ class DeviceMemory {
 };
 
 // A host or device pointer as the driver's unified address (copies infer the direction).
-inline CUdeviceptr address(const void* p) noexcept { return static_cast<CUdeviceptr>(reinterpret_cast<std::uintptr_t>(p)); }
+inline CUdeviceptr address(const void* p) noexcept {
+  return static_cast<CUdeviceptr>(reinterpret_cast<std::uintptr_t>(p));
+}
 
 }  // namespace trtn::cuda

@@ -22,7 +22,9 @@ constexpr Symbol kSymbols[] = {
 #undef TRTN_DRIVER_SYMBOL
 };
 
-std::string versionText(int v) { return std::to_string(v / 1000) + "." + std::to_string((v % 1000) / 10); }
+std::string versionText(int v) {
+  return std::to_string(v / 1000) + "." + std::to_string((v % 1000) / 10);
+}
 
 // What loading the driver gave, kept for the process: a driver that is missing or unusable
 // stays so (the dynamic loader would not find another one later either).
@@ -79,8 +81,8 @@ LoadedDriver load() {
     return d;
   }
   std::vector<std::string> missing;
-#define TRTN_RESOLVE(member, symbol, params)                                             \
-  d.api.member = reinterpret_cast<decltype(d.api.member)>(dlsym(handle, symbol));       \
+#define TRTN_RESOLVE(member, symbol, params)                                      \
+  d.api.member = reinterpret_cast<decltype(d.api.member)>(dlsym(handle, symbol)); \
   if (d.api.member == nullptr) missing.push_back(symbol);
   TRTN_CUDA_DRIVER_FUNCTIONS(TRTN_RESOLVE)
 #undef TRTN_RESOLVE
@@ -188,6 +190,8 @@ NativeError driverFailure(CUresult status, const char* member) {
   return NativeError(status == CUDA_ERROR_OUT_OF_MEMORY ? "ERR_CUDA_OOM" : "ERR_CUDA", message, name, sticky);
 }
 
-void throwDriver(CUresult status, const char* member) { throw driverFailure(status, member); }
+void throwDriver(CUresult status, const char* member) {
+  throw driverFailure(status, member);
+}
 
 }  // namespace trtn::cuda

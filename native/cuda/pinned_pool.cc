@@ -16,7 +16,9 @@ void freeHost(void* ptr) noexcept {
 
 }  // namespace
 
-PinnedBlock::~PinnedBlock() { pool_->giveBack(ptr_, capacity_); }
+PinnedBlock::~PinnedBlock() {
+  pool_->giveBack(ptr_, capacity_);
+}
 
 std::shared_ptr<PinnedPool> PinnedPool::create(std::size_t maxCachedBytes) {
   return std::shared_ptr<PinnedPool>(new PinnedPool(maxCachedBytes));

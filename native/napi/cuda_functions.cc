@@ -25,7 +25,9 @@ Napi::Value driverVersion(const Napi::CallbackInfo& info) {
   return guarded(info.Env(), [&] { return Napi::Number::New(info.Env(), cuda::driverVersion()).As<Napi::Value>(); });
 }
 
-Napi::Value headerVersion(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), CUDA_VERSION); }
+Napi::Value headerVersion(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), CUDA_VERSION);
+}
 
 Napi::Value deviceCount(const Napi::CallbackInfo& info) {
   return guarded(info.Env(), [&] { return Napi::Number::New(info.Env(), cuda::deviceCount()).As<Napi::Value>(); });

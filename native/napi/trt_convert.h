@@ -94,7 +94,9 @@ inline std::vector<int64_t> int64Array(Napi::Value v, const std::string& what) {
   return out;
 }
 
-inline Napi::Value property(Napi::Object o, const char* key) { return o.Has(key) ? o.Get(key) : o.Env().Undefined(); }
+inline Napi::Value property(Napi::Object o, const char* key) {
+  return o.Has(key) ? o.Get(key) : o.Env().Undefined();
+}
 
 inline bool boolProperty(Napi::Object o, const char* key, bool fallback) {
   Napi::Value v = property(o, key);

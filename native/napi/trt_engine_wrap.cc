@@ -1,6 +1,5 @@
 #include "napi/trt_engine_wrap.h"
 
-
 #include <vector>
 
 #include "napi/args.h"
@@ -28,7 +27,10 @@ std::unique_ptr<NativeError> currentError() {
 class DeserializeWorker : public Napi::AsyncWorker {
  public:
   DeserializeWorker(Napi::Env env, Napi::Value plan, ByteView view, trt::DeserializeOptions options)
-      : Napi::AsyncWorker(env, "tensorrt-node:deserialize"), deferred_(Napi::Promise::Deferred::New(env)), view_(view), options_(options) {
+      : Napi::AsyncWorker(env, "tensorrt-node:deserialize"),
+        deferred_(Napi::Promise::Deferred::New(env)),
+        view_(view),
+        options_(options) {
     planRef_ = Napi::Persistent(plan.As<Napi::Object>());
   }
   Napi::Promise promise() const { return deferred_.Promise(); }
@@ -168,7 +170,9 @@ Napi::Value EngineWrap::createContexts(const Napi::CallbackInfo& info) {
   });
 }
 
-Napi::Value EngineWrap::lost(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), engine_ && engine_->lost()); }
+Napi::Value EngineWrap::lost(const Napi::CallbackInfo& info) {
+  return Napi::Boolean::New(info.Env(), engine_ && engine_->lost());
+}
 
 Napi::Value EngineWrap::dispose(const Napi::CallbackInfo& info) {
   // Contexts hold the engine; it is freed with the last of them.
@@ -176,7 +180,9 @@ Napi::Value EngineWrap::dispose(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-Napi::Value EngineWrap::disposed(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), !engine_); }
+Napi::Value EngineWrap::disposed(const Napi::CallbackInfo& info) {
+  return Napi::Boolean::New(info.Env(), !engine_);
+}
 
 // trtDeserialize(plan: Uint8Array, { device, allowHostCode }) -> Promise<TrtEngine>
 Napi::Value trtDeserialize(const Napi::CallbackInfo& info) {

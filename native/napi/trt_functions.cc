@@ -15,7 +15,9 @@ namespace trtn {
 
 namespace {
 
-Napi::Value stringOrNull(Napi::Env env, const std::string& s) { return s.empty() ? env.Null() : Napi::String::New(env, s); }
+Napi::Value stringOrNull(Napi::Env env, const std::string& s) {
+  return s.empty() ? env.Null() : Napi::String::New(env, s);
+}
 
 Napi::Array strings(Napi::Env env, const std::vector<std::string>& v) {
   Napi::Array a = Napi::Array::New(env, v.size());

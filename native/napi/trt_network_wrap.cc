@@ -1,6 +1,5 @@
 #include "napi/trt_network_wrap.h"
 
-
 #include <cstring>
 
 #include "napi/args.h"
@@ -76,7 +75,8 @@ trt::BuildConfig parseBuildConfig(Napi::Object o) {
     c.profiles.push_back(std::move(profile));
   }
   Napi::Value ws = property(o, "workspaceBytes");
-  if (!ws.IsUndefined() && !ws.IsNull()) c.workspaceBytes = static_cast<uint64_t>(intProperty(o, "workspaceBytes", 0, 0, kMaxSafeInteger));
+  if (!ws.IsUndefined() && !ws.IsNull())
+    c.workspaceBytes = static_cast<uint64_t>(intProperty(o, "workspaceBytes", 0, 0, kMaxSafeInteger));
   c.optimizationLevel = static_cast<int>(intProperty(o, "optimizationLevel", 3, 0, 5));
   c.hardwareCompatibility = static_cast<int>(intProperty(o, "hardwareCompatibility", 0, 0, 2));
   c.versionCompatible = boolProperty(o, "versionCompatible", false);
@@ -128,13 +128,14 @@ class BuildWorker : public ProgressQueueWorker {
     int64_t listener = -1;
     if (logSeverity_ >= 0 && !onEvent_.IsEmpty()) {
       auto gate = gate_;
-      listener = trt::addLogListener(static_cast<trt::Severity>(logSeverity_), [gate](trt::Severity severity, const char* message) {
-        BuildEvent e;
-        e.kind = 3;
-        e.severity = static_cast<int>(severity);
-        e.message = message;
-        gate->send(e);
-      });
+      listener =
+          trt::addLogListener(static_cast<trt::Severity>(logSeverity_), [gate](trt::Severity severity, const char* message) {
+            BuildEvent e;
+            e.kind = 3;
+            e.severity = static_cast<int>(severity);
+            e.message = message;
+            gate->send(e);
+          });
     }
     try {
       result_ = network_->build(std::move(config_), progress_.get());
@@ -312,7 +313,9 @@ Napi::Object NetworkWrap::create(Napi::Env env, std::shared_ptr<trt::Network> ne
   return InstanceData::of(env).trtNetworkCtor.New({Napi::External<std::shared_ptr<trt::Network>>::New(env, &network)});
 }
 
-void NetworkWrap::buildFinished() { progress_.reset(); }
+void NetworkWrap::buildFinished() {
+  progress_.reset();
+}
 
 // build(config, onEvent?) -> Promise<{ plan: Uint8Array, timingCache: Uint8Array | null, warnings: string[] }>
 Napi::Value NetworkWrap::build(const Napi::CallbackInfo& info) {
@@ -356,9 +359,13 @@ Napi::Value NetworkWrap::dispose(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-Napi::Value NetworkWrap::disposed(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), !network_); }
+Napi::Value NetworkWrap::disposed(const Napi::CallbackInfo& info) {
+  return Napi::Boolean::New(info.Env(), !network_);
+}
 
-Napi::Value NetworkWrap::building(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), static_cast<bool>(progress_)); }
+Napi::Value NetworkWrap::building(const Napi::CallbackInfo& info) {
+  return Napi::Boolean::New(info.Env(), static_cast<bool>(progress_));
+}
 
 // trtParseOnnx(bytes: Uint8Array, modelPath: string | null, { device, stronglyTyped })
 Napi::Value trtParseOnnx(const Napi::CallbackInfo& info) {

@@ -52,7 +52,10 @@ class ProbeCompletion : public Completion {
  public:
   ProbeCompletion(Napi::Env env, std::shared_ptr<StagingProbeState> state, std::vector<int> wanted,
                   std::vector<std::shared_ptr<cuda::PinnedBlock>> blocks)
-      : deferred_(Napi::Promise::Deferred::New(env)), state_(std::move(state)), wanted_(std::move(wanted)), blocks_(std::move(blocks)) {}
+      : deferred_(Napi::Promise::Deferred::New(env)),
+        state_(std::move(state)),
+        wanted_(std::move(wanted)),
+        blocks_(std::move(blocks)) {}
   ~ProbeCompletion() override { state_->busy = false; }
   Napi::Promise promise() const { return deferred_.Promise(); }
 
@@ -74,7 +77,8 @@ class ProbeCompletion : public Completion {
         if (bytes > 0) std::memcpy(data.Data(), state_->outHost[index]->data(), bytes);
       }
       Napi::Array dims = Napi::Array::New(env, state_->outDims[index].size());
-      for (std::size_t d = 0; d < state_->outDims[index].size(); d++) dims.Set(static_cast<uint32_t>(d), state_->outDims[index][d]);
+      for (std::size_t d = 0; d < state_->outDims[index].size(); d++)
+        dims.Set(static_cast<uint32_t>(d), state_->outDims[index][d]);
       Napi::Object item = Napi::Object::New(env);
       item.Set("index", static_cast<double>(index));
       item.Set("dims", dims);
@@ -96,7 +100,10 @@ class ProbeCompletion : public Completion {
 class BareLoop : public Napi::AsyncWorker {
  public:
   BareLoop(Napi::Env env, std::shared_ptr<StagingProbeState> state, int iterations)
-      : Napi::AsyncWorker(env, "tensorrt-node:bare-loop"), deferred_(Napi::Promise::Deferred::New(env)), state_(std::move(state)), iterations_(iterations) {}
+      : Napi::AsyncWorker(env, "tensorrt-node:bare-loop"),
+        deferred_(Napi::Promise::Deferred::New(env)),
+        state_(std::move(state)),
+        iterations_(iterations) {}
   Napi::Promise promise() const { return deferred_.Promise(); }
 
   void Execute() override {
@@ -108,7 +115,8 @@ class BareLoop : public Napi::AsyncWorker {
           TRTN_CU(memcpyAsync, state_->inDevice[i]->address(), cuda::address(state_->inHost[i]->data()), state_->inBytes[i], s);
         }
         for (std::size_t i = 0; i < state_->outBytes.size(); i++) {
-          TRTN_CU(memcpyAsync, cuda::address(state_->outHost[i]->data()), state_->outDevice[i]->address(), state_->outBytes[i], s);
+          TRTN_CU(memcpyAsync, cuda::address(state_->outHost[i]->data()), state_->outDevice[i]->address(), state_->outBytes[i],
+                  s);
         }
         TRTN_CU(streamSynchronize, s);
       };
@@ -263,7 +271,9 @@ Napi::Value StagingProbeWrap::bareRoundTrips(const Napi::CallbackInfo& info) {
   });
 }
 
-Napi::Value StagingProbeWrap::profile(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), 0); }
+Napi::Value StagingProbeWrap::profile(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), 0);
+}
 
 Napi::Value StagingProbeWrap::stats(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -272,7 +282,8 @@ Napi::Value StagingProbeWrap::stats(const Napi::CallbackInfo& info) {
   o.Set("graphFailures", 0);
   Napi::Array caps = Napi::Array::New(env);
   if (state_) {
-    for (std::size_t i = 0; i < state_->outBytes.size(); i++) caps.Set(static_cast<uint32_t>(i), static_cast<double>(state_->outBytes[i]));
+    for (std::size_t i = 0; i < state_->outBytes.size(); i++)
+      caps.Set(static_cast<uint32_t>(i), static_cast<double>(state_->outBytes[i]));
   }
   o.Set("outputCapacity", caps);
   if (state_) {
@@ -293,6 +304,8 @@ Napi::Value StagingProbeWrap::dispose(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-Napi::Value StagingProbeWrap::disposed(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), !state_); }
+Napi::Value StagingProbeWrap::disposed(const Napi::CallbackInfo& info) {
+  return Napi::Boolean::New(info.Env(), !state_);
+}
 
 }  // namespace trtn

@@ -103,9 +103,9 @@ Severity parseSeverity(const std::string& name) noexcept;
 
 struct NetworkTensor {
   std::string name;
-  std::string dtype;                   // see dataTypeName() in data_type.h
-  std::vector<int64_t> dims;           // -1 for a dynamic dim
-  std::vector<std::string> dimNames;   // the ONNX dim_param of each dim, "" where it has none
+  std::string dtype;                  // see dataTypeName() in data_type.h
+  std::vector<int64_t> dims;          // -1 for a dynamic dim
+  std::vector<std::string> dimNames;  // the ONNX dim_param of each dim, "" where it has none
   bool isShapeTensor = false;
 };
 
@@ -139,16 +139,16 @@ struct BuildConfig {
   // One entry per optimization profile; each names every input with a dynamic dim.
   std::vector<std::vector<InputRange>> profiles;
   std::optional<uint64_t> workspaceBytes;
-  int optimizationLevel = 3;                // 0..5, TensorRT's default is 3
-  int hardwareCompatibility = 0;            // HardwareCompatibilityLevel: 0 none, 1 Ampere+, 2 same CC
+  int optimizationLevel = 3;      // 0..5, TensorRT's default is 3
+  int hardwareCompatibility = 0;  // HardwareCompatibilityLevel: 0 none, 1 Ampere+, 2 same CC
   bool versionCompatible = false;
   bool excludeLeanRuntime = false;
   bool refit = false;
-  bool fp16BuilderFlag = false;             // TensorRT 10.x only (weakly typed network)
-  bool tf32 = true;                         // TensorRT enables TF32 by default
-  int maxAuxStreams = -1;                   // -1: TensorRT decides
+  bool fp16BuilderFlag = false;  // TensorRT 10.x only (weakly typed network)
+  bool tf32 = true;              // TensorRT enables TF32 by default
+  int maxAuxStreams = -1;        // -1: TensorRT decides
   bool useTimingCache = false;
-  std::vector<uint8_t> timingCache;         // serialized cache to start from (may be empty)
+  std::vector<uint8_t> timingCache;  // serialized cache to start from (may be empty)
 };
 
 // Bytes TensorRT made (a serialized plan), freed with the object.
@@ -228,12 +228,12 @@ struct ProfileShape {
 struct EngineTensor {
   std::string name;
   bool input = false;
-  std::string dtype;              // see dataTypeName()
-  std::size_t elementSize = 0;    // 0 for types not exchanged with JS
-  std::vector<int64_t> dims;      // -1 for dims that vary at run time
-  bool isShapeTensor = false;     // an input whose values (not only its shape) shape the outputs
-  bool onHost = false;            // TensorLocation::kHOST
-  bool linear = true;             // TensorFormat::kLINEAR (row-major), the only layout JS exchanges
+  std::string dtype;                   // see dataTypeName()
+  std::size_t elementSize = 0;         // 0 for types not exchanged with JS
+  std::vector<int64_t> dims;           // -1 for dims that vary at run time
+  bool isShapeTensor = false;          // an input whose values (not only its shape) shape the outputs
+  bool onHost = false;                 // TensorLocation::kHOST
+  bool linear = true;                  // TensorFormat::kLINEAR (row-major), the only layout JS exchanges
   std::vector<ProfileShape> profiles;  // inputs: the range of each optimization profile
 };
 

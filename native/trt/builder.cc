@@ -29,7 +29,8 @@ std::string describe(const InputRange& r, std::size_t profile) {
 void EngineBuilder::addProfiles(nvinfer1::IBuilderConfig& config) {
   ErrorRecorder* rec = &net_.recorder();
   for (std::size_t p = 0; p < config_.profiles.size(); p++) {
-    nvinfer1::IOptimizationProfile* profile = notNull(net_.builder().createOptimizationProfile(), rec, "createOptimizationProfile");
+    nvinfer1::IOptimizationProfile* profile =
+        notNull(net_.builder().createOptimizationProfile(), rec, "createOptimizationProfile");
     for (const InputRange& r : config_.profiles[p]) {
       const std::string what = describe(r, p);
       using nvinfer1::OptProfileSelector;
@@ -78,7 +79,8 @@ BuildResult EngineBuilder::build(ProgressMonitor* monitor) {
   }
   if (config_.fp16BuilderFlag) {
 #if NV_TENSORRT_MAJOR >= 11
-    throwInvalidArg("fp16Mode 'builder-flag' needs TensorRT 10.x: TensorRT 11 removed BuilderFlag::kFP16 (use fp16Mode 'convert')");
+    throwInvalidArg(
+        "fp16Mode 'builder-flag' needs TensorRT 10.x: TensorRT 11 removed BuilderFlag::kFP16 (use fp16Mode 'convert')");
 #else
     if (net_.stronglyTyped()) {
       throwInvalidArg("the kFP16 builder flag needs a weakly typed network; parse with stronglyTyped false");

@@ -8,7 +8,9 @@ CudaGraph::~CudaGraph() {
   if (exec_ != nullptr) (void)cuda::driver().graphExecDestroy(exec_);
 }
 
-void CudaGraph::beginCapture(CUstream stream) { TRTN_CU(streamBeginCapture, stream, CU_STREAM_CAPTURE_MODE_THREAD_LOCAL); }
+void CudaGraph::beginCapture(CUstream stream) {
+  TRTN_CU(streamBeginCapture, stream, CU_STREAM_CAPTURE_MODE_THREAD_LOCAL);
+}
 
 bool CudaGraph::endCapture(CUstream stream, bool captured) {
   const cuda::DriverApi& api = cuda::driver();
@@ -31,6 +33,8 @@ bool CudaGraph::endCapture(CUstream stream, bool captured) {
   return true;
 }
 
-void CudaGraph::launch(CUstream stream) const { TRTN_CU(graphLaunch, exec_, stream); }
+void CudaGraph::launch(CUstream stream) const {
+  TRTN_CU(graphLaunch, exec_, stream);
+}
 
 }  // namespace trtn::trt

@@ -21,7 +21,8 @@ constexpr std::size_t kPinnedCacheBytes = 64u << 20;
 constexpr std::size_t kOutputCacheBytes = 256u << 20;
 }  // namespace
 
-std::shared_ptr<DeserializedEngine> DeserializedEngine::deserialize(const void* data, std::size_t size, const DeserializeOptions& options) {
+std::shared_ptr<DeserializedEngine> DeserializedEngine::deserialize(const void* data, std::size_t size,
+                                                                    const DeserializeOptions& options) {
   const Library& lib = requireLibrary(false);
   if (data == nullptr || size == 0) throwInvalidArg("the plan is empty");
   cuda::DeviceGuard guard(options.device);
@@ -30,8 +31,8 @@ std::shared_ptr<DeserializedEngine> DeserializedEngine::deserialize(const void* 
   e->recorder_ = std::make_unique<ErrorRecorder>();
   ErrorRecorder* rec = e->recorder_.get();
   nvinfer1::ILogger* logger = &Logger::instance();
-  e->runtime_.reset(notNull(static_cast<nvinfer1::IRuntime*>(lib.createRuntime(logger, NV_TENSORRT_VERSION)), nullptr,
-                            "createInferRuntime"));
+  e->runtime_.reset(
+      notNull(static_cast<nvinfer1::IRuntime*>(lib.createRuntime(logger, NV_TENSORRT_VERSION)), nullptr, "createInferRuntime"));
   e->runtime_->setErrorRecorder(rec);
   if (options.allowHostCode) e->runtime_->setEngineHostCodeAllowed(true);
   e->engine_.reset(notNull(e->runtime_->deserializeCudaEngine(data, size), rec, "deserializeCudaEngine"));
@@ -48,7 +49,9 @@ DeserializedEngine::~DeserializedEngine() {
   runtime_.reset();
 }
 
-int64_t DeserializedEngine::deviceMemoryBytes() const noexcept { return engine_->getDeviceMemorySizeV2(); }
+int64_t DeserializedEngine::deviceMemoryBytes() const noexcept {
+  return engine_->getDeviceMemorySizeV2();
+}
 
 void DeserializedEngine::describe() {
   const int32_t n = engine_->getNbIOTensors();

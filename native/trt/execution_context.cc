@@ -15,7 +15,9 @@ namespace trtn::trt {
 
 namespace {
 
-std::string quoted(const std::string& s) { return "\"" + s + "\""; }
+std::string quoted(const std::string& s) {
+  return "\"" + s + "\"";
+}
 
 std::string formatVector(const std::vector<int64_t>& dims) {
   std::string out = "[";
@@ -26,7 +28,9 @@ std::string formatVector(const std::vector<int64_t>& dims) {
   return out + "]";
 }
 
-int64_t volumeOf(const std::vector<int64_t>& dims) { return volume(toDims(dims, "dims")); }
+int64_t volumeOf(const std::vector<int64_t>& dims) {
+  return volume(toDims(dims, "dims"));
+}
 
 NativeError lostError() {
   return NativeError("ERR_CUDA",
@@ -64,12 +68,14 @@ void EngineContext::init() {
                       ", which tensorrt-node cannot exchange with JavaScript");
     }
     if (t.input && t.isShapeTensor) {
-      throwInvalidArg("input " + quoted(t.name) + " is a shape tensor (its values set output shapes); tensorrt-node does "
+      throwInvalidArg("input " + quoted(t.name) +
+                      " is a shape tensor (its values set output shapes); tensorrt-node does "
                       "not support shape-tensor inputs");
     }
     if (t.onHost) throwInvalidArg(kind + quoted(t.name) + " lives in host memory; tensorrt-node supports device I/O only");
     if (!t.linear) {
-      throwInvalidArg(kind + quoted(t.name) + " has a vectorized (non-linear) layout; rebuild the engine without "
+      throwInvalidArg(kind + quoted(t.name) +
+                      " has a vectorized (non-linear) layout; rebuild the engine without "
                       "allowed-format restrictions on I/O tensors");
     }
     Binding b;
@@ -255,8 +261,8 @@ std::vector<ExecutionContext::Output> EngineContext::enqueue(const std::vector<I
       }
       const int64_t count = volumeOf(in.dims);
       if (count < 0 || static_cast<std::size_t>(count) * b.tensor->elementSize != in.bytes) {
-        throwInvalidArg("input " + quoted(b.tensor->name) + " has " + std::to_string(in.bytes) + " bytes, which do not match dims " +
-                        formatVector(in.dims));
+        throwInvalidArg("input " + quoted(b.tensor->name) + " has " + std::to_string(in.bytes) +
+                        " bytes, which do not match dims " + formatVector(in.dims));
       }
       if (in.bytes > b.capacity) {
         const auto& range = b.tensor->profiles.at(static_cast<std::size_t>(options_.profile));

@@ -162,7 +162,8 @@ std::vector<std::string> siblingsOf(const std::string& folder) {
   if (d == nullptr) return out;
   while (const dirent* e = readdir(d)) {
     const std::string name = e->d_name;
-    const bool builderResource = name.rfind("libnvinfer_builder_resource", 0) == 0 && name.find(".so." + major) != std::string::npos;
+    const bool builderResource =
+        name.rfind("libnvinfer_builder_resource", 0) == 0 && name.find(".so." + major) != std::string::npos;
     const bool runtime = name == "libnvinfer_lean.so." + major || name == "libnvinfer_dispatch.so." + major;
     if (builderResource || runtime) out.push_back(join(folder, name));
   }
@@ -213,14 +214,20 @@ void registerPlugins(const Found& found, const std::string& folder, Library& lib
 
 }  // namespace
 
-bool available() noexcept { return true; }
+bool available() noexcept {
+  return true;
+}
 
 std::string headerVersion() {
   return std::to_string(NV_TENSORRT_MAJOR) + "." + std::to_string(NV_TENSORRT_MINOR) + "." + std::to_string(NV_TENSORRT_PATCH);
 }
 
-std::string inferLibraryName() { return "libnvinfer.so." + std::to_string(NV_TENSORRT_MAJOR); }
-std::string parserLibraryName() { return "libnvonnxparser.so." + std::to_string(NV_TENSORRT_MAJOR); }
+std::string inferLibraryName() {
+  return "libnvinfer.so." + std::to_string(NV_TENSORRT_MAJOR);
+}
+std::string parserLibraryName() {
+  return "libnvonnxparser.so." + std::to_string(NV_TENSORRT_MAJOR);
+}
 
 const Library* loaded() {
   std::lock_guard<std::mutex> lock(gMutex);
@@ -233,7 +240,8 @@ const Library& requireLibrary(bool parser) {
     throw NativeError("ERR_TENSORRT_NOT_FOUND", "TensorRT is not loaded (trtLoad was not called or found no library)");
   }
   if (parser && lib->createParser == nullptr) {
-    throw NativeError("ERR_TENSORRT_NOT_FOUND", "TensorRT's ONNX parser (" + parserLibraryName() + ") was not loaded: " + lib->parserError);
+    throw NativeError("ERR_TENSORRT_NOT_FOUND",
+                      "TensorRT's ONNX parser (" + parserLibraryName() + ") was not loaded: " + lib->parserError);
   }
   return *lib;
 }

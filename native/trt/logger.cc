@@ -55,17 +55,26 @@ void Logger::removeListener(int64_t id) {
   listeners_.erase(id);
 }
 
-int64_t addLogListener(Severity maxSeverity, LogListener listener) { return Logger::instance().addListener(maxSeverity, std::move(listener)); }
+int64_t addLogListener(Severity maxSeverity, LogListener listener) {
+  return Logger::instance().addListener(maxSeverity, std::move(listener));
+}
 
-void removeLogListener(int64_t id) { Logger::instance().removeListener(id); }
+void removeLogListener(int64_t id) {
+  Logger::instance().removeListener(id);
+}
 
 const char* severityName(Severity severity) noexcept {
   switch (severity) {
-    case Severity::kInternalError: return "internal-error";
-    case Severity::kError: return "error";
-    case Severity::kWarning: return "warning";
-    case Severity::kInfo: return "info";
-    case Severity::kVerbose: return "verbose";
+    case Severity::kInternalError:
+      return "internal-error";
+    case Severity::kError:
+      return "error";
+    case Severity::kWarning:
+      return "warning";
+    case Severity::kInfo:
+      return "info";
+    case Severity::kVerbose:
+      return "verbose";
   }
   return "unknown";
 }

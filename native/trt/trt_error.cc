@@ -33,6 +33,8 @@ NativeError trtFailure(ErrorRecorder* recorder, const std::string& what, CUstrea
   return NativeError(oom ? "ERR_CUDA_OOM" : "ERR_TENSORRT", message);
 }
 
-void throwTrt(ErrorRecorder* recorder, const std::string& what, CUstream stream) { throw trtFailure(recorder, what, stream); }
+void throwTrt(ErrorRecorder* recorder, const std::string& what, CUstream stream) {
+  throw trtFailure(recorder, what, stream);
+}
 
 }  // namespace trtn::trt

@@ -28,7 +28,7 @@ T* notNull(T* p, ErrorRecorder* recorder, const char* what) {
 }  // namespace trtn::trt
 
 // CHECK_TRT(context->enqueueV3(stream), &recorder): throws unless the call returned true.
-#define CHECK_TRT(call, recorder)                                 \
-  do {                                                            \
-    if (!(call)) ::trtn::trt::throwTrt((recorder), #call);        \
+#define CHECK_TRT(call, recorder)                          \
+  do {                                                     \
+    if (!(call)) ::trtn::trt::throwTrt((recorder), #call); \
   } while (0)

@@ -58,7 +58,11 @@ function pythonSitePackages(e: SearchEnvironment): string[] {
   const out: string[] = [];
   for (const prefix of prefixes) {
     const lib = join(prefix, 'lib');
-    for (const py of e.list(lib).filter((n) => PYTHON_DIR.test(n)).sort().reverse()) {
+    for (const py of e
+      .list(lib)
+      .filter((n) => PYTHON_DIR.test(n))
+      .sort()
+      .reverse()) {
       for (const kind of ['site-packages', 'dist-packages']) out.push(join(lib, py, kind));
     }
   }
@@ -74,11 +78,20 @@ export function tensorrtLibraryDirs(environment: Partial<SearchEnvironment> = {}
   const multiarch = e.arch === 'arm64' ? 'aarch64-linux-gnu' : 'x86_64-linux-gnu';
   const fixed = [`/usr/lib/${multiarch}`, '/usr/local/tensorrt/lib', '/opt/tensorrt/lib', '/usr/lib64'];
   for (const root of ['/usr/local', '/opt']) {
-    for (const n of e.list(root).filter((x) => /^TensorRT/i.test(x)).sort().reverse()) fixed.push(join(root, n, 'lib'));
+    for (const n of e
+      .list(root)
+      .filter((x) => /^TensorRT/i.test(x))
+      .sort()
+      .reverse())
+      fixed.push(join(root, n, 'lib'));
   }
   for (const d of fixed) if (e.isDir(d)) dirs.push(d);
   for (const site of pythonSitePackages(e)) {
-    for (const n of e.list(site).filter((x) => WHEEL_LIBS.test(x)).sort()) dirs.push(join(site, n));
+    for (const n of e
+      .list(site)
+      .filter((x) => WHEEL_LIBS.test(x))
+      .sort())
+      dirs.push(join(site, n));
   }
   return [...new Set(dirs)];
 }
@@ -188,7 +201,12 @@ export function requireTensorRT(): TensorRTRuntime {
       (versionProblem
         ? ` A TensorRT older than the headers this addon was built with can be used by building the addon from source against its own headers (TENSORRT_ROOT=/path/to/TensorRT ${buildFromSourceCommand()}).`
         : '');
-    const summary = versionProblem?.error ?? all.map((r) => r.error).filter(Boolean).join('; ');
+    const summary =
+      versionProblem?.error ??
+      all
+        .map((r) => r.error)
+        .filter(Boolean)
+        .join('; ');
     const Err = versionProblem ? TensorRTVersionError : TensorRTNotFoundError;
     throw new Err(`${summary}; searched:\n${where}\n${remedy}`, { searched });
   }

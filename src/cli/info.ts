@@ -23,7 +23,9 @@ export function formatInfo(info: RuntimeInfo): string {
   if (info.addon.loaded) {
     const trt = info.addon.builtWith.tensorrt;
     lines.push(`  loaded from  ${info.addon.path}${info.addon.reason ? ` (${info.addon.reason})` : ''}`);
-    lines.push(`  drives       ${trt.length > 0 ? `TensorRT ${trt.join(', ')} (headers)` : 'no TensorRT: built without TensorRT headers'}; CUDA ${info.addon.builtWith.cuda} headers`);
+    lines.push(
+      `  drives       ${trt.length > 0 ? `TensorRT ${trt.join(', ')} (headers)` : 'no TensorRT: built without TensorRT headers'}; CUDA ${info.addon.builtWith.cuda} headers`,
+    );
   } else {
     lines.push('  not loaded');
     for (const l of (info.addon.error ?? '').split('\n')) lines.push(`  ${l}`);
@@ -35,7 +37,9 @@ export function formatInfo(info: RuntimeInfo): string {
   if (info.cuda.devices) {
     if (info.cuda.devices.length === 0) lines.push(`  devices      none (${CUDA_ADVICE.CUDA_ERROR_NO_DEVICE})`);
     for (const d of info.cuda.devices) {
-      lines.push(`  device ${d.index}     ${d.name}, compute ${d.computeCapability}, ${d.multiProcessorCount} SMs, ${gib(d.totalMemory)} (${gib(d.freeMemory)} free), ${d.pciBusId}`);
+      lines.push(
+        `  device ${d.index}     ${d.name}, compute ${d.computeCapability}, ${d.multiProcessorCount} SMs, ${gib(d.totalMemory)} (${gib(d.freeMemory)} free), ${d.pciBusId}`,
+      );
     }
   }
   if (info.cuda.error) {

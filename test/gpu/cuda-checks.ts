@@ -158,7 +158,11 @@ export async function pinnedPoolReuse(): Promise<CheckRow[]> {
   dev.free();
   pool.trim();
   const s3 = pool.stats();
-  rows.push({ check: 'pinned pool trim', ok: s3.cachedBytes === 0 && s3.inUseBytes === 0, detail: `cached ${s3.cachedBytes}, in use ${s3.inUseBytes}, frees ${s3.frees}` });
+  rows.push({
+    check: 'pinned pool trim',
+    ok: s3.cachedBytes === 0 && s3.inUseBytes === 0,
+    detail: `cached ${s3.cachedBytes}, in use ${s3.inUseBytes}, frees ${s3.frees}`,
+  });
   stream.dispose();
   return rows;
 }
@@ -273,7 +277,11 @@ export async function completionLatency(calls = 5000): Promise<CheckRow[]> {
   back.release();
   for (const s of streams) s.dispose();
   return [
-    { check: 'completion latency (4 KiB H2D+D2H)', ok: median > 0, detail: `median ${median.toFixed(1)} us, p99 ${p99.toFixed(1)} us per H2D+D2H pair, both awaited (${calls} pairs, one at a time)` },
+    {
+      check: 'completion latency (4 KiB H2D+D2H)',
+      ok: median > 0,
+      detail: `median ${median.toFixed(1)} us, p99 ${p99.toFixed(1)} us per H2D+D2H pair, both awaited (${calls} pairs, one at a time)`,
+    },
     { check: 'completion throughput', ok: perSecond > 0, detail: `${Math.round(perSecond).toLocaleString('en-US')} copies/s with 64 in flight on 4 streams` },
   ];
 }

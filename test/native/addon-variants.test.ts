@@ -17,7 +17,9 @@ const root = join(__dirname, '..', '..');
 const release = join(root, 'build', 'Release');
 const built = (() => {
   try {
-    return readdirSync(release).filter((n) => /^tensorrt_node(-trt\d+)?\.node$/.test(n)).map((n) => join(release, n));
+    return readdirSync(release)
+      .filter((n) => /^tensorrt_node(-trt\d+)?\.node$/.test(n))
+      .map((n) => join(release, n));
   } catch {
     return [];
   }
@@ -94,7 +96,11 @@ describe('choosing the addon variant', () => {
 describe.skipIf(built.length === 0)('test-loading the binaries in a child process', () => {
   it('survives a binary that crashes while loading and goes on with the next ones', () => {
     const dir = join(tmp, 'crash');
-    const crasher = fakeLibrary(dir, 'tensorrt_node-trt12.node', '#include <signal.h>\n__attribute__((constructor)) static void boom(void) { raise(SIGSEGV); }');
+    const crasher = fakeLibrary(
+      dir,
+      'tensorrt_node-trt12.node',
+      '#include <signal.h>\n__attribute__((constructor)) static void boom(void) { raise(SIGSEGV); }',
+    );
     const bogus = join(dir, 'tensorrt_node-trt13.node');
     writeFileSync(bogus, 'not a shared object');
     const real = built[0]!;
@@ -135,21 +141,26 @@ describe.skipIf(variants.length < 2)('the variant this process loads, against st
     expect(r.tensorrt).toMatchObject({ found: true, version: `${oldest}.50.0`, libraryPath: join(lib, `libnvinfer.so.${oldest}`) });
     expect(r.tensorrt.searched[0]).toEqual({ path: join(lib, `libnvinfer.so.${oldest}`), error: null });
     // The newer major was looked for too (by the child that chose the variant).
-    expect(r.tensorrt.searched).toContainEqual({ path: join(lib, `libnvinfer.so.${newest}`), error: 'cannot open shared object file: No such file or directory' });
+    expect(r.tensorrt.searched).toContainEqual({
+      path: join(lib, `libnvinfer.so.${newest}`),
+      error: 'cannot open shared object file: No such file or directory',
+    });
 
     const forced = info({ TENSORRT_LIB_DIR: lib, TENSORRT_NODE_TRT_MAJOR: String(newest) });
     expect(forced.addon).toMatchObject({ path: join(release, `tensorrt_node-trt${newest}.node`), reason: `TENSORRT_NODE_TRT_MAJOR=${newest}` });
     expect(forced.tensorrt).toMatchObject({ found: false, error: { code: 'ERR_TENSORRT_NOT_FOUND' } });
   });
 
-  it('reports ERR_TENSORRT_VERSION when the only library is older than its variant\'s headers', () => {
+  it("reports ERR_TENSORRT_VERSION when the only library is older than its variant's headers", () => {
     const lib = join(tmp, 'too-old');
     fakeLibrary(lib, `libnvinfer.so.${oldest}`, inferSource(trtVersion(oldest, 0, 1)));
     const r = info({ TENSORRT_LIB_DIR: lib });
     expect(r.addon.path).toBe(join(release, `tensorrt_node-trt${oldest}.node`));
     expect(r.tensorrt.found).toBe(false);
     expect(r.tensorrt.error.code).toBe('ERR_TENSORRT_VERSION');
-    expect(r.tensorrt.error.message).toMatch(new RegExp(`^TensorRT ${oldest}\\.0\\.1 found, but this addon was built with TensorRT ${oldest}\\.\\d+\\.\\d+ headers and needs`));
+    expect(r.tensorrt.error.message).toMatch(
+      new RegExp(`^TensorRT ${oldest}\\.0\\.1 found, but this addon was built with TensorRT ${oldest}\\.\\d+\\.\\d+ headers and needs`),
+    );
   });
 
   it('hands the verdict to worker threads instead of test-loading again', () => {

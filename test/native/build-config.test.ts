@@ -22,15 +22,19 @@ function configure(name: string, trtRoot: string | undefined) {
   if (trtRoot !== undefined) env.TENSORRT_ROOT = trtRoot;
   const r = spawnSync('cmake', ['-S', root, '-B', join(tmp, name), '-G', 'Ninja'], { env, encoding: 'utf8' });
   // CMake wraps long messages; compare them as one line.
-  return { status: r.status, out: `${r.stdout}\n${r.stderr}`.replace(/\s+/g, " ") };
+  return { status: r.status, out: `${r.stdout}\n${r.stderr}`.replace(/\s+/g, ' ') };
 }
 
 describe.skipIf(!cmake || sets.length < 2)('TensorRT header discovery of the source build', () => {
   it('builds one variant per major from ../shared/trt-sdk when nothing else is set', () => {
     const r = configure('default', undefined);
     expect(r.status, r.out).toBe(0);
-    expect(r.out).toContain(`tensorrt-node: building tensorrt_node-trt11.node (TensorRT 11.1.0 headers at ${join(root, '..', 'shared', 'trt-sdk', '11.1.0', 'include')})`);
-    expect(r.out).toContain(`tensorrt-node: building tensorrt_node-trt10.node (TensorRT 10.16.0 headers at ${join(root, '..', 'shared', 'trt-sdk', '10.16.0', 'include')})`);
+    expect(r.out).toContain(
+      `tensorrt-node: building tensorrt_node-trt11.node (TensorRT 11.1.0 headers at ${join(root, '..', 'shared', 'trt-sdk', '11.1.0', 'include')})`,
+    );
+    expect(r.out).toContain(
+      `tensorrt-node: building tensorrt_node-trt10.node (TensorRT 10.16.0 headers at ${join(root, '..', 'shared', 'trt-sdk', '10.16.0', 'include')})`,
+    );
   });
 
   it('takes TENSORRT_ROOT first (a ":" list), and the first header set of a major wins', () => {

@@ -77,7 +77,11 @@ describe('the CUDA driver, loaded at run time', () => {
 
     const calls = child(['--input-type=module', '-e', CALLS, cudaModule], env);
     expect(calls.stderr).toBe('');
-    const out = JSON.parse(calls.stdout) as { deviceCount: number; driver: number; errors: Record<string, { code: string; cudaError: string; message: string; cls: string } | null> };
+    const out = JSON.parse(calls.stdout) as {
+      deviceCount: number;
+      driver: number;
+      errors: Record<string, { code: string; cudaError: string; message: string; cls: string } | null>;
+    };
     expect(out.deviceCount).toBe(0);
     expect(out.driver).toBe(12040);
     for (const [name, e] of Object.entries(out.errors)) {
@@ -97,7 +101,9 @@ describe('the CUDA driver, loaded at run time', () => {
     expect(info.cuda.driverVersion).toBe('11.8');
     expect(info.cuda.devices).toBeUndefined();
     expect(info.cuda.error).toMatchObject({ code: 'ERR_CUDA', cudaError: 'CUDA_ERROR_INSUFFICIENT_DRIVER' });
-    expect(info.cuda.error.message).toMatch(/libcuda\.so\.1\) supports CUDA 11\.8; tensorrt-node needs a driver for CUDA 12\.0 or newer \(NVIDIA driver 525 or newer\)$/);
+    expect(info.cuda.error.message).toMatch(
+      /libcuda\.so\.1\) supports CUDA 11\.8; tensorrt-node needs a driver for CUDA 12\.0 or newer \(NVIDIA driver 525 or newer\)$/,
+    );
     const text = child([bin, 'info'], env).stdout;
     expect(text).toContain('update the NVIDIA driver to one for CUDA 12.0 or newer');
   });

@@ -12,7 +12,9 @@ import { PREBUILD_PLATFORM } from '../../src/native.js';
 const root = join(__dirname, '..', '..');
 const binaries = [join(root, 'build', 'Release'), join(root, 'prebuilds', PREBUILD_PLATFORM)].flatMap((dir) => {
   try {
-    return readdirSync(dir).filter((n) => n.endsWith('.node')).map((n) => join(dir, n));
+    return readdirSync(dir)
+      .filter((n) => n.endsWith('.node'))
+      .map((n) => join(dir, n));
   } catch {
     return [];
   }
@@ -21,7 +23,7 @@ const binaries = [join(root, 'build', 'Release'), join(root, 'prebuilds', PREBUI
 describe.skipIf(binaries.length === 0)('addon linkage', () => {
   it.each(binaries)('%s needs no CUDA or TensorRT library', (file) => {
     const ldd = execFileSync('ldd', [file], { encoding: 'utf8' });
-    expect(ldd).toMatch(/libc\.so\.6/);  // ldd did read it
+    expect(ldd).toMatch(/libc\.so\.6/); // ldd did read it
     expect(ldd).not.toMatch(/libcudart|libnvinfer|libnvonnxparser|libcuda\.so/);
     const needed = execFileSync('readelf', ['-d', file], { encoding: 'utf8' })
       .split('\n')

@@ -20,7 +20,9 @@ const addons = process.env.TENSORRT_NODE_TEST_TRT_ADDONS
   ? process.env.TENSORRT_NODE_TEST_TRT_ADDONS.split(':').filter((p) => p !== '')
   : (() => {
       try {
-        return readdirSync(release).filter((n) => /^tensorrt_node-trt\d+\.node$/.test(n)).map((n) => join(release, n));
+        return readdirSync(release)
+          .filter((n) => /^tensorrt_node-trt\d+\.node$/.test(n))
+          .map((n) => join(release, n));
       } catch {
         return [];
       }
@@ -60,8 +62,16 @@ async function runPublicApi(addon: string): Promise<Record<string, { code: strin
        console.log(JSON.stringify(r));`,
     );
     const outfile = join(dir, 'entry.mjs');
-    await build({ entryPoints: [entry], outfile, bundle: true, platform: 'node', format: 'esm', external: ['onnxruntime-node'], logLevel: 'error',
-      banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" } });
+    await build({
+      entryPoints: [entry],
+      outfile,
+      bundle: true,
+      platform: 'node',
+      format: 'esm',
+      external: ['onnxruntime-node'],
+      logLevel: 'error',
+      banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
+    });
     const r = spawnSync(process.execPath, [outfile], {
       encoding: 'utf8',
       env: { ...process.env, TENSORRT_NODE_ADDON: addon, TENSORRT_LIB_DIR: '/nonexistent/tensorrt-lib' },
@@ -79,7 +89,21 @@ describe.skipIf(addons.length === 0)('addons built with TensorRT headers, withou
       expect(existsSync(path)).toBe(true);
       const r = spawnSync(process.execPath, ['-e', script, path], { encoding: 'utf8', env: { ...process.env, LD_LIBRARY_PATH: '' } });
       expect(r.stderr).toBe('');
-      const out = JSON.parse(r.stdout) as Record<string, any>;
+      interface Settled {
+        ok?: boolean;
+        code?: string;
+        message?: string;
+      }
+      const out = JSON.parse(r.stdout) as {
+        buildInfo: { tensorrt: string };
+        exports: string[];
+        names: string[];
+        load: { found: boolean; code: string; searched: [{ path: string; error: string }, { path: string; error: string }] };
+        parse: Settled;
+        deserialize: Settled;
+        construct: string;
+        badArg: string;
+      };
       const major = String(out.buildInfo.tensorrt).split('.')[0];
       expect(['10', '11']).toContain(major);
       // TrtStagingProbe is compiled only with TENSORRT_NODE_STAGING_PROBE=ON, never in these builds.

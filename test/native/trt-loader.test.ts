@@ -19,7 +19,9 @@ const addons = process.env.TENSORRT_NODE_TEST_TRT_ADDONS
   ? process.env.TENSORRT_NODE_TEST_TRT_ADDONS.split(':').filter((p) => p !== '')
   : (() => {
       try {
-        return readdirSync(release).filter((n) => /^tensorrt_node-trt\d+\.node$/.test(n)).map((n) => join(release, n));
+        return readdirSync(release)
+          .filter((n) => /^tensorrt_node-trt\d+\.node$/.test(n))
+          .map((n) => join(release, n));
       } catch {
         return [];
       }
