@@ -18,6 +18,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { dirname, join, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { getEnvironmentData, setEnvironmentData } from 'node:worker_threads';
@@ -581,10 +582,18 @@ function tryLoad(): void {
   const causes = variants.filter((v) => v.error !== null).map((v) => `${v.path}: ${v.error}`);
   if (chosen !== undefined) {
     try {
-      const mod = { exports: {} as NativeAddon };
-      process.dlopen(mod, chosen.path);
-      mod.exports.init({ makeError: errorFromCode });
-      addon = mod.exports;
+      // Through require for .node files, so a second load of the same file (a user's own
+      // require) gets this instance instead of registering the module again.
+      let mod: NativeAddon;
+      if (chosen.path.endsWith('.node')) {
+        mod = createRequire(import.meta.url)(chosen.path) as NativeAddon;
+      } else {
+        const holder = { exports: {} as NativeAddon };
+        process.dlopen(holder, chosen.path);
+        mod = holder.exports;
+      }
+      mod.init({ makeError: errorFromCode });
+      addon = mod;
       status = { loaded: true, path: chosen.path, error: null, variants, reason: verdict.reason };
       return;
     } catch (e) {
