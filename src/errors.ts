@@ -25,6 +25,7 @@ export type ErrorCode =
   | 'ERR_ONNX_PARSE'
   | 'ERR_ONNX'
   | 'ERR_ONNXRUNTIME'
+  | 'ERR_WORKER'
   | 'ERR_ADDON_LOAD'
   | 'ERR_IO'
   | 'ERR_INTERNAL';
@@ -173,6 +174,17 @@ export class OnnxRuntimeError extends TensorRTNodeError {
   }
 }
 
+/**
+ * A worker thread that runs the work died or could not start: `worker` is its place in the
+ * pool, `reason` how it ended ('exit', 'error', 'oom', 'load'), `exitCode` its exit code;
+ * `lost: true` when the session cannot run any more.
+ */
+export class WorkerError extends TensorRTNodeError {
+  constructor(message: string, details?: ErrorDetails) {
+    super('ERR_WORKER', message, details);
+  }
+}
+
 /** The native addon could not be loaded; the message lists every cause and the remedy. */
 export class AddonLoadError extends TensorRTNodeError {
   constructor(message: string, details?: ErrorDetails) {
@@ -223,6 +235,8 @@ export function errorFromCode(code: string, message: string, details: ErrorDetai
       return new OnnxParseError(message, details);
     case 'ERR_IO':
       return new FileError(message, details);
+    case 'ERR_WORKER':
+      return new WorkerError(message, details);
     case 'ERR_INTERNAL':
       return new InternalError(message, details);
     default:
