@@ -299,7 +299,7 @@ describe('tensorrt-node compare', () => {
       [['compare', encoderPath, '--b-backend', 'gpu'], '--b-backend must be onnxruntime or tensorrt'],
       [['compare', encoderPath, '--b-backend', 'onnxruntime', '--val-range', 'input_ids:5', '--json', json], '--val-range "input_ids:5": expected NAME:MIN,MAX'],
       [['compare', encoderPath, '--b-backend', 'onnxruntime', '--val-range', 'nope:0,1', '--json', json], 'input "nope" (given a value range or shape) is not an input'],
-      [['compare', join(dir, 'missing.onnx'), '--b-backend', 'onnxruntime', '--json', json], 'error ERR_ONNXRUNTIME'],
+      [['compare', join(dir, 'missing.onnx'), '--b-backend', 'onnxruntime', '--json', json], 'error ERR_IO'],
       [['compare', encoderPath, join(dir, 'mlp.onnx'), '--json', json], 'the two models take different inputs'],
       [['compare', encoderPath, '--b-backend', 'onnxruntime', '--inputs', join(NODE_TESTS, 'README.md'), '--json', json], 'is not valid JSON'],
       [['compare', encoderPath, '--ref-data', dir, '--json', json], 'holds no reference data'],
