@@ -4,13 +4,15 @@
  * threads (ort-pool.ts), each with its own session over the same model. The session
  * (onnxruntime.ts) validates feeds and translates failures; an execution only runs.
  *
- * Copies, worker mode: a feed whose data lives in a SharedArrayBuffer is read in place (the
- * caller must not change it before the run settles). With `transfer`, a feed that spans its
- * whole ArrayBuffer is moved to the worker (0 copies; the caller's array is detached when the
- * run starts). Any other feed is copied once: the caller keeps using it (a view of part of a
- * larger buffer is copied alone rather than cloning the whole buffer). onnxruntime-node copies
- * each output out of ONNX Runtime once, into a buffer made for that run, in the worker too;
- * the worker moves those buffers to this thread (0 copies).
+ * Copies, worker mode: with `transfer`, a feed that spans its whole ArrayBuffer is moved to the
+ * worker (0 copies; the caller's array is detached when the run starts). A feed in a
+ * SharedArrayBuffer is shared with the worker and copied there, off the main thread, because
+ * onnxruntime-node takes ArrayBuffer-backed arrays only (the caller must not change it before
+ * the run settles). Any other feed is copied once on this thread, by postMessage's structured
+ * clone, so the caller keeps using it (a view of part of a larger buffer is copied alone rather
+ * than cloning the whole buffer). onnxruntime-node copies each output out of ONNX Runtime once,
+ * into a buffer made for that run (in-thread too); the worker moves those buffers to this
+ * thread (0 copies).
  */
 import { open } from 'node:fs/promises';
 import { createRequire } from 'node:module';
@@ -161,7 +163,11 @@ export async function startInThread(model: LoadedModel, options: StartOptions): 
     outputs: metadata(session.outputMetadata),
     run(feeds, fetches, runOptions) {
       const ortFeeds: Record<string, Ort.Tensor> = {};
-      for (const f of feeds) ortFeeds[f.name] = new ort.Tensor(f.type as 'float32', f.data as Float32Array, f.dims);
+      for (const f of feeds) {
+        // onnxruntime-node takes ArrayBuffer-backed arrays only.
+        const data = f.data.buffer instanceof SharedArrayBuffer ? (f.data as Float32Array).slice() : f.data;
+        ortFeeds[f.name] = new ort.Tensor(f.type as 'float32', data as Float32Array, f.dims);
+      }
       const work = session.run(ortFeeds, fetches, { logSeverityLevel: runOptions.logSeverityLevel as 0 }).then(
         (result) =>
           fetches.map((name) => {

@@ -63,6 +63,8 @@ type SlotState = 'loading' | 'idle' | 'busy' | 'closing' | 'exited';
 interface Slot {
   readonly index: number;
   worker: Worker;
+  /** worker.threadId reads -1 once the worker has exited; messages need it after. */
+  readonly threadId: number;
   native: Int32Array;
   state: SlotState;
   /** The run posted to this worker (also after it was aborted, until the worker answers). */
@@ -128,7 +130,17 @@ export class OrtWorkerPool {
 
   /** Thread ids of the current workers (diagnostics and tests). */
   get threadIds(): number[] {
-    return this.#slots.map((s) => s.worker.threadId);
+    return this.#slots.map((s) => s.threadId);
+  }
+
+  /**
+   * Terminates worker `index` as Node's teardown would, once it is outside a native call
+   * (diagnostics and tests: the pool then treats it as any worker that died).
+   * @internal
+   */
+  terminateWorker(index: number): void {
+    const slot = this.#slots[index];
+    if (slot && slot.state !== 'exited') this.#terminateWhenIdle(slot);
   }
 
   /**
@@ -185,7 +197,7 @@ export class OrtWorkerPool {
     });
     let resolveExited!: () => void;
     const exited = new Promise<void>((r) => (resolveExited = r));
-    const slot: Slot = { index, worker, native, state: 'loading', job: undefined, error: undefined, loaded: undefined, restarts, exited };
+    const slot: Slot = { index, worker, threadId: worker.threadId, native, state: 'loading', job: undefined, error: undefined, loaded: undefined, restarts, exited };
     this.#slots[index] = slot;
     const loaded = new Promise<WorkerMetadata>((resolve, reject) => (slot.loaded = { resolve, reject }));
     worker.on('message', (m: FromWorker) => this.#onMessage(slot, m));
@@ -241,7 +253,7 @@ export class OrtWorkerPool {
       return;
     }
     const how = this.#howItEnded(slot, code);
-    const details = { worker: slot.index, threadId: slot.worker.threadId, exitCode: code, reason: how.reason, ...(slot.error ? { cause: slot.error } : {}) };
+    const details = { worker: slot.index, threadId: slot.threadId, exitCode: code, reason: how.reason, ...(slot.error ? { cause: slot.error } : {}) };
     if (previous === 'loading') {
       this.#loadFailed(slot, new WorkerError(`${this.#workerName(slot)} ${how.text} while loading the model`, details));
       return;
@@ -280,7 +292,7 @@ export class OrtWorkerPool {
 
   #workerName(slot: Slot): string {
     const restarted = slot.restarts > 0 ? `, restart ${slot.restarts}` : '';
-    return `${this.#label} worker ${slot.index + 1} of ${this.size} (thread ${slot.worker.threadId}${restarted})`;
+    return `${this.#label} worker ${slot.index + 1} of ${this.size} (thread ${slot.threadId}${restarted})`;
   }
 
   #dispatch(): void {

@@ -125,7 +125,11 @@ export function ortWorkerMain(req: NodeRequire): void {
     let result: Ort.InferenceSession.ReturnType;
     try {
       const feeds: Record<string, Ort.Tensor> = {};
-      for (const f of m.feeds) feeds[f.name] = new ort.Tensor(f.type as 'float32', f.data as Float32Array, f.dims);
+      for (const f of m.feeds) {
+        // onnxruntime-node takes ArrayBuffer-backed arrays only: shared memory is copied here, off the main thread.
+        const data = f.data.buffer instanceof SharedArrayBuffer ? (f.data as Float32Array).slice() : f.data;
+        feeds[f.name] = new ort.Tensor(f.type as 'float32', data as Float32Array, f.dims);
+      }
       result = await native(() => session!.run(feeds, m.fetches, { logSeverityLevel: m.logSeverityLevel as 0 }));
     } catch (e) {
       if (e instanceof Stopped) return;
