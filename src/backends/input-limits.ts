@@ -6,9 +6,9 @@
  * What is recognised (main graph only):
  * - A Slice of a constant table (initializer or Constant, through Cast/Identity/
  *   DequantizeLinear) whose end on an axis grows with input dims, e.g. the first `sequence`
- *   rows of a position-embedding table, or of a position_ids buffer (arange(512)). Slice
- *   clamps silently, so past the table's size the model breaks further on: a dim limit
- *   end <= size.
+ *   rows of a position-embedding table, or rows [past, past + seq) of a position_ids buffer
+ *   (arange(512)). Slice clamps silently, so past the table's size the model breaks further
+ *   on: a dim limit end <= size.
  * - A Gather of a constant table indexed by a Range over input dims (Range(0, seq) or
  *   Range(past, past + seq), plus a constant offset): a dim limit limit + offset <= rows.
  * - A Gather of a constant table indexed directly by an integer graph input (position_ids,
@@ -144,12 +144,13 @@ class GraphLimits {
       const start = starts.elems[i]!;
       const step = steps?.elems[i] ?? constant(1);
       const axisExpr = axes?.elems[i] ?? constant(i);
-      if (!isConstant(start) || start.c < 0 || !isConstant(step) || step.c !== 1 || !isConstant(axisExpr)) return;
+      // Where the slice starts does not matter: an end past the table is clamped all the same.
+      if (!isConstant(step) || step.c !== 1 || !isConstant(axisExpr)) return;
       if (isConstant(end) || [...end.t.values()].some((k) => k <= 0)) return;
       const axis = axisExpr.c < 0 ? axisExpr.c + table.dims.length : axisExpr.c;
       const size = table.dims[axis];
       if (size === undefined) return;
-      const range = `[${start.c}, ${formatAffine(end)})`;
+      const range = `[${formatAffine(start)}, ${formatAffine(end)})`;
       out.push(
         limitOf(end, size, `its Slice ${nodeName(node, index)} takes entries ${range} of ${table.what} along axis ${axis}, which has ${size}`),
       );

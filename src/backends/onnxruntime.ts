@@ -96,11 +96,12 @@ function toTensorInfo(m: WireValueMetadata, kind: 'input' | 'output'): TensorInf
   return Object.freeze({ name: m.name, dtype: m.type, dims: Object.freeze(m.shape!.map((d) => (typeof d === 'number' ? d : d === '' ? -1 : d))) });
 }
 
-function decodeForLimits(bytes: Uint8Array, where: string): ModelProto | undefined {
+/** The decoded graph (for its limits), or why it does not decode. ONNX Runtime may still load what we cannot (ORT format). */
+function decodeForLimits(bytes: Uint8Array, where: string): { proto: ModelProto; error?: undefined } | { proto?: undefined; error: Error } {
   try {
-    return decodeModel(bytes, `ONNX model ${where}`);
-  } catch {
-    return undefined; // ONNX Runtime says what is wrong with it
+    return { proto: decodeModel(bytes, where) };
+  } catch (e) {
+    return { error: e as Error };
   }
 }
 
@@ -134,7 +135,7 @@ export class OnnxRuntimeSession implements InferenceSession {
     }
     const workers = opts.execution === 'workers';
     const loaded = await loadModel(model, workers);
-    const proto = decodeForLimits(loaded.bytes, loaded.where);
+    const { proto, error: decodeError } = decodeForLimits(loaded.bytes, typeof model === 'string' ? `the ONNX model ${loaded.where}` : 'the model bytes');
     const limits = proto ? findInputLimits(proto) : { dims: [], values: [] };
     // ONNX Runtime finds external data beside the model file only when it opens the file itself.
     const external = typeof model === 'string' && proto?.graph?.initializer.some(isExternal) === true;
@@ -153,8 +154,10 @@ export class OnnxRuntimeSession implements InferenceSession {
         ? await startWorkers(source, { contexts: opts.contexts, maxQueue: opts.maxQueue, sessionOptions, logSeverityLevel: opts.logSeverityLevel })
         : await startInThread(source, { sessionOptions, logSeverityLevel: opts.logSeverityLevel });
     } catch (e) {
-      if (e instanceof OrtRunFailure) throw ortLoadError(e.message, loaded.where, e.cause ?? e);
-      throw e;
+      if (!(e instanceof OrtRunFailure)) throw e;
+      // Bytes that are no ONNX model: our decoder's words say why better than ONNX Runtime's.
+      if (decodeError) throw Object.assign(decodeError, { cause: e.cause ?? e });
+      throw ortLoadError(e.message, loaded.where, e.cause ?? e);
     }
     try {
       return new OnnxRuntimeSession(exec, opts.execution, limits, opts.logSeverityLevel);
