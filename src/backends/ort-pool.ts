@@ -1,20 +1,23 @@
 /**
  * A pool of ONNX Runtime worker threads (ort-worker.ts): each worker owns one session over the
  * same model and runs one inference at a time; runs wait in one first-come-first-served queue
- * here, in the parent, and go to whichever worker is free.
+ * here, in the parent. Each worker holds at most two runs, the one it executes and the next
+ * (so it never idles while this thread handles a result); a worker that comes free takes the
+ * next queued run, or else a run still waiting at another worker.
  *
  * Lifecycle and failure rules:
- * - A worker is ref'd while it runs something (or while the session is being created), and
- *   unref'd when idle, so an idle session never keeps the process alive, and a run in flight
- *   does (a pending promise alone would not).
+ * - A worker is ref'd while it holds a run (or while the pool starts), and unref'd when idle,
+ *   so an idle session never keeps the process alive and a run in flight does (a pending
+ *   promise alone would not).
  * - A worker that dies (uncaught exception, process.exit inside it, heap out of memory,
- *   terminate) rejects the run it had with ERR_WORKER naming the worker and how it ended; a
- *   replacement loads the model while queued runs wait (other workers keep serving). If the
- *   replacement cannot load, the pool is lost: queued and later runs get ERR_WORKER with
- *   `lost: true`.
- * - Aborting a queued run removes it; aborting a running one rejects it at once and its result
- *   is dropped when it arrives (the worker stays busy until then: ONNX Runtime cannot stop it).
- * - close() lets each worker finish what it runs, releases its session and waits for it to exit.
+ *   terminate) rejects the run it was executing with ERR_WORKER naming the worker and how it
+ *   ended; a run that only waited at it goes back to the head of the queue. A replacement loads
+ *   the model while queued runs wait (other workers keep serving). If the replacement cannot
+ *   load, the pool is lost: queued and later runs get ERR_WORKER with `lost: true`.
+ * - Aborting a queued or waiting run removes it (the worker never starts it); aborting a
+ *   running one rejects it at once and its result is dropped when it arrives (the worker stays
+ *   busy until then: ONNX Runtime cannot stop it).
+ * - close() lets each worker finish what it holds, releases its session, waits for it to exit.
  * - A worker is never terminated inside a native ONNX Runtime call (that aborts the process;
  *   see ort-worker.ts): on process exit, the 'exit' handler waits for native calls to return.
  */
@@ -26,16 +29,18 @@ import { NATIVE_BUSY, NATIVE_IDLE, NATIVE_STOPPED, type FromWorker, type ToWorke
 const EXIT_WAIT_MS = 60_000;
 /** How long close() waits for a worker to exit after its session is released. */
 const CLOSE_WAIT_MS = 10_000;
+/** Runs a worker holds: the one it executes and the next. */
+const DEPTH = 2;
 
 export interface OrtWorkerPoolOptions {
   /** Workers (runs at once). */
   size: number;
   /** The eval'd worker script (ortWorkerSource(); a double in unit tests). */
   source: string;
-  /** The worker's workerData, less `nativeState`, which the pool adds. */
+  /** The worker's workerData, less `shared`, which the pool adds. */
   workerData: Record<string, unknown>;
   /** Runs allowed to wait for a worker; more are refused with ERR_QUEUE_FULL. */
-  maxQueue?: number;
+  maxQueue?: number | undefined;
   resourceLimits?: ResourceLimits;
   /** For messages: what the workers run (e.g. 'ONNX Runtime'). */
   label?: string;
@@ -46,37 +51,55 @@ export interface WorkerMetadata {
   outputs: WireValueMetadata[];
 }
 
+export type RunAnswer = FromWorker & { type: 'done' | 'failed' };
+
 interface Job {
   readonly id: number;
   readonly request: Record<string, unknown>;
   readonly transfer: readonly TransferListItem[];
-  readonly resolve: (value: unknown) => void;
+  readonly resolve: (value: RunAnswer) => void;
   readonly reject: (error: unknown) => void;
   readonly signal: AbortSignal | undefined;
   readonly onAbort: () => void;
-  /** queued: in #queue; running: posted to a worker; settled: its promise has settled. */
-  state: 'queued' | 'running' | 'settled';
+  /** queued: in #queue; posted: held by a worker (see `posting`); settled: its promise has settled. */
+  state: 'queued' | 'posted' | 'settled';
+  posting: Posting | undefined;
 }
 
-type SlotState = 'loading' | 'idle' | 'busy' | 'closing' | 'exited';
+/** A run posted to a worker; `takenBack` once the pool won its claim back (the worker answers `skipped`). */
+interface Posting {
+  readonly job: Job;
+  readonly seq: number;
+  takenBack: boolean;
+}
+
+type SlotState = 'loading' | 'ready' | 'closing' | 'exited';
 
 interface Slot {
   readonly index: number;
-  worker: Worker;
+  readonly worker: Worker;
   /** worker.threadId reads -1 once the worker has exited; messages need it after. */
   readonly threadId: number;
-  native: Int32Array;
+  /** [0] the native-call word, [1] and [2] the claim words (see ort-worker.ts). */
+  readonly words: Int32Array;
   state: SlotState;
-  /** The run posted to this worker (also after it was aborted, until the worker answers). */
-  job: Job | undefined;
+  /** Runs posted and not answered yet, oldest first. */
+  postings: Posting[];
+  nextSeq: number;
   /** The 'error' event that preceded the exit, if any. */
   error: Error | undefined;
   /** Set while loading: settles when the worker is ready or failed to load. */
   loaded: { resolve: (meta: WorkerMetadata) => void; reject: (e: Error) => void } | undefined;
   /** Workers that held this place before (for messages). */
-  restarts: number;
+  readonly restarts: number;
   readonly exited: Promise<void>;
+  /** Settles when the worker answers anything or exits (close() waits on it). */
+  answered: (() => void) | undefined;
 }
+
+const claimWord = (seq: number): number => 1 + (seq % 2);
+/** The posting's run is still unclaimed: the worker has not started it. */
+const unclaimed = (slot: Slot, p: Posting): boolean => Atomics.load(slot.words, claimWord(p.seq)) === p.job.id;
 
 export class OrtWorkerPool {
   readonly size: number;
@@ -118,9 +141,11 @@ export class OrtWorkerPool {
     return { pool, metadata: (results[0] as PromiseFulfilledResult<WorkerMetadata>).value };
   }
 
-  /** Runs waiting for a worker, workers running, workers in all. */
+  /** Runs waiting (in the queue, or held by a worker behind the run it executes), workers with a run, workers in all. */
   get load(): { queued: number; busy: number; contexts: number } {
-    return { queued: this.#queue.length, busy: this.#slots.filter((s) => s.state === 'busy').length, contexts: this.size };
+    const held = this.#slots.map((s) => this.#held(s).length);
+    const waiting = held.reduce((n, h) => n + Math.max(0, h - 1), 0);
+    return { queued: this.#queue.length + waiting, busy: held.filter((h) => h > 0).length, contexts: this.size };
   }
 
   /** Set when the pool cannot run any more (a replacement worker failed to load). */
@@ -144,28 +169,32 @@ export class OrtWorkerPool {
   }
 
   /**
-   * Queues `request` (posted as `{ type: 'run', id, ...request }` with `transfer`) and resolves
-   * with the worker's `done` message. Rejects with the worker's failure message wrapped by the
-   * caller's `onFailed` (see run options), ERR_WORKER, ERR_ABORTED or ERR_QUEUE_FULL.
+   * Queues `request` (posted as `{ type: 'run', id, seq, ...request }` with `transfer`) and
+   * resolves with the worker's answer (`done` or `failed`). Rejects with ERR_WORKER,
+   * ERR_ABORTED, ERR_QUEUE_FULL or ERR_DISPOSED.
    */
-  run(request: Record<string, unknown>, transfer: readonly TransferListItem[], signal?: AbortSignal): Promise<FromWorker & { type: 'done' | 'failed' }> {
+  run(request: Record<string, unknown>, transfer: readonly TransferListItem[], signal?: AbortSignal): Promise<RunAnswer> {
     if (this.#closing) return Promise.reject(new DisposedError(`run() on a closed ${this.#label} worker pool`));
     if (this.#lost) return Promise.reject(this.#lost);
     if (signal?.aborted) return Promise.reject(abortErrorFrom(signal, 'run()'));
-    if (this.#queue.length >= this.#maxQueue && !this.#slots.some((s) => s.state === 'idle')) {
-      return Promise.reject(new QueueFullError(`run() refused: ${this.#queue.length} runs already wait for a worker (maxQueue ${this.#maxQueue})`));
+    const waiting = this.load.queued;
+    if (waiting >= this.#maxQueue) {
+      return Promise.reject(new QueueFullError(`run() refused: ${waiting} runs already wait for a worker (maxQueue ${this.#maxQueue})`));
     }
-    return new Promise((resolve, reject) => {
+    return new Promise<RunAnswer>((resolve, reject) => {
       const job: Job = {
-        id: this.#nextId++,
+        id: this.#nextId,
         request,
         transfer,
-        resolve: resolve as (value: unknown) => void,
+        resolve,
         reject,
         signal,
         onAbort: () => this.#abort(job),
         state: 'queued',
+        posting: undefined,
       };
+      // Claim words are Int32s and 0 means "no run".
+      this.#nextId = (this.#nextId % 0x7fff_ffff) + 1;
       signal?.addEventListener('abort', job.onAbort, { once: true });
       this.#queue.push(job);
       this.#dispatch();
@@ -173,13 +202,15 @@ export class OrtWorkerPool {
   }
 
   /**
-   * Ends the workers: each finishes the run it has (runs still queued are rejected with
+   * Ends the workers: each finishes the run it executes (runs not started yet are rejected with
    * ERR_DISPOSED; the session waits for its runs before closing), releases its session and
    * exits. Idempotent.
    */
   close(): Promise<void> {
     this.#closing ??= (async () => {
-      for (const job of this.#queue.splice(0)) this.#settle(job, undefined, new DisposedError(`the ${this.#label} worker pool was closed`));
+      const closed = (): DisposedError => new DisposedError(`the ${this.#label} worker pool was closed`);
+      for (const job of this.#queue.splice(0)) this.#settle(job, undefined, closed());
+      for (const slot of this.#slots) for (const p of this.#held(slot)) if (this.#takeBack(slot, p)) this.#settle(p.job, undefined, closed());
       await Promise.all(this.#slots.map((slot) => this.#closeSlot(slot)));
       livePools.delete(this);
       if (livePools.size === 0) process.off('exit', waitForNativeCalls);
@@ -188,25 +219,41 @@ export class OrtWorkerPool {
   }
 
   #spawn(index: number, restarts: number): Promise<WorkerMetadata> {
-    const native = new Int32Array(new SharedArrayBuffer(4));
+    const words = new Int32Array(new SharedArrayBuffer(3 * Int32Array.BYTES_PER_ELEMENT));
     const worker = new Worker(this.#options.source, {
       eval: true,
-      workerData: { ...this.#options.workerData, nativeState: native.buffer },
-      // The pool reports a worker's death itself; its stdout/stderr stay the process's own.
+      workerData: { ...this.#options.workerData, shared: words.buffer },
       ...(this.#options.resourceLimits ? { resourceLimits: this.#options.resourceLimits } : {}),
     });
     let resolveExited!: () => void;
     const exited = new Promise<void>((r) => (resolveExited = r));
-    const slot: Slot = { index, worker, threadId: worker.threadId, native, state: 'loading', job: undefined, error: undefined, loaded: undefined, restarts, exited };
+    const slot: Slot = {
+      index,
+      worker,
+      threadId: worker.threadId,
+      words,
+      state: 'loading',
+      postings: [],
+      nextSeq: 0,
+      error: undefined,
+      loaded: undefined,
+      restarts,
+      exited,
+      answered: undefined,
+    };
     this.#slots[index] = slot;
     const loaded = new Promise<WorkerMetadata>((resolve, reject) => (slot.loaded = { resolve, reject }));
-    worker.on('message', (m: FromWorker) => this.#onMessage(slot, m));
+    worker.on('message', (m: FromWorker) => {
+      this.#onMessage(slot, m);
+      slot.answered?.();
+    });
     worker.on('error', (e: Error) => {
       slot.error ??= e;
     });
     worker.on('exit', (code: number) => {
       resolveExited();
       this.#onExit(slot, code);
+      slot.answered?.();
     });
     this.#updateRefs();
     return loaded;
@@ -216,29 +263,23 @@ export class OrtWorkerPool {
     if (this.#slots[slot.index] !== slot) return;
     switch (m.type) {
       case 'ready': {
-        slot.state = 'idle';
+        slot.state = 'ready';
         const loaded = slot.loaded;
         slot.loaded = undefined;
         loaded?.resolve({ inputs: m.inputs, outputs: m.outputs });
         this.#dispatch();
         return;
       }
-      case 'loadFailed': {
-        const error = new WorkerError(`${this.#workerName(slot)} could not load the model: ${m.message}`, {
-          worker: slot.index,
-          reason: 'load',
-          ortMessage: m.message,
-        });
-        this.#loadFailed(slot, error);
+      case 'loadFailed':
+        this.#loadFailed(slot, new WorkerError(`${this.#workerName(slot)} could not load the model: ${m.message}`, { worker: slot.index, reason: 'load', ortMessage: m.message }));
         return;
-      }
       case 'done':
-      case 'failed': {
-        const job = slot.job;
-        if (job === undefined || job.id !== m.id) return;
-        slot.job = undefined;
-        if (slot.state === 'busy') slot.state = 'idle';
-        this.#settle(job, m, undefined);
+      case 'failed':
+      case 'skipped': {
+        const at = slot.postings.findIndex((p) => p.job.id === m.id);
+        if (at < 0) return;
+        const [posting] = slot.postings.splice(at, 1);
+        if (!posting!.takenBack && m.type !== 'skipped') this.#settle(posting!.job, m, undefined);
         this.#dispatch();
         return;
       }
@@ -258,27 +299,39 @@ export class OrtWorkerPool {
       this.#loadFailed(slot, new WorkerError(`${this.#workerName(slot)} ${how.text} while loading the model`, details));
       return;
     }
-    const job = slot.job;
-    slot.job = undefined;
-    if (job) this.#settle(job, undefined, new WorkerError(`${this.#workerName(slot)} ${how.text} during this run; the run's result is lost`, details));
-    if (this.#closing) return;
+    // The run it executed is lost with it; runs that only waited there go back to the queue's head.
+    const requeue: Job[] = [];
+    for (const p of slot.postings.splice(0)) {
+      if (p.takenBack || p.job.state !== 'posted') continue;
+      if (unclaimed(slot, p)) {
+        p.job.state = 'queued';
+        p.job.posting = undefined;
+        requeue.push(p.job);
+      } else {
+        this.#settle(p.job, undefined, new WorkerError(`${this.#workerName(slot)} ${how.text} during this run; the run's result is lost`, details));
+      }
+    }
+    this.#queue.unshift(...requeue);
+    if (this.#closing) {
+      for (const job of this.#queue.splice(0)) this.#settle(job, undefined, new DisposedError(`the ${this.#label} worker pool was closed`));
+      return;
+    }
     // The replacement loads while queued runs wait; if it cannot, #loadFailed loses the pool.
     this.#spawn(slot.index, slot.restarts + 1).catch(() => undefined);
+    this.#dispatch();
   }
 
   #loadFailed(slot: Slot, error: WorkerError): void {
     const loaded = slot.loaded;
     slot.loaded = undefined;
-    if (this.#starting || this.#closing) {
-      loaded?.reject(error);
-      return;
-    }
     loaded?.reject(error);
+    if (this.#starting || this.#closing) return;
     this.#lost ??= new WorkerError(
       `the ${this.#label} session is lost: a worker died and its replacement failed (${error.message}); create a new session`,
       { worker: slot.index, lost: true, cause: error },
     );
     for (const job of this.#queue.splice(0)) this.#settle(job, undefined, this.#lost);
+    // Runs waiting at the other workers are not taken back: those workers still serve them.
     this.#updateRefs();
   }
 
@@ -295,52 +348,95 @@ export class OrtWorkerPool {
     return `${this.#label} worker ${slot.index + 1} of ${this.size} (thread ${slot.threadId}${restarted})`;
   }
 
+  /** Live postings of a slot (not taken back). */
+  #held(slot: Slot): Posting[] {
+    return slot.postings.filter((p) => !p.takenBack);
+  }
+
+  /**
+   * Whether `slot` takes one more run now. Every unanswered posting (also one taken back,
+   * until its `skipped` arrives) occupies its claim word: the worker answers in order, so the
+   * unanswered ones are the latest and, below DEPTH of them, their words differ.
+   */
+  #takes(slot: Slot, held: number): boolean {
+    return slot.state === 'ready' && this.#held(slot).length === held && slot.postings.length < DEPTH;
+  }
+
   #dispatch(): void {
-    for (const slot of this.#slots) {
-      if (this.#queue.length === 0) break;
-      if (slot.state !== 'idle') continue;
-      const job = this.#queue.shift()!;
-      slot.job = job;
-      slot.state = 'busy';
-      job.state = 'running';
-      const message = { type: 'run', id: job.id, ...job.request } as ToWorker;
-      try {
-        slot.worker.postMessage(message, job.transfer);
-      } catch (e) {
-        // A buffer that cannot be moved (or cloned) fails this run only.
-        slot.job = undefined;
-        slot.state = 'idle';
-        this.#settle(job, undefined, e);
-        continue;
+    if (!this.#closing) {
+      // Idle workers first, then one more run for each busy worker.
+      for (let held = 0; held < DEPTH && this.#queue.length > 0; held++) {
+        for (const slot of this.#slots) {
+          if (this.#queue.length === 0) break;
+          if (this.#takes(slot, held)) this.#post(slot, this.#queue.shift()!);
+        }
+      }
+      // An idle worker takes a run that still waits at a busy one.
+      for (const idle of this.#slots) {
+        if (!this.#takes(idle, 0)) continue;
+        for (const other of this.#slots) {
+          const waiting = other === idle ? undefined : this.#held(other)[1];
+          if (waiting && this.#takeBack(other, waiting)) {
+            this.#post(idle, waiting.job);
+            break;
+          }
+        }
       }
     }
     this.#updateRefs();
+  }
+
+  #post(slot: Slot, job: Job): void {
+    const posting: Posting = { job, seq: slot.nextSeq++, takenBack: false };
+    const word = claimWord(posting.seq);
+    Atomics.store(slot.words, word, job.id);
+    job.state = 'posted';
+    job.posting = posting;
+    slot.postings.push(posting);
+    try {
+      slot.worker.postMessage({ type: 'run', id: job.id, seq: posting.seq, ...job.request } as ToWorker, job.transfer);
+    } catch (e) {
+      // A buffer that cannot be moved (or cloned) fails this run only; its sequence number is unused.
+      Atomics.store(slot.words, word, 0);
+      slot.postings.pop();
+      slot.nextSeq--;
+      this.#settle(job, undefined, e);
+    }
+  }
+
+  /** Wins a posted, unstarted run back from its worker (which will answer `skipped`). */
+  #takeBack(slot: Slot, posting: Posting): boolean {
+    if (Atomics.compareExchange(slot.words, claimWord(posting.seq), posting.job.id, 0) !== posting.job.id) return false;
+    posting.takenBack = true;
+    return true;
   }
 
   #abort(job: Job): void {
     if (job.state === 'queued') {
       const at = this.#queue.indexOf(job);
       if (at >= 0) this.#queue.splice(at, 1);
+    } else if (job.state === 'posted' && job.posting) {
+      // Not started yet: the worker skips it. Started: the worker finishes it, the result is dropped.
+      const slot = this.#slots.find((s) => s.postings.includes(job.posting!));
+      if (slot) this.#takeBack(slot, job.posting);
     }
-    // A running job keeps its worker until the worker answers; only the caller is told now.
     this.#settle(job, undefined, abortErrorFrom(job.signal!, 'run()'));
+    this.#updateRefs();
   }
 
-  #settle(job: Job, value: unknown, error: unknown): void {
+  #settle(job: Job, value: RunAnswer | undefined, error: unknown): void {
     if (job.state === 'settled') return;
-    const wasQueued = job.state === 'queued';
     job.state = 'settled';
     job.signal?.removeEventListener('abort', job.onAbort);
     if (error !== undefined) job.reject(error);
-    else job.resolve(value);
-    if (wasQueued) this.#updateRefs();
+    else job.resolve(value!);
   }
 
-  /** A worker keeps the process alive only while it has work (or the pool is starting). */
+  /** A worker keeps the process alive only while it holds work a caller waits for (or the pool starts or closes). */
   #updateRefs(): void {
     for (const slot of this.#slots) {
       const wanted =
-        slot.job !== undefined ||
+        slot.postings.some((p) => p.job.state === 'posted') ||
         slot.state === 'closing' ||
         (slot.state === 'loading' && (this.#starting || this.#queue.length > 0));
       if (wanted) slot.worker.ref();
@@ -349,21 +445,21 @@ export class OrtWorkerPool {
   }
 
   async #closeSlot(slot: Slot): Promise<void> {
-    if (slot.state === 'exited') return;
-    if (slot.state === 'loading') {
+    if (slot.state === 'loading' && slot.loaded) {
+      const wait = slot.loaded;
       await new Promise<void>((resolve) => {
-        const wait = slot.loaded;
-        if (!wait) return resolve();
         slot.loaded = {
           resolve: (meta) => (wait.resolve(meta), resolve()),
           reject: (e) => (wait.reject(e), resolve()),
         };
       });
-      if ((slot.state as SlotState) === 'exited') return;
     }
-    // An aborted run may still be inside ONNX Runtime: let it finish.
-    while (slot.job !== undefined && (slot.state as SlotState) !== 'exited') await waitForAnswer(slot);
-    if ((slot.state as SlotState) === 'exited') return;
+    // Runs it holds (aborted ones may still be inside ONNX Runtime) finish first.
+    while (slot.postings.length > 0 && slot.state !== 'exited') {
+      await new Promise<void>((resolve) => (slot.answered = resolve));
+      slot.answered = undefined;
+    }
+    if (slot.state === 'exited') return;
     slot.state = 'closing';
     this.#updateRefs();
     slot.worker.postMessage({ type: 'close' } satisfies ToWorker);
@@ -373,12 +469,12 @@ export class OrtWorkerPool {
     clearTimeout(timer);
   }
 
-  /** Terminates a worker that did not exit in time, but never inside a native call. */
+  /** Terminates a worker (one that did not exit in time, or on request), but never inside a native call. */
   #terminateWhenIdle(slot: Slot): void {
-    if (Atomics.compareExchange(slot.native, 0, NATIVE_IDLE, NATIVE_STOPPED) === NATIVE_BUSY) {
+    if (Atomics.compareExchange(slot.words, 0, NATIVE_IDLE, NATIVE_STOPPED) === NATIVE_BUSY) {
       // Atomics.waitAsync is in Node 16+, typed only from lib es2024.
       const waitAsync = (Atomics as unknown as { waitAsync(a: Int32Array, i: number, v: number): { value: Promise<unknown> | string } }).waitAsync;
-      const wait = waitAsync(slot.native, 0, NATIVE_BUSY).value;
+      const wait = waitAsync(slot.words, 0, NATIVE_BUSY).value;
       if (typeof wait === 'string') queueMicrotask(() => this.#terminateWhenIdle(slot));
       else void wait.then(() => this.#terminateWhenIdle(slot));
       return;
@@ -386,16 +482,19 @@ export class OrtWorkerPool {
     void slot.worker.terminate();
   }
 
-  /** See waitForNativeCalls. */
+  /**
+   * See waitForNativeCalls: leaves each worker outside native code, unable to enter it again.
+   * @internal
+   */
   stopNativeCalls(deadline: number): void {
     for (const slot of this.#slots) {
       if (slot.state === 'exited') continue;
       for (;;) {
-        const was = Atomics.compareExchange(slot.native, 0, NATIVE_IDLE, NATIVE_STOPPED);
+        const was = Atomics.compareExchange(slot.words, 0, NATIVE_IDLE, NATIVE_STOPPED);
         if (was !== NATIVE_BUSY) break;
         const left = deadline - Date.now();
         if (left <= 0) return;
-        Atomics.wait(slot.native, 0, NATIVE_BUSY, left);
+        Atomics.wait(slot.words, 0, NATIVE_BUSY, left);
       }
     }
   }
@@ -412,18 +511,4 @@ const livePools = new Set<OrtWorkerPool>();
 function waitForNativeCalls(): void {
   const deadline = Date.now() + EXIT_WAIT_MS;
   for (const pool of livePools) pool.stopNativeCalls(deadline);
-}
-
-/** Resolves when the slot's worker answers its current run or exits. */
-function waitForAnswer(slot: Slot): Promise<void> {
-  return new Promise((resolve) => {
-    const done = (): void => {
-      slot.worker.off('message', done);
-      slot.worker.off('exit', done);
-      // Let the pool's own listeners (registered first) update the slot before the loop re-checks.
-      queueMicrotask(resolve);
-    };
-    slot.worker.on('message', done);
-    slot.worker.on('exit', done);
-  });
 }

@@ -9,17 +9,24 @@
  * not be emitted. `ortWorkerMain` must therefore stay self-contained: no imports, no
  * references to anything outside its own body (types are erased and may be imported).
  *
- * Native-call guard: terminating a worker thread while onnxruntime-node is inside a native
- * call (create, run, release) aborts the whole process (measured with onnxruntime-node 1.30:
- * the binding throws a C++ exception out of N-API while the thread is torn down, and
- * std::terminate follows). The worker therefore marks every native call in a shared Int32:
- * IDLE -> IN_NATIVE before, IN_NATIVE -> IDLE after (with a notify). The pool only
- * terminates a worker after moving that word IDLE -> STOPPED, and the process 'exit' handler
- * waits for IN_NATIVE to end; a worker that sees STOPPED makes no more native calls.
+ * Shared words (`OrtWorkerData.shared`, three Int32s):
+ * - [0], the native-call guard. Terminating a worker thread while onnxruntime-node is inside
+ *   a native call (create, run, release) aborts the whole process (measured with
+ *   onnxruntime-node 1.30: the binding throws a C++ exception out of N-API while the thread is
+ *   torn down, and std::terminate follows). The worker marks every native call: IDLE -> BUSY
+ *   before, BUSY -> IDLE after (with a notify). The pool terminates a worker only after moving
+ *   the word IDLE -> STOPPED, and the process 'exit' handler waits for BUSY to end; a worker
+ *   that sees STOPPED makes no more native calls.
+ * - [1] and [2], claims. The pool posts up to two runs to a worker (the second waits there, so
+ *   the worker never idles while the main thread handles a result). Before posting run `id`
+ *   with sequence number `seq`, the pool stores `id` in word 1 + seq % 2; before starting it,
+ *   the worker swaps that word id -> 0. The pool takes a waiting run back (aborted, or given
+ *   to an idle worker) by the same swap: whichever side swaps first has it, so a run never
+ *   executes twice, and a run taken back is answered `skipped`.
  */
 import type * as Ort from 'onnxruntime-node';
 
-/** Values of the shared native-call word (index 0 of `OrtWorkerData.nativeState`). */
+/** Values of the native-call word (index 0 of `OrtWorkerData.shared`). */
 export const NATIVE_IDLE = 0;
 export const NATIVE_BUSY = 1;
 export const NATIVE_STOPPED = 2;
@@ -54,8 +61,8 @@ export interface OrtWorkerData {
   sessionOptions: Ort.InferenceSession.SessionOptions;
   /** onnxruntime-node's env.logLevel for this thread's default logger. */
   envLogLevel: 'verbose' | 'info' | 'warning' | 'error' | 'fatal';
-  /** One Int32: NATIVE_IDLE / NATIVE_BUSY / NATIVE_STOPPED (see the module comment). */
-  nativeState: SharedArrayBuffer;
+  /** Three Int32s: the native-call word and two claim words (see the module comment). */
+  shared: SharedArrayBuffer;
 }
 
 export interface RunRequest {
@@ -64,13 +71,14 @@ export interface RunRequest {
   logSeverityLevel: number;
 }
 
-export type ToWorker = ({ type: 'run'; id: number } & RunRequest) | { type: 'close' };
+export type ToWorker = ({ type: 'run'; id: number; seq: number } & RunRequest) | { type: 'close' };
 
 export type FromWorker =
   | { type: 'ready'; inputs: WireValueMetadata[]; outputs: WireValueMetadata[] }
   | { type: 'loadFailed'; message: string }
   | { type: 'done'; id: number; outputs: WireTensor[] }
-  | { type: 'failed'; id: number; message: string };
+  | { type: 'failed'; id: number; message: string }
+  | { type: 'skipped'; id: number };
 
 /**
  * The worker's entry point; `req` is the eval'd script's CommonJS `require`.
@@ -80,7 +88,7 @@ export function ortWorkerMain(req: NodeRequire): void {
   const threads = req('node:worker_threads') as typeof import('node:worker_threads');
   const port = threads.parentPort!;
   const data = threads.workerData as OrtWorkerData;
-  const state = new Int32Array(data.nativeState);
+  const state = new Int32Array(data.shared);
   const ort = req(data.ortPath) as typeof Ort;
   ort.env.logLevel = data.envLogLevel;
 
@@ -121,7 +129,11 @@ export function ortWorkerMain(req: NodeRequire): void {
     }
   };
 
-  const run = async (m: { id: number } & RunRequest): Promise<void> => {
+  const run = async (m: { id: number; seq: number } & RunRequest): Promise<void> => {
+    if (Atomics.compareExchange(state, 1 + (m.seq % 2), m.id, 0) !== m.id) {
+      port.postMessage({ type: 'skipped', id: m.id } satisfies FromWorker);
+      return;
+    }
     let result: Ort.InferenceSession.ReturnType;
     try {
       const feeds: Record<string, Ort.Tensor> = {};

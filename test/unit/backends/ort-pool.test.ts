@@ -11,9 +11,10 @@ function doubleWorker(req: NodeRequire): void {
   const { parentPort, workerData } = req('node:worker_threads') as typeof import('node:worker_threads');
   const port = parentPort!;
   const starts = new Int32Array(workerData.starts as SharedArrayBuffer);
-  const started = Atomics.add(starts, 0, 1) + 1;
-  if (started > (workerData.loadsThatWork as number)) {
-    port.postMessage({ type: 'loadFailed', message: `load ${started} refused` });
+  const started = new Int32Array(workerData.started as SharedArrayBuffer);
+  const load = Atomics.add(starts, 0, 1) + 1;
+  if (load > (workerData.loadsThatWork as number)) {
+    port.postMessage({ type: 'loadFailed', message: `load ${load} refused` });
     port.close();
     return;
   }
@@ -23,13 +24,17 @@ function doubleWorker(req: NodeRequire): void {
     while (Date.now() < end);
   };
   port.postMessage({ type: 'ready', inputs: [{ name: 'x', isTensor: true, type: 'float32', shape: ['n'] }], outputs: [] });
-  port.on('message', (m: { type: string; id: number; action: string; ms?: number; code?: number; value?: Float32Array }) => {
+  const words = new Int32Array(workerData.shared as SharedArrayBuffer);
+  port.on('message', (m: { type: string; id: number; seq: number; action: string; ms?: number; code?: number; value?: Float32Array }) => {
     if (m.type === 'close') return port.close();
+    // The pool's claim protocol (ort-worker.ts): a run the pool took back is skipped.
+    if (Atomics.compareExchange(words, 1 + (m.seq % 2), m.id, 0) !== m.id) return port.postMessage({ type: 'skipped', id: m.id });
     received++;
+    Atomics.store(started, 0, m.id);
     switch (m.action) {
       case 'echo':
         spin(m.ms ?? 0);
-        return port.postMessage({ type: 'done', id: m.id, outputs: [{ name: 'x', type: 'float32', dims: [m.value!.length], data: m.value }], received, started });
+        return port.postMessage({ type: 'done', id: m.id, outputs: [{ name: 'x', type: 'float32', dims: [m.value!.length], data: m.value }], received });
       case 'fail':
         return port.postMessage({ type: 'failed', id: m.id, message: 'the double refused this run' });
       case 'exit':
@@ -47,12 +52,20 @@ function doubleWorker(req: NodeRequire): void {
 }
 
 const SOURCE = workerSource(doubleWorker);
+/** The id of the run a double started last (one word for all the test's workers). */
+const started = new Int32Array(new SharedArrayBuffer(4));
+
+/** Resolves once a worker has started run `id` (pool ids count from 1 per pool). */
+async function startedRun(id: number): Promise<void> {
+  while (Atomics.load(started, 0) !== id) await new Promise((r) => setTimeout(r, 1));
+}
 
 async function startPool(size: number, extra: { loadsThatWork?: number; maxQueue?: number; oom?: boolean } = {}) {
+  Atomics.store(started, 0, 0);
   const { pool } = await OrtWorkerPool.start({
     size,
     source: SOURCE,
-    workerData: { starts: new SharedArrayBuffer(4), loadsThatWork: extra.loadsThatWork ?? 1000 },
+    workerData: { starts: new SharedArrayBuffer(4), started: started.buffer, loadsThatWork: extra.loadsThatWork ?? 1000 },
     label: 'test',
     ...(extra.maxQueue !== undefined ? { maxQueue: extra.maxQueue } : {}),
     ...(extra.oom ? { resourceLimits: { maxOldGenerationSizeMb: 16, maxYoungGenerationSizeMb: 4 } } : {}),
@@ -60,7 +73,7 @@ async function startPool(size: number, extra: { loadsThatWork?: number; maxQueue
   return pool;
 }
 
-type Done = { type: 'done'; outputs: { data: Float32Array }[]; received: number; started: number };
+type Done = { type: 'done'; outputs: { data: Float32Array }[]; received: number };
 const echo = (pool: OrtWorkerPool, value: number, extra: Record<string, unknown> = {}, signal?: AbortSignal) =>
   pool.run({ action: 'echo', value: new Float32Array([value]), ...extra }, [], signal) as unknown as Promise<Done>;
 
@@ -159,10 +172,11 @@ describe('OrtWorkerPool', () => {
     const waiting = new AbortController();
     const events: string[] = [];
     const a = echo(pool, 1, { ms: 300 }, running.signal);
-    const b = echo(pool, 2, {}, waiting.signal);
-    const c = echo(pool, 3).then((r) => (events.push('c done'), r));
+    const b = echo(pool, 2, {}, waiting.signal); // waits at the worker, behind a
+    const c = echo(pool, 3).then((r) => (events.push('c done'), r)); // waits in the pool's queue
     waiting.abort(new Error('gone'));
     await expect(b).rejects.toBeInstanceOf(AbortError);
+    await startedRun(1);
     running.abort();
     await expect(a).rejects.toMatchObject({ code: 'ERR_ABORTED' });
     events.push('a rejected');
@@ -171,6 +185,18 @@ describe('OrtWorkerPool', () => {
     expect(events).toEqual(['a rejected', 'c done']);
     expect(r.outputs[0]!.data[0]).toBe(3);
     expect(r.received).toBe(2);
+    await pool.close();
+  });
+
+  it('gives a run waiting at a busy worker to a worker that comes free', async () => {
+    const pool = await startPool(2);
+    const order: number[] = [];
+    const done = (r: Done) => order.push(r.outputs[0]!.data[0]!);
+    const long = echo(pool, 1, { ms: 400 }).then(done);
+    const short = echo(pool, 2, { ms: 10 }).then(done);
+    const behindLong = echo(pool, 3).then(done); // posted to the first worker, behind the long run
+    await Promise.all([long, short, behindLong]);
+    expect(order).toEqual([2, 3, 1]);
     await pool.close();
   });
 
