@@ -8,6 +8,9 @@
  * within tolerance, so the error starts there.
  *
  * Tolerances follow compare(): Polygraphy's rules, per tensor name with "" as the default.
+ * Equal infinities agree by default (infinitiesCompareEqual), so a node whose output holds
+ * the same -inf in both models (a mask bias, a Constant) is not blamed; a NaN is an error on
+ * either side, as in Polygraphy, so the first node that produces one is.
  * ONNX Runtime runs with graph optimizations disabled so each node is evaluated as written
  * (fusions would hide the intermediate tensors anyway).
  */
@@ -15,10 +18,10 @@ import { z } from 'zod';
 import { InvalidArgumentError, OnnxError, describe } from '../errors.js';
 import { parseOptions } from '../options.js';
 import { OnnxRuntimeSession } from '../backends/onnxruntime.js';
-import { validateFeeds } from '../backends/common.js';
+import { feedValidator } from '../backends/feeds.js';
 import { TENSOR_TYPE, encodeModel, exposeTensors, readModel, topologicalOrder, type ModelProto } from '../onnx/index.js';
-import type { Feeds, Outputs } from '../session.js';
-import { Tensor } from '../tensor.js';
+import type { Feeds, FeedsLike, Outputs } from '../session.js';
+import { type Tensor, castFloat, isFloatType } from '../tensor.js';
 import { analyze } from './metrics.js';
 import { TOLERANCE_OPTION_FIELDS, toleranceFor } from './tolerance.js';
 import { GenerateInputsOptionsSchema, generateInputs } from './inputs.js';
@@ -33,7 +36,7 @@ export const BisectOptionsSchema = z
   .object({
     ...TOLERANCE_OPTION_FIELDS,
     /** The feeds to run (one iteration); generated from A's inputs when absent. */
-    inputs: z.custom<Feeds>((v) => v !== null && typeof v === 'object' && !Array.isArray(v), 'expected an object of Tensors').optional(),
+    inputs: z.custom<FeedsLike>((v) => v !== null && typeof v === 'object' && !Array.isArray(v), 'expected an object of Tensors').optional(),
     generate: z.custom<z.input<typeof GenerateInputsOptionsSchema>>((v) => v === undefined || (v !== null && typeof v === 'object')).optional(),
     intraOpNumThreads: z.number().int().min(0).max(1024).default(0),
   })
@@ -42,9 +45,22 @@ export const BisectOptionsSchema = z
 export type BisectOptions = z.input<typeof BisectOptionsSchema>;
 
 /** Element types our sessions can return (ONNX Runtime's CPU provider has no bfloat16 outputs here). */
-const EXPOSABLE = [TENSOR_TYPE.FLOAT, TENSOR_TYPE.FLOAT16, TENSOR_TYPE.INT64, TENSOR_TYPE.INT32, TENSOR_TYPE.INT8, TENSOR_TYPE.UINT8, TENSOR_TYPE.BOOL];
+const EXPOSABLE = [
+  TENSOR_TYPE.FLOAT,
+  TENSOR_TYPE.FLOAT16,
+  TENSOR_TYPE.DOUBLE,
+  TENSOR_TYPE.INT64,
+  TENSOR_TYPE.UINT64,
+  TENSOR_TYPE.INT32,
+  TENSOR_TYPE.UINT32,
+  TENSOR_TYPE.INT16,
+  TENSOR_TYPE.UINT16,
+  TENSOR_TYPE.INT8,
+  TENSOR_TYPE.UINT8,
+  TENSOR_TYPE.BOOL,
+];
 
-const FLOATS = new Set(['float32', 'float16', 'bfloat16']);
+const FLOATS = new Set(['float32', 'float16', 'bfloat16', 'float64']);
 
 async function toModel(m: ModelProto | string | Uint8Array, what: string): Promise<ModelProto> {
   if (typeof m === 'string' || m instanceof Uint8Array) return readModel(m);
@@ -78,22 +94,20 @@ export async function bisect(modelA: ModelProto | string | Uint8Array, modelB: M
   let sessionB: OnnxRuntimeSession | undefined;
   try {
     sessionB = await openExposed(b, opts.intraOpNumThreads);
-    let feeds: Feeds;
-    if (opts.inputs !== undefined) feeds = opts.inputs;
+    let given: FeedsLike;
+    if (opts.inputs !== undefined) given = opts.inputs;
     else {
       const gen = parseOptions(GenerateInputsOptionsSchema, opts.generate ?? {}, 'bisect options.generate');
       gen.valueRanges = { ...inferValueRanges(a), ...gen.valueRanges };
-      feeds = generateInputs(sessionA.inputs, { ...gen, iterations: 1 })[0]!;
+      given = generateInputs(sessionA.inputs, { ...gen, iterations: 1 })[0]!;
     }
-    validateFeeds(sessionA.inputs, feeds);
+    const validator = feedValidator(sessionA.inputs);
+    const feeds: Feeds = validator.feedsOf(validator.check(given));
     const feedsB: Record<string, Tensor> = {};
     for (const info of sessionB.inputs) {
       const t = feeds[info.name];
       if (t === undefined) throw new InvalidArgumentError(`model B has input ${JSON.stringify(info.name)}, which model A does not have`);
-      feedsB[info.name] =
-        t.type !== info.dtype && FLOATS.has(t.type) && FLOATS.has(info.dtype)
-          ? Tensor.fromFloat32(info.dtype as 'float32' | 'float16' | 'bfloat16', t.toFloat32(), t.dims)
-          : t;
+      feedsB[info.name] = t.type !== info.dtype && isFloatType(t.type) && isFloatType(info.dtype) ? castFloat(t, info.dtype) : t;
     }
     const outA = await sessionA.run(feeds);
     const outB = await sessionB.run(feedsB);
@@ -141,7 +155,7 @@ function walk(graph: NonNullable<ModelProto['graph']>, outA: Outputs, outB: Outp
       }
     }
   });
-  return { ...(first ? { firstDivergence: first } : {}), checkedTensors: nodes.length, unmatchedTensors: unmatched, nodes };
+  return { ...(first ? { firstDivergence: first } : {}), checkedTensors: nodes.length, unmatchedTensors: unmatched, nodes, infinitiesCompareEqual: opts.infinitiesCompareEqual };
 }
 
 function compareTensor(
@@ -162,7 +176,8 @@ function compareTensor(
       passed: false,
       error: !sameKind ? `dtype ${ta.type} in A but ${tb.type} in B` : `shape [${ta.dims.join(', ')}] in A but [${tb.dims.join(', ')}] in B`,
       maxAbsError: NaN, meanAbsError: NaN, medianAbsError: NaN, p99AbsError: NaN, maxRelError: NaN,
-      cosineSimilarity: NaN, relativeL2Error: NaN, nanCount: 0, infCount: 0, requiredAtol: Infinity, requiredRtol: Infinity,
+      cosineSimilarity: NaN, relativeL2Error: NaN, nanCount: 0, nanCountA: 0, nanCountB: 0, infCount: 0, infCountA: 0, infCountB: 0,
+      requiredAtol: Infinity, requiredRtol: Infinity,
     };
   }
   const tol = toleranceFor(opts, tensor);
@@ -181,7 +196,11 @@ function compareTensor(
     cosineSimilarity: m.cosineSimilarity,
     relativeL2Error: m.relativeL2Error,
     nanCount: m.nanCount,
+    nanCountA: m.nanCountA,
+    nanCountB: m.nanCountB,
     infCount: m.infCount,
+    infCountA: m.infCountA,
+    infCountB: m.infCountB,
     requiredAtol: v.requiredAtol,
     requiredRtol: v.requiredRtol,
   };

@@ -14,9 +14,9 @@
 import { z } from 'zod';
 import { InvalidArgumentError, TensorRTNodeError, describe, type ErrorCode } from '../errors.js';
 import { parseOptions } from '../options.js';
-import { Tensor, formatDims, type DataType } from '../tensor.js';
-import type { BackendName, Feeds, InferenceSession, Outputs, TensorInfo } from '../session.js';
-import { validateFeeds } from '../backends/common.js';
+import { DATA_TYPES, type Tensor, castFloat, formatDims, isFloatType, type DataType } from '../tensor.js';
+import type { BackendName, Feeds, FeedsLike, InferenceSession, Outputs, TensorInfo } from '../session.js';
+import { feedValidator } from '../backends/feeds.js';
 import { absError } from './elementwise.js';
 import { analyze, topKAgreement, type Analysis, type Numbers, type OutputMetrics, type OutputTolerance, type TopKAgreement } from './metrics.js';
 import { TOLERANCE_OPTION_FIELDS, toleranceFor, unknownToleranceKeys } from './tolerance.js';
@@ -29,12 +29,12 @@ export interface ReferenceOutputs {
   label?: string;
 }
 
-const feedsSchema = z.custom<Feeds>((v) => v !== null && typeof v === 'object' && !Array.isArray(v), 'expected an object of Tensors');
+const feedsSchema = z.custom<FeedsLike>((v) => v !== null && typeof v === 'object' && !Array.isArray(v), 'expected an object of Tensors');
 
 export const CompareOptionsSchema = z
   .object({
     ...TOLERANCE_OPTION_FIELDS,
-    /** Explicit inputs: one feeds record, or one per iteration. */
+    /** Explicit inputs: one feeds record, or one per iteration (Tensors, or tensors of other libraries). */
     inputs: z.union([feedsSchema, z.array(feedsSchema).min(1)]).optional(),
     /** How to generate inputs when `inputs` is absent. */
     generate: z.custom<GenerateInputsOptions>((v) => v === undefined || (v !== null && typeof v === 'object')).optional(),
@@ -43,10 +43,17 @@ export const CompareOptionsSchema = z
     /** k of the top-k agreement. */
     topK: z.number().int().min(1).max(1000).default(5),
     /**
-     * Outputs that hold logits (last axis = classes) and get top-1/top-k agreement. Default:
-     * float outputs of rank >= 2 named like logits/scores/probs/class, and every rank-2 float output.
+     * Outputs that hold class scores (last axis = classes) and get top-1/top-k agreement.
+     * Default: see isClassScores (names like logits, or a last axis that is a vocabulary or
+     * label axis).
      */
     logitsOutputs: z.array(z.string()).optional(),
+    /**
+     * Sizes of the model's vocabulary or label axes, e.g. the rows of the embedding table its
+     * token ids index (the CLI passes that): an output whose last dim has one of these sizes
+     * holds class scores.
+     */
+    classAxisSizes: z.array(z.number().int().min(2)).default([]),
     labels: z.object({ a: z.string().optional(), b: z.string().optional() }).strict().default({}),
     signal: z.custom<AbortSignal>((v) => v === undefined || v instanceof AbortSignal, 'expected an AbortSignal').optional(),
   })
@@ -107,17 +114,16 @@ function isSession(v: unknown): v is InferenceSession {
   return v !== null && typeof v === 'object' && typeof (v as InferenceSession).run === 'function' && Array.isArray((v as InferenceSession).inputs);
 }
 
-const FLOATS = new Set<DataType>(['float32', 'float16', 'bfloat16']);
+/** Float widths compare with each other (in float64); other dtypes only with themselves. */
+const FLOATS = new Set<DataType>(['float32', 'float16', 'bfloat16', 'float64']);
 
 /** Converts float feeds to B's float width where B's input differs (e.g. a float16 model). */
-function adaptFeeds(feeds: Feeds, bInputs: readonly TensorInfo[]): Feeds {
+export function adaptFeeds(feeds: Feeds, bInputs: readonly TensorInfo[]): Feeds {
   const out: Record<string, Tensor> = {};
   for (const info of bInputs) {
     const t = feeds[info.name];
     if (t === undefined) continue;
-    if (t.type !== info.dtype && FLOATS.has(t.type) && FLOATS.has(info.dtype)) {
-      out[info.name] = Tensor.fromFloat32(info.dtype as 'float32' | 'float16' | 'bfloat16', t.toFloat32(), t.dims);
-    } else out[info.name] = t;
+    out[info.name] = t.type !== info.dtype && isFloatType(t.type) && isFloatType(info.dtype) ? castFloat(t, info.dtype) : t;
   }
   return out;
 }
@@ -141,9 +147,24 @@ function checkInputsAgree(a: InferenceSession, b: InferenceSession): void {
   }
 }
 
-function defaultIsLogits(name: string, dtype: DataType, dims: readonly number[]): boolean {
-  if (!FLOATS.has(dtype) || dims.length < 2) return false;
-  return dims.length === 2 || /logit|score|prob|class/i.test(name);
+const CLASS_SCORE_NAMES = /logit|score|prob|class/i;
+const CLASS_AXIS_NAMES = /vocab|label|class|categor|num_?tokens/i;
+
+/**
+ * Whether an output holds class scores, so top-k agreement means something: a float output of
+ * rank >= 2 with at least 2 entries on its last axis, and
+ * - a name like logits, scores, probs or class, or
+ * - a last dim the model declares with a vocabulary or label name (vocab_size, num_labels,
+ *   classes, ...), or
+ * - a last dim of one of `classAxisSizes` (e.g. the vocabulary size).
+ * Hidden states and pooled embeddings ([batch, hidden]) are none of these: their top-k says nothing.
+ */
+export function isClassScores(name: string, dtype: DataType, dims: readonly number[], declared: readonly (number | string)[] | undefined, classAxisSizes: readonly number[]): boolean {
+  if (!FLOATS.has(dtype) || dims.length < 2 || dims[dims.length - 1]! < 2) return false;
+  if (CLASS_SCORE_NAMES.test(name)) return true;
+  const last = declared?.[declared.length - 1];
+  if (typeof last === 'string' && CLASS_AXIS_NAMES.test(last)) return true;
+  return classAxisSizes.includes(dims[dims.length - 1]!);
 }
 
 function unravel(index: number, dims: readonly number[]): number[] {
@@ -165,18 +186,13 @@ interface Accumulator {
   single?: Analysis;
 }
 
-/** The elements as numbers, without a copy where the typed array already holds numbers. */
+/**
+ * The elements as numbers, without a copy where the typed array already holds numbers (every
+ * type but float16/bfloat16 bits and the 64-bit ints, which are converted to float64).
+ */
 export function numbersOf(t: Tensor): Numbers {
-  switch (t.type) {
-    case 'float32':
-    case 'int32':
-    case 'int8':
-    case 'uint8':
-    case 'bool':
-      return t.data as Numbers;
-    default:
-      return t.toFloat64();
-  }
+  if (t.type === 'float16' || t.type === 'bfloat16' || DATA_TYPES[t.type].bigint) return t.toFloat64();
+  return t.data as Numbers;
 }
 
 function concat(parts: Numbers[]): Numbers {
@@ -213,21 +229,27 @@ export async function compare(a: InferenceSession, b: InferenceSession | Referen
     checkInputsAgree(a, bSession);
   }
 
+  let given: FeedsLike[] | undefined;
   let inputs: Feeds[];
-  if (opts.inputs !== undefined) inputs = Array.isArray(opts.inputs) ? [...(opts.inputs as Feeds[])] : [opts.inputs as Feeds];
-  else {
+  if (opts.inputs !== undefined) {
+    given = Array.isArray(opts.inputs) ? [...(opts.inputs as FeedsLike[])] : [opts.inputs as FeedsLike];
+    inputs = [];
+  } else {
     const gen = parseOptions(GenerateInputsOptionsSchema, opts.generate ?? {}, 'compare options.generate');
     inputs = generateInputs(a.inputs, gen);
   }
-  if (references !== undefined && references.length !== inputs.length) {
-    throw new InvalidArgumentError(`compare: ${inputs.length} iteration(s) of inputs but ${references.length} of reference outputs; they must pair up`);
+  const iterations = given?.length ?? inputs.length;
+  if (references !== undefined && references.length !== iterations) {
+    throw new InvalidArgumentError(`compare: ${iterations} iteration(s) of inputs but ${references.length} of reference outputs; they must pair up`);
   }
-  inputs.forEach((feeds, i) => {
+  // Checked once here against A's inputs, and kept as our Tensors (tensors of other libraries wrapped).
+  const validator = feedValidator(a.inputs);
+  inputs = (given ?? inputs).map((feeds, i) => {
     try {
-      validateFeeds(a.inputs, feeds);
+      return validator.feedsOf(validator.check(feeds));
     } catch (e) {
       if (e instanceof TensorRTNodeError) {
-        (e as { message: string }).message = `inputs${inputs.length > 1 ? ` (iteration ${i})` : ''}: ${e.message}`;
+        (e as { message: string }).message = `inputs${iterations > 1 ? ` (iteration ${i})` : ''}: ${e.message}`;
       }
       throw e;
     }
@@ -269,7 +291,14 @@ export async function compare(a: InferenceSession, b: InferenceSession | Referen
   }
 
   const outputs: OutputReport[] = [];
-  for (const entry of acc.values()) outputs.push(finish(entry, opts.topK, opts.logitsOutputs, opts.infinitiesCompareEqual));
+  const declared = new Map(a.outputs.map((o) => [o.name, o.dims]));
+  for (const entry of acc.values()) {
+    const r = entry.report;
+    const classScores = opts.logitsOutputs
+      ? opts.logitsOutputs.includes(r.name)
+      : isClassScores(r.name, r.dtypeA, r.dims, declared.get(r.name), opts.classAxisSizes);
+    outputs.push(finish(entry, classScores ? opts.topK : undefined, opts.infinitiesCompareEqual));
+  }
   if (outputs.length === 0) {
     throw new InvalidArgumentError(
       `no output could be compared: ${aLabel} and ${bInfo.label} have no output name in common ` +
@@ -318,7 +347,7 @@ function compareOne(
     report.passed = false;
     report.error = {
       code: 'ERR_DTYPE',
-      message: `output ${JSON.stringify(name)} is ${ta.type} in A but ${tb.type} in B; only float widths (float32/float16/bfloat16) compare across dtypes`,
+      message: `output ${JSON.stringify(name)} is ${ta.type} in A but ${tb.type} in B; only float widths (float32/float16/bfloat16/float64) compare across dtypes`,
     };
     return;
   }
@@ -361,7 +390,8 @@ function compareOne(
   entry.b.push(b);
 }
 
-function finish(entry: Accumulator, topK: number, logitsOutputs: readonly string[] | undefined, infinitiesCompareEqual: boolean): OutputReport {
+/** The totals of one output; top-k agreement with `topK` set (class-score outputs only). */
+function finish(entry: Accumulator, topK: number | undefined, infinitiesCompareEqual: boolean): OutputReport {
   const report = entry.report;
   if (report.error) return report;
   let analysis = entry.single;
@@ -381,8 +411,7 @@ function finish(entry: Accumulator, topK: number, logitsOutputs: readonly string
   report.requiredAtol = Math.max(...its.map((i) => i.requiredAtol));
   report.requiredRtol = Math.max(...its.map((i) => i.requiredRtol));
   report.mismatchCount = its.reduce((n, i) => n + i.mismatchCount, 0);
-  const isLogits = logitsOutputs ? logitsOutputs.includes(report.name) : defaultIsLogits(report.name, report.dtypeA, report.dims);
-  if (isLogits) {
+  if (topK !== undefined) {
     // Rows of every iteration together: each iteration's tensor is a whole number of rows.
     const agreement = topKAgreement(a, b, report.dims, topK);
     if (agreement) report.topK = agreement;

@@ -9,11 +9,11 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { OnnxRuntimeSession } from '../../src/backends/onnxruntime.js';
 import { GraphBuilder, createEncoderModel, encodeModel, encodeTensorProto, readTensorProto, writeModel, type ModelProto } from '../../src/onnx/index.js';
-import { bisect, compare, readInputFile, readRefData } from '../../src/accuracy/index.js';
+import { bisect, compare, formatBisectText, readInputFile, readRefData } from '../../src/accuracy/index.js';
 import { main } from '../../src/cli/index.js';
 import { convertToFloat16 } from '../../src/fp16/index.js';
 import { Tensor } from '../../src/tensor.js';
-import { Random } from '../../src/accuracy/random.js';
+import { Random } from '../../src/random.js';
 
 const NODE_TESTS = fileURLToPath(new URL('../fixtures/accuracy/onnx-node/', import.meta.url));
 let dir: string;
@@ -159,11 +159,71 @@ describe('the encoder against its FP16 conversion', () => {
 
 describe('ONNX backend node tests (--ref-data)', () => {
   const cases = ['test_add', 'test_relu', 'test_softmax_axis_1', 'test_matmul_2d', 'test_gather_0', 'test_equal', 'test_layer_normalization_2d_axis0'];
+  // float64, int16, uint16, uint32 and uint64 models: every dtype onnxruntime-node runs.
+  const dtypeCases = ['test_einsum_batch_matmul', 'test_mod_mixed_sign_int16', 'test_mod_uint16', 'test_bitshift_left_uint32', 'test_max_uint64'];
 
   it.each(cases)('%s passes against its expected outputs', async (name) => {
     const { code, out } = await cli('compare', join(NODE_TESTS, name, 'model.onnx'), '--ref-data', join(NODE_TESTS, name), '--atol', '1e-5', '--rtol', '1e-3', '--threads', '1');
     expect(out).toContain('PASSED');
     expect(code).toBe(0);
+  });
+
+  it.each(dtypeCases)('%s (beyond float32/int64) passes against its expected outputs', async (name) => {
+    const { code, out } = await cli('compare', join(NODE_TESTS, name, 'model.onnx'), '--ref-data', join(NODE_TESTS, name), '--atol', '1e-12', '--rtol', '0', '--threads', '1');
+    expect(out).toContain('PASSED');
+    expect(code).toBe(0);
+  });
+
+  it('checks a float64 model in float64: a perturbation float32 cannot hold is caught', async () => {
+    const a = await OnnxRuntimeSession.create(join(NODE_TESTS, 'test_einsum_batch_matmul', 'model.onnx'), { intraOpNumThreads: 1 });
+    try {
+      expect(a.inputs.map((i) => i.dtype)).toEqual(['float64', 'float64']);
+      const [set] = await readRefData(join(NODE_TESTS, 'test_einsum_batch_matmul'), a.inputs, a.outputs);
+      const ref = set!.outputs.z!;
+      expect(ref.type).toBe('float64');
+      const good = await compare(a, { reference: set!.outputs }, { inputs: set!.inputs, atol: 1e-12, rtol: 0 });
+      expect(good.passed).toBe(true);
+      expect(good.outputs[0]).toMatchObject({ dtypeA: 'float64', dtypeB: 'float64' });
+      expect(good.outputs[0]!.maxAbsError).toBeLessThan(1e-14);
+      // 1e-9 relative: far below float32's resolution, so only a float64 comparison sees it.
+      const data = Float64Array.from(ref.data as Float64Array);
+      data[3] = data[3]! * (1 + 1e-9);
+      const bad = await compare(a, { reference: { z: new Tensor('float64', data, ref.dims) } }, { inputs: set!.inputs, atol: 1e-12, rtol: 0 });
+      expect(bad.passed).toBe(false);
+      expect(bad.outputs[0]!.worst!.iteration).toBe(0);
+      expect(bad.outputs[0]!.maxAbsError).toBeGreaterThan(1e-12);
+      // Generated inputs take the model's dtype.
+      const generated = await compare(a, a, { generate: { seed: 3 }, atol: 0, rtol: 0 });
+      expect(generated.passed).toBe(true);
+      expect(generated.inputs[0]!.x!.type).toBe('float64');
+    } finally {
+      await a.dispose();
+    }
+  });
+
+  it('compares a float32 model with its float64 twin (built here), casting the feeds to B\'s width', async () => {
+    const rng = new Random(5);
+    const weights = Array.from({ length: 12 }, () => rng.nextFloat() - 0.5);
+    const model = (dtype: 'float32' | 'float64') => {
+      const g = new GraphBuilder({ opset: 17 });
+      const x = g.input('x', dtype, ['batch', 4]);
+      g.op('MatMul', [x, g.constant(new Tensor(dtype, weights, [4, 3]), 'w')], {}, 'y');
+      g.output('y', dtype, ['batch', 3]);
+      return encodeModel(g.build());
+    };
+    const a = await OnnxRuntimeSession.create(model('float32'), { intraOpNumThreads: 1 });
+    const b = await OnnxRuntimeSession.create(model('float64'), { intraOpNumThreads: 1 });
+    try {
+      const r = await compare(a, b, { generate: { seed: 2, batch: 3 }, atol: 1e-6, rtol: 1e-6 });
+      expect(r.passed).toBe(true);
+      expect(r.outputs[0]).toMatchObject({ name: 'y', dtypeA: 'float32', dtypeB: 'float64' });
+      // float32 rounding of the weights and the sums, seen in float64.
+      expect(r.outputs[0]!.maxAbsError).toBeGreaterThan(0);
+      expect(r.outputs[0]!.maxAbsError).toBeLessThan(1e-6);
+    } finally {
+      await a.dispose();
+      await b.dispose();
+    }
   });
 
   it('fails when one expected output is perturbed, naming that output', async () => {
@@ -227,6 +287,68 @@ describe('bisect()', () => {
     ]);
     expect(r.checkedTensors).toBe(6);
     expect(r.unmatchedTensors).toBe(0);
+  });
+
+  it('does not blame a Constant of -inf that both models hold (equal infinities agree by default)', async () => {
+    // x + [0, -inf, 0, -inf] (a mask bias, as Hugging Face exports hold it) -> Softmax -> Mul(scale):
+    // the models differ only in scale, so the Mul is where they part ways.
+    const masked = (scale: number): ModelProto => {
+      const g = new GraphBuilder({ opset: 17 });
+      const x = g.input('x', 'float32', ['batch', 4]);
+      const [bias] = g.node('Constant', [], { value: new Tensor('float32', Float32Array.of(0, -Infinity, 0, -Infinity), [4]) }, { name: 'mask_bias' });
+      const h = g.node('Add', [x, bias!], {}, { name: 'masked' })[0]!;
+      const p = g.node('Softmax', [h], { axis: -1 }, { name: 'softmax' })[0]!;
+      g.node('Mul', [p, g.floats(scale, 'scale')], {}, { name: 'scale_node', outputs: ['y'] });
+      g.output('y', 'float32', ['batch', 4]);
+      return g.build();
+    };
+    const r = await bisect(masked(1), masked(1.5), { generate: { seed: 3, batch: 2 } });
+    expect(r.infinitiesCompareEqual).toBe(true);
+    expect(r.firstDivergence?.node).toBe('scale_node');
+    const constant = r.nodes.find((n) => n.node === 'mask_bias')!;
+    expect(constant).toMatchObject({ passed: true, maxAbsError: 0, infCountA: 2, infCountB: 2, nanCount: 0 });
+    expect(r.nodes.find((n) => n.node === 'masked')).toMatchObject({ passed: true, infCountA: 4, infCountB: 4 });
+    // Polygraphy's default (equal infinities are a NaN error) blames the Constant instead.
+    const strict = await bisect(masked(1), masked(1.5), { generate: { seed: 3, batch: 2 }, infinitiesCompareEqual: false });
+    expect(strict.firstDivergence?.node).toBe('mask_bias');
+    const text = formatBisectText(strict);
+    expect(text).toContain('non-finite of 4: NaN 0 in A, 0 in B; Inf 2 in A, 2 in B (equal infinities are NaN errors)');
+    expect(formatBisectText(r)).toContain('First divergence: node "scale_node"');
+
+    // A NaN is an error on either side, also NaN against NaN (Polygraphy): -inf - -inf is NaN in both.
+    const nanModel = (scale: number): ModelProto => {
+      const g = new GraphBuilder({ opset: 17 });
+      const x = g.input('x', 'float32', ['batch', 4]);
+      const [bias] = g.node('Constant', [], { value: new Tensor('float32', Float32Array.of(0, -Infinity, 0, 0), [4]) }, { name: 'bias' });
+      const h = g.node('Add', [x, bias!], {}, { name: 'with_inf' })[0]!;
+      const d = g.node('Sub', [h, h], {}, { name: 'nan_maker' })[0]!;
+      g.node('Mul', [d, g.floats(scale, 'scale')], {}, { name: 'scale_node', outputs: ['y'] });
+      g.output('y', 'float32', ['batch', 4]);
+      return g.build();
+    };
+    const nan = await bisect(nanModel(1), nanModel(1), { generate: { seed: 3, batch: 2 } });
+    expect(nan.firstDivergence).toMatchObject({ node: 'nan_maker', nanCountA: 2, nanCountB: 2 });
+    expect(formatBisectText(nan)).toContain('NaN 2 in A, 2 in B; Inf 0 in A, 0 in B (a NaN is an error on either side)');
+  });
+
+  it('compare --bisect: equal infinities agree unless --no-infinities-compare-equal', async () => {
+    const g = (scale: number): ModelProto => {
+      const b = new GraphBuilder({ opset: 17 });
+      const x = b.input('x', 'float32', ['batch', 4]);
+      const [bias] = b.node('Constant', [], { value: new Tensor('float32', Float32Array.of(0, -Infinity, 0, 0), [4]) }, { name: 'mask_bias' });
+      const h = b.node('Add', [x, bias!], {}, { name: 'masked' })[0]!;
+      b.node('Mul', [h, b.floats(scale, 'scale')], {}, { name: 'scale_node', outputs: ['y'] });
+      b.output('y', 'float32', ['batch', 4]);
+      return b.build();
+    };
+    await writeModel(g(1), join(dir, 'inf-a.onnx'));
+    await writeModel(g(1.01), join(dir, 'inf-b.onnx'));
+    const byDefault = await cli('compare', join(dir, 'inf-a.onnx'), join(dir, 'inf-b.onnx'), '--bisect');
+    expect(byDefault.code).toBe(1);
+    expect(byDefault.out).toContain('First divergence: node "scale_node"');
+    expect(byDefault.out).toContain('Inf 2 in A, 2 in B (equal infinities agree)');
+    const strict = await cli('compare', join(dir, 'inf-a.onnx'), join(dir, 'inf-b.onnx'), '--bisect', '--no-infinities-compare-equal');
+    expect(strict.out).toContain('First divergence: node "mask_bias"');
   });
 
   it('reports no divergence for identical models', async () => {
@@ -310,6 +432,32 @@ describe('tensorrt-node compare', () => {
       expect(code, args.join(' ')).toBe(2);
     }
     expect((await readdir(dir)).includes('never.json')).toBe(false);
+  });
+
+  it('reports file problems of either model and of --ref-data in our words, before any session, exit 2', async () => {
+    const empty = join(dir, 'empty.onnx');
+    await writeFile(empty, new Uint8Array(0));
+    const notOnnx = join(NODE_TESTS, 'README.md');
+    const missing = join(dir, 'missing.onnx');
+    const json = join(dir, 'never2.json');
+    const cases: [string[], string][] = [
+      [['compare', missing, encoderPath], `error ERR_IO: model A ${JSON.stringify(missing)} does not exist`],
+      [['compare', encoderPath, missing], `error ERR_IO: model B ${JSON.stringify(missing)} does not exist`],
+      [['compare', missing], `error ERR_IO: model A ${JSON.stringify(missing)} does not exist`], // before TensorRT is looked for
+      [['compare', empty, encoderPath], `error ERR_ONNX_PARSE: model A ${JSON.stringify(empty)} is empty (0 bytes)`],
+      [['compare', encoderPath, dir], `error ERR_IO: model B ${JSON.stringify(dir)} is a folder, expected a file`],
+      [['compare', encoderPath, notOnnx], `error ERR_ONNX_PARSE: model B ${JSON.stringify(notOnnx)} is not an ONNX model`],
+      [['compare', encoderPath, '--ref-data', join(dir, 'no-such-set')], `error ERR_IO: --ref-data folder ${JSON.stringify(join(dir, 'no-such-set'))} does not exist`],
+      [['compare', encoderPath, '--ref-data', encoderPath], `error ERR_IO: --ref-data folder ${JSON.stringify(encoderPath)} is not a folder`],
+      [['compare', encoderPath, encoderPath, '--inputs', join(dir, 'no-inputs.json')], `error ERR_IO: --inputs ${JSON.stringify(join(dir, 'no-inputs.json'))} does not exist`],
+    ];
+    for (const [args, message] of cases) {
+      const { code, err } = await cli(...args, '--json', json);
+      expect(err, args.join(' ')).toContain(message);
+      expect(err, args.join(' ')).not.toMatch(/onnxruntime|\.cc:|ModelProto does not|ERR_TENSORRT/i);
+      expect(code, args.join(' ')).toBe(2);
+    }
+    expect((await readdir(dir)).includes('never2.json')).toBe(false);
   });
 
   it('exits 2 when saved inputs have the wrong dtype, and when output shapes differ', async () => {
