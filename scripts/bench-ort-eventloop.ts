@@ -97,7 +97,12 @@ const sessions = await Promise.all(modes.map((m) => OnnxRuntimeSession.create(mo
 
 // Outputs of every mode against in-thread's, byte for byte.
 {
-  const bytes = (o: Outputs): Buffer => Buffer.concat(Object.keys(o).sort().map((k) => Buffer.from(o[k]!.data.buffer, o[k]!.data.byteOffset, o[k]!.data.byteLength)));
+  const bytes = (o: Outputs): Buffer =>
+    Buffer.concat(
+      Object.keys(o)
+        .sort()
+        .map((k) => Buffer.from(o[k]!.data.buffer, o[k]!.data.byteOffset, o[k]!.data.byteLength)),
+    );
   const want = await Promise.all(pool.slice(0, 4).map((f) => sessions[0]!.run(f)));
   for (let i = 1; i < modes.length; i++) {
     const got = await Promise.all(pool.slice(0, 4).map((f) => sessions[i]!.run(f)));
@@ -176,7 +181,9 @@ async function closedLoop(session: OnnxRuntimeSession, concurrency: number, seco
     modes.forEach((m, i) => {
       const l = lat[i]!.sort((x, y) => x - y);
       const ratio = median(rps[i]!.map((v, round) => v / rps[0]![round]!));
-      console.log(`| ${c} | ${m.name} | ${rps[i]! && median(rps[i]!).toFixed(1)} | ${ratio.toFixed(2)}x | ${ms(l[l.length >> 1]!)} | ${ms(l[Math.floor(l.length * 0.99)]!)} |`);
+      console.log(
+        `| ${c} | ${m.name} | ${rps[i]! && median(rps[i]!).toFixed(1)} | ${ratio.toFixed(2)}x | ${ms(l[l.length >> 1]!)} | ${ms(l[Math.floor(l.length * 0.99)]!)} |`,
+      );
     });
   }
 }

@@ -20,6 +20,7 @@
  * runtime's own failure is translated instead (ort-errors.ts).
  */
 import { InvalidArgumentError, ShapeError } from '../errors.js';
+import type { DimLimit } from '../session.js';
 import { getIntAttribute, getTensorAttribute } from '../onnx/attributes.js';
 import { dimsOf } from '../onnx/graph.js';
 import type { GraphProto, ModelProto, NodeProto, TensorProto } from '../onnx/schema.js';
@@ -33,7 +34,7 @@ export interface DimTerm {
 }
 
 /** sum(coefficient * feeds[input].dims[axis]) + offset <= max. */
-export interface DimLimit {
+export interface DimSumLimit {
   readonly terms: readonly DimTerm[];
   readonly offset: number;
   readonly max: number;
@@ -50,7 +51,7 @@ export interface ValueLimit {
 }
 
 export interface InputLimits {
-  readonly dims: readonly DimLimit[];
+  readonly dims: readonly DimSumLimit[];
   readonly values: readonly ValueLimit[];
 }
 
@@ -111,7 +112,7 @@ class GraphLimits {
   }
 
   find(): InputLimits {
-    const dims: DimLimit[] = [];
+    const dims: DimSumLimit[] = [];
     const values: ValueLimit[] = [];
     this.#graph.node.forEach((node, index) => {
       try {
@@ -129,7 +130,7 @@ class GraphLimits {
     return { dims: dedupe(dims), values };
   }
 
-  #sliceLimits(node: NodeProto, index: number): DimLimit[] {
+  #sliceLimits(node: NodeProto, index: number): DimSumLimit[] {
     const table = this.#table(node.input[0]);
     if (!table) return [];
     const starts = this.#value(node.input[1]);
@@ -139,7 +140,7 @@ class GraphLimits {
     if (!starts || !ends || starts.elems.length !== ends.elems.length) return [];
     if (node.input[3] && !axes) return [];
     if (node.input[4] && !steps) return [];
-    const out: DimLimit[] = [];
+    const out: DimSumLimit[] = [];
     ends.elems.forEach((end, i) => {
       const start = starts.elems[i]!;
       const step = steps?.elems[i] ?? constant(1);
@@ -151,14 +152,12 @@ class GraphLimits {
       const size = table.dims[axis];
       if (size === undefined) return;
       const range = `[${formatAffine(start)}, ${formatAffine(end)})`;
-      out.push(
-        limitOf(end, size, `its Slice ${nodeName(node, index)} takes entries ${range} of ${table.what} along axis ${axis}, which has ${size}`),
-      );
+      out.push(limitOf(end, size, `the model's Slice ${nodeName(node, index)} takes entries ${range} of ${table.what} along axis ${axis}, which has ${size}`));
     });
     return out;
   }
 
-  #gatherLimit(node: NodeProto, index: number): DimLimit | ValueLimit | undefined {
+  #gatherLimit(node: NodeProto, index: number): DimSumLimit | ValueLimit | undefined {
     const table = this.#table(node.input[0]);
     if (!table) return undefined;
     let axis = getIntAttribute(node, 'axis', 0);
@@ -167,7 +166,7 @@ class GraphLimits {
     if (rows === undefined) return undefined;
     const source = this.#indexSource(node.input[1]);
     if (!source) return undefined;
-    const looksUp = `its Gather ${nodeName(node, index)} looks up ${table.what} (${rows} entries on axis ${axis})`;
+    const looksUp = `the model's Gather ${nodeName(node, index)} looks up ${table.what} (${rows} entries on axis ${axis})`;
     if (source.kind === 'input') {
       return {
         input: source.input,
@@ -179,7 +178,11 @@ class GraphLimits {
     // Range(start, limit, 1) holds start .. limit - 1, so the largest index is limit - 1 + offset.
     const limit = add(source.limit, constant(source.offset));
     if (isConstant(limit)) return undefined;
-    return limitOf(limit, rows, `${looksUp} at positions Range(${formatAffine(source.start)}, ${formatAffine(source.limit)})${source.offset ? ` + ${source.offset}` : ''}`);
+    return limitOf(
+      limit,
+      rows,
+      `${looksUp} at positions Range(${formatAffine(source.start)}, ${formatAffine(source.limit)})${source.offset ? ` + ${source.offset}` : ''}`,
+    );
   }
 
   /** Follows an index tensor back through ops that keep its values (plus constant offsets). */
@@ -195,7 +198,10 @@ class GraphLimits {
     if (!node) return undefined;
     if (INDEX_PRESERVING.has(node.opType)) return this.#indexSource(node.input[0], offset, depth + 1);
     if (node.opType === 'Add' || node.opType === 'Sub') {
-      for (const [i, j] of [[0, 1], [1, 0]] as const) {
+      for (const [i, j] of [
+        [0, 1],
+        [1, 0],
+      ] as const) {
         const k = this.#value(node.input[j]);
         if (k && k.elems.length === 1 && isConstant(k.elems[0]!) && !(node.opType === 'Sub' && j === 0)) {
           const shift = node.opType === 'Sub' ? -k.elems[0]!.c : k.elems[0]!.c;
@@ -373,7 +379,7 @@ function constantValue(t: TensorProto): Value | undefined {
   return { rank: dims.length === 0 ? 0 : 1, elems };
 }
 
-function limitOf(expr: Affine, max: number, reason: string): DimLimit {
+function limitOf(expr: Affine, max: number, reason: string): DimSumLimit {
   const terms = [...expr.t].map(([key, coefficient]) => {
     const [input, axis] = key.split('\0') as [string, string];
     return { input, axis: Number(axis), coefficient };
@@ -394,8 +400,8 @@ function nodeName(node: NodeProto, index: number): string {
   return node.name ? JSON.stringify(node.name) : `(node ${index}, output ${JSON.stringify(node.output[0] ?? '')})`;
 }
 
-function dedupe(limits: DimLimit[]): DimLimit[] {
-  const seen = new Map<string, DimLimit>();
+function dedupe(limits: DimSumLimit[]): DimSumLimit[] {
+  const seen = new Map<string, DimSumLimit>();
   for (const l of limits) {
     const key = `${l.terms.map((t) => `${t.input}/${t.axis}*${t.coefficient}`).join('+')}+${l.offset}`;
     const prev = seen.get(key);
@@ -411,20 +417,44 @@ export function findInputLimits(model: ModelProto): InputLimits {
 
 export interface FeedLike {
   readonly dims: readonly number[];
-  readonly data: ArrayLike<number | bigint>;
+  readonly data: ArrayLike<number | bigint> | ArrayBufferView;
 }
 
 /**
- * Refuses feeds beyond `limits`: ERR_SHAPE for dims (naming the input, the dim, its size and
- * the most the model takes), ERR_INVALID_ARG for values (naming the first offending element).
- * Feeds must already have passed the session's feed validation (every input present).
+ * The limits the feed validator takes (one dim of one input: `TensorInfo.limits`), by input,
+ * and the rest (sums of dims, values), which checkInputLimits checks.
  */
-export function checkInputLimits(limits: InputLimits, feeds: Readonly<Record<string, FeedLike>>): void {
+export function splitInputLimits(limits: InputLimits): { perInput: Record<string, DimLimit[]>; rest: InputLimits } {
+  const perInput: Record<string, DimLimit[]> = {};
+  const rest: DimSumLimit[] = [];
+  for (const l of limits.dims) {
+    const term = l.terms.length === 1 ? l.terms[0]! : undefined;
+    const max = term && term.coefficient > 0 ? Math.floor((l.max - l.offset) / term.coefficient) : -1;
+    if (!term || max < 0) {
+      rest.push(l);
+      continue;
+    }
+    (perInput[term.input] ??= []).push({ axis: term.axis, max, reason: l.reason });
+  }
+  return { perInput, rest: { dims: rest, values: limits.values } };
+}
+
+/**
+ * Refuses feeds beyond `limits`: ERR_SHAPE for dims (naming the inputs, the dims, their sizes
+ * and the most the model takes), ERR_INVALID_ARG for values (naming the first offending
+ * element). Feeds (by name, or named) must already have passed the session's feed validation.
+ */
+export function checkInputLimits(limits: InputLimits, feeds: Readonly<Record<string, FeedLike>> | readonly (FeedLike & { name: string })[]): void {
+  if (limits.dims.length === 0 && limits.values.length === 0) return;
+  const feed = (name: string): FeedLike | undefined =>
+    Array.isArray(feeds)
+      ? (feeds as readonly (FeedLike & { name: string })[]).find((f) => f.name === name)
+      : (feeds as Readonly<Record<string, FeedLike>>)[name];
   for (const limit of limits.dims) {
     let total = limit.offset;
     const shown: string[] = [];
     for (const term of limit.terms) {
-      const size = feeds[term.input]?.dims[term.axis];
+      const size = feed(term.input)?.dims[term.axis];
       if (size === undefined) {
         total = Number.NEGATIVE_INFINITY;
         break;
@@ -437,20 +467,20 @@ export function checkInputLimits(limits: InputLimits, feeds: Readonly<Record<str
     const what = single
       ? `input ${JSON.stringify(limit.terms[0]!.input)} dim ${limit.terms[0]!.axis} is ${total}`
       : `${shown.join(' + ')}${limit.offset ? ` ${limit.offset > 0 ? '+' : '-'} ${Math.abs(limit.offset)}` : ''} is ${total}`;
-    throw new ShapeError(`${what}, but the model takes at most ${limit.max} there: ${limit.reason}`, { limit: limit.max, got: total });
+    throw new ShapeError(`${what}, but at most ${limit.max} fit: ${limit.reason}`, { expected: { max: limit.max }, got: total });
   }
   for (const limit of limits.values) {
-    const feed = feeds[limit.input];
-    if (!feed) continue;
-    const data = feed.data;
+    const f = feed(limit.input);
+    if (!f) continue;
+    const data = f.data as ArrayLike<number | bigint>;
     const [min, max] = typeof data[0] === 'bigint' ? [BigInt(limit.min), BigInt(limit.max)] : [limit.min, limit.max];
     for (let i = 0; i < data.length; i++) {
       const v = data[i]!;
       if (v < min || v > max) {
         throw new InvalidArgumentError(
-          `input ${JSON.stringify(limit.input)} holds ${v} at flat index ${i} (dims ${formatDims(feed.dims)}), ` +
+          `input ${JSON.stringify(limit.input)} holds ${v} at flat index ${i} (dims ${formatDims(f.dims)}), ` +
             `but the model takes values in [${limit.min}, ${limit.max}] there: ${limit.reason}`,
-          { limit: [limit.min, limit.max], got: typeof v === 'bigint' ? v.toString() : v },
+          { input: limit.input, expected: { min: limit.min, max: limit.max }, got: typeof v === 'bigint' ? v.toString() : v },
         );
       }
     }

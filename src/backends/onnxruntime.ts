@@ -209,18 +209,16 @@ export class OnnxRuntimeSession implements InferenceSession {
       checkInputLimits(this.#limits, wire);
       if (options.signal?.aborted) throw abortErrorFrom(options.signal, 'run()');
       const shapes = wire.map(({ name, dims }) => ({ name, dims }));
-      const work = this.#exec
-        .run(wire, fetches, { signal: options.signal, transfer: options.transferFeeds, logSeverityLevel: this.#runLogSeverityLevel })
-        .then(
-          (outputs) => {
-            const out: Outputs = {};
-            for (const o of outputs) out[o.name] = fromOrtTensor(o.name, o);
-            return out;
-          },
-          (e: unknown) => {
-            throw e instanceof OrtRunFailure ? ortRunError(e.message, shapes, e.cause ?? e) : e;
-          },
-        );
+      const work = this.#exec.run(wire, fetches, { signal: options.signal, transfer: options.transferFeeds, logSeverityLevel: this.#runLogSeverityLevel }).then(
+        (outputs) => {
+          const out: Outputs = {};
+          for (const o of outputs) out[o.name] = fromOrtTensor(o.name, o);
+          return out;
+        },
+        (e: unknown) => {
+          throw e instanceof OrtRunFailure ? ortRunError(e.message, shapes, e.cause ?? e) : e;
+        },
+      );
       return this.#tracker.track(work);
     } catch (e) {
       return Promise.reject(e);

@@ -84,7 +84,7 @@ export async function loadModel(model: string | Uint8Array, shared: boolean): Pr
     try {
       const { size } = await file.stat();
       const bytes = shared ? new Uint8Array(new SharedArrayBuffer(size)) : new Uint8Array(size);
-      for (let at = 0; at < size; ) {
+      for (let at = 0; at < size;) {
         const { bytesRead } = await file.read(bytes, at, Math.min(CHUNK, size - at), at);
         if (bytesRead === 0) throw new Error(`the file ended after ${at} of ${size} bytes`);
         at += bytesRead;

@@ -271,7 +271,10 @@ export class OrtWorkerPool {
         return;
       }
       case 'loadFailed':
-        this.#loadFailed(slot, new WorkerError(`${this.#workerName(slot)} could not load the model: ${m.message}`, { worker: slot.index, reason: 'load', ortMessage: m.message }));
+        this.#loadFailed(
+          slot,
+          new WorkerError(`${this.#workerName(slot)} could not load the model: ${m.message}`, { worker: slot.index, reason: 'load', ortMessage: m.message }),
+        );
         return;
       case 'done':
       case 'failed':
@@ -326,10 +329,11 @@ export class OrtWorkerPool {
     slot.loaded = undefined;
     loaded?.reject(error);
     if (this.#starting || this.#closing) return;
-    this.#lost ??= new WorkerError(
-      `the ${this.#label} session is lost: a worker died and its replacement failed (${error.message}); create a new session`,
-      { worker: slot.index, lost: true, cause: error },
-    );
+    this.#lost ??= new WorkerError(`the ${this.#label} session is lost: a worker died and its replacement failed (${error.message}); create a new session`, {
+      worker: slot.index,
+      lost: true,
+      cause: error,
+    });
     for (const job of this.#queue.splice(0)) this.#settle(job, undefined, this.#lost);
     // Runs waiting at the other workers are not taken back: those workers still serve them.
     this.#updateRefs();

@@ -117,9 +117,7 @@ export function ortWorkerMain(req: NodeRequire): void {
       // thread, and the copy is garbage once ONNX Runtime has parsed it.
       const model = typeof data.model === 'string' ? data.model : new Uint8Array(data.model.buffer, data.model.byteOffset, data.model.byteLength).slice();
       session = await native(() =>
-        typeof model === 'string'
-          ? ort.InferenceSession.create(model, data.sessionOptions)
-          : ort.InferenceSession.create(model, data.sessionOptions),
+        typeof model === 'string' ? ort.InferenceSession.create(model, data.sessionOptions) : ort.InferenceSession.create(model, data.sessionOptions),
       );
       port.postMessage({ type: 'ready', inputs: metadata(session.inputMetadata), outputs: metadata(session.outputMetadata) } satisfies FromWorker);
     } catch (e) {
@@ -196,10 +194,7 @@ export function ortWorkerMain(req: NodeRequire): void {
  * functions in __name(), a helper the worker does not have, hence the stand-in.
  */
 export function workerSource(main: (req: NodeRequire) => void): string {
-  return (
-    `"use strict";\nconst __name = (f) => f;\n` +
-    `(${main.toString()})(process.getBuiltinModule('node:module').createRequire(process.cwd() + '/'));\n`
-  );
+  return `"use strict";\nconst __name = (f) => f;\n` + `(${main.toString()})(process.getBuiltinModule('node:module').createRequire(process.cwd() + '/'));\n`;
 }
 
 /** The eval'd source of an ONNX Runtime worker. */

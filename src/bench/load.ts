@@ -138,10 +138,14 @@ function onceHooks(o: WindowHooks): { start: () => void; end: () => void } {
   let ended = false;
   return {
     start: () => {
-      if (!started) (started = true), o.onWindowStart?.();
+      if (started) return;
+      started = true;
+      o.onWindowStart?.();
     },
     end: () => {
-      if (!ended) (ended = true), o.onWindowEnd?.();
+      if (ended) return;
+      ended = true;
+      o.onWindowEnd?.();
     },
   };
 }

@@ -126,9 +126,13 @@ describe.each(['workers', 'in-thread'] as const)('ONNX Runtime session (%s)', (e
     const out = await s.run({ x, ids: { type: 'int64', data: f.ids.data, dims: [2, 3] } });
     expect(Array.from(out.z!.data as Float32Array)).toEqual([-3.5, -4.5, 11.75, 13.5]);
     expect(out.z).toBeInstanceOf(Tensor);
-    await expect(s.run({ x: new ort.Tensor('float64', new Float64Array(6), [2, 3]), ids: f.ids })).rejects.toMatchObject(
-      { code: 'ERR_DTYPE', message: 'input "x" must be float32, got float64', input: 'x', expected: 'float32', got: 'float64' },
-    );
+    await expect(s.run({ x: new ort.Tensor('float64', new Float64Array(6), [2, 3]), ids: f.ids })).rejects.toMatchObject({
+      code: 'ERR_DTYPE',
+      message: 'input "x" must be float32, got float64',
+      input: 'x',
+      expected: 'float32',
+      got: 'float64',
+    });
     await expect(s.run({ x: new ort.Tensor('string', ['a'], [1]), ids: f.ids })).rejects.toThrow(/string tensors are not supported/);
     await s.dispose();
   });
@@ -170,7 +174,10 @@ describe.each(['workers', 'in-thread'] as const)('ONNX Runtime session (%s)', (e
     const g = new GraphBuilder({ opset: 17 });
     g.op('NoSuchOp', [g.input('x', 'float32', [1])], {}, 'y');
     g.output('y', 'float32', [1]);
-    const refused = await createSession(encodeModel(g.build()), { backend: 'onnxruntime', execution }).then(() => null, (e: unknown) => e);
+    const refused = await createSession(encodeModel(g.build()), { backend: 'onnxruntime', execution }).then(
+      () => null,
+      (e: unknown) => e,
+    );
     expect(refused).toBeInstanceOf(OnnxRuntimeError);
     expect((refused as Error).message).toMatch(/^ONNX Runtime could not load the model \(\d+ bytes\): .*NoSuchOp/);
     expect((refused as Error).message).not.toMatch(/\.(cc|h):\d+/);

@@ -14,6 +14,7 @@ import { Tensor } from '../../src/tensor.js';
 import type { Outputs } from '../../src/session.js';
 
 const dist = join(__dirname, '..', '..', 'dist', 'index.js');
+const distOnnx = join(__dirname, '..', '..', 'dist', 'exports', 'onnx.js');
 const encoder = encodeModel(createEncoderModel({ preset: 'tiny', seed: 3 }));
 
 // z = x · W + b, W = [[1, 2], [3, 4], [5, 6]], b = [0.5, -0.5]: float32 [batch, 3] -> [batch, 2]
@@ -37,17 +38,21 @@ function encoderFeeds(batch: number, seq: number, seed: number) {
 }
 
 const bytesOf = (o: Outputs): Buffer =>
-  Buffer.concat(Object.keys(o).sort().map((k) => Buffer.from(o[k]!.data.buffer, o[k]!.data.byteOffset, o[k]!.data.byteLength)));
+  Buffer.concat(
+    Object.keys(o)
+      .sort()
+      .map((k) => Buffer.from(o[k]!.data.buffer, o[k]!.data.byteOffset, o[k]!.data.byteLength)),
+  );
 
 /** Runs `body` in a fresh Node process that imported the built library as `t`; returns its exit and output. */
 function child(body: string): { status: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string } {
-  const script = `import * as t from ${JSON.stringify(dist)};\n${body}`;
+  const script = `import * as t from ${JSON.stringify(dist)};\nimport * as onnx from ${JSON.stringify(distOnnx)};\n${body}`;
   const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', timeout: 60_000 });
   return { status: r.status, signal: r.signal, stdout: r.stdout, stderr: r.stderr };
 }
 
 const CHILD_PRELUDE = `
-const model = t.encodeModel(t.createEncoderModel({ preset: 'tiny' }));
+const model = onnx.encodeModel(onnx.createEncoderModel({ preset: 'tiny' }));
 const feeds = (seq) => ({
   input_ids: new t.Tensor('int64', new BigInt64Array(8 * seq).fill(5n), [8, seq]),
   attention_mask: new t.Tensor('int64', new BigInt64Array(8 * seq).fill(1n), [8, seq]),
@@ -57,13 +62,13 @@ const feeds = (seq) => ({
 describe('ONNX Runtime in worker threads', () => {
   it('gives outputs identical to in-thread, byte for byte, with one and with two contexts', async () => {
     const inThread = await OnnxRuntimeSession.create(encoder, { execution: 'in-thread', intraOpNumThreads: 1 });
-    const workers = [
-      await OnnxRuntimeSession.create(encoder, { intraOpNumThreads: 1 }),
-      await OnnxRuntimeSession.create(encoder, { contexts: 2 }),
-    ];
+    const workers = [await OnnxRuntimeSession.create(encoder, { intraOpNumThreads: 1 }), await OnnxRuntimeSession.create(encoder, { contexts: 2 })];
     try {
       expect(inThread.contexts).toBeUndefined();
-      expect(workers.map((w) => [w.execution, w.contexts])).toEqual([['workers', 1], ['workers', 2]]);
+      expect(workers.map((w) => [w.execution, w.contexts])).toEqual([
+        ['workers', 1],
+        ['workers', 2],
+      ]);
       expect(workers[0]!.inputs).toEqual(inThread.inputs);
       expect(workers[0]!.outputs).toEqual(inThread.outputs);
       const cases = [encoderFeeds(1, 7, 1), encoderFeeds(4, 33, 2), encoderFeeds(8, 128, 3)];
@@ -94,7 +99,10 @@ describe('ONNX Runtime in worker threads', () => {
     try {
       const f = encoderFeeds(8, 128, 4);
       await s.run(f);
-      for (const [session, settledFirst] of [[s, false], [inThread, true]] as const) {
+      for (const [session, settledFirst] of [
+        [s, false],
+        [inThread, true],
+      ] as const) {
         let settled = false;
         const run = session.run(f).then(() => (settled = true));
         await turn();
@@ -119,7 +127,10 @@ describe('ONNX Runtime in worker threads', () => {
       expect(Array.from((await run([1, 2, 3]))[0]!.data as Float32Array)).toEqual(affine([1, 2, 3]));
       const dying = run([-999, 0, 0]);
       const queued = [run([1, 0, 0]), run([0, 1, 0]), run([0, 0, 1])];
-      const err = await dying.then(() => null, (e: unknown) => e);
+      const err = await dying.then(
+        () => null,
+        (e: unknown) => e,
+      );
       expect(err).toMatchObject({ code: 'ERR_WORKER', worker: 0, reason: 'exit', exitCode: 7 });
       expect((err as Error).message).toMatch(/^ONNX Runtime worker 1 of 1 \(thread \d+\) exited with code 7 during this run; the run's result is lost$/);
       const results = await Promise.all(queued);
@@ -156,12 +167,16 @@ describe('ONNX Runtime in worker threads', () => {
     for (const execution of ['workers', 'in-thread'] as const) {
       const s = await OnnxRuntimeSession.create(encoder, { execution });
       try {
-        const err = await s.run(encoderFeeds(1, 600, 1)).then(() => null, (e: unknown) => e);
-        expect(err).toMatchObject({ code: 'ERR_SHAPE', limit: 512, got: 600 });
+        const err = await s.run(encoderFeeds(1, 600, 1)).then(
+          () => null,
+          (e: unknown) => e,
+        );
+        expect(err).toMatchObject({ code: 'ERR_SHAPE', input: 'input_ids', axis: 1, expected: { max: 512 }, got: 600 });
         expect((err as Error).message).toBe(
-          'input "input_ids" dim 1 is 600, but the model takes at most 512 there: its Slice "/embeddings/Slice" takes entries ' +
+          'input "input_ids" dim 1 (sequence) must be at most 512, got 600 (dims [1, 600]): the model\'s Slice "/embeddings/Slice" takes entries ' +
             '[0, input_ids dim 1) of initializer "embeddings.position_embeddings.weight" [512, 64] along axis 0, which has 512',
         );
+        expect(s.inputs[0]!.limits).toEqual([{ axis: 1, max: 512, reason: expect.stringContaining('position_embeddings') }]);
         expect((await s.run(encoderFeeds(1, 512, 1))).logits!.dims).toEqual([1, 4]);
       } finally {
         await s.dispose();
@@ -209,7 +224,7 @@ describe('ONNX Runtime in worker threads', () => {
     expect(ending.stdout).toBe('result 8x4\n'.repeat(6));
   });
 
-  it('keeps ONNX Runtime\'s log out of stderr on a failing run; the failure comes back once, in our words', () => {
+  it("keeps ONNX Runtime's log out of stderr on a failing run; the failure comes back once, in our words", () => {
     const r = child(`${CHILD_PRELUDE}
       const out = {};
       for (const execution of ['workers', 'in-thread']) {

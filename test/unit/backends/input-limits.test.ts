@@ -1,6 +1,6 @@
 // Input limits read from a model's graph: the shapes exporters emit for position tables.
 import { describe, expect, it } from 'vitest';
-import { checkInputLimits, findInputLimits } from '../../../src/backends/input-limits.js';
+import { checkInputLimits, findInputLimits, splitInputLimits } from '../../../src/backends/input-limits.js';
 import { GraphBuilder } from '../../../src/onnx/builder.js';
 import { createEncoderModel } from '../../../src/onnx/encoder.js';
 import { Tensor } from '../../../src/tensor.js';
@@ -23,7 +23,7 @@ describe('findInputLimits', () => {
         offset: 0,
         max: 16,
         reason:
-          'its Slice "/embeddings/Slice" takes entries [0, input_ids dim 1) of initializer "embeddings.position_embeddings.weight" [16, 64] along axis 0, which has 16',
+          'the model\'s Slice "/embeddings/Slice" takes entries [0, input_ids dim 1) of initializer "embeddings.position_embeddings.weight" [16, 64] along axis 0, which has 16',
       },
     ]);
     expect(limits.values).toEqual([
@@ -31,7 +31,8 @@ describe('findInputLimits', () => {
         input: 'input_ids',
         min: -1024,
         max: 1023,
-        reason: 'its Gather "/embeddings/Gather" looks up initializer "embeddings.word_embeddings.weight" [1024, 64] (1024 entries on axis 0) by these values',
+        reason:
+          'the model\'s Gather "/embeddings/Gather" looks up initializer "embeddings.word_embeddings.weight" [1024, 64] (1024 entries on axis 0) by these values',
       },
     ]);
     expect(() => checkInputLimits(limits, { input_ids: ids(2, 16), attention_mask: ids(2, 16) })).not.toThrow();
@@ -59,10 +60,11 @@ describe('findInputLimits', () => {
       offset: 0,
       max: 1024,
     });
+    expect(splitInputLimits(limits).rest.dims).toEqual(limits.dims); // a sum of dims stays with checkInputLimits
     const feeds = (pastN: number, seqN: number) => ({ input_ids: ids(1, seqN), past_key: { dims: [1, 2, pastN, 4], data: new Float32Array(8 * pastN) } });
     expect(() => checkInputLimits(limits, feeds(1000, 24))).not.toThrow();
     expect(() => checkInputLimits(limits, feeds(1000, 25))).toThrow(
-      'input "past_key" dim 2 (1000) + input "input_ids" dim 1 (25) is 1025, but the model takes at most 1024 there: its Gather ' +
+      'input "past_key" dim 2 (1000) + input "input_ids" dim 1 (25) is 1025, but at most 1024 fit: the model\'s Gather ' +
         '"/Gather_2" looks up initializer "wpe" [1024, 8] (1024 entries on axis 0) at positions Range(past_key dim 2, past_key dim 2 + input_ids dim 1)',
     );
   });
@@ -76,13 +78,24 @@ describe('findInputLimits', () => {
     const limits = findInputLimits(g.build());
     expect(limits.dims.map((l) => [l.terms, l.offset, l.max])).toEqual([[[{ input: 'input_ids', axis: 1, coefficient: 1 }], 2, 514]]);
     expect(() => checkInputLimits(limits, { input_ids: ids(1, 512) })).not.toThrow();
-    expect(() => checkInputLimits(limits, { input_ids: ids(1, 513) })).toThrow(/^input "input_ids" dim 1 \(513\) \+ 2 is 515, but the model takes at most 514 there/);
+    expect(() => checkInputLimits(limits, { input_ids: ids(1, 513) })).toThrow(/^input "input_ids" dim 1 \(513\) \+ 2 is 515, but at most 514 fit/);
+    // One dim of one input: what the feed validator takes (TensorInfo.limits), with the offset worked in.
+    const { perInput, rest } = splitInputLimits(limits);
+    expect(perInput).toEqual({ input_ids: [{ axis: 1, max: 512, reason: limits.dims[0]!.reason }] });
+    expect(rest).toEqual({ dims: [], values: [] });
   });
 
   it('reads a Slice of a position_ids buffer (Hugging Face BERT exports)', () => {
     const g = new GraphBuilder({ opset: 17 });
     const input = g.input('input_ids', 'int64', ['batch', 'sequence']);
-    const buffer = g.initializer('embeddings.position_ids', new Tensor('int64', BigInt64Array.from({ length: 512 }, (_, i) => BigInt(i)), [1, 512]));
+    const buffer = g.initializer(
+      'embeddings.position_ids',
+      new Tensor(
+        'int64',
+        BigInt64Array.from({ length: 512 }, (_, i) => BigInt(i)),
+        [1, 512],
+      ),
+    );
     const end = g.op('Unsqueeze', [seqLen(g, input), g.ints([0])]);
     const positions = g.op('Slice', [buffer, g.ints([0]), end, g.ints([1]), g.ints([1])]);
     g.op('Gather', [g.initializer('pos', table(512)), positions], { axis: 0 }, 'h');
@@ -92,7 +105,7 @@ describe('findInputLimits', () => {
       [
         [{ input: 'input_ids', axis: 1, coefficient: 1 }],
         512,
-        'its Slice "/Slice" takes entries [0, input_ids dim 1) of initializer "embeddings.position_ids" [1, 512] along axis 1, which has 512',
+        'the model\'s Slice "/Slice" takes entries [0, input_ids dim 1) of initializer "embeddings.position_ids" [1, 512] along axis 1, which has 512',
       ],
     ]);
   });
@@ -101,14 +114,28 @@ describe('findInputLimits', () => {
     const g = new GraphBuilder({ opset: 17 });
     const input = g.input('input_ids', 'int64', ['batch', 'seq']);
     const past = seqLen(g, g.input('past_key', 'float32', ['batch', 2, 'past', 4]), 2);
-    const buffer = g.initializer('position_ids', new Tensor('int64', BigInt64Array.from({ length: 64 }, (_, i) => BigInt(i)), [1, 64]));
+    const buffer = g.initializer(
+      'position_ids',
+      new Tensor(
+        'int64',
+        BigInt64Array.from({ length: 64 }, (_, i) => BigInt(i)),
+        [1, 64],
+      ),
+    );
     const from = g.op('Unsqueeze', [past, g.ints([0])]);
     const to = g.op('Unsqueeze', [g.op('Add', [past, seqLen(g, input)]), g.ints([0])]);
     g.op('Slice', [buffer, from, to, g.ints([-1])], {}, 'positions');
     g.output('positions', 'int64', [1, 'seq']);
     const [limit, ...rest] = findInputLimits(g.build()).dims;
     expect(rest).toEqual([]);
-    expect(limit).toMatchObject({ terms: [{ input: 'past_key', axis: 2 }, { input: 'input_ids', axis: 1 }], offset: 0, max: 64 });
+    expect(limit).toMatchObject({
+      terms: [
+        { input: 'past_key', axis: 2 },
+        { input: 'input_ids', axis: 1 },
+      ],
+      offset: 0,
+      max: 64,
+    });
     expect(limit!.reason).toContain('takes entries [past_key dim 2, past_key dim 2 + input_ids dim 1) of initializer "position_ids" [1, 64] along axis 1');
   });
 
@@ -131,7 +158,7 @@ describe('findInputLimits', () => {
     expect(err).toBeInstanceOf(InvalidArgumentError);
     expect((err as Error).message).toBe(
       'input "position_ids" holds 512 at flat index 512 (dims [1, 600]), but the model takes values in [-512, 511] there: ' +
-        'its Gather "/Gather" looks up initializer "pos" [512, 8] (512 entries on axis 0) by these values',
+        'the model\'s Gather "/Gather" looks up initializer "pos" [512, 8] (512 entries on axis 0) by these values',
     );
     const int32 = { dims: [2], data: new Int32Array([3, -512]) };
     expect(() => checkInputLimits(limits, { position_ids: int32 })).not.toThrow();

@@ -38,7 +38,8 @@ describe('ONNX Runtime errors', () => {
     expect(ortRunError(RESHAPE, feeds).message).toMatch(
       /its Reshape node "\/attn\/Reshape" failed: The input tensor cannot be reshaped to the requested shape. Input shape:\{1,7,64\}, requested shape:\{1,8,4,16\}$/,
     );
-    const gather = "Non-zero status code returned while running Gather node. Name:'/pooler/Gather' Status Message: indices element out of data bounds, idx=0 must be within the inclusive range [0,-1]";
+    const gather =
+      "Non-zero status code returned while running Gather node. Name:'/pooler/Gather' Status Message: indices element out of data bounds, idx=0 must be within the inclusive range [0,-1]";
     expect(ortRunError(gather, feeds)).toBeInstanceOf(ShapeError);
   });
 
@@ -47,7 +48,10 @@ describe('ONNX Runtime errors', () => {
     const e = ortRunError(text, feeds);
     expect(e).toBeInstanceOf(OnnxRuntimeError);
     expect(e.message).toBe('ONNX Runtime run failed in Cast node "c": Unsupported cast');
-    const load = ortLoadError('/onnxruntime_src/onnxruntime/core/graph/model.cc:187 onnxruntime::Model::Model(ModelProto&&) ModelProto does not have a graph.', '"m.onnx"');
+    const load = ortLoadError(
+      '/onnxruntime_src/onnxruntime/core/graph/model.cc:187 onnxruntime::Model::Model(ModelProto&&) ModelProto does not have a graph.',
+      '"m.onnx"',
+    );
     expect(load.message).toBe('ONNX Runtime could not load the model ("m.onnx"): ModelProto does not have a graph.');
   });
 });

@@ -105,8 +105,18 @@ describe('OrtWorkerPool', () => {
   });
 
   const deaths: [string, Record<string, unknown>, Record<string, unknown>, RegExp][] = [
-    ['process.exit inside', { action: 'exit', code: 3, ms: 30 }, { reason: 'exit', exitCode: 3 }, /test worker 1 of 2 \(thread \d+\) exited with code 3 during this run/],
-    ['an uncaught exception', { action: 'throw', ms: 30 }, { reason: 'error', exitCode: 1 }, /died of an uncaught RangeError: boom inside the worker during this run/],
+    [
+      'process.exit inside',
+      { action: 'exit', code: 3, ms: 30 },
+      { reason: 'exit', exitCode: 3 },
+      /test worker 1 of 2 \(thread \d+\) exited with code 3 during this run/,
+    ],
+    [
+      'an uncaught exception',
+      { action: 'throw', ms: 30 },
+      { reason: 'error', exitCode: 1 },
+      /died of an uncaught RangeError: boom inside the worker during this run/,
+    ],
   ];
   for (const [how, request, fields, message] of deaths) {
     it(`rejects the run of a worker that dies mid-run (${how}), restarts it and keeps the queued runs`, async () => {
@@ -114,7 +124,10 @@ describe('OrtWorkerPool', () => {
       const before = pool.threadIds;
       const dying = pool.run(request, []);
       const queued = Array.from({ length: 6 }, (_, i) => echo(pool, i, { ms: 10 }));
-      const err = await dying.then(() => null, (e: unknown) => e);
+      const err = await dying.then(
+        () => null,
+        (e: unknown) => e,
+      );
       expect(err).toBeInstanceOf(WorkerError);
       expect(err).toMatchObject({ code: 'ERR_WORKER', worker: 0, ...fields });
       expect((err as Error).message).toMatch(message);
@@ -140,7 +153,10 @@ describe('OrtWorkerPool', () => {
 
   it('rejects the run of a worker that runs out of heap mid-run', async () => {
     const pool = await startPool(1, { oom: true });
-    const err = await pool.run({ action: 'oom' }, []).then(() => null, (e: unknown) => e);
+    const err = await pool.run({ action: 'oom' }, []).then(
+      () => null,
+      (e: unknown) => e,
+    );
     expect(err).toMatchObject({ code: 'ERR_WORKER', reason: 'oom' });
     expect((err as Error).message).toMatch(/ran out of memory/);
     expect((await echo(pool, 3)).outputs[0]!.data[0]).toBe(3);
@@ -153,15 +169,23 @@ describe('OrtWorkerPool', () => {
     const queued = [echo(pool, 1), echo(pool, 2)];
     await expect(dying).rejects.toMatchObject({ code: 'ERR_WORKER', exitCode: 9 });
     for (const q of queued) await expect(q).rejects.toMatchObject({ code: 'ERR_WORKER', lost: true });
-    const later = await echo(pool, 3).then(() => null, (e: unknown) => e);
+    const later = await echo(pool, 3).then(
+      () => null,
+      (e: unknown) => e,
+    );
     expect(later).toMatchObject({ code: 'ERR_WORKER', lost: true });
-    expect((later as Error).message).toMatch(/the test session is lost: a worker died and its replacement failed \(test worker 1 of 1 \(thread \d+, restart 1\) could not load the model: load 2 refused\)/);
+    expect((later as Error).message).toMatch(
+      /the test session is lost: a worker died and its replacement failed \(test worker 1 of 1 \(thread \d+, restart 1\) could not load the model: load 2 refused\)/,
+    );
     expect(pool.lost).toBe(later);
     await pool.close();
   });
 
   it('fails start() with the load failure, and leaves no worker behind', async () => {
-    const err = await startPool(2, { loadsThatWork: 1 }).then(() => null, (e: unknown) => e);
+    const err = await startPool(2, { loadsThatWork: 1 }).then(
+      () => null,
+      (e: unknown) => e,
+    );
     expect(err).toBeInstanceOf(WorkerError);
     expect((err as Error).message).toMatch(/could not load the model: load 2 refused/);
   });
