@@ -4,7 +4,7 @@
  * direct concurrent session.run() calls.
  *
  *   node scripts/run-ts.mjs scripts/bench-ort-eventloop.ts [--encoder tiny] [--batch 8] [--seq 128]
- *        [--seconds 4] [--threads 0] [--contexts 2]
+ *        [--seconds 4] [--threads 0] [--contexts 2] [--parts ttfr,same,loop,throughput]
  *
  * 1. Time to first result: createSession() + the first run, per mode, measured alternately.
  * 2. Event-loop delay: perf_hooks.monitorEventLoopDelay (1 ms resolution) while one closed-loop
@@ -13,8 +13,9 @@
  * 3. Throughput: closed loop at concurrency 1, 8 and 32, runs/s per mode (median over
  *    rounds of 0.5 s slices taken in turn) and the median of the per-round ratios to
  *    in-thread.
- * Modes: in-thread; workers with 1 context (ONNX Runtime's default threads, as in-thread);
- * workers with --contexts contexts (threads shared out: max(1, cores / contexts) each).
+ * Modes: in-thread (ONNX Runtime's defaults), in-thread without spinning threads (what the
+ * workers default to); workers with 1 context (ONNX Runtime's default thread count, as
+ * in-thread); workers with --contexts contexts (threads shared out: max(1, cores / contexts)).
  * --threads sets intra-op threads for every mode (0: the defaults just described).
  * Encoders: tiny and bert-base (the presets), small (4 layers, hidden 256: the demo's default).
  * Before timing, every mode's outputs are compared with in-thread's, byte for byte.
@@ -36,6 +37,7 @@ const SEQ = Number(arg('seq', '128'));
 const SECONDS = Number(arg('seconds', '4'));
 const THREADS = Number(arg('threads', '0'));
 const CONTEXTS = Number(arg('contexts', '2'));
+const PARTS = new Set(arg('parts', 'ttfr,same,loop,throughput').split(','));
 const SLICE = 0.5;
 const ROUNDS = Math.max(1, Math.round(SECONDS / SLICE));
 
@@ -62,6 +64,8 @@ interface Mode {
 const threads = THREADS > 0 ? { intraOpNumThreads: THREADS } : {};
 const modes: Mode[] = [
   { name: 'in-thread', options: { execution: 'in-thread', ...threads } },
+  // Workers do not spin by default; this row tells the threads' effect from the spinning's.
+  { name: 'in-thread, no spinning', options: { execution: 'in-thread', allowSpinning: false, ...threads } },
   { name: 'workers, 1 context', options: { execution: 'workers', contexts: 1, ...threads } },
   { name: `workers, ${CONTEXTS} contexts`, options: { execution: 'workers', contexts: CONTEXTS, ...threads } },
 ];
@@ -76,7 +80,7 @@ console.log(
 );
 
 // 1. Time to first result, alternating modes (3 tries each).
-{
+if (PARTS.has('ttfr')) {
   const ttfr: number[][] = modes.map(() => []);
   for (let k = 0; k < 3; k++) {
     for (let i = 0; i < modes.length; i++) {
@@ -93,10 +97,11 @@ console.log(
   modes.forEach((m, i) => console.log(`| ${m.name} | ${ms(median(ttfr[i]!))} | ${(median(ttfr[i]!) / median(ttfr[0]!)).toFixed(2)}x |`));
 }
 
-const sessions = await Promise.all(modes.map((m) => OnnxRuntimeSession.create(model, m.options)));
+const sessions =
+  PARTS.has('same') || PARTS.has('loop') || PARTS.has('throughput') ? await Promise.all(modes.map((m) => OnnxRuntimeSession.create(model, m.options))) : [];
 
 // Outputs of every mode against in-thread's, byte for byte.
-{
+if (PARTS.has('same')) {
   const bytes = (o: Outputs): Buffer =>
     Buffer.concat(
       Object.keys(o)
@@ -111,16 +116,19 @@ const sessions = await Promise.all(modes.map((m) => OnnxRuntimeSession.create(mo
   }
 }
 
+/** `concurrency` clients back to back for `seconds`: completions per second of the window; latencies of every run, also those drained after it. */
 async function closedLoop(session: OnnxRuntimeSession, concurrency: number, seconds: number): Promise<{ rps: number; runMs: number[] }> {
   const runMs: number[] = [];
   let next = 0;
   let stop = false;
+  let done = 0;
   const start = performance.now();
   const client = async (): Promise<void> => {
     while (!stop) {
       const t0 = performance.now();
       await session.run(pool[next++ % pool.length]!);
-      if (!stop) runMs.push(performance.now() - t0);
+      runMs.push(performance.now() - t0);
+      if (!stop) done++;
     }
   };
   const clients = Array.from({ length: concurrency }, client);
@@ -128,11 +136,11 @@ async function closedLoop(session: OnnxRuntimeSession, concurrency: number, seco
   stop = true;
   const wall = performance.now() - start;
   await Promise.all(clients);
-  return { rps: (runMs.length / wall) * 1000, runMs };
+  return { rps: (done / wall) * 1000, runMs };
 }
 
 // 2. Event-loop delay, one client running back to back.
-{
+if (PARTS.has('loop')) {
   for (const s of sessions) await closedLoop(s, 1, 0.3); // warm-up
   const maxDelay: number[][] = modes.map(() => []);
   const p99Delay: number[][] = modes.map(() => []);
@@ -151,19 +159,24 @@ async function closedLoop(session: OnnxRuntimeSession, concurrency: number, seco
     }
   }
   console.log('\n## Event-loop delay while one client runs the model back to back\n');
-  console.log('| mode | one run, median ms | loop delay max ms (worst round) | max / one run | loop delay p99 ms (median of rounds) |');
+  console.log('| mode | one run, median ms | loop delay max ms, median of rounds (worst) | max / one run | loop delay p99 ms (median of rounds) |');
   console.log('|---|---|---|---|---|');
   modes.forEach((m, i) => {
     const run = median(runs[i]!);
-    const worst = Math.max(...maxDelay[i]!);
-    console.log(`| ${m.name} | ${ms(run)} | ${ms(worst)} | ${(worst / run).toFixed(2)} | ${ms(median(p99Delay[i]!))} |`);
+    const max = median(maxDelay[i]!);
+    console.log(`| ${m.name} | ${ms(run)} | ${ms(max)} (${ms(Math.max(...maxDelay[i]!))}) | ${(max / run).toFixed(2)} | ${ms(median(p99Delay[i]!))} |`);
   });
   const run0 = median(runs[0]!);
-  if (run0 < 8) console.log(`\n(one run takes ${ms(run0)} ms here, under the 8 ms the goal is stated for: use a larger --encoder, --batch or --seq)`);
+  const runW = median(runs[2]!);
+  if (Math.min(run0, runW) < 8) {
+    console.log(
+      `\n(one run takes ${ms(Math.min(run0, runW))} ms here, under the 8 ms the goal is stated for: use --encoder small, or a larger --batch or --seq)`,
+    );
+  }
 }
 
 // 3. Throughput of direct concurrent runs.
-{
+if (PARTS.has('throughput')) {
   console.log('\n## Throughput, direct session.run(), closed loop\n');
   console.log('| concurrency | mode | runs/s (median of rounds) | vs in-thread (median of paired rounds) | p50 ms | p99 ms |');
   console.log('|---|---|---|---|---|---|');
