@@ -2,6 +2,8 @@
 // a worker that dies mid-run, dispose and process exit with runs in flight, ONNX Runtime's
 // log kept out of stderr, and feeds that cannot fit refused in our words.
 import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setImmediate as turn } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
@@ -9,7 +11,7 @@ import { OnnxRuntimeSession } from '../../src/backends/onnxruntime.js';
 import { loadModel, startWorkers } from '../../src/backends/ort-execution.js';
 import { GraphBuilder } from '../../src/onnx/builder.js';
 import { createEncoderModel } from '../../src/onnx/encoder.js';
-import { encodeModel } from '../../src/onnx/model.js';
+import { encodeModel, writeModel } from '../../src/onnx/model.js';
 import { Tensor } from '../../src/tensor.js';
 import type { Outputs } from '../../src/session.js';
 
@@ -137,6 +139,21 @@ describe('ONNX Runtime in worker threads', () => {
       expect(results.map((r) => Array.from(r[0]!.data as Float32Array))).toEqual([affine([1, 0, 0]), affine([0, 1, 0]), affine([0, 0, 1])]);
     } finally {
       await exec.release();
+    }
+  });
+
+  it('opens a model with external data from its path in the workers', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'trtn-ortw-'));
+    const file = join(dir, 'encoder.onnx');
+    await writeModel(createEncoderModel({ preset: 'tiny', seed: 3 }), file, { externalData: true });
+    expect(existsSync(`${file}.data`)).toBe(true); // the weights: ONNX Runtime finds them beside the file it opens
+    const s = await OnnxRuntimeSession.create(file, { contexts: 2 });
+    const inThread = await OnnxRuntimeSession.create(encoder, { execution: 'in-thread' });
+    try {
+      const f = encoderFeeds(2, 16, 5);
+      expect(bytesOf(await s.run(f)).equals(bytesOf(await inThread.run(f)))).toBe(true);
+    } finally {
+      await Promise.all([s.dispose(), inThread.dispose()]);
     }
   });
 
