@@ -706,6 +706,7 @@ export class DynamicBatcher implements AsyncDisposable {
       this.#c.paddedTokens += size * batch.paddedLen;
       batch.predictedMs = sel !== null && sel.rows === size && sel.paddedLen === batch.paddedLen ? sel.predictedMs : this.#model.predict(size, batch.paddedLen);
       batch.startedAt = performance.now();
+      batch.assembleMs = batch.startedAt - now;
       work = this.#session.run(feeds, this.#cfg.runOptions);
       const t = performance.now();
       this.#handoverMs += 0.1 * (t - now - this.#handoverMs);
@@ -749,7 +750,9 @@ export class DynamicBatcher implements AsyncDisposable {
     if (err === undefined) {
       c.batches++;
       c.samples += batch.size;
-      this.#learn(batch, computeMs);
+      // What the batch cost includes gathering its inputs: padding is copied too, which on a
+      // fast session is a real share of the cost.
+      this.#learn(batch, computeMs + batch.assembleMs);
     } else {
       c.batchesFailed++;
       batch.error = err;

@@ -54,6 +54,8 @@ export class Group {
 
 export class Batch {
   startedAt = 0;
+  /** Time spent gathering (and padding) the batch's inputs before session.run(), ms. */
+  assembleMs = 0;
   size = 0;
   /** Per padded dim, the length the batch was padded to. */
   lens: readonly number[] = EMPTY;
