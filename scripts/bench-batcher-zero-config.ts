@@ -5,7 +5,7 @@
  * in one run.
  *
  *   node scripts/run-ts.mjs scripts/bench-batcher-zero-config.ts [--model bert-tiny] [--threads 0]
- *       [--seconds 6] [--concurrency 1,8,32] [--workloads mixed,fixed] [--triton]
+ *       [--execution workers] [--contexts 1] [--seconds 6] [--concurrency 1,8,32] [--workloads mixed,fixed] [--triton]
  *
  * Models: the embedded encoder (src/onnx/encoder.ts) with seeded weights at the sizes of a
  * BERT family member: "bert-tiny" (2 layers, hidden 128, 2 heads, the shape of the Hugging
@@ -24,7 +24,10 @@
  * after a 0.5 s warm-up slice. Before timing, batched outputs of a sample of mixed-length
  * requests are checked against direct runs (max abs difference).
  *
- * --threads sets ONNX Runtime's intra-op threads (0 = its default, one per core).
+ * --threads sets ONNX Runtime's intra-op threads (0: the backend's default, which fits
+ * workers x threads to the cores). --execution and --contexts are the session's: 'workers'
+ * (the default: worker threads, --contexts of them run at once, and direct calls use them
+ * all) or 'in-thread' (onnxruntime-node on the JS thread, one run at a time).
  */
 import { cpus, loadavg } from 'node:os';
 import { OnnxRuntimeSession } from '../src/backends/onnxruntime.js';
@@ -45,6 +48,8 @@ const MODELS = {
 const MODEL = arg('model', 'bert-tiny') as keyof typeof MODELS;
 if (!(MODEL in MODELS)) throw new Error(`--model must be one of ${Object.keys(MODELS).join(', ')}`);
 const THREADS = Number(arg('threads', '0'));
+const EXECUTION = arg('execution', 'workers') as 'workers' | 'in-thread';
+const CONTEXTS = Number(arg('contexts', '1'));
 const SECONDS = Number(arg('seconds', '6'));
 const CONCURRENCY = arg('concurrency', '1,8,32').split(',').map(Number);
 const WORKLOADS = arg('workloads', 'mixed,fixed').split(',');
@@ -109,10 +114,14 @@ const median = (a: number[]): number => [...a].sort((x, y) => x - y)[a.length >>
 const q = (sorted: number[], p: number): number => sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))]!;
 
 const model = encodeModel(createEncoderModel({ preset: 'tiny', ...MODELS[MODEL], vocabSize: VOCAB, typeVocabSize: 2, classes: 2, seed: 7 }));
-const session: InferenceSession = await OnnxRuntimeSession.create(model, { intraOpNumThreads: THREADS });
+const session: InferenceSession = await OnnxRuntimeSession.create(model, {
+  intraOpNumThreads: THREADS,
+  execution: EXECUTION,
+  ...(EXECUTION === 'workers' ? { contexts: CONTEXTS } : {}),
+});
 const contexts = session.contexts ?? 1;
 console.log(
-  `${new Date().toISOString()} · ONNX Runtime CPU (intra-op threads: ${THREADS === 0 ? 'ORT default' : THREADS}; session contexts: ${contexts}) · ` +
+  `${new Date().toISOString()} · ONNX Runtime CPU (execution: ${EXECUTION}; contexts: ${contexts}; intra-op threads: ${THREADS === 0 ? 'the backend default' : THREADS}) · ` +
     `embedded encoder "${MODEL}" (${MODELS[MODEL].layers} layers, hidden ${MODELS[MODEL].hidden}, inputs ${session.inputs.map((i) => i.name).join(', ')}) · ` +
     `${cpus().length} cores, load ${loadavg()
       .map((l) => l.toFixed(1))

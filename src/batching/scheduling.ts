@@ -222,6 +222,19 @@ export function selectByCost(cands: readonly CostCandidate[], anchor: number, pa
 
   resetLens();
   const aloneA = cost(a.batch, padded());
+  if (cands.length === 1) {
+    // One request queued (concurrency 1): nothing to choose.
+    const len = padded();
+    return {
+      picked: [anchor],
+      rows: a.batch,
+      paddedLen: len,
+      predictedMs: aloneA,
+      realTokens: a.batch * a.rowLen,
+      apartMs: aloneA,
+      full: isFull(a.batch, len, limits),
+    };
+  }
   if (Number.isNaN(aloneA)) {
     // Nothing measured yet: arrival order, as much as fits.
     const picked = [anchor];
