@@ -116,7 +116,7 @@ export interface BatcherCostStats extends CostModelSnapshot {
   readonly holds: { readonly count: number; readonly ms: number };
   /**
    * Batches sent smaller than the cost rule's choice, to measure once the next smaller size
-   * at that length (every 8th batch at most).
+   * at that length (every 8th batch at most, among the first 48 at a length).
    */
   readonly explored: number;
   /** The last batch sent: its rows, padded row length, predicted ms, and tokens per predicted ms. */
@@ -171,7 +171,6 @@ export class DynamicBatcher implements AsyncDisposable {
   #heldMs = 0;
   #holdStart = 0;
   #lastSel: Selection | null = null;
-  #decisions = 0;
   /** Batches made smaller than the cost rule's choice to measure a size not yet trusted. */
   #explored = 0;
   /** Mean gap between arrivals, ms (for the queue-delay rule of the cost scheduler). */
@@ -547,26 +546,32 @@ export class DynamicBatcher implements AsyncDisposable {
     }
     const limits = { maxRows: cfg.maxBatch, maxTokens: cfg.maxTokens };
     let sel = selectByCost(cands, 0, g.padTo, this.#cost, limits);
-    // Every 8th batch, if the next smaller size at this length was never measured, that size
-    // runs instead. The base line makes larger batches look worth trying, so the model learns
-    // upwards by itself; from a first large batch it would never learn that fewer rows can
-    // cost less per row (a CPU's caches), so it measures each size below the one it chose
-    // once. Rarely, and once per size, because the requests it leaves out wait a batch.
-    if (!this.#closing && sel.rows > 1 && ++this.#decisions % 8 === 0) {
+    // Among the first 48 batches at a length, every 8th one, if the next smaller size at that
+    // length was never measured, runs at that size instead. The base line makes larger
+    // batches look worth trying, so the model learns upwards by itself; from a first large
+    // batch it would never learn that fewer rows can cost less per row (a CPU's caches), so
+    // it measures each size below the one it chose once, while it is new to the length:
+    // later the requests an exploring batch leaves out would only add to the latency tail.
+    // (Counted in batches launched, so that a batch re-examined while it is held makes the
+    // same choice.)
+    let explored = false;
+    if (!this.#closing && sel.rows > 1 && this.#seq % 8 === 7 && this.#model.runsAtLength(sel.paddedLen) < 48) {
       const lower = gridNode(gridIndex(sel.rows - 1));
       if (this.#model.samplesNear(lower, sel.paddedLen) === 0) {
         sel = selectByCost(cands, 0, g.padTo, this.#cost, { maxRows: lower, maxTokens: cfg.maxTokens });
-        this.#explored++;
+        explored = true;
       }
     }
     if (!this.#closing) {
-      // A shape the model has not measured runs alone the first time, so that its cost is
-      // not mixed up with the batches it would overlap.
-      if (this.#inflight > 0 && this.#model.samplesNear(sel.rows, sel.paddedLen) === 0) return Infinity;
+      // While the batcher is still learning how batches in flight hold each other up, a shape
+      // the model has not measured runs alone the first time, so that its cost is not mixed
+      // up with the batches it would overlap.
+      if (this.#inflight > 0 && this.#overlap.samples < 16 && this.#model.samplesNear(sel.rows, sel.paddedLen) === 0) return Infinity;
       let at = this.#inflight > 0 ? this.#holdUntil(now, sel.full, sel.rows, sel) : now;
       if (cfg.delayMs > 0) at = Math.max(at, waitForCompany(now, sel, cands[0]!.enqueuedAt, cfg.delayMs, 1 / this.#arrivalGapMs));
       if (at > now) return at;
     }
+    if (explored) this.#explored++;
     const reqs = new Array<Request>(sel.picked.length);
     for (let i = 0; i < reqs.length; i++) reqs[i] = cands[sel.picked[i]!]!;
     this.#takePicked(g, reqs);
@@ -801,10 +806,11 @@ export class DynamicBatcher implements AsyncDisposable {
    * Teaches the cost model this batch's run time. A batch that ran alone, or nearly (the
    * batches ahead of it ended within its first tenth), gives its own cost as measured. One
    * launched while others still ran gives a sample of how much they held it up
-   * (OverlapEstimator); its own cost is then learned only once that estimate is settled near
-   * 0 (side by side: the latency is its cost) or near 1 (one after another: the latency less
-   * the wait). In between it is not, because an inflated cost would in turn make the hold-up
-   * look smaller than it is.
+   * (OverlapEstimator). Its own cost is learned once that estimate has seen 16 batches:
+   * settled near 0 (side by side) or 1 (one after another: the latency less the wait), or in
+   * between, where batches share the machine, as the latency it had alongside the others.
+   * Before that it is not, because an inflated cost would make the hold-up look smaller
+   * than it is while the estimate forms.
    */
   #learn(batch: Batch, latencyMs: number): void {
     const rows = batch.size;
@@ -812,6 +818,7 @@ export class DynamicBatcher implements AsyncDisposable {
     const overlap = this.#overlap;
     const model = this.#model;
     overlap.tick();
+    model.countRun(len);
     const ahead = batch.ahead;
     if (ahead === null) {
       model.observe(rows, len, latencyMs);
@@ -824,11 +831,10 @@ export class DynamicBatcher implements AsyncDisposable {
       else overtook = true;
     }
     const own = model.predict(rows, len);
-    const settled = overlap.settled;
     if (overtook) {
       // It finished before a batch launched earlier: they ran side by side.
       overlap.observe(latencyMs, own, latencyMs);
-      if (settled && overlap.value < 0.15) model.observe(rows, len, latencyMs);
+      if (overlap.settled && overlap.value < 0.15) model.observe(rows, len, latencyMs);
       return;
     }
     if (ranAfter <= 0.1 * latencyMs) {
@@ -836,7 +842,10 @@ export class DynamicBatcher implements AsyncDisposable {
       return;
     }
     if (own > 0) overlap.observe(latencyMs, own, ranAfter);
-    if (settled) model.observe(rows, len, Math.max(latencyMs - overlap.value * ranAfter, 0.05 * latencyMs));
+    if (overlap.settled) model.observe(rows, len, Math.max(latencyMs - overlap.value * ranAfter, 0.05 * latencyMs));
+    // Batches that share the session (neither side by side nor one after another) cost what
+    // they take alongside each other; that is what serving them costs.
+    else if (overlap.samples >= 16) model.observe(rows, len, latencyMs);
   }
 
   #deliver(batch: Batch): void {

@@ -110,6 +110,8 @@ export interface CostModelSnapshot {
 
 export class CostModel {
   readonly #cells = new Map<number, Cell>();
+  /** Batches run per length node. */
+  readonly #perLength = new Map<number, number>();
   /** Cells with runs added since their ratio was last computed. */
   readonly #changed = new Set<Cell>();
   #samples = 0;
@@ -154,6 +156,18 @@ export class CostModel {
     // (microseconds per batch of one): rebuild when a cell appears or becomes trusted, and
     // otherwise every 8th run.
     if (fresh || cell.count === TRUSTED || ++this.#sinceRefresh >= 8) this.#dirty = true;
+  }
+
+  /** Counts a batch run at padded length `len`, learned from or not. */
+  countRun(len: number): void {
+    if (!(len >= 1)) return;
+    const j = nearestIndex(len);
+    this.#perLength.set(j, (this.#perLength.get(j) ?? 0) + 1);
+  }
+
+  /** Batches run at the length node nearest to `len` (any rows; see countRun). */
+  runsAtLength(len: number): number {
+    return this.#perLength.get(nearestIndex(len)) ?? 0;
   }
 
   /** Runs measured in the cell nearest to (rows, len). */
@@ -429,13 +443,14 @@ export class OverlapEstimator {
   }
 
   /**
-   * The estimate as the hold rule uses it: below 0.25 it counts as 0, because errors of the
-   * predicted cost alone reach that far, and holding batches back on a session that runs
-   * them side by side costs throughput.
+   * The estimate as the hold rule uses it: below 0.7 it counts as 0. Holding a batch back
+   * only pays on a session that runs batches one after another; where they share the
+   * machine (two workers on shared cores: 0.3-0.5), two running at once still serve more
+   * than one, and holding would idle a context.
    */
   get forHolds(): number {
     const v = this.value;
-    return v < 0.25 ? 0 : v;
+    return v < 0.7 ? 0 : v;
   }
 
   /** Batches finished since the estimate last learned something. */

@@ -209,7 +209,7 @@ describe('cost scheduler: batches in flight', () => {
     for (const inflight of [1, 2]) {
       const s = new TimedEncoder((n) => gpu(n), 'serial', inflight);
       const b = new DynamicBatcher(s, { maxBatchSize: 128, scheduler: 'cost' });
-      await openLoop(b, best, 1000, 16); // warm-up: what it learns first is not measured
+      await openLoop(b, best, 3000, 16); // warm-up: what it learns (and explores) first is not measured
       const lat = await openLoop(b, best, 3000, 16);
       tail.push(p99(lat));
       const cm = b.stats().costModel;
