@@ -562,6 +562,7 @@ export class DynamicBatcher implements AsyncDisposable {
         explored = true;
       }
     }
+    sel = this.#spread(cands, g, sel);
     if (!this.#closing) {
       // While the batcher is still learning how batches in flight hold each other up, a shape
       // the model has not measured runs alone the first time, so that its cost is not mixed
@@ -578,6 +579,28 @@ export class DynamicBatcher implements AsyncDisposable {
     this.#lastSel = sel;
     this.#launch(reqs, sel);
     return now;
+  }
+
+  /**
+   * With more than one context free on a session that runs batches side by side (or shares
+   * the machine between them), one large batch leaves the other contexts idle. The queue is
+   * then spread: batches of at most its rows over the free contexts, when they are predicted
+   * to serve more rows per ms together (each slowed by the others as the serialization
+   * estimate says) than the one batch alone.
+   */
+  #spread(cands: Request[], g: Group, sel: Selection): Selection {
+    const cfg = this.#cfg;
+    const free = cfg.maxInflight - this.#inflight;
+    if (this.#closing || free < 2 || sel.rows < 2 || this.#overlap.forHolds > 0 || !(sel.predictedMs > 0)) return sel;
+    let total = 0;
+    for (let i = 0; i < cands.length; i++) total += cands[i]!.batch;
+    const cap = Math.ceil(Math.min(total, free * cfg.maxBatch) / free);
+    if (cap >= sel.rows) return sel;
+    const alt = selectByCost(cands, 0, g.padTo, this.#cost, { maxRows: cap, maxTokens: cfg.maxTokens });
+    if (!(alt.predictedMs > 0)) return sel;
+    const together = Math.min(free, Math.ceil(total / alt.rows));
+    const slowdown = 1 + this.#overlap.value * (together - 1);
+    return (together * alt.rows) / (alt.predictedMs * slowdown) > sel.rows / sel.predictedMs ? alt : sel;
   }
 
   /** The in-flight rule (scheduling.launchAt), counting the holds. */

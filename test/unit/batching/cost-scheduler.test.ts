@@ -224,6 +224,29 @@ describe('cost scheduler: batches in flight', () => {
     expect(tail[1]!).toBeLessThanOrEqual(tail[0]! * 1.15 + 5);
   });
 
+  it('spreads the queue over free contexts of a session that runs batches side by side', async () => {
+    // Batching always pays a little here (a fixed 2 ms per run): one context takes all 8
+    // requests at once; two are better used with 4 each.
+    const linear = (n: number, l: number): number => 2 + 0.05 * n * l;
+    const firstBatches: number[][] = [];
+    for (const contexts of [1, 2]) {
+      const s = new TimedEncoder(linear, 'parallel', contexts);
+      const b = new DynamicBatcher(s, { warmup: { lengths: [64], rows: [1, 2, 4, 8], maxMs: 60_000 } });
+      let warmed = false;
+      void b.warmup().then(() => (warmed = true));
+      await runUntil(() => warmed);
+      const before = s.calls.length;
+      const outs = Array.from({ length: 8 }, (_, k) => b.run(request(idsFor(k + 1, 64))));
+      await runUntil(() => b.stats().requests.succeeded === 8);
+      await Promise.all(outs);
+      firstBatches.push(s.calls.slice(before).map((c) => c.batch));
+      await b.close();
+    }
+    // One context: (nearly) all at once (what is left is within the 1% a larger batch must gain).
+    expect(firstBatches[0]![0]).toBeGreaterThanOrEqual(6);
+    expect(firstBatches[1]).toEqual([4, 4]);
+  });
+
   it('on a session that runs batches side by side, learns so and starts a batch as soon as a context is free', async () => {
     const s = new TimedEncoder(cpu, 'parallel', 2);
     const b = new DynamicBatcher(s);
