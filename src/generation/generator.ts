@@ -10,7 +10,9 @@
  *     the running batch;
  *   - otherwise a decode step feeds every running sequence its last token over the batch's
  *     cache and appends one token to each.
- * Prefill goes first (vLLM's default): a waiting request starts at the next step. Sequences
+ * Prefill goes first (vLLM's default), but prefill and decode steps alternate while both have
+ * work, so a steady stream of arrivals cannot stall the running sequences: a waiting request
+ * starts within two steps and a running one advances at least every other step. Sequences
  * leave as soon as they finish (length, stop token, abort); their rows are cut from the cache
  * before the next step and the padding of the longest one that left is trimmed.
  *
@@ -192,6 +194,7 @@ export class Generator implements AsyncDisposable {
   #prefilling: readonly Sequence[] = [];
 
   #stepping = false;
+  #lastWasPrefill = false;
   #pumpQueued = false;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #timerAt = Infinity;
@@ -423,11 +426,15 @@ export class Generator implements AsyncDisposable {
   #pump(): void {
     if (this.#stepping) return;
     const now = performance.now();
-    const group = this.#pickPrefill(now);
+    // Prefill goes first, but never twice in a row while sequences are running: arrivals at
+    // every step would otherwise stall decoding until the batch is full.
+    const group = this.#lastWasPrefill && this.#liveRows > 0 ? null : this.#pickPrefill(now);
     if (group !== null) {
+      this.#lastWasPrefill = true;
       this.#runPrefill(group);
       return;
     }
+    this.#lastWasPrefill = false;
     if (this.#liveRows > 0) {
       this.#runDecode();
       return;
