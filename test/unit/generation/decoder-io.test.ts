@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { detectDecoder } from '../../../src/generation/decoder-io.js';
 import type { InferenceSession, TensorInfo } from '../../../src/session.js';
 
-function session(inputs: TensorInfo[], outputs: TensorInfo[]): InferenceSession {
+function session(inputs: readonly TensorInfo[], outputs: readonly TensorInfo[]): InferenceSession {
   return { backend: 'onnxruntime', inputs, outputs, disposed: false, run: async () => ({}), dispose: async () => undefined, [Symbol.asyncDispose]: async () => undefined };
 }
 
