@@ -11,6 +11,7 @@ import { registerConvertFp16 } from './convert-fp16.js';
 import { registerBench } from './bench.js';
 import { registerDemo } from './demo.js';
 import { registerBuild } from './build.js';
+import { registerBenchGenerate } from './bench-generate.js';
 
 export const EXIT_OK = 0;
 export const EXIT_FAIL = 1;
@@ -40,6 +41,7 @@ export function buildProgram(): Command {
   registerBench(program);
   registerBuild(program);
   registerDemo(program);
+  registerBenchGenerate(program);
   return program;
 }
 

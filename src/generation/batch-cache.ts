@@ -35,28 +35,94 @@ export function kvDims(slot: KvSlot, rows: number, width: number): number[] {
   return dims;
 }
 
-/** A cache of `sources.length` rows and `width` positions, each source's real positions right-aligned. */
-export function assembleCache(io: DecoderIO, sources: readonly RowSource[], width: number): BatchCache {
+type KvArray = Float32Array | Uint16Array;
+type KvArrayCtor = new (buffer: ArrayBuffer, byteOffset: number, length: number) => KvArray;
+
+/**
+ * Memory of caches the batch no longer uses, for the next cache to be assembled in. A fresh
+ * typed array costs its page faults and zeroing on first write, which made assembly run at about
+ * 1 GiB/s against tens of GiB/s into memory already touched. A buffer is only taken back after
+ * the step that read it has settled (a session does not keep its inputs after run() settles), and
+ * never when a session moved it away (a transferred buffer is detached).
+ */
+export class KvBufferPool {
+  readonly #free: ArrayBuffer[] = [];
+  readonly #limit: number;
+
+  /** Holds at most `limit` buffers. */
+  constructor(limit: number) {
+    this.#limit = limit;
+  }
+
+  get size(): number {
+    return this.#free.length;
+  }
+
+  /** Gives back every tensor of `cache` (which nothing reads any more). */
+  release(cache: BatchCache | null): void {
+    if (cache === null) return;
+    for (const t of cache.tensors) {
+      const buffer = t.data.buffer;
+      // Only whole, plain buffers: a view into a bigger one may share it with other data.
+      if (!(buffer instanceof ArrayBuffer) || buffer.byteLength === 0 || t.data.byteOffset !== 0) continue;
+      if (this.#free.includes(buffer)) continue;
+      this.#free.push(buffer);
+    }
+    while (this.#free.length > this.#limit) {
+      // Drop the smallest: big ones are what the next assembly most likely needs.
+      let k = 0;
+      for (let i = 1; i < this.#free.length; i++) if (this.#free[i]!.byteLength < this.#free[k]!.byteLength) k = i;
+      this.#free.splice(k, 1);
+    }
+  }
+
+  clear(): void {
+    this.#free.length = 0;
+  }
+
+  /** A buffer of at least `bytes` (the smallest that fits, up to 4x), or undefined. */
+  take(bytes: number): ArrayBuffer | undefined {
+    let k = -1;
+    for (let i = 0; i < this.#free.length; i++) {
+      const n = this.#free[i]!.byteLength;
+      if (n >= bytes && n <= 4 * bytes && (k < 0 || n < this.#free[k]!.byteLength)) k = i;
+    }
+    if (k < 0) return undefined;
+    return this.#free.splice(k, 1)[0];
+  }
+}
+
+/**
+ * A cache of `sources.length` rows and `width` positions, each source's real positions
+ * right-aligned and the padding zeroed. Memory comes from `pool` when it has a fit.
+ */
+export function assembleCache(io: DecoderIO, sources: readonly RowSource[], width: number, pool?: KvBufferPool): BatchCache {
   const rows = sources.length;
   const tensors: Tensor[] = [];
   for (let s = 0; s < io.kv.length; s++) {
     const slot = io.kv[s]!;
     const { outer, inner } = slot;
-    const Ctor = DATA_TYPES[slot.dtype].array as unknown as new (n: number) => TensorData;
-    const dst = new Ctor(rows * outer * width * inner) as Float32Array;
+    const info = DATA_TYPES[slot.dtype];
+    const n = rows * outer * width * inner;
+    const reused = pool?.take(n * info.bytesPerElement);
+    const Ctor = info.array as unknown as KvArrayCtor;
+    const dst = reused ? new Ctor(reused, 0, n) : new Ctor(new ArrayBuffer(n * info.bytesPerElement), 0, n);
     for (let r = 0; r < rows; r++) {
       const src = sources[r]!;
       const len = src.len;
-      if (len === 0) continue;
-      const from = src.cache.tensors[s]!.data as Float32Array;
+      const from = src.cache.tensors[s]!.data as KvArray;
       const srcWidth = src.cache.width;
       const runLength = len * inner;
       for (let o = 0; o < outer; o++) {
+        const to = (r * outer + o) * width * inner;
+        const pad = (width - len) * inner;
+        if (reused && pad > 0) dst.fill(0, to, to + pad);
+        if (len === 0) continue;
         const at = ((src.row * outer + o) * srcWidth + (srcWidth - len)) * inner;
-        dst.set(from.subarray(at, at + runLength), ((r * outer + o) * width + (width - len)) * inner);
+        dst.set(from.subarray(at, at + runLength), to + pad);
       }
     }
-    tensors.push(new Tensor(slot.dtype, dst, kvDims(slot, rows, width)));
+    tensors.push(new Tensor(slot.dtype, dst as TensorData, kvDims(slot, rows, width)));
   }
   return { rows, width, tensors };
 }

@@ -43,6 +43,12 @@ export const GenerationBenchOptionsSchema = z
     /** Continuous batching's maxBatchTokens. */
     maxBatchTokens: z.number().int().min(1).optional(),
     seed: z.number().int().min(0).max(2 ** 32 - 1).default(1),
+    /**
+     * Runs of every mode at each concurrency, interleaved (the mode order rotates each round),
+     * so a slow patch of a shared machine hits every mode alike; each mode reports its median
+     * run by tokens/s.
+     */
+    repeats: z.number().int().min(1).max(100).default(1),
     /** A short run of each mode before measuring (JIT, ONNX Runtime's first-run allocations). */
     warmup: z.boolean().default(true),
     onProgress: z.custom<(message: string) => void>((v) => v === undefined || typeof v === 'function').optional(),
@@ -68,6 +74,8 @@ export interface GenerationBenchRow {
   readonly sessionMsPerStep: number | null;
   /** Static: batches run. */
   readonly batches: number | null;
+  /** Tokens/s of every repeat, ascending (the row is the median one). */
+  readonly runsTokensPerSecond?: readonly number[];
 }
 
 export interface GenerationBenchReport {
@@ -78,6 +86,7 @@ export interface GenerationBenchReport {
     readonly newTokens: { readonly min: number; readonly max: number };
     readonly maxBatchSize: number;
     readonly seed: number;
+    readonly repeats: number;
   };
   readonly rows: readonly GenerationBenchRow[];
 }
@@ -194,10 +203,17 @@ export async function runGenerationBench(session: InferenceSession, options: Gen
   const rows: GenerationBenchRow[] = [];
   for (const concurrency of o.concurrency) {
     const requests = makeRequests(concurrency * o.requestsPerClient, o, vocab, concurrency);
+    const runs = new Map<GenerationMode, Omit<GenerationBenchRow, 'mode' | 'concurrency' | 'requests'>[]>(o.modes.map((m) => [m, []]));
+    for (let k = 0; k < o.repeats; k++) {
+      for (let j = 0; j < o.modes.length; j++) {
+        const mode = o.modes[(j + k) % o.modes.length]!;
+        progress(`${mode}, concurrency ${concurrency}: ${requests.length} requests${o.repeats > 1 ? ` (round ${k + 1} of ${o.repeats})` : ''}`);
+        runs.get(mode)!.push(await runMode(session, mode, requests, concurrency, maxBatchSize, o.maxBatchTokens));
+      }
+    }
     for (const mode of o.modes) {
-      progress(`${mode}, concurrency ${concurrency}: ${requests.length} requests`);
-      const r = await runMode(session, mode, requests, concurrency, maxBatchSize, o.maxBatchTokens);
-      rows.push({ mode, concurrency, requests: requests.length, ...r });
+      const sorted = runs.get(mode)!.sort((a, b) => a.tokensPerSecond - b.tokensPerSecond);
+      rows.push({ mode, concurrency, requests: requests.length, ...sorted[(sorted.length - 1) >> 1]!, runsTokensPerSecond: sorted.map((r) => r.tokensPerSecond) });
     }
   }
   return {
@@ -208,6 +224,7 @@ export async function runGenerationBench(session: InferenceSession, options: Gen
       newTokens: o.newTokens,
       maxBatchSize,
       seed: o.seed,
+      repeats: o.repeats,
     },
     rows,
   };
@@ -220,7 +237,8 @@ export function formatGenerationBench(report: GenerationBenchReport): string {
   const o = report.options;
   const lines = [
     `prompts ${o.promptLength.min}..${o.promptLength.max} tokens, ${o.newTokens.min === o.newTokens.max ? o.newTokens.min : `${o.newTokens.min}..${o.newTokens.max}`} new tokens, ` +
-      `${o.requestsPerClient} requests per client, batches of up to ${o.maxBatchSize}, greedy, seed ${o.seed}`,
+      `${o.requestsPerClient} requests per client, batches of up to ${o.maxBatchSize}, greedy, seed ${o.seed}` +
+      (o.repeats > 1 ? `, median of ${o.repeats} interleaved runs` : ''),
   ];
   const head = ['conc', 'mode', 'tokens/s', 'ratio', 'TTFT p50', 'p99', 'ITL p50', 'p99', 'rows/step', 'host/step'];
   const table: string[][] = [head];

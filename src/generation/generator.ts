@@ -32,7 +32,7 @@ import {
 } from '../errors.js';
 import type { InferenceSession, Outputs } from '../session.js';
 import { parseOptions } from '../options.js';
-import { assembleCache, decodeFeeds, lastLogits, prefillFeeds, presentCache, type BatchCache, type RowSource } from './batch-cache.js';
+import { KvBufferPool, assembleCache, decodeFeeds, lastLogits, prefillFeeds, presentCache, type BatchCache, type RowSource } from './batch-cache.js';
 import { detectDecoder, type DecoderIO } from './decoder-io.js';
 import { GeneratorMetrics, type GenerationOutcome } from './metrics.js';
 import {
@@ -43,6 +43,7 @@ import {
   type GeneratorCloseOptions,
   type GeneratorOptions,
 } from './options.js';
+import { StepCostModel, planPrefillGroups } from './prefill-plan.js';
 import { TokenSampler } from './sampling.js';
 import { GenerationStream } from './stream.js';
 
@@ -144,6 +145,9 @@ export interface GeneratorStats {
 
 const RATE_WINDOW_MS = 10_000;
 
+/** What a session's prefill steps cost, learned by every Generator over it. */
+const sessionCosts = new WeakMap<InferenceSession, StepCostModel>();
+
 interface Counters {
   accepted: number;
   length: number;
@@ -190,8 +194,12 @@ export class Generator implements AsyncDisposable {
   #rows: Sequence[] = [];
   #cache: BatchCache | null = null;
   #liveRows = 0;
+  readonly #pool: KvBufferPool;
   /** The rows of the prefill step in flight. */
   #prefilling: readonly Sequence[] = [];
+  /** The groups of the current prefill round still to run. */
+  #round: Sequence[][] = [];
+  readonly #costs: StepCostModel;
 
   #stepping = false;
   #lastWasPrefill = false;
@@ -248,6 +256,11 @@ export class Generator implements AsyncDisposable {
     this.#delayMs = o.maxQueueDelayMs ?? 0;
     this.#maxKv = o.maxKvTokens ?? 16384;
     this.#vocabLimit = io.vocabSize ?? 2 ** 31 - 1;
+    // Two caches' worth: the one being replaced and the prefill's that joins it.
+    this.#pool = new KvBufferPool(3 * io.kv.length);
+    let costs = sessionCosts.get(session);
+    if (costs === undefined) sessionCosts.set(session, (costs = new StepCostModel()));
+    this.#costs = costs;
     this.#metrics =
       o.metrics === false
         ? null
@@ -426,9 +439,9 @@ export class Generator implements AsyncDisposable {
   #pump(): void {
     if (this.#stepping) return;
     const now = performance.now();
-    // Prefill goes first, but never twice in a row while sequences are running: arrivals at
-    // every step would otherwise stall decoding until the batch is full.
-    const group = this.#lastWasPrefill && this.#liveRows > 0 ? null : this.#pickPrefill(now);
+    // Prefill goes first, but a new round never right after a prefill while sequences are
+    // running: arrivals at every step would otherwise stall decoding until the batch is full.
+    const group = this.#pickPrefill(now);
     if (group !== null) {
       this.#lastWasPrefill = true;
       this.#runPrefill(group);
@@ -441,6 +454,7 @@ export class Generator implements AsyncDisposable {
     }
     // Nothing to run: let go of the cache of rows that all finished.
     if (this.#rows.length > 0) {
+      this.#pool.release(this.#cache);
       this.#rows = [];
       this.#cache = null;
     }
@@ -458,44 +472,62 @@ export class Generator implements AsyncDisposable {
     }, Math.max(0, Math.ceil(at - performance.now())));
   }
 
-  /** The waiting requests to prefill now, FIFO, within rows, token and KV budgets; or null. */
+  /**
+   * The next prefill group, or null. A round takes the waiting requests in FIFO order while rows
+   * (maxBatchSize), the KV budget and one step's worth of prompt tokens (maxBatchTokens) allow,
+   * and splits them into groups of similar lengths when the session's measured step costs say
+   * the padding saved outweighs the extra steps (prefill-plan.ts). The round's groups run back
+   * to back, the oldest request's group first.
+   */
   #pickPrefill(now: number): Sequence[] | null {
-    if (this.#waitingLive === 0) return null;
+    while (this.#round.length > 0) {
+      const group = this.#round.shift()!.filter((s) => s.state === WAITING);
+      if (group.length > 0) return group;
+    }
+    if (this.#waitingLive === 0 || (this.#lastWasPrefill && this.#liveRows > 0)) return null;
     const slots = this.#maxBatch - this.#liveRows;
     if (slots <= 0) return null;
     let maxReserve = 0;
     for (const r of this.#rows) if (r.state !== DONE && r.reserve > maxReserve) maxReserve = r.reserve;
-    const group: Sequence[] = [];
-    let width = 0;
+    const window: Sequence[] = [];
+    let tokens = 0;
     let limited = false;
     const q = this.#waiting;
     for (let i = this.#waitingHead; i < q.length; i++) {
       const s = q[i]!;
       if (s.state !== WAITING) continue;
-      if (group.length === slots) {
-        limited = true;
-        break;
-      }
-      const w = Math.max(width, s.prompt.length);
       const reserve = Math.max(maxReserve, s.reserve);
-      if ((group.length + 1) * w > this.#maxTokens || (this.#liveRows + group.length + 1) * reserve > this.#maxKv) {
+      if (
+        window.length === slots ||
+        (window.length > 0 && tokens + s.prompt.length > this.#maxTokens) ||
+        (this.#liveRows + window.length + 1) * reserve > this.#maxKv
+      ) {
         limited = true;
         break;
       }
-      width = w;
+      tokens += s.prompt.length;
       maxReserve = reserve;
-      group.push(s);
+      window.push(s);
     }
-    if (group.length === 0) return null;
-    if (this.#delayMs > 0 && !limited && !this.#closing && group.length < slots) {
-      const until = group[0]!.enqueuedAt + this.#delayMs;
+    if (window.length === 0) return null;
+    if (this.#delayMs > 0 && !limited && !this.#closing) {
+      const until = window[0]!.enqueuedAt + this.#delayMs;
       if (now < until) {
         this.#armTimer(until);
         // Running rows keep decoding meanwhile; an idle batch waits for the timer.
         return null;
       }
     }
-    return group;
+    const plan = planPrefillGroups(
+      window.map((s) => s.prompt.length),
+      this.#maxTokens,
+      this.#costs.fixedTokens(),
+    );
+    // FIFO indices are the window's order: the group holding the oldest request goes first.
+    plan.sort((a, b) => Math.min(...a) - Math.min(...b));
+    const groups = plan.map((g) => g.sort((a, b) => a - b).map((i) => window[i]!));
+    this.#round = groups.slice(1);
+    return groups[0]!;
   }
 
   #takeWaiting(group: readonly Sequence[]): void {
@@ -590,6 +622,7 @@ export class Generator implements AsyncDisposable {
     }
     this.#join(group, fresh);
     const end = performance.now();
+    this.#costs.observe(group.length * width, sessionMs);
     this.#c.prefillSteps++;
     this.#c.promptTokens += promptTokens;
     this.#stepDone(host0 + (end - t1), sessionMs);
@@ -609,7 +642,11 @@ export class Generator implements AsyncDisposable {
       live++;
       this.#emit(s, s.sampler.next(values, r * vocab, vocab), now);
     }
-    if (this.#rows === rows) this.#cache = next;
+    if (this.#rows === rows) {
+      // The past this step read is dead now: its memory serves the next assembly.
+      this.#pool.release(cache);
+      this.#cache = next;
+    }
     const end = performance.now();
     this.#c.decodeSteps++;
     this.#c.decodeRows += live;
@@ -642,7 +679,8 @@ export class Generator implements AsyncDisposable {
       if (s.len > width) width = s.len;
     }
     this.#rows = kept;
-    this.#cache = kept.length > 0 ? assembleCache(this.#io, keep, width) : null;
+    this.#cache = kept.length > 0 ? assembleCache(this.#io, keep, width, this.#pool) : null;
+    this.#pool.release(cache);
   }
 
   /** Adds a prefill's rows (and their cache) to the running batch, dropping rows that finished. */
@@ -658,9 +696,13 @@ export class Generator implements AsyncDisposable {
       newLive++;
     }
     this.#liveRows = oldLive + newLive;
-    if (newLive === 0) return;
+    if (newLive === 0) {
+      this.#pool.release(fresh);
+      return;
+    }
     if (oldLive === 0 && newLive === group.length) {
       // The prefill's present is already a left-padded batch cache: take it as it is.
+      this.#pool.release(oldCache);
       this.#rows = group;
       this.#cache = fresh;
       this.#notePeak();
@@ -678,7 +720,9 @@ export class Generator implements AsyncDisposable {
     for (let r = 0; r < old.length; r++) add(old[r]!, oldCache!, r);
     for (let r = 0; r < group.length; r++) add(group[r]!, fresh, r);
     this.#rows = rows;
-    this.#cache = assembleCache(this.#io, sources, width);
+    this.#cache = assembleCache(this.#io, sources, width, this.#pool);
+    this.#pool.release(oldCache);
+    this.#pool.release(fresh);
     this.#notePeak();
   }
 
@@ -835,6 +879,7 @@ export class Generator implements AsyncDisposable {
     this.#closed = true;
     this.#rows = [];
     this.#cache = null;
+    this.#pool.clear();
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     if (this.#closeTimer !== undefined) clearTimeout(this.#closeTimer);
     this.#metrics?.detach();

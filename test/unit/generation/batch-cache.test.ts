@@ -1,6 +1,6 @@
 // Left-padded feeds and cache assembly, element by element.
 import { describe, expect, it } from 'vitest';
-import { assembleCache, decodeFeeds, prefillFeeds, type BatchCache } from '../../../src/generation/batch-cache.js';
+import { KvBufferPool, assembleCache, decodeFeeds, prefillFeeds, type BatchCache } from '../../../src/generation/batch-cache.js';
 import { detectDecoder } from '../../../src/generation/decoder-io.js';
 import { Tensor } from '../../../src/tensor.js';
 import { FakeDecoderSession } from './fake-decoder.js';
@@ -47,5 +47,21 @@ describe('batch feeds and cache', () => {
     expect(v.slice(6, 12)).toEqual([0, 0, 2000, 2001, 2002, 2003]);
     // row 2 <- a row 0, positions 1..3
     expect(v.slice(12, 18)).toEqual([1002, 1003, 1004, 1005, 1006, 1007]);
+  });
+
+  it('assembles into pooled memory of dead caches, zeroing the padding; detached buffers are not taken back', () => {
+    const dead: BatchCache = { rows: 2, width: 8, tensors: [0, 1].map(() => new Tensor('float32', new Float32Array(32).fill(Number.NaN), [2, 1, 8, 2])) };
+    const pool = new KvBufferPool(8);
+    pool.release(dead);
+    expect(pool.size).toBe(2);
+    const src: BatchCache = { rows: 1, width: 2, tensors: [0, 1].map(() => new Tensor('float32', Float32Array.of(1, 2, 3, 4), [1, 1, 2, 2])) };
+    const out = assembleCache(io, [{ cache: src, row: 0, len: 2 }, { cache: src, row: 0, len: 1 }], 3, pool);
+    expect(pool.size).toBe(0);
+    expect(out.tensors[0]!.data.buffer).toBe(dead.tensors[0]!.data.buffer);
+    expect(Array.from(out.tensors[1]!.data as Float32Array)).toEqual([0, 0, 1, 2, 3, 4, 0, 0, 0, 0, 3, 4]);
+    const moved = new Float32Array(4);
+    structuredClone(moved.buffer, { transfer: [moved.buffer] });
+    pool.release({ rows: 1, width: 0, tensors: [new Tensor('float32', new Float32Array(0), [1, 1, 0, 2]), { data: moved } as unknown as Tensor] });
+    expect(pool.size).toBe(0);
   });
 });
