@@ -60,3 +60,4 @@ export { TensorRTSession, type TensorRTSessionOptions } from './backends/tensorr
 export * as bench from './bench/index.js';
 export { tritonConfig, writeTritonModel, type TritonExportOptions } from './build/triton.js';
 export { runDemo, formatDemo, type DemoOptions, type DemoSummary } from './demo.js';
+export { Generator, GenerationStream, type GenerateResult, type FinishReason, type GeneratorOptions, type GenerateOptions, type GeneratorCloseOptions, type GeneratorConfig, type GeneratorStats } from './generation/index.js';
