@@ -32,7 +32,7 @@ import { Tensor } from '../src/tensor.js';
 import { validateFeeds } from '../src/backends/common.js';
 import { concatPadded, sliceBox } from '../src/batching/tensor-ops.js';
 import { generateInputs } from '../src/accuracy/inputs.js';
-import { Random } from '../src/accuracy/random.js';
+import { Random } from '../src/random.js';
 import { CudaError } from '../src/errors.js';
 import { loadAddon } from '../src/native.js';
 import * as cuda from '../src/cuda.js';
@@ -95,7 +95,7 @@ const act = Float32Array.from({ length: ACT }, (_, i) => Math.sin(i) * 4);
 const act16 = Tensor.fromFloat32('float16', act, [8, 128, 64]);
 
 const rng = new Random(3);
-const lengths = Array.from({ length: 8 }, (_, i) => (i === 0 ? 128 : rng.nextInt(8, 128)));
+const lengths = Array.from({ length: 8 }, (_, i) => (i === 0 ? 128 : rng.nextInt(8, 129)));
 const requests = lengths.map((len, k) => generateInputs(ENCODER_INPUTS, { batch: 1, seq: len, seed: 10 + k, maskPattern: 'none' })[0]!);
 const maxLen = Math.max(...lengths);
 const hidden = new Tensor('float32', act, [8, 128, 64]);

@@ -18,7 +18,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { writeFileAtomic } from '../src/accuracy/files.js';
+import { writeFileAtomic } from '../src/files.js';
 import { runBench, type BenchOptions } from '../src/bench/runner.js';
 import { benchHtml, benchJson, benchMarkdown } from '../src/bench/report.js';
 import { createEncoderModel, encodeModel, type EncoderOptions } from '../src/onnx/index.js';

@@ -18,8 +18,14 @@ export interface BisectTensorReport {
   maxRelError: number;
   cosineSimilarity: number;
   relativeL2Error: number;
+  /** Positions where A or B is NaN, and per side. */
   nanCount: number;
+  nanCountA: number;
+  nanCountB: number;
+  /** Positions where A or B is +-Infinity, and per side. */
   infCount: number;
+  infCountA: number;
+  infCountB: number;
   requiredAtol: number;
   requiredRtol: number;
   /** Set when the tensor exists in both but cannot be compared (shape or dtype). */
@@ -46,4 +52,6 @@ export interface BisectResult {
   unmatchedTensors: number;
   /** Every compared tensor, in A's node order. */
   nodes: BisectTensorReport[];
+  /** Whether equal infinities counted as agreement (the option the run used). */
+  infinitiesCompareEqual: boolean;
 }

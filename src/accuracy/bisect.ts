@@ -8,6 +8,9 @@
  * within tolerance, so the error starts there.
  *
  * Tolerances follow compare(): Polygraphy's rules, per tensor name with "" as the default.
+ * Equal infinities agree by default (infinitiesCompareEqual), so a node whose output holds
+ * the same -inf in both models (a mask bias, a Constant) is not blamed; a NaN is an error on
+ * either side, as in Polygraphy, so the first node that produces one is.
  * ONNX Runtime runs with graph optimizations disabled so each node is evaluated as written
  * (fusions would hide the intermediate tensors anyway).
  */
@@ -141,7 +144,7 @@ function walk(graph: NonNullable<ModelProto['graph']>, outA: Outputs, outB: Outp
       }
     }
   });
-  return { ...(first ? { firstDivergence: first } : {}), checkedTensors: nodes.length, unmatchedTensors: unmatched, nodes };
+  return { ...(first ? { firstDivergence: first } : {}), checkedTensors: nodes.length, unmatchedTensors: unmatched, nodes, infinitiesCompareEqual: opts.infinitiesCompareEqual };
 }
 
 function compareTensor(
@@ -162,7 +165,8 @@ function compareTensor(
       passed: false,
       error: !sameKind ? `dtype ${ta.type} in A but ${tb.type} in B` : `shape [${ta.dims.join(', ')}] in A but [${tb.dims.join(', ')}] in B`,
       maxAbsError: NaN, meanAbsError: NaN, medianAbsError: NaN, p99AbsError: NaN, maxRelError: NaN,
-      cosineSimilarity: NaN, relativeL2Error: NaN, nanCount: 0, infCount: 0, requiredAtol: Infinity, requiredRtol: Infinity,
+      cosineSimilarity: NaN, relativeL2Error: NaN, nanCount: 0, nanCountA: 0, nanCountB: 0, infCount: 0, infCountA: 0, infCountB: 0,
+      requiredAtol: Infinity, requiredRtol: Infinity,
     };
   }
   const tol = toleranceFor(opts, tensor);
@@ -181,7 +185,11 @@ function compareTensor(
     cosineSimilarity: m.cosineSimilarity,
     relativeL2Error: m.relativeL2Error,
     nanCount: m.nanCount,
+    nanCountA: m.nanCountA,
+    nanCountB: m.nanCountB,
     infCount: m.infCount,
+    infCountA: m.infCountA,
+    infCountB: m.infCountB,
     requiredAtol: v.requiredAtol,
     requiredRtol: v.requiredRtol,
   };

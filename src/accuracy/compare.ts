@@ -43,10 +43,17 @@ export const CompareOptionsSchema = z
     /** k of the top-k agreement. */
     topK: z.number().int().min(1).max(1000).default(5),
     /**
-     * Outputs that hold logits (last axis = classes) and get top-1/top-k agreement. Default:
-     * float outputs of rank >= 2 named like logits/scores/probs/class, and every rank-2 float output.
+     * Outputs that hold class scores (last axis = classes) and get top-1/top-k agreement.
+     * Default: see isClassScores (names like logits, or a last axis that is a vocabulary or
+     * label axis).
      */
     logitsOutputs: z.array(z.string()).optional(),
+    /**
+     * Sizes of the model's vocabulary or label axes, e.g. the rows of the embedding table its
+     * token ids index (the CLI passes that): an output whose last dim has one of these sizes
+     * holds class scores.
+     */
+    classAxisSizes: z.array(z.number().int().min(2)).default([]),
     labels: z.object({ a: z.string().optional(), b: z.string().optional() }).strict().default({}),
     signal: z.custom<AbortSignal>((v) => v === undefined || v instanceof AbortSignal, 'expected an AbortSignal').optional(),
   })
@@ -141,9 +148,24 @@ function checkInputsAgree(a: InferenceSession, b: InferenceSession): void {
   }
 }
 
-function defaultIsLogits(name: string, dtype: DataType, dims: readonly number[]): boolean {
-  if (!FLOATS.has(dtype) || dims.length < 2) return false;
-  return dims.length === 2 || /logit|score|prob|class/i.test(name);
+const CLASS_SCORE_NAMES = /logit|score|prob|class/i;
+const CLASS_AXIS_NAMES = /vocab|label|class|categor|num_?tokens/i;
+
+/**
+ * Whether an output holds class scores, so top-k agreement means something: a float output of
+ * rank >= 2 with at least 2 entries on its last axis, and
+ * - a name like logits, scores, probs or class, or
+ * - a last dim the model declares with a vocabulary or label name (vocab_size, num_labels,
+ *   classes, ...), or
+ * - a last dim of one of `classAxisSizes` (e.g. the vocabulary size).
+ * Hidden states and pooled embeddings ([batch, hidden]) are none of these: their top-k says nothing.
+ */
+export function isClassScores(name: string, dtype: DataType, dims: readonly number[], declared: readonly (number | string)[] | undefined, classAxisSizes: readonly number[]): boolean {
+  if (!FLOATS.has(dtype) || dims.length < 2 || dims[dims.length - 1]! < 2) return false;
+  if (CLASS_SCORE_NAMES.test(name)) return true;
+  const last = declared?.[declared.length - 1];
+  if (typeof last === 'string' && CLASS_AXIS_NAMES.test(last)) return true;
+  return classAxisSizes.includes(dims[dims.length - 1]!);
 }
 
 function unravel(index: number, dims: readonly number[]): number[] {
@@ -269,7 +291,14 @@ export async function compare(a: InferenceSession, b: InferenceSession | Referen
   }
 
   const outputs: OutputReport[] = [];
-  for (const entry of acc.values()) outputs.push(finish(entry, opts.topK, opts.logitsOutputs, opts.infinitiesCompareEqual));
+  const declared = new Map(a.outputs.map((o) => [o.name, o.dims]));
+  for (const entry of acc.values()) {
+    const r = entry.report;
+    const classScores = opts.logitsOutputs
+      ? opts.logitsOutputs.includes(r.name)
+      : isClassScores(r.name, r.dtypeA, r.dims, declared.get(r.name), opts.classAxisSizes);
+    outputs.push(finish(entry, classScores ? opts.topK : undefined, opts.infinitiesCompareEqual));
+  }
   if (outputs.length === 0) {
     throw new InvalidArgumentError(
       `no output could be compared: ${aLabel} and ${bInfo.label} have no output name in common ` +
@@ -361,7 +390,8 @@ function compareOne(
   entry.b.push(b);
 }
 
-function finish(entry: Accumulator, topK: number, logitsOutputs: readonly string[] | undefined, infinitiesCompareEqual: boolean): OutputReport {
+/** The totals of one output; top-k agreement with `topK` set (class-score outputs only). */
+function finish(entry: Accumulator, topK: number | undefined, infinitiesCompareEqual: boolean): OutputReport {
   const report = entry.report;
   if (report.error) return report;
   let analysis = entry.single;
@@ -381,8 +411,7 @@ function finish(entry: Accumulator, topK: number, logitsOutputs: readonly string
   report.requiredAtol = Math.max(...its.map((i) => i.requiredAtol));
   report.requiredRtol = Math.max(...its.map((i) => i.requiredRtol));
   report.mismatchCount = its.reduce((n, i) => n + i.mismatchCount, 0);
-  const isLogits = logitsOutputs ? logitsOutputs.includes(report.name) : defaultIsLogits(report.name, report.dtypeA, report.dims);
-  if (isLogits) {
+  if (topK !== undefined) {
     // Rows of every iteration together: each iteration's tensor is a whole number of rows.
     const agreement = topKAgreement(a, b, report.dims, topK);
     if (agreement) report.topK = agreement;

@@ -38,7 +38,7 @@ import { FileError, InvalidArgumentError, TensorRTNodeError, describe, errorFrom
 import { DATA_TYPES, DATA_TYPE_NAMES, Tensor, elementCount, isDataType, type DataType, type TensorData } from '../tensor.js';
 import type { Feeds } from '../session.js';
 import { parseNpy, toNpy } from './npy.js';
-import { writeFileAtomic } from './files.js';
+import { writeFileAtomic } from '../files.js';
 
 export const INPUT_FILE_FORMAT = 'tensorrt-node-inputs';
 

@@ -23,7 +23,7 @@ import { InvalidArgumentError } from '../errors.js';
 import { parseOptions } from '../options.js';
 import { Tensor, formatDims, type DataType } from '../tensor.js';
 import type { Feeds, TensorInfo } from '../session.js';
-import { Random } from './random.js';
+import { Random } from '../random.js';
 
 export type MaskPattern = 'right' | 'left' | 'none';
 
@@ -110,7 +110,7 @@ export function resolveDims(info: TensorInfo, opts: Pick<Normalised, 'batch' | '
 
 /** Row lengths for a padding pattern: row 0 full, the others seeded in [1, seq]. */
 function rowLengths(rng: Random, batch: number, seq: number, pattern: MaskPattern): number[] {
-  return Array.from({ length: batch }, (_, r) => (pattern === 'none' || r === 0 || seq === 0 ? seq : rng.nextInt(1, seq)));
+  return Array.from({ length: batch }, (_, r) => (pattern === 'none' || r === 0 || seq === 0 ? seq : rng.nextInt(1, seq + 1)));
 }
 
 function tensorFrom(dtype: DataType, values: Float64Array, dims: number[]): Tensor {
@@ -215,7 +215,7 @@ function generateOne(inputs: readonly TensorInfo[], dimsByInput: Map<string, num
         if (ilo > ihi) {
           throw new InvalidArgumentError(`value range [${lo}, ${hi}] for ${info.dtype} input ${JSON.stringify(info.name)} holds no integer`);
         }
-        for (let i = 0; i < n; i++) values[i] = rng.nextInt(ilo, ihi);
+        for (let i = 0; i < n; i++) values[i] = rng.nextInt(ilo, ihi + 1);
       } else {
         for (let i = 0; i < n; i++) values[i] = lo + rng.nextFloat() * (hi - lo);
       }

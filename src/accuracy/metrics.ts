@@ -34,7 +34,7 @@
 import {
   BLOCK, MAX_BUCKET, bucketLowerEdge, candidateRanges, coarseCounts, errorQuantiles, quantilesFromCounts, type GatherBits,
 } from './quantile.js';
-import { REL_EPSILON, absError, relError, type Numbers } from './elementwise.js';
+import { absError, relError, type Numbers } from './elementwise.js';
 
 export { REL_EPSILON, elementErrors, type ErrorOptions } from './elementwise.js';
 

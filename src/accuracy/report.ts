@@ -152,7 +152,12 @@ export function formatBisectText(b: BisectResult): string {
   lines.push(`First divergence: node ${JSON.stringify(d.node)} (op ${d.opType}, node #${d.nodeIndex}), tensor ${JSON.stringify(d.tensor)}`);
   lines.push(
     `  max abs ${fmt(d.maxAbsError)}, mean abs ${fmt(d.meanAbsError)}, max rel ${fmt(d.maxRelError)}, cosine ${d.cosineSimilarity.toFixed(8)}, ` +
-      `rel L2 ${fmt(d.relativeL2Error)}, NaN ${d.nanCount}, required atol ${fmt(d.requiredAtol)} / rtol ${fmt(d.requiredRtol)}`,
+      `rel L2 ${fmt(d.relativeL2Error)}, required atol ${fmt(d.requiredAtol)} / rtol ${fmt(d.requiredRtol)}`,
+  );
+  lines.push(
+    `  non-finite of ${d.elementCount}: NaN ${d.nanCountA} in A, ${d.nanCountB} in B; Inf ${d.infCountA} in A, ${d.infCountB} in B` +
+      (d.infCount > 0 ? ` (equal infinities ${b.infinitiesCompareEqual === false ? 'are NaN errors' : 'agree'})` : '') +
+      (d.nanCount > 0 ? ' (a NaN is an error on either side)' : ''),
   );
   if (d.inputs.length > 0) {
     lines.push(`  its inputs: ${d.inputs.map((i) => `${i.name} (${i.status}${i.maxAbsError === undefined ? '' : `, max abs ${fmt(i.maxAbsError)}`})`).join(', ')}`);

@@ -101,6 +101,12 @@ export const TOLERANCE_OPTION_FIELDS = {
   rtol: perOutput(finiteNonNeg).optional(),
   checkErrorStat: perOutput(z.enum(ERROR_STATS as [ErrorStat, ...ErrorStat[]])).optional(),
   errorQuantile: perOutput(z.number().min(0).max(1)).optional(),
-  /** Equal infinities on both sides count as error 0 (Polygraphy's --infinities-compare-equal). */
-  infinitiesCompareEqual: z.boolean().default(false),
+  /**
+   * Equal infinities on both sides (+inf with +inf, -inf with -inf) count as error 0, as with
+   * Polygraphy's --infinities-compare-equal. Default true: a -inf that both models hold (an
+   * attention-mask bias, a Constant of -inf) is agreement, not a divergence. false gives
+   * Polygraphy's default, where equal infinities make a NaN error that fails the output.
+   * NaN follows Polygraphy either way: a NaN on either side is an error, also NaN against NaN.
+   */
+  infinitiesCompareEqual: z.boolean().default(true),
 };

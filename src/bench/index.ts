@@ -9,14 +9,9 @@ export { summarize, percentile, median, Samples, PERCENTILES, type LatencySummar
 export {
   readBatcherCounters,
   batcherWindow,
-  hasStageTimings,
-  stageWindow,
   BATCHER_METRICS_PREFIX,
   type BatcherCounters,
   type BatcherWindow,
-  type StageTimingSource,
-  type StageTotals,
-  type StageWindow,
 } from './probes.js';
 export { modelInputs, requestPool, type WorkloadOptions, type SeqRange } from './workload.js';
 export { BENCH_FORMAT, BenchRecordSchema, BenchReportSchema, LatencySummarySchema, type BenchRecord, type BenchReport } from './report-schema.js';

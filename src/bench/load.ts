@@ -61,6 +61,8 @@ export interface LoadResult {
   readonly enqueueMs: Float64Array;
   readonly errors: number;
   readonly firstError: string | null;
+  /** The errors by message, most frequent first: at most ERROR_KINDS distinct ones, the rest as one "other" entry. */
+  readonly errorSummary: readonly ErrorCount[];
   /** Open loop: measured arrivals not sent because maxOutstanding requests were out. */
   readonly dropped: number;
   /** Open loop: measured requests still out `drainMs` after the window. */
@@ -69,6 +71,46 @@ export interface LoadResult {
   readonly offered: number | null;
   /** Open loop: how late each measured request was sent after its scheduled time, ms. */
   readonly sendLagMs: Float64Array | null;
+}
+
+export interface ErrorCount {
+  readonly message: string;
+  readonly count: number;
+}
+
+/** Distinct error messages kept per window; a failing run repeats one or two messages thousands of times. */
+export const ERROR_KINDS = 5;
+
+/** Counts errors by message, keeping the first ERROR_KINDS distinct messages. */
+export class ErrorTally {
+  readonly #counts = new Map<string, number>();
+  #other = 0;
+  #total = 0;
+  #first: string | null = null;
+
+  add(e: unknown): void {
+    const m = describeError(e);
+    this.#total++;
+    this.#first ??= m;
+    const n = this.#counts.get(m);
+    if (n !== undefined) this.#counts.set(m, n + 1);
+    else if (this.#counts.size < ERROR_KINDS) this.#counts.set(m, 1);
+    else this.#other++;
+  }
+
+  get total(): number {
+    return this.#total;
+  }
+
+  get first(): string | null {
+    return this.#first;
+  }
+
+  summary(): ErrorCount[] {
+    const out = [...this.#counts].map(([message, count]) => ({ message, count })).sort((a, b) => b.count - a.count);
+    if (this.#other > 0) out.push({ message: `(other messages)`, count: this.#other });
+    return out;
+  }
 }
 
 function describeError(e: unknown): string {
@@ -107,8 +149,7 @@ export async function closedLoop(submit: Submit, pool: readonly Feeds[], o: Clos
   assertPool(pool);
   const latency = new Samples();
   const enqueue = new Samples();
-  let errors = 0;
-  let firstError: string | null = null;
+  const errors = new ErrorTally();
   let next = 0;
   const t0 = performance.now();
   const ws = t0 + o.warmupMs;
@@ -130,10 +171,7 @@ export async function closedLoop(submit: Submit, pool: readonly Feeds[], o: Clos
         }
       } catch (e) {
         const end = performance.now();
-        if (end >= ws && end < we) {
-          errors++;
-          firstError ??= describeError(e);
-        }
+        if (end >= ws && end < we) errors.add(e);
         // A target that rejects at once would otherwise spin on microtasks and starve timers.
         await turn();
       }
@@ -150,8 +188,9 @@ export async function closedLoop(submit: Submit, pool: readonly Feeds[], o: Clos
     completedInWindow: latency.length,
     latencyMs: latency.values().slice(),
     enqueueMs: enqueue.values().slice(),
-    errors,
-    firstError,
+    errors: errors.total,
+    firstError: errors.first,
+    errorSummary: errors.summary(),
     dropped: 0,
     incomplete: 0,
     offered: null,
@@ -166,8 +205,7 @@ export async function openLoop(submit: Submit, pool: readonly Feeds[], o: OpenLo
   const latency = new Samples();
   const enqueue = new Samples();
   const lag = new Samples();
-  let errors = 0;
-  let firstError: string | null = null;
+  const errors = new ErrorTally();
   let dropped = 0;
   let offered = 0;
   let completed = 0;
@@ -221,8 +259,7 @@ export async function openLoop(submit: Submit, pool: readonly Feeds[], o: OpenLo
         outstanding--;
         if (measured && !censored) {
           open.delete(i);
-          errors++;
-          firstError ??= describeError(e);
+          errors.add(e);
         }
         void end;
       },
@@ -283,8 +320,9 @@ export async function openLoop(submit: Submit, pool: readonly Feeds[], o: OpenLo
     completedInWindow,
     latencyMs: latency.values().slice(),
     enqueueMs: enqueue.values().slice(),
-    errors,
-    firstError,
+    errors: errors.total,
+    firstError: errors.first,
+    errorSummary: errors.summary(),
     dropped,
     incomplete,
     offered,

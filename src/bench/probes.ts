@@ -5,9 +5,6 @@
  *   batch, batch size, padded and real elements), read at the start and the end of the
  *   window and subtracted, so warm-up and drain are left out exactly as they are for the
  *   latencies. stats() would not do: it keeps means since construction, not sums.
- * - per-stage device timings (H2D, compute, D2H) from a session that reports them through
- *   an optional `stageTimings()` method returning running totals (see StageTimingSource).
- *   Neither backend implements it today; the reports then say "not reported".
  */
 import type { Registry } from 'prom-client';
 
@@ -89,45 +86,5 @@ export function batcherWindow(start: BatcherCounters, end: BatcherCounters): Bat
     meanBatchSize: db > 0 ? (end.batchSizeSum - start.batchSizeSum) / db : null,
     batches: db,
     paddingRatio: dReal > 0 ? (end.paddedElements - start.paddedElements) / dReal : null,
-  };
-}
-
-/** Running totals of per-stage device time, as a session that reports them returns them. */
-export interface StageTotals {
-  /** Runs the totals cover. */
-  readonly runs: number;
-  readonly h2dMs: number;
-  readonly computeMs: number;
-  readonly d2hMs: number;
-}
-
-/**
- * A session that times its stages (e.g. with CUDA events around the copies and enqueueV3)
- * exposes `stageTimings()`; the benchmark reads it at both ends of a window.
- */
-export interface StageTimingSource {
-  stageTimings(): StageTotals;
-}
-
-/** Mean per-run stage times over a window, ms. */
-export interface StageWindow {
-  readonly runs: number;
-  readonly h2dMs: number;
-  readonly computeMs: number;
-  readonly d2hMs: number;
-}
-
-export function hasStageTimings(session: object): session is StageTimingSource {
-  return typeof (session as Partial<StageTimingSource>).stageTimings === 'function';
-}
-
-export function stageWindow(start: StageTotals, end: StageTotals): StageWindow | null {
-  const runs = end.runs - start.runs;
-  if (runs <= 0) return null;
-  return {
-    runs,
-    h2dMs: (end.h2dMs - start.h2dMs) / runs,
-    computeMs: (end.computeMs - start.computeMs) / runs,
-    d2hMs: (end.d2hMs - start.d2hMs) / runs,
   };
 }

@@ -63,10 +63,13 @@ export const BenchRecordSchema = z.object({
   batches: z.number().int().min(0).nullable(),
   /** Batcher: padded elements / real elements of the padded inputs. */
   paddingRatio: z.number().nullable(),
-  /** Per-run device stage times, where the backend reports them; null: not reported. */
-  stages: z.object({ runs: z.number().int().positive(), h2dMs: z.number(), computeMs: z.number(), d2hMs: z.number() }).nullable(),
+  /** Per-run device stage times (H2D, compute, D2H): no backend reports them yet, so always null ("not reported"). */
+  stages: z.null(),
+  /** Measured requests that failed. */
   errors: z.number().int().min(0),
   firstError: z.string().nullable(),
+  /** The errors by message, most frequent first (at most 5 distinct messages, then "(other messages)"). */
+  errorSummary: z.array(z.object({ message: z.string(), count: z.number().int().positive() })),
   /** Open loop: arrivals dropped because too many requests were outstanding. */
   dropped: z.number().int().min(0),
   /** Open loop: measured requests not completed by the drain deadline (latency counted up to it). */

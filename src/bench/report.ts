@@ -36,6 +36,13 @@ export function loadName(r: BenchRecord): string {
   return `rate ${fmtRate(r.rate)}/s${spec}`;
 }
 
+/** "465 × ERR_SHAPE: ...; 3 × ..." (the summary's messages, most frequent first). */
+export function formatErrorSummary(r: Pick<BenchRecord, 'errors' | 'errorSummary' | 'firstError'>): string {
+  if (r.errors === 0) return 'no errors';
+  const kinds = r.errorSummary.length > 0 ? r.errorSummary : r.firstError ? [{ message: r.firstError, count: r.errors }] : [];
+  return kinds.map((k) => `${k.count} × ${k.message}`).join('; ');
+}
+
 function latencyLine(label: string, s: LatencySummaryJson): string {
   if (s.count === 0) return `${label}: not measured (no request completed in the window)`;
   return (
@@ -68,12 +75,8 @@ export function formatRecordSummary(r: BenchRecord): string {
   } else {
     lines.push(`Direct session.run(): one call per request (${r.rowsPerRequest} sample(s) per call); no queue`);
   }
-  lines.push(
-    r.stages === null
-      ? `H2D Latency, GPU Compute Time, D2H Latency: not reported (the ${r.backend} session does not time device stages)`
-      : `H2D Latency: ${fmtMs(r.stages.h2dMs)} ms, GPU Compute Time: ${fmtMs(r.stages.computeMs)} ms, D2H Latency: ${fmtMs(r.stages.d2hMs)} ms (means over ${r.stages.runs} runs)`,
-  );
-  const problems = [`Errors: ${r.errors}${r.firstError ? ` (first: ${r.firstError})` : ''}`];
+  lines.push(`H2D Latency, GPU Compute Time, D2H Latency: not reported (the ${r.backend} session does not time device stages)`);
+  const problems = [`Errors: ${r.errors}${r.errors > 0 ? ` (${formatErrorSummary(r)})` : ''}`];
   if (r.mode === 'open-loop') {
     problems.push(`dropped: ${r.dropped} (more than the outstanding limit)`);
     problems.push(`incomplete: ${r.incomplete}${r.incomplete > 0 ? ' (latency counted up to the drain deadline: a lower bound)' : ''}`);
@@ -190,7 +193,7 @@ export function benchMarkdown(report: BenchReport): string {
         fmtMs(l.p99),
         fmtMs(l.max),
         fmtMs(r.enqueueMs.mean),
-        r.stages ? `${fmtMs(r.stages.h2dMs)} / ${fmtMs(r.stages.computeMs)} / ${fmtMs(r.stages.d2hMs)}` : 'not reported',
+        'not reported',
       ]),
     );
   }
@@ -209,15 +212,30 @@ function esc(s: string): string {
   return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 }
 
-/** 1, 2, 5 x 10^k steps giving about `count` ticks over [0, max]. */
-function linearTicks(max: number, count = 6): number[] {
-  if (!(max > 0)) return [0];
-  const raw = max / count;
+/** 1, 2, 5 x 10^k steps giving about `count` ticks over [min, max]. */
+function linearTicks(min: number, max: number, count = 6): number[] {
+  if (!(max > min)) return [min];
+  const raw = (max - min) / count;
   const p = 10 ** Math.floor(Math.log10(raw));
   const step = [1, 2, 5, 10].map((m) => m * p).find((s) => s >= raw)!;
   const ticks: number[] = [];
-  for (let v = 0; v <= max * 1.0001; v += step) ticks.push(Number(v.toPrecision(12)));
+  for (let v = Math.ceil(min / step) * step; v <= max * 1.0001; v += step) ticks.push(Number(v.toPrecision(12)));
   return ticks;
+}
+
+/**
+ * The throughput axis fitted to the points: 5% of their spread (at least 2% of the largest
+ * value) beyond them on each side, and 0 only when the points come within a quarter of the
+ * axis of it. An axis from 0 bunches points of, say, 480-580 inferences/s at its right end.
+ * The ticks (linearTicks) fall on 1-2-5 steps inside it.
+ */
+export function throughputAxis(values: readonly number[]): { min: number; max: number } {
+  const lo = Math.min(...values);
+  const hi = Math.max(...values);
+  const pad = Math.max((hi - lo) * 0.05, hi * 0.02);
+  const max = hi + pad;
+  const min = lo - pad;
+  return { min: min <= (max - min) * 0.25 ? 0 : min, max };
 }
 
 function logTicks(min: number, max: number): number[] {
@@ -258,15 +276,15 @@ export function latencyThroughputSvg(records: readonly BenchRecord[], title: str
     parts.push(`<text x="${m.l}" y="${m.t + 40}" font-size="13">no measured point to plot</text></svg>`);
     return parts.join('');
   }
-  const xMax = Math.max(...usable.map((r) => r.throughput)) * 1.08;
+  const { min: xMin, max: xMax } = throughputAxis(usable.map((r) => r.throughput));
   const lat = usable.flatMap((r) => [r.p50!, r.p99!]).filter((v) => v > 0);
   const yMin = 10 ** Math.floor(Math.log10(Math.min(...lat)));
   const yMax = 10 ** Math.ceil(Math.log10(Math.max(...lat)) + 1e-9);
-  const x = (v: number): number => m.l + (v / xMax) * pw;
+  const x = (v: number): number => m.l + ((v - xMin) / (xMax - xMin)) * pw;
   const y = (v: number): number => m.t + ph - ((Math.log10(Math.max(v, yMin)) - Math.log10(yMin)) / (Math.log10(yMax) - Math.log10(yMin))) * ph;
   parts.push(`<rect x="${m.l}" y="${m.t}" width="${pw}" height="${ph}" fill="#fff" stroke="#999"/>`);
-  for (const t of linearTicks(xMax)) {
-    if (t > xMax) continue;
+  for (const t of linearTicks(xMin, xMax)) {
+    if (t > xMax || t < xMin) continue;
     parts.push(`<line x1="${x(t).toFixed(1)}" y1="${m.t}" x2="${x(t).toFixed(1)}" y2="${m.t + ph}" stroke="#eee"/>`);
     parts.push(`<text x="${x(t).toFixed(1)}" y="${m.t + ph + 16}" font-size="11" text-anchor="middle">${tickLabel(t)}</text>`);
   }

@@ -27,7 +27,7 @@ import { DynamicBatcherOptionsSchema } from '../batching/options.js';
 import { closedLoop, openLoop, type LoadResult, type Submit } from './load.js';
 import { arrivalSchedule } from './schedule.js';
 import { summarize, type LatencySummary } from './stats.js';
-import { batcherWindow, hasStageTimings, readBatcherCounters, stageWindow, type BatcherCounters, type StageTotals, type StageWindow, type BatcherWindow } from './probes.js';
+import { batcherWindow, readBatcherCounters, type BatcherCounters, type BatcherWindow } from './probes.js';
 import { modelInputs, requestPool } from './workload.js';
 import { BENCH_FORMAT, type BenchRecord, type BenchReport, type LatencySummaryJson } from './report-schema.js';
 
@@ -269,17 +269,12 @@ export async function runBench(model: BenchModel, options: BenchOptions = {}): P
     const submit: Submit = batcher ? (f) => batcher!.run(f) : (f) => session.run(f);
     let bStart: Promise<BatcherCounters> | undefined;
     let bEnd: Promise<BatcherCounters> | undefined;
-    const timed = hasStageTimings(session) ? session : null;
-    let sStart: StageTotals | undefined;
-    let sEnd: StageTotals | undefined;
     const hooks = {
       onWindowStart: () => {
         if (batcher) bStart = readBatcherCounters(registry);
-        if (timed) sStart = timed.stageTimings();
       },
       onWindowEnd: () => {
         if (batcher) bEnd = readBatcherCounters(registry);
-        if (timed) sEnd = timed.stageTimings();
       },
     };
     let result: LoadResult;
@@ -299,8 +294,7 @@ export async function runBench(model: BenchModel, options: BenchOptions = {}): P
       await batcher?.close({ drain: false });
     }
     const bw: BatcherWindow | null = batcher && bStart && bEnd ? batcherWindow(await bStart, await bEnd) : null;
-    const stages: StageWindow | null = sStart && sEnd ? stageWindow(sStart, sEnd) : null;
-    const record = toRecord(p, rate, result, bw, stages, o);
+    const record = toRecord(p, rate, result, bw, o);
     records.push(record);
     emit({ kind: 'point-done', index: i, points, label, record });
     return record;
@@ -402,7 +396,7 @@ export async function runBench(model: BenchModel, options: BenchOptions = {}): P
   };
 }
 
-function toRecord(p: Point, rate: number | null, r: LoadResult, bw: BatcherWindow | null, stages: StageWindow | null, o: Options): BenchRecord {
+function toRecord(p: Point, rate: number | null, r: LoadResult, bw: BatcherWindow | null, o: Options): BenchRecord {
   const seconds = r.windowMs / 1000;
   const lat = summarize(r.latencyMs);
   const throughput = r.completedInWindow / seconds;
@@ -434,9 +428,10 @@ function toRecord(p: Point, rate: number | null, r: LoadResult, bw: BatcherWindo
     computeMs: bw?.computeMs ?? null,
     batches: bw ? bw.batches : null,
     paddingRatio: bw?.paddingRatio ?? null,
-    stages,
+    stages: null,
     errors: r.errors,
     firstError: r.firstError,
+    errorSummary: [...r.errorSummary],
     dropped: r.dropped,
     incomplete: r.incomplete,
   };

@@ -5,7 +5,7 @@
  * offers the same arrivals to every backend and configuration it compares.
  */
 import { InvalidArgumentError } from '../errors.js';
-import { Random } from '../accuracy/random.js';
+import { Random } from '../random.js';
 
 export type ArrivalDistribution = 'poisson' | 'constant';
 
@@ -20,7 +20,7 @@ export function arrivalSchedule(rate: number, durationMs: number, distribution: 
   const expected = Math.ceil((durationMs / meanGap) * 1.2) + 16;
   let out = new Float64Array(expected);
   let n = 0;
-  const rng = new Random(seed);
+  const rng = Random.forStream(seed, 'bench arrivals');
   let t = 0;
   for (;;) {
     // 1 - u is in (0, 1], so the log is finite.

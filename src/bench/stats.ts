@@ -1,12 +1,13 @@
 /**
- * Latency statistics with trtexec's definitions, so our figures read like its summary:
+ * Latency statistics. The project has one percentile definition, used by the bench, the demo
+ * and the accuracy harness's error quantiles alike: linear interpolation between order
+ * statistics, NumPy's default (`numpy.percentile`, method "linear"; Hyndman and Fan's type 7):
  *
- * - percentile(p): nearest rank from the top. Of n ascending samples, floor((1 - p/100) n)
- *   are excluded from the top and the largest remaining one is the percentile
- *   (sorted[max(n - 1 - exclude, 0)]). For n = 100, p99 is the 99th smallest sample; for
- *   n < 100, p99 is the maximum.
- * - median: the middle sample, or the mean of the two middle samples for even n (so the
- *   median may differ from percentile(50)).
+ * - percentile(p): of n ascending samples x[0..n-1], at h = (n - 1) p / 100,
+ *   x[floor(h)] + (h - floor(h)) (x[floor(h) + 1] - x[floor(h)]). p0 is the minimum, p100 the
+ *   maximum, and the median is percentile(50) (the mean of the two middle samples for even n).
+ *   trtexec reports the nearest rank instead (a sample itself, the maximum for p99 of fewer
+ *   than 100 samples); the two differ by less than the gap between neighbouring samples.
  * - mean: arithmetic mean; min and max.
  *
  * An empty sample set has no statistics: every field is NaN and count is 0, and the
@@ -28,25 +29,24 @@ export interface LatencySummary {
 export const PERCENTILES = [90, 95, 99] as const;
 
 /**
- * The p-th percentile of `sorted` (ascending), trtexec's nearest rank from the top.
- * NaN for an empty array.
+ * The p-th percentile (p in [0, 100]) of `sorted` (ascending), by linear interpolation (see
+ * the module comment). NaN for an empty array.
  */
 export function percentile(sorted: ArrayLike<number>, p: number): number {
   if (!(p >= 0 && p <= 100)) throw new RangeError(`percentile must be in [0, 100], got ${p}`);
   const n = sorted.length;
   if (n === 0) return Number.NaN;
-  // (100 - p) * n / 100 instead of (1 - p / 100) * n: 1 - 0.9 is 0.09999999999999998 in
-  // binary floating point, which would floor 10 samples' exclusion to 0 instead of 1.
-  const exclude = Math.floor(((100 - p) * n) / 100 + 1e-9);
-  return sorted[Math.max(n - 1 - exclude, 0)]!;
+  // (n - 1) * p / 100, not (n - 1) * (p / 100): p / 100 rounds (0.29 * 100 is 28.999...).
+  const h = ((n - 1) * p) / 100;
+  const lo = Math.floor(h);
+  const hi = Math.min(lo + 1, n - 1);
+  const x = sorted[lo]!;
+  return lo === hi ? x : x + (h - lo) * (sorted[hi]! - x);
 }
 
-/** The median of `sorted` (ascending): the mean of the two middle samples for even n. */
+/** The median of `sorted` (ascending): percentile(50), the mean of the two middle samples for even n. */
 export function median(sorted: ArrayLike<number>): number {
-  const n = sorted.length;
-  if (n === 0) return Number.NaN;
-  const m = n >> 1;
-  return n % 2 === 1 ? sorted[m]! : (sorted[m - 1]! + sorted[m]!) / 2;
+  return percentile(sorted, 50);
 }
 
 /** The summary of `values` (any order; not modified). */

@@ -8,7 +8,7 @@
 import { InvalidArgumentError } from '../errors.js';
 import { generateInputs } from '../accuracy/inputs.js';
 import { inferValueRanges } from '../accuracy/model-hints.js';
-import { Random } from '../accuracy/random.js';
+import { Random } from '../random.js';
 import { inspectModel, type ModelProto } from '../onnx/index.js';
 import type { DataType } from '../tensor.js';
 import type { Feeds, TensorInfo } from '../session.js';
@@ -53,11 +53,11 @@ export function requestPool(inputs: readonly TensorInfo[], model: ModelProto | n
   if (o.seq.min === o.seq.max) {
     return generateInputs(inputs, { ...base, seq: o.seq.min, seed: o.seed, iterations: o.poolSize });
   }
-  // Lengths from their own stream, so they do not shift when the generator's use changes.
-  const rng = new Random(o.seed + 0x9e3779b9);
+  // Lengths from a stream of their own, so they do not shift when the inputs' use of the seed changes.
+  const rng = Random.forStream(o.seed, 'bench request lengths');
   const pool: Feeds[] = [];
   for (let k = 0; k < o.poolSize; k++) {
-    const seq = rng.nextInt(o.seq.min, o.seq.max);
+    const seq = rng.nextInt(o.seq.min, o.seq.max + 1);
     pool.push(generateInputs(inputs, { ...base, seq, seed: o.seed + k, iterations: 1 })[0]!);
   }
   return pool;

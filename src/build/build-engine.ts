@@ -26,7 +26,7 @@ import { requireTensorRT, type TensorRTRuntime } from '../backends/tensorrt-libs
 import { decodeModel, allTensors, isExternal, externalDataInfo, resolveExternalLocation, readModel, encodeModel } from '../onnx/index.js';
 import { convertToFloat16 } from '../fp16/index.js';
 import { cacheKey, defaultCacheDir, EngineCache, sha256 } from './cache.js';
-import { writeFileAtomic } from './files.js';
+import { writeFileAtomic } from '../files.js';
 import { BuildOptionsSchema, HARDWARE_COMPATIBILITY, normaliseForKey, type BuildOptions, type ParsedBuildOptions } from './options.js';
 import { deriveProfiles, profilesAsRecords, type Profile } from './profiles.js';
 import { BuildProgressTracker } from './progress.js';

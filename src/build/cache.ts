@@ -11,7 +11,7 @@ import { readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { canonicalJson, type NormalisedBuildOptions } from './options.js';
-import { writeFileAtomic } from './files.js';
+import { writeFileAtomic } from '../files.js';
 import { readSidecar, sidecarPath, writeSidecar, type EngineInfo } from './sidecar.js';
 
 export interface CacheKeyParts {

@@ -19,4 +19,4 @@ export {
 export { deriveProfiles, profilesAsRecords, type NetworkInput, type InputProfile, type Profile } from './profiles.js';
 export { EngineCache, cacheKey, defaultCacheDir, sha256, type CacheEntry, type CacheKeyParts } from './cache.js';
 export { EngineInfoSchema, ENGINE_INFO_FORMAT, readSidecar, writeSidecar, sidecarPath, type EngineInfo } from './sidecar.js';
-export { writeFileAtomic } from './files.js';
+export { writeFileAtomic } from '../files.js';

@@ -7,7 +7,7 @@
 import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
 import { FileError } from '../errors.js';
-import { writeFileAtomic } from './files.js';
+import { writeFileAtomic } from '../files.js';
 
 export const ENGINE_INFO_FORMAT = 'tensorrt-node/engine-info@1';
 

@@ -15,7 +15,7 @@ import { z } from 'zod';
 import { InvalidArgumentError } from '../errors.js';
 import { QueuePolicySchema } from '../batching/options.js';
 import { parseOptions } from '../options.js';
-import { writeFileAtomic } from './files.js';
+import { writeFileAtomic } from '../files.js';
 import type { EngineInfo } from './sidecar.js';
 
 const TRITON_TYPES: Record<string, string> = {

@@ -6,20 +6,25 @@
  * reason (never a number). Progress goes to stderr (a bar on a terminal, lines otherwise),
  * the report to stdout, and --json/--markdown/--html to files.
  *
- * Exit codes: 0 measured, 2 usage or input error, or no backend could run at all (nothing
- * is written then).
+ * Exit codes: 0 measured; 1 a configuration served nothing in its window or more of its
+ * requests failed than --max-error-rate allows (default 0; see bench/checks.ts): the reports
+ * are still written, and the errors are summarised by message; 2 usage or input error, or no
+ * backend could run at all (nothing is written then).
  */
 import type { Command } from 'commander';
 import { basename } from 'node:path';
 import cliProgress from 'cli-progress';
 import { InvalidArgumentError, describe } from '../errors.js';
-import { createEncoderModel, encodeModel, encoderParameterCount, readModel, resolveEncoderConfig, type EncoderOptions } from '../onnx/index.js';
-import { writeFileAtomic } from '../accuracy/files.js';
+import { createEncoderModel, encodeModel, encoderParameterCount, resolveEncoderConfig, type EncoderOptions } from '../onnx/index.js';
+import { ENCODER_PRESETS } from '../onnx/encoder.js';
+import { writeFileAtomic } from '../files.js';
 import { runBench, type BenchModel, type BenchOptions, type BenchProgress, type RateSpec } from '../bench/runner.js';
 import { benchHtml, benchJson, benchMarkdown, formatBenchText } from '../bench/report.js';
 import type { BenchReport } from '../bench/report-schema.js';
-import { CliExit, EXIT_USAGE } from './index.js';
+import { benchProblems, DEFAULT_MAX_ERROR_RATE } from '../bench/checks.js';
+import { CliExit, EXIT_FAIL, EXIT_USAGE } from './index.js';
 import { dimSizesArg, intArg, listArg, numberArg } from './args.js';
+import { readOnnxInput } from './input-files.js';
 
 export interface BenchCliOptions {
   encoder?: string;
@@ -48,6 +53,7 @@ export interface BenchCliOptions {
   markdown?: string;
   html?: string;
   quiet?: boolean;
+  maxErrorRate?: string;
 }
 
 export function parseConcurrency(text: string | undefined): number[] | undefined {
@@ -95,14 +101,16 @@ const ENCODER_KEYS: Record<string, keyof EncoderOptions> = {
   opset: 'opset',
 };
 
-/** `tiny`, `bert-base`, `layers=4,hidden=128` or `bert-base,layers=2`. */
+/** A preset (`tiny`, `small`, `bert-base`: every one the demo takes), `layers=4,hidden=128`, or `bert-base,layers=2`. */
 export function parseEncoderSpec(text: string): EncoderOptions {
   const out: Record<string, unknown> = {};
   for (const part of listArg(text, '--encoder')) {
     const eq = part.indexOf('=');
     if (eq < 0) {
-      if (part !== 'tiny' && part !== 'bert-base') {
-        throw new InvalidArgumentError(`--encoder preset must be tiny or bert-base, got ${describe(part)} (sizes go as KEY=VALUE: ${Object.keys(ENCODER_KEYS).join(', ')})`);
+      if (!Object.prototype.hasOwnProperty.call(ENCODER_PRESETS, part)) {
+        throw new InvalidArgumentError(
+          `--encoder preset must be one of ${Object.keys(ENCODER_PRESETS).join(', ')}, got ${describe(part)} (sizes go as KEY=VALUE: ${Object.keys(ENCODER_KEYS).join(', ')})`,
+        );
       }
       if (out.preset !== undefined) throw new InvalidArgumentError(`--encoder names two presets: ${describe(text)}`);
       out.preset = part;
@@ -188,7 +196,7 @@ export function benchOptionsFromCli(o: BenchCliOptions): BenchOptions {
 async function loadBenchModel(model: string | undefined, encoder: string | undefined): Promise<BenchModel> {
   if (model !== undefined && encoder !== undefined) throw new InvalidArgumentError('give a model file or --encoder, not both');
   if (model !== undefined) {
-    const proto = await readModel(model, { loadExternalData: false });
+    const proto = await readOnnxInput(model, 'model');
     return { source: model, proto, label: basename(model) };
   }
   const options = parseEncoderSpec(encoder ?? 'tiny');
@@ -289,6 +297,7 @@ class Progress {
 
 export async function runBenchCli(model: string | undefined, o: BenchCliOptions, argv: readonly string[]): Promise<BenchReport> {
   const options = benchOptionsFromCli(o);
+  const maxErrorRate = numberArg(o.maxErrorRate, '--max-error-rate', 0, 1, 'a fraction of the requests') ?? DEFAULT_MAX_ERROR_RATE;
   const benchModel = await loadBenchModel(model, o.encoder);
   const progress = new Progress(o.quiet === true);
   let report: BenchReport;
@@ -304,6 +313,13 @@ export async function runBenchCli(model: string | undefined, o: BenchCliOptions,
   if (o.markdown !== undefined) await writeFileAtomic(o.markdown, benchMarkdown(report));
   if (o.html !== undefined) await writeFileAtomic(o.html, benchHtml(report));
   process.stdout.write(`${formatBenchText(report)}\n`);
+  const problems = benchProblems(report, maxErrorRate);
+  if (problems.length > 0) {
+    throw new CliExit(
+      EXIT_FAIL,
+      `error: ${problems.length} of ${report.records.length} configuration(s) failed (exit 1):\n${problems.map((p) => `  ${p.configuration}: ${p.reason}`).join('\n')}`,
+    );
+  }
   return report;
 }
 
@@ -315,7 +331,7 @@ export function registerBench(program: Command): void {
         'direct session.run() against the DynamicBatcher, on every available backend side by side',
     )
     .argument('[model]', 'ONNX model; without it the embedded encoder (--encoder)')
-    .option('--encoder <spec>', 'embedded encoder: tiny (default) | bert-base, optionally with KEY=VALUE sizes: layers, hidden, heads, intermediate, vocab, max-positions, classes, type-vocab, seed')
+    .option('--encoder <spec>', `embedded encoder: ${Object.keys(ENCODER_PRESETS).join(' | ')} (default tiny), optionally with KEY=VALUE sizes: layers, hidden, heads, intermediate, vocab, max-positions, classes, type-vocab, seed`)
     .option('--backend <list>', 'backends, comma-separated: onnxruntime,tensorrt (default both; tensorrt is skipped with the reason where its libraries are absent)')
     .option('--batcher <mode>', 'on | off | both (default both): requests through a DynamicBatcher, straight to session.run(), or each')
     .option('--concurrency <list>', 'closed-loop sweep: requests kept outstanding, e.g. 1,8,32 (default 1,8,32; none to skip)')
@@ -341,6 +357,7 @@ export function registerBench(program: Command): void {
     .option('--markdown <file>', 'write the tables as markdown')
     .option('--html <file>', 'write a self-contained HTML page with latency-vs-throughput charts')
     .option('--quiet', 'no progress on stderr')
+    .option('--max-error-rate <fraction>', 'exit 1 when more than this fraction of a configuration\'s requests fail (default 0: any failed request; a configuration that serves nothing always fails)')
     .action(async (model: string | undefined, opts: BenchCliOptions, cmd: Command) => {
       // commander keeps the argv it parsed (untyped); it goes into the report as the command.
       const raw = (cmd.parent as unknown as { rawArgs?: string[] } | null)?.rawArgs?.slice(2) ?? ['bench'];

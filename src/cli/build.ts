@@ -2,15 +2,17 @@
  * `tensorrt-node build`: the engine-build script, with trtexec's flags where they exist
  * (--onnx, --saveEngine, --fp16, --shapes, --workspace, --timingCacheFile spelled
  * --timing-cache, ...). Writes the plan, its JSON sidecar and, with --triton-repo, a Triton
- * model repository whose dynamic_batching mirrors the batcher flags. Without TensorRT it
- * fails with ERR_TENSORRT_NOT_FOUND (exit 2) before writing anything.
+ * model repository whose dynamic_batching mirrors the batcher flags. Flags and the model file
+ * are checked first (a missing model is ERR_IO, not a missing TensorRT); without TensorRT it
+ * then fails with ERR_TENSORRT_NOT_FOUND (exit 2) before writing anything.
  */
 import { basename, extname, resolve } from 'node:path';
-import { Command, Option } from 'commander';
+import { Option, type Command } from 'commander';
 import { InvalidArgumentError } from '../errors.js';
 import type { BuildOptions, BuildProgressEvent, DimRangeInput, ProfileInput } from '../build/options.js';
 import { writeTritonModel, type TritonExportOptions } from '../build/triton.js';
 import { collect, intArg, numberArg } from './args.js';
+import { readOnnxInput } from './input-files.js';
 
 interface BuildFlags {
   onnx?: string;
@@ -205,6 +207,8 @@ export function registerBuild(program: Command): void {
       const options = buildOptionsFrom(flags);
       const triton = flags.tritonRepo === undefined ? undefined : tritonOptionsFrom(flags, name);
       const planPath = resolve(flags.saveEngine ?? `${onnx.replace(/\.onnx$/i, '')}.plan`);
+      // The model before TensorRT: a missing or broken file is what the user must hear about.
+      await readOnnxInput(flags.onnx!, '--onnx model');
       const { buildEngine, saveEngine } = await import('../build/build-engine.js');
       const progress = await progressReporter(flags.progress);
       let engine;

@@ -13,24 +13,24 @@
  * differ between A and B); on exit 2 no report or input file is written.
  */
 import type { Command } from 'commander';
-import { stat } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { DTypeError, InvalidArgumentError, ShapeError, describe } from '../errors.js';
 import type { BackendName, Feeds, InferenceSession, Outputs } from '../session.js';
 import { createSession } from '../session.js';
 import { OnnxRuntimeSession } from '../backends/onnxruntime.js';
-import { readModel } from '../onnx/index.js';
+import type { ModelProto } from '../onnx/index.js';
 import { compare, type CompareOptions, type CompareResult } from '../accuracy/compare.js';
 import { bisect, type BisectRun } from '../accuracy/bisect.js';
 import { readInputFile, writeInputFile, type InputFileFormat } from '../accuracy/input-file.js';
 import { readRefData } from '../accuracy/ref-data.js';
 import { inferValueRanges } from '../accuracy/model-hints.js';
 import { compareHtml, compareJson, formatBisectText, formatCompareText } from '../accuracy/report.js';
-import { writeFileAtomic } from '../accuracy/files.js';
+import { writeFileAtomic } from '../files.js';
 import { parseErrorStat, parseNamedValues, parseNonNegative, parseQuantile } from '../accuracy/tolerance.js';
 import type { GenerateInputsOptions, MaskPattern } from '../accuracy/inputs.js';
 import { CliExit, EXIT_FAIL } from './index.js';
 import { dimSizesArg, intArg } from './args.js';
+import { checkInputFile, checkInputFolder, checkInputPath, readOnnxInput } from './input-files.js';
 
 export interface CompareCliOptions {
   aBackend?: string;
@@ -104,10 +104,10 @@ interface TrtOptions {
  * at least 64 and others up to at least 512, so saved inputs of other sizes still fit), opt
  * at the generated size.
  */
-async function engineDims(model: string, o: TrtOptions): Promise<Record<string, { min: number; opt: number; max: number }>> {
+async function engineDims(model: ModelProto, o: TrtOptions): Promise<Record<string, { min: number; opt: number; max: number }>> {
   const { inspectModel } = await import('../onnx/inspect.js');
   const { defaultDimRanges } = await import('../build/profiles.js');
-  const inputs = inspectModel(await readModel(model, { loadExternalData: false })).inputs.map((i) => ({ name: i.name, dims: i.dims ?? [] }));
+  const inputs = inspectModel(model).inputs.map((i) => ({ name: i.name, dims: i.dims ?? [] }));
   return defaultDimRanges(inputs, {
     batch: { min: 1, opt: o.batch, max: Math.max(o.batch, 64) },
     seq: { min: 1, opt: o.seq, max: Math.max(o.seq, 512) },
@@ -115,27 +115,37 @@ async function engineDims(model: string, o: TrtOptions): Promise<Record<string, 
   });
 }
 
+/** A TensorRT side given a file that is not .onnx loads it as a serialized plan. */
+function isPlan(model: string, backendName: BackendName): boolean {
+  return backendName === 'tensorrt' && !/\.onnx$/i.test(model);
+}
+
+/**
+ * Checks a model file before any session is made: ERR_IO for a missing file or a folder,
+ * ERR_ONNX_PARSE for an empty file or one that is not ONNX. Returns the decoded ONNX model
+ * (undefined for a plan).
+ */
+async function checkModel(model: string, backendName: BackendName, what: string): Promise<ModelProto | undefined> {
+  if (isPlan(model, backendName)) {
+    await checkInputFile(model, `${what} (a TensorRT plan)`);
+    return undefined;
+  }
+  return readOnnxInput(model, what);
+}
+
 /**
  * A session for `model` on `backendName`. For TensorRT an ONNX file is built into an engine
  * first (FP32, or FP16 with --trt-fp16), as `polygraphy run --trt` does; a serialized plan
  * (any other file) is loaded as it is.
  */
-async function openSession(model: string, backendName: BackendName, threads: number | undefined, trt: TrtOptions): Promise<InferenceSession> {
+async function openSession(model: string, proto: ModelProto | undefined, backendName: BackendName, threads: number | undefined, trt: TrtOptions): Promise<InferenceSession> {
   if (backendName === 'onnxruntime') return OnnxRuntimeSession.create(model, threads === undefined ? {} : { intraOpNumThreads: threads });
-  if (!/\.onnx$/i.test(model)) return createSession(model, { backend: 'tensorrt' });
+  if (proto === undefined) return createSession(model, { backend: 'tensorrt' });
   const { requireTensorRT } = await import('../backends/tensorrt-libs.js');
-  requireTensorRT(); // fail with ERR_TENSORRT_NOT_FOUND before reading the model
+  requireTensorRT(); // fail with ERR_TENSORRT_NOT_FOUND before building
   const { buildEngine } = await import('../build/build-engine.js');
-  const engine = await buildEngine(model, { precision: trt.fp16 ? 'fp16' : 'fp32', dims: await engineDims(model, trt) });
+  const engine = await buildEngine(model, { precision: trt.fp16 ? 'fp16' : 'fp32', dims: await engineDims(proto, trt) });
   return createSession(engine.plan, { backend: 'tensorrt' });
-}
-
-async function isDirectory(path: string): Promise<boolean> {
-  try {
-    return (await stat(path)).isDirectory();
-  } catch {
-    return false;
-  }
 }
 
 /** Turns outputs that could not be compared into the input error they are (exit code 2). */
@@ -197,10 +207,17 @@ export async function runCompare(modelA: string, modelB: string | undefined, o: 
   const labelB = o.refData !== undefined ? `reference data ${basename(o.refData)}` : `${basename(modelB ?? modelA)} (${bBackend})`;
 
   const trt: TrtOptions = { fp16: o.trtFp16 === true, batch: batch ?? 2, seq: seq ?? 16, dims: generate.dims ?? {} };
-  const a = await openSession(modelA, aBackend, threads, trt);
+  // Every file is checked before a session is made (a session would report ONNX Runtime's text).
+  const protoA = await checkModel(modelA, aBackend, 'model A');
+  const protoB = modelB === undefined ? protoA : await checkModel(modelB, bBackend, 'model B');
+  if (modelB === undefined && isPlan(modelA, bBackend) !== isPlan(modelA, aBackend)) await checkModel(modelA, bBackend, 'model A');
+  if (o.refData !== undefined) await checkInputFolder(o.refData, '--ref-data folder');
+  const inputsKind = o.inputs === undefined ? undefined : await checkInputPath(o.inputs, '--inputs');
+
+  const a = await openSession(modelA, protoA, aBackend, threads, trt);
   let b: InferenceSession | undefined;
   try {
-    if (o.refData === undefined) b = await openSession(modelB ?? modelA, bBackend, threads, trt);
+    if (o.refData === undefined) b = await openSession(modelB ?? modelA, protoB, bBackend, threads, trt);
 
     let inputs: Feeds[] | undefined;
     let references: Outputs[] | undefined;
@@ -211,22 +228,20 @@ export async function runCompare(modelA: string, modelB: string | undefined, o: 
       inputs = sets.map((s) => s.inputs);
       references = sets.map((s) => s.outputs);
     } else if (o.inputs !== undefined) {
-      inputs = (await isDirectory(o.inputs)) ? (await readRefData(o.inputs, a.inputs, a.outputs)).map((s) => s.inputs) : await readInputFile(o.inputs);
+      inputs = inputsKind === 'folder' ? (await readRefData(o.inputs, a.inputs, a.outputs)).map((s) => s.inputs) : await readInputFile(o.inputs);
     } else {
       // Token ids stay inside the embedding tables the model indexes (when A is an ONNX file).
-      let hinted: Record<string, [number, number]> = {};
-      try {
-        hinted = inferValueRanges(await readModel(modelA, { loadExternalData: false }));
-      } catch {
-        hinted = {};
-      }
+      const hinted = protoA === undefined ? {} : inferValueRanges(protoA);
       generate.valueRanges = { ...hinted, ...userRanges };
     }
 
+    // The vocabulary axis: the largest embedding table the model's integer inputs index.
+    const tables = protoA === undefined ? [] : Object.values(inferValueRanges(protoA)).map(([, hi]) => hi + 1);
     const options: CompareOptions = {
       ...tolerances,
+      ...(tables.length > 0 && Math.max(...tables) >= 2 ? { classAxisSizes: [Math.max(...tables)] } : {}),
       labels: { a: labelA, b: labelB },
-      infinitiesCompareEqual: o.infinitiesCompareEqual === true,
+      infinitiesCompareEqual: o.infinitiesCompareEqual !== false,
       ...(topK !== undefined ? { topK } : {}),
       ...(o.outputs !== undefined ? { outputs: o.outputs } : {}),
       ...(inputs !== undefined ? { inputs } : { generate }),
@@ -238,7 +253,7 @@ export async function runCompare(modelA: string, modelB: string | undefined, o: 
     if (o.bisect) {
       bisected = await bisect(modelA, modelB!, {
         ...tolerances,
-        infinitiesCompareEqual: o.infinitiesCompareEqual === true,
+        infinitiesCompareEqual: o.infinitiesCompareEqual !== false,
         inputs: result.inputs[0]!,
         ...(threads !== undefined ? { intraOpNumThreads: threads } : {}),
       });
@@ -282,8 +297,9 @@ export function registerCompare(program: Command): void {
     .option('--rtol <values...>', 'relative tolerance (relative to B), VALUE or OUTPUT:VALUE (default 1e-5)')
     .option('--check-error-stat <stats...>', 'elemwise (default) | max | mean | median | quantile, or OUTPUT:STAT')
     .option('--error-quantile <values...>', 'quantile for --check-error-stat quantile (default 0.99), or OUTPUT:Q')
-    .option('--infinities-compare-equal', 'equal infinities on both sides count as no error')
-    .option('--top-k <k>', 'k for the top-k agreement of logits-like outputs (default 5)')
+    .option('--infinities-compare-equal', 'equal infinities on both sides count as no error (the default)')
+    .option('--no-infinities-compare-equal', "equal infinities are a NaN error, as by Polygraphy's default (NaN is always an error, also NaN against NaN)")
+    .option('--top-k <k>', 'k for the top-k agreement of class-score outputs: named like logits/scores/probs/class, or whose last axis is the vocabulary or a label axis (default 5)')
     .option('--outputs <names...>', 'compare only these outputs')
     .option('--json <file>', 'write the report as JSON')
     .option('--html <file>', 'write a self-contained HTML report with error histograms')

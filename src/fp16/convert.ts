@@ -40,13 +40,14 @@ import { getAttribute, getIntAttribute, getIntsAttribute, makeAttribute, subgrap
 import { dimsOf, makeNode, makeValueInfo, nameGenerator, setElemType, valueInfoMap } from '../onnx/graph.js';
 import { allTensors, cloneModel } from '../onnx/model.js';
 import { defaultOpset } from '../onnx/inspect.js';
-import { CONTROL_FLOW_OPS, inferElemTypes, opSignature, topologicalOrder, type OpSignature } from '../onnx/ops.js';
+import { CONTROL_FLOW_OPS, OP_SIGNATURES, inferElemTypes, opSignature, topologicalOrder, type OpSignature } from '../onnx/ops.js';
 import { TENSOR_TYPE, TensorProtoSchema, type GraphProto, type ModelProto, type NodeProto, type TensorProto } from '../onnx/schema.js';
 import { float32Values, isExternal, tensorFromProto, tensorProtoByteSize, tensorProtoDims } from '../onnx/tensor-proto.js';
-import { measureActivations, type TensorStats } from './calibrate.js';
+import { describeCalibrationInputs, generatedCalibration, measureActivations, type TensorStats } from './calibrate.js';
 import {
   DEFAULT_FP16_BLOCK_OPS,
   Fp16OptionsSchema,
+  type Fp16Calibration,
   type Fp16Options,
   type Fp16Report,
   type KeepRule,
@@ -253,6 +254,38 @@ class GraphConversion {
     return this.main ? this.ctx.stats?.get(name)?.dims : undefined;
   }
 
+  /**
+   * The product of a tensor's dims from `axis` on, where those dims are known: from its
+   * declaration (the leading batch/sequence dims may be symbolic), initializer or the
+   * calibration run. Undefined when one of them is not known.
+   */
+  trailingWidth(name: string, axis: number): number | undefined {
+    const known = this.shapeOf(name);
+    const dims: readonly (number | string)[] | undefined = known ?? this.declared.get(name)?.dims;
+    if (!dims || dims.length === 0) return undefined;
+    const from = axis < 0 ? axis + dims.length : axis;
+    if (from < 0 || from >= dims.length) return undefined;
+    let w = 1;
+    for (const d of dims.slice(from)) {
+      if (typeof d !== 'number' || d < 0) return undefined;
+      w *= d;
+    }
+    return w;
+  }
+
+  /** The block-list reason of a normalisation node, with its real normalised width. */
+  normalisationReason(node: NodeProto, generic: string): string {
+    const width = this.trailingWidth(node.input[0] ?? '', getIntAttribute(node, 'axis', -1));
+    if (width === undefined) return `${generic} (the width is not known from the model's shapes)`;
+    const sum = 100 * width;
+    return (
+      `mean${node.opType === 'LayerNormalization' ? ' and variance' : ' of squares'} over the normalised width of ${width} activations: ` +
+      `the sum of squares of ${width} activations of magnitude 10 is ${sum}` +
+      `${sum > 65504 ? ', past FP16 max 65504' : ' (below FP16 max 65504 at that magnitude; larger activations pass it)'}` +
+      `${node.opType === 'LayerNormalization' ? '; TensorRT itself warns about FP16 LayerNorm overflow' : ''}`
+    );
+  }
+
   intsInput(name: string | undefined): number[] | undefined {
     if (!name) return undefined;
     const init = this.inits.get(name);
@@ -365,7 +398,10 @@ class GraphConversion {
     const re = opts.blockNodes.find((r) => r.test(name));
     if (re) return { kind: 'fp32', rule: 'blockNodes', reason: `node name matches ${re}` };
     const blocked = this.ctx.blockOps.get(node.opType);
-    if (blocked !== undefined) return { kind: 'fp32', rule: 'blockOps', reason: blocked };
+    if (blocked !== undefined) {
+      const normalisation = node.opType === 'LayerNormalization' || node.opType === 'RMSNormalization';
+      return { kind: 'fp32', rule: 'blockOps', reason: normalisation && blocked === DEFAULT_FP16_BLOCK_OPS[node.opType] ? this.normalisationReason(node, blocked) : blocked };
+    }
     const floatIns = tin.map((p) => node.input[p]!).filter((n) => this.isFloat(n));
     for (const i of floatIns) {
       const ci = this.constInfo(i);
@@ -625,8 +661,9 @@ function tensorBytes(model: ModelProto): number {
 /**
  * Converts a float32 ONNX model to mixed FP16/FP32 (see the module comment for the rules).
  * `model` is not changed; the result shares unchanged tensor bytes with it. Returns the new
- * model and a report of what changed. With `calibrationData`, ONNX Runtime first runs the
- * model on those inputs to measure activations (the dataMax rule).
+ * model and a report of what changed. ONNX Runtime first runs the model to measure its
+ * activations for the dataMax rule: on `calibrationData`, or else on generated inputs (unless
+ * `calibrate: false`); report.calibration says which ranges were checked on what.
  * Errors: InvalidArgumentError for bad options, OnnxError for a model that cannot be converted
  * (external data not loaded, a cycle), OnnxRuntimeError when the calibration run fails.
  */
@@ -643,19 +680,16 @@ export async function convertToFloat16(model: ModelProto, options: Fp16Options =
       });
     }
   }
-  let stats: Map<string, TensorStats> | undefined;
-  let calibration: Fp16Report['calibration'];
-  if (opts.calibrationData) {
-    const list: Feeds[] = Array.isArray(opts.calibrationData) ? opts.calibrationData : [opts.calibrationData];
-    const measured = await measureActivations(model, list, { threads: opts.calibrationThreads });
-    stats = measured.stats;
-    calibration = { runs: measured.runs, tensorsMeasured: stats.size };
-  }
   const blockOps = new Map<string, string>();
   for (const op of opts.blockOps ?? Object.keys(DEFAULT_FP16_BLOCK_OPS)) {
     blockOps.set(op, DEFAULT_FP16_BLOCK_OPS[op] ?? 'listed in blockOps');
   }
   for (const op of opts.extraBlockOps) blockOps.set(op, DEFAULT_FP16_BLOCK_OPS[op] ?? 'listed in extraBlockOps');
+  checkOpTypes(model, [...(opts.blockOps ?? []), ...opts.extraBlockOps]);
+  if (opts.calibrate === false && opts.calibrationData) {
+    throw new InvalidArgumentError('convertToFloat16: calibrate: false and calibrationData contradict each other; give one');
+  }
+  const { stats, calibration } = await calibrate(model, opts);
 
   const out = cloneModel(model);
   const report: Fp16Report = {
@@ -665,14 +699,79 @@ export async function convertToFloat16(model: ModelProto, options: Fp16Options =
     bytesAfter: 0,
     castsAdded: 0,
     initializersConverted: 0,
-    ...(calibration ? { calibration } : {}),
+    calibration,
   };
   const ctx: Context = { opts, blockOps, stats, fresh: nameGenerator(out), report, opset: defaultOpset(model) };
   new GraphConversion(out.graph!, ctx, true, new Map(), new Map()).run();
   // Initializers no node reads any more (all readers moved to an FP16 copy) are dropped.
   dropUnusedInitializers(out.graph!);
   report.bytesAfter = tensorBytes(out);
+  calibration.keptByDataMax = report.keptFp32.filter((k) => k.rule === 'dataMax').length;
   return { model: out, report };
+}
+
+/** Op types named in the block lists must be ones the converter knows or the model holds: a typo would silently block nothing. */
+function checkOpTypes(model: ModelProto, ops: readonly string[]): void {
+  const inModel = new Set<string>();
+  const visit = (g: GraphProto): void => {
+    for (const n of g.node) {
+      inModel.add(n.opType);
+      for (const sg of subgraphsOf(n)) visit(sg);
+    }
+  };
+  if (model.graph) visit(model.graph);
+  const unknown = [...new Set(ops.filter((op) => !Object.prototype.hasOwnProperty.call(OP_SIGNATURES, op) && !inModel.has(op)))];
+  if (unknown.length > 0) {
+    throw new InvalidArgumentError(
+      `unknown op type${unknown.length > 1 ? 's' : ''} ${unknown.map((u) => JSON.stringify(u)).join(', ')} in the block list: ` +
+        `expected ONNX op types (e.g. ${Object.keys(DEFAULT_FP16_BLOCK_OPS).slice(0, 3).join(', ')}) or op types of this model, spelled as ONNX spells them`,
+    );
+  }
+}
+
+/** The activation ranges for the dataMax rule: from calibrationData, from generated inputs, or none. */
+async function calibrate(model: ModelProto, opts: ResolvedFp16Options): Promise<{ stats: Map<string, TensorStats> | undefined; calibration: Fp16Calibration }> {
+  const none = (reason: string): { stats: undefined; calibration: Fp16Calibration } => ({
+    stats: undefined,
+    calibration: { source: 'none', reason, runs: 0, inputs: [], tensorsMeasured: 0, dataMax: opts.dataMax, keptByDataMax: 0 },
+  });
+  let feeds: Feeds[];
+  let generated: Fp16Calibration['generated'];
+  if (opts.calibrationData) {
+    feeds = Array.isArray(opts.calibrationData) ? opts.calibrationData : [opts.calibrationData];
+  } else if (opts.calibrate === false) {
+    return none('calibration was turned off, so no activation range was checked: an activation past FP16 max goes to FP16 undetected');
+  } else {
+    const g = opts.calibrate === true ? { batch: 2, seq: 128, seed: 1, iterations: 2, dims: {} } : opts.calibrate;
+    generated = { seed: g.seed, batch: g.batch, seq: g.seq, iterations: g.iterations };
+    try {
+      feeds = generatedCalibration(model, g);
+    } catch (e) {
+      return none(`no calibration inputs could be generated (${(e as Error).message}); give calibrationData to check activation ranges`);
+    }
+  }
+  let measured: Awaited<ReturnType<typeof measureActivations>>;
+  try {
+    measured = await measureActivations(model, feeds, { threads: opts.calibrationThreads });
+  } catch (e) {
+    if (!generated) throw e;
+    return none(`ONNX Runtime could not run the model on generated inputs (${(e as Error).message}); give calibrationData to check activation ranges`);
+  }
+  let largest: Fp16Calibration['largest'];
+  for (const [tensor, st] of measured.stats) if (largest === undefined || st.maxAbs > largest.maxAbs) largest = { tensor, maxAbs: st.maxAbs };
+  return {
+    stats: measured.stats,
+    calibration: {
+      source: generated ? 'random' : 'data',
+      ...(generated ? { generated } : {}),
+      runs: measured.runs,
+      inputs: describeCalibrationInputs(feeds),
+      tensorsMeasured: measured.stats.size,
+      ...(largest ? { largest } : {}),
+      dataMax: opts.dataMax,
+      keptByDataMax: 0,
+    },
+  };
 }
 
 function dropUnusedInitializers(graph: GraphProto): void {

@@ -6,6 +6,7 @@ export {
   DEFAULT_MAX_REDUCTION_DEPTH,
   type Fp16Options,
   type Fp16Report,
+  type Fp16Calibration,
   type Fp16KeptNode,
   type KeepRule,
 } from './options.js';

@@ -13,7 +13,7 @@ import { FLOAT16_MAX } from '../tensor.js';
 
 export const DEFAULT_FP16_BLOCK_OPS: Readonly<Record<string, string>> = Object.freeze({
   LayerNormalization:
-    'mean and variance over the hidden size: the sum of squares of 768 activations of magnitude 10 is 76800, past FP16 max; TensorRT itself warns about FP16 LayerNorm overflow',
+    'mean and variance over the normalised width W: the sum of squares of W activations of magnitude 10 is 100 W, past FP16 max once W > 655; TensorRT itself warns about FP16 LayerNorm overflow',
   GroupNormalization: 'mean/variance statistics over many elements overflow or lose precision in FP16',
   InstanceNormalization: 'mean/variance statistics over the spatial size overflow or lose precision in FP16',
   BatchNormalization: 'running variance + epsilon: epsilons (1e-5) and small variances are below FP16’s smallest normal (6.1e-5)',
@@ -101,6 +101,29 @@ export const Fp16OptionsSchema = z
      * activation for the dataMax rule (and gives reduction depths over symbolic dims).
      */
     calibrationData: z.union([feedsSchema, z.array(feedsSchema).min(1)]).optional(),
+    /**
+     * Without calibrationData, calibrate on generated inputs (the accuracy harness's seeded
+     * generator: token ids within the embedding table, padded attention masks), as ModelOpt
+     * AutoCast does when given no data. true (default) uses the defaults below; an object sets
+     * them; false checks no activation range (the report says so). Generated calibration that
+     * cannot run (inputs it cannot generate, a model ONNX Runtime refuses) is reported as not
+     * done, with the reason, instead of failing the conversion.
+     */
+    calibrate: z
+      .union([
+        z.boolean(),
+        z
+          .object({
+            batch: z.number().int().min(1).max(4096).default(2),
+            seq: z.number().int().min(1).max(1 << 20).default(128),
+            seed: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).default(1),
+            iterations: z.number().int().min(1).max(1000).default(2),
+            /** Sizes of other symbolic dims, by name. */
+            dims: z.record(z.string(), z.number().int().min(0)).default({}),
+          })
+          .strict(),
+      ])
+      .default(true),
     /** ONNX Runtime intra-op threads for the calibration run (0: ONNX Runtime's default). */
     calibrationThreads: z.number().int().min(0).max(1024).default(0),
   })
@@ -144,6 +167,26 @@ export interface Fp16Report {
   castsAdded: number;
   /** Float32 initializers converted to FP16 (in place or as an FP16 copy next to an FP32 one). */
   initializersConverted: number;
-  /** Present when calibration data was given. */
-  calibration?: { runs: number; tensorsMeasured: number };
+  /** Which activation ranges the dataMax rule checked, on what inputs. */
+  calibration: Fp16Calibration;
+}
+
+export interface Fp16Calibration {
+  /** data: the calibrationData given; random: generated inputs; none: no activation range was checked. */
+  source: 'data' | 'random' | 'none';
+  /** Why nothing was checked (source "none"). */
+  reason?: string;
+  /** Generated inputs: the generator's settings. */
+  generated?: { seed: number; batch: number; seq: number; iterations: number };
+  runs: number;
+  /** The inputs the ranges were measured on: dims of the first run, values over all runs. */
+  inputs: { name: string; dtype: string; dims: number[]; min: number; max: number }[];
+  /** Float tensors (inputs and intermediates of the main graph) whose magnitude was measured. */
+  tensorsMeasured: number;
+  /** The largest finite magnitude measured, and where (absent when nothing was measured). */
+  largest?: { tensor: string; maxAbs: number };
+  /** The threshold the measured magnitudes were held against. */
+  dataMax: number;
+  /** Nodes kept FP32 because an activation passed dataMax. */
+  keptByDataMax: number;
 }

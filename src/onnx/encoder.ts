@@ -33,12 +33,14 @@ import { parseOptions } from '../options.js';
 import { Tensor } from '../tensor.js';
 import { floatAttr } from './attributes.js';
 import { GraphBuilder } from './builder.js';
-import { Xoshiro128 } from './random.js';
+import { Random } from '../random.js';
 import type { ModelProto } from './schema.js';
 
 export const ENCODER_PRESETS = Object.freeze({
   /** The default: 2 layers, hidden 64; a batch of 8 x 128 runs in a few ms on 2 CPU cores. */
   tiny: { layers: 2, hidden: 64, heads: 4, intermediate: 256, vocabSize: 1024, maxPositions: 512, classes: 4 },
+  /** The demo's default: 4 layers, hidden 256 (about 3.6M parameters). */
+  small: { layers: 4, hidden: 256, heads: 4, intermediate: 1024, vocabSize: 1024, maxPositions: 512, classes: 4 },
   /** BERT-base sizes (about 110M parameters, 440 MB of float32 weights). */
   'bert-base': { layers: 12, hidden: 768, heads: 12, intermediate: 3072, vocabSize: 30522, maxPositions: 512, classes: 2 },
 });
@@ -48,7 +50,7 @@ export type EncoderPreset = keyof typeof ENCODER_PRESETS;
 export const EncoderOptionsSchema = z
   .object({
     /** Start from a preset's sizes; explicit options override them. */
-    preset: z.enum(['tiny', 'bert-base']).default('tiny'),
+    preset: z.enum(Object.keys(ENCODER_PRESETS) as [EncoderPreset, ...EncoderPreset[]]).default('tiny'),
     layers: z.number().int().min(1).max(48).optional(),
     hidden: z.number().int().min(2).max(8192).optional(),
     heads: z.number().int().min(1).max(128).optional(),
@@ -130,7 +132,7 @@ export function createEncoderModel(options: EncoderOptions = {}): ModelProto {
 
   const normal = (name: string, dims: number[], std: number, mean = 0): string => {
     const n = dims.reduce((a, x) => a * x, 1);
-    const data = Xoshiro128.forStream(cfg.seed, name).fillNormal(new Float32Array(n), std, mean);
+    const data = Random.forStream(cfg.seed, name).fillNormal(new Float32Array(n), std, mean);
     return b.initializer(name, new Tensor('float32', data, dims));
   };
   const dense = (x: string, prefix: string, fanIn: number, fanOut: number): string => {

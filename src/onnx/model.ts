@@ -6,6 +6,7 @@ import { clearField, clone, create, fromBinary, isFieldSet, toBinary } from '@bu
 import * as fs from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import * as path from 'node:path';
+import { writeFileAtomicWith } from '../files.js';
 import { FileError, InvalidArgumentError, OnnxError, OnnxParseError, describe } from '../errors.js';
 import type { DescMessage } from '@bufbuild/protobuf';
 import {
@@ -380,22 +381,6 @@ export function encodeModel(model: ModelProto): Uint8Array {
   return out;
 }
 
-async function writeAtomic(file: string, write: (handle: fsp.FileHandle) => Promise<void>): Promise<void> {
-  const tmp = `${file}.tmp-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
-  let handle: fsp.FileHandle | undefined;
-  try {
-    handle = await fsp.open(tmp, 'w');
-    await write(handle);
-    await handle.close();
-    handle = undefined;
-    await fsp.rename(tmp, file);
-  } catch (e) {
-    await handle?.close().catch(() => undefined);
-    await fsp.rm(tmp, { force: true }).catch(() => undefined);
-    throw new FileError(`cannot write ${JSON.stringify(file)}: ${(e as Error).message}`, { cause: e });
-  }
-}
-
 async function writeAll(handle: fsp.FileHandle, bytes: Uint8Array, position?: number): Promise<void> {
   let done = 0;
   while (done < bytes.byteLength) {
@@ -405,7 +390,7 @@ async function writeAll(handle: fsp.FileHandle, bytes: Uint8Array, position?: nu
 }
 
 /**
- * Writes `model` to `file` (through a temporary file and a rename). With `externalData`,
+ * Writes `model` to `file` atomically (writeFileAtomicWith: temp file, fsync, rename). With `externalData`,
  * initializers of at least `threshold` bytes go to one data file next to the model, and the
  * model records their location, offset and length; `model` itself is left unchanged.
  */
@@ -418,7 +403,7 @@ export async function writeModel(model: ModelProto, file: string, options: Write
     checkInlineSize(model);
     const chunks = encodeModelChunks(model);
     chunkedSize(chunks);
-    await writeAtomic(file, async (h) => {
+    await writeFileAtomicWith(file, async (h) => {
       for (const c of chunks) await writeAll(h, c);
     });
     return;
@@ -488,11 +473,10 @@ export async function writeModel(model: ModelProto, file: string, options: Write
       else clearField(m.tp, TensorProtoSchema.field.dataLocation);
     }
   }
-  await fsp.mkdir(path.dirname(dataFile), { recursive: true });
-  await writeAtomic(dataFile, async (h) => {
+  await writeFileAtomicWith(dataFile, async (h) => {
     for (const m of moved) await writeAll(h, m.raw, m.offset);
   });
-  await writeAtomic(file, async (h) => {
+  await writeFileAtomicWith(file, async (h) => {
     for (const c of chunks) await writeAll(h, c);
   });
 }

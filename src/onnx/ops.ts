@@ -201,21 +201,6 @@ export function inferOutputTypes(node: NodeProto, inputs: Types): Types {
   return node.output.map((_, i) => ((sig.fixedOutputs ?? []).includes(i) ? undefined : t));
 }
 
-/** Input positions of `node` that are of its type T. */
-export function tInputPositions(node: NodeProto, sig: OpSignature): number[] {
-  const fixed = sig.fixedInputs ?? [];
-  const out: number[] = [];
-  for (let i = 0; i < node.input.length; i++) if (!fixed.includes(i) && node.input[i] !== '') out.push(i);
-  return out;
-}
-
-export function tOutputPositions(node: NodeProto, sig: OpSignature): number[] {
-  const fixed = sig.fixedOutputs ?? [];
-  const out: number[] = [];
-  for (let i = 0; i < node.output.length; i++) if (!fixed.includes(i) && node.output[i] !== '') out.push(i);
-  return out;
-}
-
 /** Names a graph reads from enclosing scopes: used by its nodes (or nested graphs) but defined nowhere inside. */
 export function outerScopeInputs(graph: GraphProto): Set<string> {
   const defined = new Set<string>();

@@ -136,10 +136,29 @@ describe('tensorrt-node bench on the tiny encoder (ONNX Runtime)', () => {
     expect(both.err).toContain('give a model file or --encoder, not both');
     const missing = await cli('bench', join(dir, 'missing.onnx'));
     expect(missing.code).toBe(2);
+    expect(missing.err).toContain(`error ERR_IO: model ${JSON.stringify(join(dir, 'missing.onnx'))} does not exist`);
     const percent = await cli('bench', '--concurrency', 'none', '--rate', '50%', '--json', json);
     expect(percent.code).toBe(2);
     expect(percent.err).toContain('need at least one concurrency');
     await expect(readFile(json)).rejects.toThrow();
+  });
+
+  it('exits 1 when a configuration served nothing, summarising the errors by message, and still writes the report', async () => {
+    // 1000 tokens into an encoder with 512 positions: every request fails.
+    const json = join(dir, 'failed.json');
+    const r = await cli(
+      'bench', '--backend', 'onnxruntime', '--batcher', 'off', '--concurrency', '1', '--rate', 'none',
+      '--seq', '1000', '--pool', '2', '--duration', '0.15', '--warmup', '0', '--threads', '1', '--quiet', '--json', json,
+    );
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/error: 1 of 1 configuration\(s\) failed \(exit 1\):\n {2}onnxruntime direct concurrency 1: served nothing: no request completed in the 0\.15 s window, \d+ failed; errors: \d+ × ERR_/);
+    const rec = BenchReportSchema.parse(JSON.parse(await readFile(json, 'utf8'))).records[0]!;
+    expect(rec.requests).toBe(0);
+    expect(rec.errors).toBeGreaterThan(0);
+    expect(rec.errorSummary.reduce((n, k) => n + k.count, 0)).toBe(rec.errors);
+    expect(rec.errorSummary.length).toBeLessThanOrEqual(6);
+    // One summary line per message in the text report, not one line per failed request.
+    expect(r.out.split('\n').filter((l) => l.startsWith('Errors: ')).length).toBe(1);
   });
 
   it.skipIf(trtAvailable)('exits 2 when only TensorRT is asked for and it is absent', async () => {

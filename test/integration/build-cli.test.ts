@@ -4,7 +4,8 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
+import { main } from '../../src/cli/index.js';
 import { createEncoderModel } from '../../src/onnx/encoder.js';
 import { encodeModel } from '../../src/onnx/model.js';
 import { probeTensorRT } from '../../src/backends/tensorrt-libs.js';
@@ -35,5 +36,33 @@ describe.skipIf(trtPresent)('tensorrt-node build without TensorRT', () => {
     const missing = spawnSync(process.execPath, [bin, 'build'], { encoding: 'utf8' });
     expect(missing.status).toBe(2);
     expect(missing.stderr).toMatch(/required option '--onnx <file>'/);
+  });
+});
+
+describe('tensorrt-node build checks its model first', () => {
+  it('names a missing, empty or non-ONNX --onnx file (exit 2) instead of a missing TensorRT', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'trtn-build-'));
+    writeFileSync(join(dir, 'empty.onnx'), new Uint8Array(0));
+    writeFileSync(join(dir, 'text.onnx'), 'not a model\n');
+    const cases: [string, string][] = [
+      [join(dir, 'missing.onnx'), `error ERR_IO: --onnx model ${JSON.stringify(join(dir, 'missing.onnx'))} does not exist`],
+      [dir, `error ERR_IO: --onnx model ${JSON.stringify(dir)} is a folder, expected a file`],
+      [join(dir, 'empty.onnx'), 'error ERR_ONNX_PARSE: --onnx model'],
+      [join(dir, 'text.onnx'), 'is not an ONNX model'],
+    ];
+    for (const [onnx, message] of cases) {
+      let err = '';
+      const spy = vi.spyOn(process.stderr, 'write').mockImplementation((s: string | Uint8Array) => ((err += String(s)), true));
+      let code: number;
+      try {
+        code = await main(['node', 'tensorrt-node', 'build', '--onnx', onnx, '--no-progress']);
+      } finally {
+        spy.mockRestore();
+      }
+      expect(err, onnx).toContain(message);
+      expect(err, onnx).not.toContain('ERR_TENSORRT');
+      expect(code, onnx).toBe(2);
+    }
+    expect(readdirSync(dir).sort()).toEqual(['empty.onnx', 'text.onnx']);
   });
 });

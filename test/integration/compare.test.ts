@@ -9,11 +9,11 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { OnnxRuntimeSession } from '../../src/backends/onnxruntime.js';
 import { GraphBuilder, createEncoderModel, encodeModel, encodeTensorProto, readTensorProto, writeModel, type ModelProto } from '../../src/onnx/index.js';
-import { bisect, compare, readInputFile, readRefData } from '../../src/accuracy/index.js';
+import { bisect, compare, formatBisectText, readInputFile, readRefData } from '../../src/accuracy/index.js';
 import { main } from '../../src/cli/index.js';
 import { convertToFloat16 } from '../../src/fp16/index.js';
 import { Tensor } from '../../src/tensor.js';
-import { Random } from '../../src/accuracy/random.js';
+import { Random } from '../../src/random.js';
 
 const NODE_TESTS = fileURLToPath(new URL('../fixtures/accuracy/onnx-node/', import.meta.url));
 let dir: string;
@@ -229,6 +229,68 @@ describe('bisect()', () => {
     expect(r.unmatchedTensors).toBe(0);
   });
 
+  it('does not blame a Constant of -inf that both models hold (equal infinities agree by default)', async () => {
+    // x + [0, -inf, 0, -inf] (a mask bias, as Hugging Face exports hold it) -> Softmax -> Mul(scale):
+    // the models differ only in scale, so the Mul is where they part ways.
+    const masked = (scale: number): ModelProto => {
+      const g = new GraphBuilder({ opset: 17 });
+      const x = g.input('x', 'float32', ['batch', 4]);
+      const [bias] = g.node('Constant', [], { value: new Tensor('float32', Float32Array.of(0, -Infinity, 0, -Infinity), [4]) }, { name: 'mask_bias' });
+      const h = g.node('Add', [x, bias!], {}, { name: 'masked' })[0]!;
+      const p = g.node('Softmax', [h], { axis: -1 }, { name: 'softmax' })[0]!;
+      g.node('Mul', [p, g.floats(scale, 'scale')], {}, { name: 'scale_node', outputs: ['y'] });
+      g.output('y', 'float32', ['batch', 4]);
+      return g.build();
+    };
+    const r = await bisect(masked(1), masked(1.5), { generate: { seed: 3, batch: 2 } });
+    expect(r.infinitiesCompareEqual).toBe(true);
+    expect(r.firstDivergence?.node).toBe('scale_node');
+    const constant = r.nodes.find((n) => n.node === 'mask_bias')!;
+    expect(constant).toMatchObject({ passed: true, maxAbsError: 0, infCountA: 2, infCountB: 2, nanCount: 0 });
+    expect(r.nodes.find((n) => n.node === 'masked')).toMatchObject({ passed: true, infCountA: 4, infCountB: 4 });
+    // Polygraphy's default (equal infinities are a NaN error) blames the Constant instead.
+    const strict = await bisect(masked(1), masked(1.5), { generate: { seed: 3, batch: 2 }, infinitiesCompareEqual: false });
+    expect(strict.firstDivergence?.node).toBe('mask_bias');
+    const text = formatBisectText(strict);
+    expect(text).toContain('non-finite of 4: NaN 0 in A, 0 in B; Inf 2 in A, 2 in B (equal infinities are NaN errors)');
+    expect(formatBisectText(r)).toContain('First divergence: node "scale_node"');
+
+    // A NaN is an error on either side, also NaN against NaN (Polygraphy): -inf - -inf is NaN in both.
+    const nanModel = (scale: number): ModelProto => {
+      const g = new GraphBuilder({ opset: 17 });
+      const x = g.input('x', 'float32', ['batch', 4]);
+      const [bias] = g.node('Constant', [], { value: new Tensor('float32', Float32Array.of(0, -Infinity, 0, 0), [4]) }, { name: 'bias' });
+      const h = g.node('Add', [x, bias!], {}, { name: 'with_inf' })[0]!;
+      const d = g.node('Sub', [h, h], {}, { name: 'nan_maker' })[0]!;
+      g.node('Mul', [d, g.floats(scale, 'scale')], {}, { name: 'scale_node', outputs: ['y'] });
+      g.output('y', 'float32', ['batch', 4]);
+      return g.build();
+    };
+    const nan = await bisect(nanModel(1), nanModel(1), { generate: { seed: 3, batch: 2 } });
+    expect(nan.firstDivergence).toMatchObject({ node: 'nan_maker', nanCountA: 2, nanCountB: 2 });
+    expect(formatBisectText(nan)).toContain('NaN 2 in A, 2 in B; Inf 0 in A, 0 in B (a NaN is an error on either side)');
+  });
+
+  it('compare --bisect: equal infinities agree unless --no-infinities-compare-equal', async () => {
+    const g = (scale: number): ModelProto => {
+      const b = new GraphBuilder({ opset: 17 });
+      const x = b.input('x', 'float32', ['batch', 4]);
+      const [bias] = b.node('Constant', [], { value: new Tensor('float32', Float32Array.of(0, -Infinity, 0, 0), [4]) }, { name: 'mask_bias' });
+      const h = b.node('Add', [x, bias!], {}, { name: 'masked' })[0]!;
+      b.node('Mul', [h, b.floats(scale, 'scale')], {}, { name: 'scale_node', outputs: ['y'] });
+      b.output('y', 'float32', ['batch', 4]);
+      return b.build();
+    };
+    await writeModel(g(1), join(dir, 'inf-a.onnx'));
+    await writeModel(g(1.01), join(dir, 'inf-b.onnx'));
+    const byDefault = await cli('compare', join(dir, 'inf-a.onnx'), join(dir, 'inf-b.onnx'), '--bisect');
+    expect(byDefault.code).toBe(1);
+    expect(byDefault.out).toContain('First divergence: node "scale_node"');
+    expect(byDefault.out).toContain('Inf 2 in A, 2 in B (equal infinities agree)');
+    const strict = await cli('compare', join(dir, 'inf-a.onnx'), join(dir, 'inf-b.onnx'), '--bisect', '--no-infinities-compare-equal');
+    expect(strict.out).toContain('First divergence: node "mask_bias"');
+  });
+
   it('reports no divergence for identical models', async () => {
     const r = await bisect(mlp(), mlp(), { generate: { seed: 2 } });
     expect(r.firstDivergence).toBeUndefined();
@@ -299,7 +361,7 @@ describe('tensorrt-node compare', () => {
       [['compare', encoderPath, '--b-backend', 'gpu'], '--b-backend must be onnxruntime or tensorrt'],
       [['compare', encoderPath, '--b-backend', 'onnxruntime', '--val-range', 'input_ids:5', '--json', json], '--val-range "input_ids:5": expected NAME:MIN,MAX'],
       [['compare', encoderPath, '--b-backend', 'onnxruntime', '--val-range', 'nope:0,1', '--json', json], 'input "nope" (given a value range or shape) is not an input'],
-      [['compare', join(dir, 'missing.onnx'), '--b-backend', 'onnxruntime', '--json', json], 'error ERR_ONNXRUNTIME'],
+      [['compare', join(dir, 'missing.onnx'), '--b-backend', 'onnxruntime', '--json', json], 'error ERR_IO'],
       [['compare', encoderPath, join(dir, 'mlp.onnx'), '--json', json], 'the two models take different inputs'],
       [['compare', encoderPath, '--b-backend', 'onnxruntime', '--inputs', join(NODE_TESTS, 'README.md'), '--json', json], 'is not valid JSON'],
       [['compare', encoderPath, '--ref-data', dir, '--json', json], 'holds no reference data'],
@@ -310,6 +372,32 @@ describe('tensorrt-node compare', () => {
       expect(code, args.join(' ')).toBe(2);
     }
     expect((await readdir(dir)).includes('never.json')).toBe(false);
+  });
+
+  it('reports file problems of either model and of --ref-data in our words, before any session, exit 2', async () => {
+    const empty = join(dir, 'empty.onnx');
+    await writeFile(empty, new Uint8Array(0));
+    const notOnnx = join(NODE_TESTS, 'README.md');
+    const missing = join(dir, 'missing.onnx');
+    const json = join(dir, 'never2.json');
+    const cases: [string[], string][] = [
+      [['compare', missing, encoderPath], `error ERR_IO: model A ${JSON.stringify(missing)} does not exist`],
+      [['compare', encoderPath, missing], `error ERR_IO: model B ${JSON.stringify(missing)} does not exist`],
+      [['compare', missing], `error ERR_IO: model A ${JSON.stringify(missing)} does not exist`], // before TensorRT is looked for
+      [['compare', empty, encoderPath], `error ERR_ONNX_PARSE: model A ${JSON.stringify(empty)} is empty (0 bytes)`],
+      [['compare', encoderPath, dir], `error ERR_IO: model B ${JSON.stringify(dir)} is a folder, expected a file`],
+      [['compare', encoderPath, notOnnx], `error ERR_ONNX_PARSE: model B ${JSON.stringify(notOnnx)} is not an ONNX model`],
+      [['compare', encoderPath, '--ref-data', join(dir, 'no-such-set')], `error ERR_IO: --ref-data folder ${JSON.stringify(join(dir, 'no-such-set'))} does not exist`],
+      [['compare', encoderPath, '--ref-data', encoderPath], `error ERR_IO: --ref-data folder ${JSON.stringify(encoderPath)} is not a folder`],
+      [['compare', encoderPath, encoderPath, '--inputs', join(dir, 'no-inputs.json')], `error ERR_IO: --inputs ${JSON.stringify(join(dir, 'no-inputs.json'))} does not exist`],
+    ];
+    for (const [args, message] of cases) {
+      const { code, err } = await cli(...args, '--json', json);
+      expect(err, args.join(' ')).toContain(message);
+      expect(err, args.join(' ')).not.toMatch(/onnxruntime|\.cc:|ModelProto does not|ERR_TENSORRT/i);
+      expect(code, args.join(' ')).toBe(2);
+    }
+    expect((await readdir(dir)).includes('never2.json')).toBe(false);
   });
 
   it('exits 2 when saved inputs have the wrong dtype, and when output shapes differ', async () => {

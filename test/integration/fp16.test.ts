@@ -125,7 +125,8 @@ describe('FP16 encoder against FP32 under ONNX Runtime', () => {
     const calib = generateInputs(s.inputs, { seed: 1, iterations: 2, batch: 4, seq: 32, valueRanges: inferValueRanges(fp32) });
     await s.dispose();
     const { model, report } = await convertToFloat16(fp32, { calibrationData: calib });
-    expect(report.calibration).toEqual({ runs: 2, tensorsMeasured: expect.any(Number) });
+    expect(report.calibration).toMatchObject({ source: 'data', runs: 2, tensorsMeasured: expect.any(Number), keptByDataMax: 4, dataMax: 512 });
+    expect(report.calibration.inputs.map((i) => [i.name, i.dims])).toEqual([['input_ids', [4, 32]], ['attention_mask', [4, 32]]]);
     const dataMax = report.keptFp32.filter((k) => k.rule === 'dataMax');
     // The attention-mask bias is (1 - mask) * -10000: its Mul, Unsqueeze and the Adds into the scores.
     expect(dataMax.map((k) => k.opType).sort()).toEqual(['Add', 'Add', 'Mul', 'Unsqueeze']);
@@ -284,9 +285,15 @@ describe('tensorrt-node convert-fp16', () => {
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/FP16 nodes\s+\d+: .*MatMul 18/);
-    expect(r.stdout).toMatch(/kept FP32\s+8: blockOps 7, dataMovement 1/);
+    // Calibrated on generated inputs by default: the attention-mask bias (-10000) passes dataMax.
+    expect(r.stdout).toMatch(/kept FP32\s+12: blockOps 7, dataMax 4, dataMovement 1/);
+    expect(r.stdout).toMatch(/calibration {2}generated inputs \(seed 1, 2 batch\(es\) of 2 x 128\): input_ids int64 \[2, 128\] in \[0, 1023\], attention_mask int64 \[2, 128\] in \[0, 1\]/);
+    expect(r.stdout).toMatch(/\d+ float tensors measured against dataMax 512; largest \|x\| 1\.00e\+4 at "[^"]+"; 4 node\(s\) kept FP32 by it/);
+    // The LayerNorm reason names this model's width (hidden 64).
+    expect(r.stdout).toContain('mean and variance over the normalised width of 64 activations');
     const report = JSON.parse(fs.readFileSync(json, 'utf8'));
-    expect(Object.keys(report).sort()).toEqual(['bytesAfter', 'bytesBefore', 'castsAdded', 'convertedNodes', 'initializersConverted', 'keptFp32']);
+    expect(Object.keys(report).sort()).toEqual(['bytesAfter', 'bytesBefore', 'calibration', 'castsAdded', 'convertedNodes', 'initializersConverted', 'keptFp32']);
+    expect(report.calibration).toMatchObject({ source: 'random', generated: { seed: 1, batch: 2, seq: 128, iterations: 2 }, runs: 2 });
     expect(report.keptFp32[0]).toEqual({ node: '/embeddings/LayerNormalization', opType: 'LayerNormalization', rule: 'blockOps', reason: expect.any(String), graph: '' });
     const model = await readModel(out);
     expect(checkMixedPrecision(model)).toEqual([]);
@@ -302,7 +309,7 @@ describe('tensorrt-node convert-fp16', () => {
     const s = await OnnxRuntimeSession.create(input);
     await writeInputFile(inputs, generateInputs(s.inputs, { seed: 3, batch: 2, seq: 16, valueRanges: { input_ids: [1, 1000] } }));
     await s.dispose();
-    const r = await cli('convert-fp16', input, '-o', out, '--json', json, '--block-ops', 'Softmax', '--block-nodes', 'ffn/MatMul$',
+    const r = await cli('convert-fp16', input, '-o', out, '--json', json, '--block-ops', 'Softmax', '--block-ops-replace', '--block-nodes', 'ffn/MatMul$',
       '--max-reduction-depth', 'inf', '--calibration-data', inputs, '--no-keep-io-types', '-q');
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
@@ -313,14 +320,56 @@ describe('tensorrt-node convert-fp16', () => {
     expect(rules.filter((x: string) => x === 'blockNodes:MatMul')).toHaveLength(2);
     expect(rules).toContain('dataMax:Mul');
     expect(report.convertedNodes.LayerNormalization).toBe(5);
-    expect(report.calibration.runs).toBe(1);
+    expect(report.calibration).toMatchObject({ source: 'data', runs: 1 });
     const model = await readModel(out);
     const logits = model.graph!.output.find((o) => o.name === 'logits')!;
     expect(logits.type!.value.case === 'tensorType' && logits.type!.value.value.elemType).toBe(TENSOR_TYPE.FLOAT16);
 
     const gen = await cli('convert-fp16', input, '-o', out, '--calibrate', '--batch', '2', '--seq', '8', '--iterations', '1');
     expect(gen.code).toBe(0);
-    expect(gen.stdout).toMatch(/calibration\s+1 run\(s\)/);
+    expect(gen.stdout).toMatch(/calibration {2}generated inputs \(seed 1, 1 batch\(es\) of 2 x 8\)/);
+    const off = await cli('convert-fp16', input, '-o', out, '--no-calibrate');
+    expect(off.code).toBe(0);
+    expect(off.stdout).toContain('calibration  none: calibration was turned off, so no activation range was checked');
+    expect(off.stdout).not.toContain('[dataMax]');
+  });
+
+  it('--block-ops adds to the default block list; --block-ops-replace replaces it', async () => {
+    const out = path.join(dir, 'blocks.onnx');
+    const json = path.join(dir, 'blocks.json');
+    const rules = async (...flags: string[]): Promise<string[]> => {
+      const r = await cli('convert-fp16', input, '-o', out, '--json', json, '--no-calibrate', '-q', ...flags);
+      expect(r.code, flags.join(' ')).toBe(0);
+      const report = JSON.parse(fs.readFileSync(json, 'utf8')) as { keptFp32: { rule: string; opType: string }[] };
+      return [...new Set(report.keptFp32.filter((k) => k.rule === 'blockOps').map((k) => k.opType))].sort();
+    };
+    expect(await rules()).toEqual(['LayerNormalization', 'Softmax']);
+    expect(await rules('--block-ops', 'Tanh')).toEqual(['LayerNormalization', 'Softmax', 'Tanh']);
+    expect(await rules('--block-ops', 'Tanh', '--block-ops-replace')).toEqual(['Tanh']);
+    expect(await rules('--block-ops', 'none', '--block-ops-replace')).toEqual([]);
+  });
+
+  it('refuses an output that is the input model, also through a link or another spelling, leaving it untouched', async () => {
+    const before = fs.readFileSync(input);
+    const link = path.join(dir, 'link.onnx');
+    fs.symlinkSync(input, link);
+    const relative = path.relative(process.cwd(), input);
+    const spelled = path.join(dir, '..', path.basename(dir), 'encoder.onnx');
+    for (const [args, message] of [
+      [[input, '-o', input], `-o ${JSON.stringify(input)} is the input model`],
+      [[input, '-o', relative], `-o ${JSON.stringify(relative)} is the input model`],
+      [[input, '-o', spelled], 'is the input model'],
+      [[input, '-o', link], `-o ${JSON.stringify(link)} is the input model (${JSON.stringify(fs.realpathSync(input))})`],
+      [[link, '-o', input], 'is the input model'],
+      [[input, '-o', path.join(dir, 'ok.onnx'), '--json', input], `--json ${JSON.stringify(input)} is the input model`],
+    ] as [string[], string][]) {
+      const r = await cli('convert-fp16', ...args);
+      expect(r.stderr, args.join(' ')).toContain('error ERR_INVALID_ARG: ');
+      expect(r.stderr, args.join(' ')).toContain(message);
+      expect(r.code, args.join(' ')).toBe(2);
+    }
+    expect(fs.readFileSync(input).equals(before)).toBe(true);
+    expect(fs.existsSync(path.join(dir, 'ok.onnx'))).toBe(false);
   });
 
   it('exits 2 and writes nothing on bad input or flags', async () => {
@@ -331,7 +380,10 @@ describe('tensorrt-node convert-fp16', () => {
       [[path.join(dir, 'missing.onnx')], /ERR_IO/],
       [[input, '--init-max', '-3'], /--init-max must be a positive number/],
       [[input, '--block-nodes', '(('], /invalid regular expression/],
-      [[input, '--batch', '4'], /add --calibrate/],
+      [[input, '--batch', '4', '--no-calibrate'], /do not go with --no-calibrate/],
+      [[input, '--block-ops', 'NoSuchOp,Softmax'], /ERR_INVALID_ARG: unknown op type "NoSuchOp" in the block list/],
+      [[input, '--block-ops', 'none'], /add --block-ops-replace to block no op type/],
+      [[input, '--block-ops-replace'], /--block-ops-replace needs --block-ops LIST/],
     ];
     for (const [args, message] of cases) {
       const out = path.join(dir, 'never.onnx');

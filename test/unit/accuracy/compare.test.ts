@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { compare } from '../../../src/accuracy/compare.js';
+import { compare, isClassScores } from '../../../src/accuracy/compare.js';
 import { compareHtml, compareJson, formatCompareText } from '../../../src/accuracy/report.js';
 import { parseErrorStat, parseNamedValues, parseNonNegative, toleranceFor } from '../../../src/accuracy/tolerance.js';
 import { Tensor } from '../../../src/tensor.js';
@@ -60,6 +60,34 @@ describe('tolerance settings', () => {
   it('resolves per-output values with "" as default and Polygraphy defaults beyond', () => {
     expect(toleranceFor({ atol: { '': 1, a: 2 }, rtol: { b: 3 } }, 'a')).toEqual({ atol: 2, rtol: 1e-5, checkErrorStat: 'elemwise', errorQuantile: 0.99 });
     expect(toleranceFor({ atol: { '': 1, a: 2 }, rtol: { b: 3 } }, 'b')).toEqual({ atol: 1, rtol: 3, checkErrorStat: 'elemwise', errorQuantile: 0.99 });
+  });
+});
+
+describe('isClassScores (which outputs get top-k agreement)', () => {
+  it('takes logits-like names, vocabulary or label axes, and leaves pooled and hidden states out', () => {
+    expect(isClassScores('logits', 'float32', [2, 4], ['batch', 4], [])).toBe(true);
+    expect(isClassScores('start_scores', 'float16', [2, 128], ['batch', 'sequence'], [])).toBe(true);
+    expect(isClassScores('pooler_output', 'float32', [2, 768], ['batch', 768], [])).toBe(false);
+    expect(isClassScores('last_hidden_state', 'float32', [2, 16, 768], ['batch', 'sequence', 768], [])).toBe(false);
+    // A last axis named like a vocabulary or label axis, or of the vocabulary's size.
+    expect(isClassScores('output_0', 'float32', [2, 16, 30522], ['batch', 'sequence', 'vocab_size'], [])).toBe(true);
+    expect(isClassScores('output_0', 'float32', [2, 3], ['batch', 'num_labels'], [])).toBe(true);
+    expect(isClassScores('output_0', 'float32', [2, 16, 30522], ['batch', 'sequence', 30522], [30522])).toBe(true);
+    expect(isClassScores('output_0', 'float32', [2, 768], ['batch', 768], [30522])).toBe(false);
+    // Not float, rank 1, or a single class: no top-k.
+    expect(isClassScores('logits', 'int64', [2, 4], undefined, [])).toBe(false);
+    expect(isClassScores('logits', 'float32', [4], undefined, [])).toBe(false);
+    expect(isClassScores('logits', 'float32', [4, 1], undefined, [])).toBe(false);
+  });
+
+  it('gives no top-k agreement to a pooled output through compare()', async () => {
+    const pooled = new FnSession([{ name: 'x', dtype: 'float32', dims: ['batch', 4] }], [{ name: 'pooler_output', dtype: 'float32', dims: ['batch', 4] }], (f) => ({
+      pooler_output: new Tensor('float32', Float32Array.from(f.x!.data as Float32Array), f.x!.dims),
+    }));
+    const r = await compare(pooled, pooled, { generate: { seed: 1, batch: 3 } });
+    expect(r.outputs[0]!.topK).toBeUndefined();
+    const asked = await compare(pooled, pooled, { generate: { seed: 1, batch: 3 }, logitsOutputs: ['pooler_output'] });
+    expect(asked.outputs[0]!.topK?.classes).toBe(4);
   });
 });
 

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { inputFileJson, parseInputJson, readInputFile, writeInputFile } from '../../../src/accuracy/input-file.js';
+import { parseInputJson, readInputFile, writeInputFile } from '../../../src/accuracy/input-file.js';
 import { parseNpy, toNpy } from '../../../src/accuracy/npy.js';
 import { Tensor } from '../../../src/tensor.js';
 import { DTypeError, FileError, InvalidArgumentError } from '../../../src/errors.js';

@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
 import { generateInputs, resolveDims } from '../../../src/accuracy/inputs.js';
-import { Random } from '../../../src/accuracy/random.js';
 import { InvalidArgumentError } from '../../../src/errors.js';
 import type { TensorInfo } from '../../../src/session.js';
 
@@ -11,21 +10,6 @@ const bert: TensorInfo[] = [
 ];
 const rows = (data: ArrayLike<bigint | number>, seq: number) =>
   Array.from({ length: data.length / seq }, (_, r) => Array.from({ length: seq }, (_, c) => Number(data[r * seq + c]!)));
-
-describe('Random', () => {
-  it('is deterministic per seed and uniform enough', () => {
-    const a = new Random(42);
-    const b = new Random(42);
-    const xs = Array.from({ length: 1000 }, () => a.nextFloat());
-    expect(xs).toEqual(Array.from({ length: 1000 }, () => b.nextFloat()));
-    expect(new Random(43).nextFloat()).not.toBe(xs[0]);
-    const mean = xs.reduce((s, x) => s + x, 0) / xs.length;
-    expect(mean).toBeGreaterThan(0.45);
-    expect(mean).toBeLessThan(0.55);
-    const ints = new Set(Array.from({ length: 500 }, () => a.nextInt(3, 5)));
-    expect([...ints].sort()).toEqual([3, 4, 5]);
-  });
-});
 
 describe('resolveDims', () => {
   const opts = { batch: 3, seq: 7, dims: { heads: 4 }, shapes: {} };

@@ -7,7 +7,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { analyze, analyzeGeneric, samplePlan, type AnalyzeOptions, type OutputTolerance } from '../../../src/accuracy/metrics.js';
-import { Random } from '../../../src/accuracy/random.js';
+import { Random } from '../../../src/random.js';
 
 const tol = (atol: number, rtol: number, checkErrorStat: OutputTolerance['checkErrorStat'] = 'elemwise', errorQuantile = 0.99): OutputTolerance => ({
   atol,
@@ -31,7 +31,7 @@ function awkward(rng: Random): number {
   if (u < 0.1) return 0;
   if (u < 0.12) return -0;
   if (u < 0.16) return (rng.nextFloat() - 0.5) * 1e-39; // subnormal
-  if (u < 0.17) return rng.nextInt(-3, 3) * 2 ** -149; // the smallest subnormals
+  if (u < 0.17) return rng.nextInt(-3, 4) * 2 ** -149; // the smallest subnormals
   if (u < 0.2) return (rng.nextFloat() - 0.5) * 1e30;
   return (rng.nextFloat() - 0.5) * 8;
 }
@@ -50,7 +50,7 @@ function awkwardPair(n: number, seed: number): [Float32Array, Float32Array] {
     const u = rng.nextFloat();
     if (u < 0.15) a[i] = y;
     else if (u < 0.3) a[i] = awkward(rng);
-    else a[i] = y + y * (rng.nextFloat() - 0.5) * 2 ** -rng.nextInt(1, 30) + (rng.nextFloat() - 0.5) * 2 ** -rng.nextInt(0, 140);
+    else a[i] = y + y * (rng.nextFloat() - 0.5) * 2 ** -rng.nextInt(1, 31) + (rng.nextFloat() - 0.5) * 2 ** -rng.nextInt(0, 141);
   }
   return [a, b];
 }
@@ -151,8 +151,8 @@ describe('the float32 fast path gives exactly the generic path\'s numbers', () =
       if (i % 5 < 2) {
         a[i] = b[i] = i % 2 === 0 ? Infinity : -Infinity;
       } else {
-        b[i] = rng.nextInt(-1000, 1000) * 2 ** -149;
-        a[i] = b[i]! + rng.nextInt(1, 60000) * 2 ** -149;
+        b[i] = rng.nextInt(-1000, 1001) * 2 ** -149;
+        a[i] = b[i]! + rng.nextInt(1, 60001) * 2 ** -149;
       }
     }
     for (const t of [tol(0, 0), tol(0, 0, 'quantile', 0.45), tol(0, 0, 'median')]) {

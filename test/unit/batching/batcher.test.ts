@@ -3,7 +3,7 @@ import { Registry } from 'prom-client';
 import { DynamicBatcher } from '../../../src/batching/index.js';
 import { OnnxRuntimeError, Tensor } from '../../../src/index.js';
 import type { Outputs } from '../../../src/session.js';
-import { EncoderDouble, expectOutputsFor, idsFor, request, tick } from './doubles.js';
+import { EncoderDouble, expectOutputsFor, idsFor, request, tick } from '../../support/doubles.js';
 
 /** Settles `p` into a comparable record. */
 async function outcome(p: Promise<unknown>): Promise<{ ok: true; value: unknown } | { ok: false; code: string; error: unknown }> {

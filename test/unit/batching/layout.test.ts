@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { DynamicBatcher } from '../../../src/batching/index.js';
 import type { TensorInfo } from '../../../src/session.js';
-import { EncoderDouble } from './doubles.js';
+import { EncoderDouble } from '../../support/doubles.js';
 
 /** A session double that only has metadata (construction-time tests). */
 function metaSession(inputs: TensorInfo[], outputs: TensorInfo[], extra: Record<string, unknown> = {}): EncoderDouble {

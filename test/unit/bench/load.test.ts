@@ -6,7 +6,7 @@
  * never about how fast anything ran.
  */
 import { describe, expect, it } from 'vitest';
-import { closedLoop, openLoop } from '../../../src/bench/load.js';
+import { ErrorTally, closedLoop, openLoop } from '../../../src/bench/load.js';
 import { arrivalSchedule } from '../../../src/bench/schedule.js';
 import { Tensor } from '../../../src/tensor.js';
 import type { Feeds } from '../../../src/session.js';
@@ -72,6 +72,24 @@ describe('closedLoop', () => {
     expect(r.errors).toBeGreaterThan(0);
     expect(r.completed).toBeGreaterThan(0);
     expect(r.firstError).toBe('ERR_TEST: the batch failed');
+    expect(r.errorSummary).toEqual([{ message: 'ERR_TEST: the batch failed', count: r.errors }]);
+  });
+
+  it('summarises errors by message, most frequent first, keeping 5 distinct messages', () => {
+    const t = new ErrorTally();
+    for (let i = 0; i < 40; i++) t.add(Object.assign(new Error('too long'), { code: 'ERR_SHAPE' }));
+    for (let i = 0; i < 3; i++) t.add(new Error('odd'));
+    for (let i = 0; i < 6; i++) t.add(`message ${i}`);
+    expect(t.total).toBe(49);
+    expect(t.first).toBe('ERR_SHAPE: too long');
+    expect(t.summary()).toEqual([
+      { message: 'ERR_SHAPE: too long', count: 40 },
+      { message: 'odd', count: 3 },
+      { message: 'message 0', count: 1 },
+      { message: 'message 1', count: 1 },
+      { message: 'message 2', count: 1 },
+      { message: '(other messages)', count: 3 },
+    ]);
   });
 
   it('survives a target that throws synchronously on every call', async () => {

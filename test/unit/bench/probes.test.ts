@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { Registry } from 'prom-client';
 import { DynamicBatcher } from '../../../src/batching/index.js';
-import { batcherWindow, hasStageTimings, readBatcherCounters, stageWindow, type BatcherCounters } from '../../../src/bench/probes.js';
+import { batcherWindow, readBatcherCounters, type BatcherCounters } from '../../../src/bench/probes.js';
 import { Tensor } from '../../../src/tensor.js';
 import type { Feeds } from '../../../src/session.js';
-import { EncoderDouble } from '../batching/doubles.js';
+import { EncoderDouble } from '../../support/doubles.js';
 
 function request(len: number, seed: number): Feeds {
   const ids = BigInt64Array.from({ length: len }, (_, i) => BigInt(1 + ((seed * 31 + i) % 50)));
@@ -59,16 +59,5 @@ describe('batcher counters', () => {
     expect(w.meanBatchSize).toBe(4);
     expect(w.batches).toBe(5);
     expect(w.paddingRatio).toBe(0.25);
-  });
-});
-
-describe('stage timings', () => {
-  it('are read only from a session that has stageTimings(), as per-run means over the window', () => {
-    expect(hasStageTimings(new EncoderDouble())).toBe(false);
-    const timed = { stageTimings: () => ({ runs: 0, h2dMs: 0, computeMs: 0, d2hMs: 0 }) };
-    expect(hasStageTimings(timed)).toBe(true);
-    const w = stageWindow({ runs: 10, h2dMs: 1, computeMs: 20, d2hMs: 2 }, { runs: 14, h2dMs: 3, computeMs: 40, d2hMs: 4 });
-    expect(w).toEqual({ runs: 4, h2dMs: 0.5, computeMs: 5, d2hMs: 0.5 });
-    expect(stageWindow({ runs: 3, h2dMs: 0, computeMs: 0, d2hMs: 0 }, { runs: 3, h2dMs: 0, computeMs: 0, d2hMs: 0 })).toBeNull();
   });
 });

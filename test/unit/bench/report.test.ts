@@ -4,7 +4,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { BENCH_FORMAT, BenchReportSchema, type BenchRecord, type BenchReport } from '../../../src/bench/report-schema.js';
-import { benchHtml, benchJson, benchMarkdown, formatBenchText, formatRecordSummary, latencyThroughputSvg } from '../../../src/bench/report.js';
+import { benchHtml, benchJson, benchMarkdown, formatBenchText, formatRecordSummary, latencyThroughputSvg, throughputAxis } from '../../../src/bench/report.js';
+import { benchProblems } from '../../../src/bench/checks.js';
 
 const lat = (base: number) => ({ count: 100, min: base * 0.5, mean: base, median: base * 0.9, p90: base * 1.5, p95: base * 2, p99: base * 3, max: base * 4 });
 
@@ -38,6 +39,7 @@ function record(over: Partial<BenchRecord>): BenchRecord {
     stages: null,
     errors: 0,
     firstError: null,
+    errorSummary: [],
     dropped: 0,
     incomplete: 0,
     ...over,
@@ -96,13 +98,14 @@ const RECORDS = [
     incomplete: 1,
     errors: 2,
     firstError: 'ERR_QUEUE_FULL: the queue is full',
+    errorSummary: [{ message: 'ERR_QUEUE_FULL: the queue is full', count: 2 }],
     queueMs: 0.3,
     computeMs: 2,
     batches: 300,
     meanBatchSize: 5,
     paddingRatio: 0.2,
   }),
-  record({ backend: 'tensorrt', stages: { runs: 10, h2dMs: 0.05, computeMs: 1.2, d2hMs: 0.08 } }),
+  record({ backend: 'tensorrt' }),
 ];
 
 describe('JSON', () => {
@@ -136,14 +139,14 @@ describe('text', () => {
     expect(s).toContain('H2D Latency, GPU Compute Time, D2H Latency: not reported (the onnxruntime session does not time device stages)');
   });
 
-  it('shows the batcher split, the open-loop rates and the device stages where reported', () => {
+  it('shows the batcher split and the open-loop rates, and device stages as not reported', () => {
     const open = formatRecordSummary(RECORDS[4]!);
     expect(open).toContain('Offered: 748 requests/s (poisson arrivals, target 750/s), achieved 745/s');
     expect(open).toContain('Latency (from scheduled arrival)');
     expect(open).toContain('queue time 0.300 ms mean per request, compute time 2.000 ms mean per batch');
-    expect(open).toContain('Errors: 2 (first: ERR_QUEUE_FULL: the queue is full), dropped: 3');
+    expect(open).toContain('Errors: 2 (2 × ERR_QUEUE_FULL: the queue is full), dropped: 3');
     expect(open).toContain('incomplete: 1 (latency counted up to the drain deadline: a lower bound)');
-    expect(formatRecordSummary(RECORDS[5]!)).toContain('H2D Latency: 0.050 ms, GPU Compute Time: 1.200 ms, D2H Latency: 0.080 ms (means over 10 runs)');
+    expect(formatRecordSummary(RECORDS[5]!)).toContain('H2D Latency, GPU Compute Time, D2H Latency: not reported (the tensorrt session does not time device stages)');
   });
 
   it('prints skipped backends with the reason, a table row per record, and the notes', () => {
@@ -167,7 +170,6 @@ describe('markdown', () => {
     expect(md).toContain('| onnxruntime | batcher | concurrency 8 | 1500 | 3000 | 4.000 | 5.000 | 7.000 | 14.0 | 0.500 | 3.000 | 0 | - |');
     expect(md).toContain('## Latency detail (ms)');
     expect(md).toContain('not reported');
-    expect(md).toContain('0.050 / 1.200 / 0.080');
     expect(md).toContain('**tensorrt: skipped, not measured.**');
   });
 });
@@ -201,7 +203,51 @@ describe('HTML', () => {
     expect(svg).toContain('onnxruntime batcher, concurrency 8: 1500 inferences/s, p50 4.000 ms, p99 7.000 ms, mean batch 14.0');
   });
 
+  it('fits the throughput axis to the points instead of starting at 0', () => {
+    // 490-575 inferences/s (the figures): the axis spans about them, not 0..620.
+    const axis = throughputAxis([490, 508, 575]);
+    expect(axis.min).toBeGreaterThan(470);
+    expect(axis.min).toBeLessThan(490);
+    expect(axis.max).toBeGreaterThan(575);
+    expect(axis.max).toBeLessThan(590);
+    // Points that reach near 0 keep 0 on the axis; one point gets a narrow band around it.
+    expect(throughputAxis([20, 500, 1500]).min).toBe(0);
+    const one = throughputAxis([1000]);
+    expect(one.min).toBeCloseTo(980, 9);
+    expect(one.max).toBeCloseTo(1020, 9);
+    const svg = latencyThroughputSvg([record({ throughput: 490, p50: 2, p99: 3 }), record({ concurrency: 8, throughput: 575, p50: 14, p99: 20 })], 'fitted');
+    const ticks = [...svg.matchAll(/text-anchor="middle">([\d.k]+)<\/text>/g)].map((m) => Number(m[1]));
+    expect(Math.min(...ticks)).toBeGreaterThanOrEqual(480);
+    expect(ticks.length).toBeGreaterThanOrEqual(3);
+  });
+
   it('says so when there is nothing to plot', () => {
     expect(latencyThroughputSvg([], 'empty')).toContain('no measured point to plot');
+  });
+});
+
+describe('benchProblems (what makes bench exit 1)', () => {
+  it('fails a configuration that served nothing, with its errors summarised by message', () => {
+    const r = report([
+      record({ requests: 0, throughput: 0, errors: 465, firstError: 'ERR_SHAPE: too long', errorSummary: [{ message: 'ERR_SHAPE: too long', count: 465 }] }),
+      record({ concurrency: 8 }),
+    ]);
+    const problems = benchProblems(r);
+    expect(problems).toEqual([
+      {
+        configuration: 'onnxruntime direct concurrency 1',
+        reason: 'served nothing: no request completed in the 2.00 s window, 465 failed; errors: 465 × ERR_SHAPE: too long',
+      },
+    ]);
+    const idle = benchProblems(report([record({ requests: 0, throughput: 0 })]));
+    expect(idle[0]!.reason).toContain('served nothing: no request completed in the 2.00 s window (give a longer --duration?)');
+  });
+
+  it('fails any failed request by default, and a share above --max-error-rate when it is given', () => {
+    const some = report([record({ requests: 990, errors: 10, errorSummary: [{ message: 'ERR_QUEUE_FULL: full', count: 10 }] })]);
+    expect(benchProblems(some)[0]!.reason).toBe('10 of 1000 requests failed (1.0%, more than --max-error-rate 0); errors: 10 × ERR_QUEUE_FULL: full');
+    expect(benchProblems(some, 0.02)).toEqual([]);
+    expect(benchProblems(some, 0.005)).toHaveLength(1);
+    expect(benchProblems(report([record({})]))).toEqual([]);
   });
 });

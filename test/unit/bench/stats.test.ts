@@ -3,31 +3,30 @@ import { Samples, median, percentile, summarize } from '../../../src/bench/stats
 
 const range = (n: number): Float64Array => Float64Array.from({ length: n }, (_, i) => i + 1);
 
-describe('percentile (trtexec: nearest rank from the top)', () => {
-  it('gives the k-th smallest of 1..100 for pk', () => {
-    const a = range(100);
-    expect(percentile(a, 90)).toBe(90);
-    expect(percentile(a, 95)).toBe(95);
-    expect(percentile(a, 99)).toBe(99);
-    expect(percentile(a, 50)).toBe(50);
+describe('percentile (linear interpolation, NumPy\'s default)', () => {
+  it('interpolates between order statistics at h = (n - 1) p / 100', () => {
+    const a = range(100); // 1..100
+    expect(percentile(a, 90)).toBeCloseTo(90.1, 12);
+    expect(percentile(a, 95)).toBeCloseTo(95.05, 12);
+    expect(percentile(a, 99)).toBeCloseTo(99.01, 12);
+    expect(percentile(a, 50)).toBe(50.5);
+    const b = range(11); // h is a whole number for every tenth
+    expect(percentile(b, 90)).toBe(10);
+    expect(percentile(b, 30)).toBe(4);
   });
 
-  it('excludes floor((100 - p) n / 100) samples from the top, without binary rounding errors', () => {
-    // 10 samples: p90 excludes exactly 1 (1 - 0.9 = 0.0999... in floating point would exclude 0).
-    const a = range(10);
-    expect(percentile(a, 90)).toBe(9);
-    expect(percentile(a, 95)).toBe(10);
-    expect(percentile(a, 99)).toBe(10);
-    expect(percentile(a, 50)).toBe(5);
-    // 1000 samples: p99 excludes 10, p99.9 excludes 1.
-    const b = range(1000);
-    expect(percentile(b, 99)).toBe(990);
-    expect(percentile(b, 99.9)).toBe(999);
+  it('gives what numpy.percentile gives', () => {
+    // numpy.percentile([1, 2, 4, 8, 100], [25, 50, 90, 99]) = [2, 4, 63.2, 96.32]
+    const x = [1, 2, 4, 8, 100];
+    expect(percentile(x, 25)).toBe(2);
+    expect(percentile(x, 50)).toBe(4);
+    expect(percentile(x, 90)).toBeCloseTo(63.2, 12);
+    expect(percentile(x, 99)).toBeCloseTo(96.32, 12);
   });
 
-  it('is the maximum for few samples and at p100, the minimum at p0', () => {
+  it('is the only sample for one, the maximum at p100 and the minimum at p0', () => {
     expect(percentile([7], 99)).toBe(7);
-    expect(percentile([1, 2, 3], 99)).toBe(3);
+    expect(percentile([1, 2, 3], 99)).toBeCloseTo(2.98, 12);
     expect(percentile(range(20), 100)).toBe(20);
     expect(percentile(range(20), 0)).toBe(1);
   });
@@ -54,7 +53,10 @@ describe('summarize', () => {
     const values = [5, 1, 4, 2, 3, 10, 9, 8, 7, 6];
     const s = summarize(values);
     expect(values).toEqual([5, 1, 4, 2, 3, 10, 9, 8, 7, 6]);
-    expect(s).toEqual({ count: 10, min: 1, mean: 5.5, median: 5.5, p90: 9, p95: 10, p99: 10, max: 10 });
+    expect(s).toMatchObject({ count: 10, min: 1, mean: 5.5, median: 5.5, max: 10 });
+    expect(s.p90).toBeCloseTo(9.1, 12);
+    expect(s.p95).toBeCloseTo(9.55, 12);
+    expect(s.p99).toBeCloseTo(9.91, 12);
   });
 
   it('reports NaN statistics with count 0 for no samples', () => {
@@ -70,8 +72,8 @@ describe('summarize', () => {
     const sorted = [...values].sort((a, b) => a - b);
     expect(s.min).toBe(sorted[0]);
     expect(s.max).toBe(sorted[999]);
-    expect(s.p99).toBe(sorted[989]);
-    expect(s.p90).toBe(sorted[899]);
+    expect(s.p99).toBeCloseTo(sorted[989]! + 0.01 * (sorted[990]! - sorted[989]!), 9);
+    expect(s.p90).toBeCloseTo(sorted[899]! + 0.1 * (sorted[900]! - sorted[899]!), 9);
     expect(s.mean).toBeCloseTo(values.reduce((a, b) => a + b, 0) / 1000, 12);
     expect(s.median).toBe((sorted[499]! + sorted[500]!) / 2);
   });

@@ -1,12 +1,10 @@
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { EngineCache, cacheKey, defaultCacheDir, sha256, type CacheKeyParts } from '../../../src/build/cache.js';
 import { BuildOptionsSchema, normaliseForKey } from '../../../src/build/options.js';
 import { ENGINE_INFO_FORMAT, sidecarPath, type EngineInfo } from '../../../src/build/sidecar.js';
-import { writeFileAtomic } from '../../../src/build/files.js';
-import { FileError } from '../../../src/errors.js';
 
 const options = normaliseForKey(BuildOptionsSchema.parse({ dims: { batch: [1, 8] } }));
 const parts: CacheKeyParts = { modelSha256: sha256('model'), options, tensorrtVersion: '10.13.0', computeCapability: '9.0' };
@@ -94,31 +92,5 @@ describe('EngineCache', () => {
     await writeFile(sidecarPath(cache.planPath(other)), JSON.stringify(info(key, plan)));
     await writeFile(cache.planPath(other), plan);
     expect(await cache.get(other)).toBeNull();
-  });
-});
-
-describe('writeFileAtomic', () => {
-  let dir: string;
-  beforeEach(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'trtn-atomic-'));
-  });
-  afterEach(async () => {
-    await rm(dir, { recursive: true, force: true });
-  });
-
-  it('replaces the file whole and leaves no temporary file', async () => {
-    const path = join(dir, 'a', 'b', 'plan');
-    await writeFileAtomic(path, 'one');
-    await writeFileAtomic(path, new Uint8Array([116, 119, 111]));
-    expect(await readFile(path, 'utf8')).toBe('two');
-    expect(await readdir(join(dir, 'a', 'b'))).toEqual(['plan']);
-  });
-
-  it('reports a failed write as ERR_IO naming the path, leaving nothing behind', async () => {
-    await writeFile(join(dir, 'file'), 'x');
-    const target = join(dir, 'file', 'under-a-file');
-    await expect(writeFileAtomic(target, 'y')).rejects.toThrow(FileError);
-    await expect(writeFileAtomic(target, 'y')).rejects.toThrow(/cannot write ".*under-a-file"/);
-    expect(await readdir(dir)).toEqual(['file']);
   });
 });

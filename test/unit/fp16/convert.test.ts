@@ -51,6 +51,51 @@ describe('convertToFloat16: options', () => {
     await expect(convertToFloat16(m, { maxReductionDepth: Infinity })).resolves.toBeDefined();
   });
 
+  it('refuses op types in the block lists that neither ONNX nor the model has, naming them', async () => {
+    const m = mlp();
+    await expect(convertToFloat16(m, { extraBlockOps: ['NoSuchOp'] })).rejects.toThrow(InvalidArgumentError);
+    await expect(convertToFloat16(m, { blockOps: ['Softmax', 'NoSuchOp', 'layernorm'] })).rejects.toThrow(/unknown op types "NoSuchOp", "layernorm" in the block list/);
+    // Known ONNX op types that this model lacks are fine, and so are the model's own (custom) ones.
+    await expect(convertToFloat16(m, { extraBlockOps: ['Softmax', 'Gelu'] })).resolves.toBeDefined();
+  });
+
+  it('calibrates on generated inputs by default and says what it checked on what', async () => {
+    const { report } = await convertToFloat16(mlp());
+    const c = report.calibration;
+    expect(c).toMatchObject({ source: 'random', generated: { seed: 1, batch: 2, seq: 128, iterations: 2 }, runs: 2, dataMax: 512, keptByDataMax: 0 });
+    expect(c.inputs).toEqual([{ name: 'x', dtype: 'float32', dims: [2, 4], min: expect.any(Number), max: expect.any(Number) }]);
+    expect(c.inputs[0]!.min).toBeGreaterThanOrEqual(0);
+    expect(c.inputs[0]!.max).toBeLessThanOrEqual(1);
+    expect(c.tensorsMeasured).toBeGreaterThan(3);
+    expect(c.largest!.maxAbs).toBeGreaterThan(0);
+    const small = await convertToFloat16(mlp(), { calibrate: { batch: 3, seq: 4, seed: 9, iterations: 1 } });
+    expect(small.report.calibration).toMatchObject({ source: 'random', generated: { seed: 9, batch: 3, seq: 4, iterations: 1 }, runs: 1 });
+    expect(small.report.calibration.inputs[0]!.dims).toEqual([3, 4]);
+    await expect(convertToFloat16(mlp(), { calibrate: false, calibrationData: [{ x: new Tensor('float32', new Float32Array(4), [1, 4]) }] })).rejects.toThrow(/contradict/);
+  });
+
+  it('keeps the op after an activation of ~4e6 in FP32 without any calibration data given', async () => {
+    // x in [0, 1] -> x * 4000 * 1000 reaches ~4e6, far past FP16 max (65504), from constants
+    // that all fit FP16: only the activation ranges show it. FP16 there is finite on a CPU
+    // and infinity on a GPU.
+    const b = new GraphBuilder();
+    b.input('x', 'float32', ['batch', 4]);
+    const h = b.op('Mul', ['x', b.floats(4000, 'a')]);
+    const big = b.op('Mul', [h, b.floats(1000, 'b')], {}, 'big');
+    b.node('Add', [big, b.floats(1, 'one')], {}, { name: 'after_big', outputs: ['y'] });
+    b.output('y', 'float32', ['batch', 4]);
+    const { report } = await convertToFloat16(b.build());
+    const after = report.keptFp32.find((k) => k.node === 'after_big')!;
+    expect(after).toMatchObject({ opType: 'Add', rule: 'dataMax' });
+    expect(after.reason).toMatch(/activation "big" reaches \|x\| = [34]\d{6}(\.\d+)? > dataMax 512 in the calibration run/);
+    expect(report.calibration.largest!.maxAbs).toBeGreaterThan(3e6);
+    expect(report.calibration.keptByDataMax).toBe(3);
+    // Turned off, nothing sees it: the Add goes to FP16.
+    const unchecked = await convertToFloat16(b.build(), { calibrate: false });
+    expect(unchecked.report.keptFp32).toEqual([]);
+    expect(unchecked.report.convertedNodes.Add).toBe(1);
+  });
+
   it('documents a reason for every default blocked op', () => {
     for (const [op, reason] of Object.entries(DEFAULT_FP16_BLOCK_OPS)) {
       expect(reason.length, op).toBeGreaterThan(20);
@@ -67,7 +112,12 @@ describe('convertToFloat16: structure', () => {
     expect(Buffer.from(encodeModel(m)).equals(Buffer.from(before))).toBe(true); // input untouched
     expect(report.convertedNodes).toEqual({ MatMul: 2, Add: 1, Relu: 1 });
     expect(report.keptFp32).toEqual([
-      expect.objectContaining({ opType: 'LayerNormalization', rule: 'blockOps', reason: DEFAULT_FP16_BLOCK_OPS.LayerNormalization }),
+      expect.objectContaining({
+        opType: 'LayerNormalization',
+        rule: 'blockOps',
+        // The real width of this model's LayerNorm (4), not BERT-base's 768.
+        reason: expect.stringMatching(/^mean and variance over the normalised width of 4 activations: the sum of squares of 4 activations of magnitude 10 is 400 \(below FP16 max/),
+      }),
     ]);
     const t = typesOf(model);
     // x -> Cast(fp16) ... Relu -> Cast(fp32) -> LN -> Cast(fp16) -> MatMul -> Cast(fp32) -> y
@@ -116,17 +166,26 @@ describe('convertToFloat16: structure', () => {
     const tiny = b.op('Add', [big, b.floats(1e-9, 'eps')]);
     b.op('Sub', [tiny, b.floats(0.5, 'half')], {}, 'y');
     b.output('y', 'float32', [2]);
-    const { model, report } = await convertToFloat16(b.build());
+    // Without calibration only the constants decide; with it (the default) the activation of
+    // up to 70000 that the Mul makes also keeps the Sub FP32.
+    const { model, report } = await convertToFloat16(b.build(), { calibrate: false });
     expect(report.keptFp32.map((k) => [k.opType, k.rule])).toEqual([
       ['Mul', 'initMax'],
       ['Add', 'initUnderflow'],
     ]);
     expect(report.keptFp32[0]!.reason).toMatch(/\|x\| = 70000 > initMax 65504/);
     expect(report.convertedNodes).toEqual({ Sub: 1 });
+    expect(report.calibration).toMatchObject({ source: 'none', reason: expect.stringContaining('calibration was turned off') });
+    const calibrated = await convertToFloat16(b.build());
+    expect(calibrated.report.keptFp32.map((k) => [k.opType, k.rule])).toEqual([
+      ['Mul', 'initMax'],
+      ['Add', 'initUnderflow'],
+      ['Sub', 'dataMax'],
+    ]);
     const big32 = model.graph!.initializer.find((t) => t.name === '/big')!;
     expect(big32.dataType).toBe(FLOAT);
     expect(Array.from(new Float32Array(big32.rawData.slice().buffer))).toEqual([70000, 1]);
-    const relaxed = await convertToFloat16(b.build(), { initMax: 1e6, checkUnderflow: false });
+    const relaxed = await convertToFloat16(b.build(), { initMax: 1e6, checkUnderflow: false, calibrate: false });
     expect(relaxed.report.keptFp32).toEqual([]);
   });
 

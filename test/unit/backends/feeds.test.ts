@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { validateFeeds, selectOutputs, RunTracker, raceAbort } from '../../src/backends/common.js';
-import { Tensor } from '../../src/tensor.js';
-import type { TensorInfo } from '../../src/session.js';
-import { AbortError, DTypeError, InvalidArgumentError, ShapeError } from '../../src/errors.js';
+import { validateFeeds, selectOutputs, RunTracker, raceAbort } from '../../../src/backends/common.js';
+import { Tensor } from '../../../src/tensor.js';
+import type { TensorInfo } from '../../../src/session.js';
+import { AbortError, DTypeError, InvalidArgumentError, ShapeError } from '../../../src/errors.js';
 
 const inputs: TensorInfo[] = [
   { name: 'input_ids', dtype: 'int64', dims: ['batch', 'sequence'] },

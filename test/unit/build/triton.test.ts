@@ -2,9 +2,9 @@ import { mkdtempSync, readFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { tritonConfig, tritonMaxBatchSize, writeTritonModel } from '../../src/build/triton.js';
-import { ENGINE_INFO_FORMAT, type EngineInfo } from '../../src/build/sidecar.js';
-import { buildOptionsFrom, parseDims, parseShapes, tritonOptionsFrom } from '../../src/cli/build.js';
+import { tritonConfig, tritonMaxBatchSize, writeTritonModel } from '../../../src/build/triton.js';
+import { ENGINE_INFO_FORMAT, type EngineInfo } from '../../../src/build/sidecar.js';
+import { buildOptionsFrom, parseDims, parseShapes, tritonOptionsFrom } from '../../../src/cli/build.js';
 
 // The sidecar of an encoder engine with one profile (batch 1..32, sequence 1..128), as
 // buildEngine writes it; plain data, so the export can be checked without TensorRT.

@@ -3,8 +3,8 @@
  * Hugging Face encoder whose outputs are a simple, padding-independent function of each
  * row, so a test can tell exactly which request every output row came from.
  */
-import { Tensor } from '../../../src/tensor.js';
-import type { Feeds, InferenceSession, Outputs, RunOptions, TensorInfo } from '../../../src/session.js';
+import { Tensor } from '../../src/tensor.js';
+import type { Feeds, InferenceSession, Outputs, RunOptions, TensorInfo } from '../../src/session.js';
 
 export interface Call {
   batch: number;

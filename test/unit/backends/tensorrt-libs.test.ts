@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { LOADER_PATH, formatTrtVersion, tensorrtLibraryDirs } from '../../src/backends/tensorrt-libs.js';
+import { LOADER_PATH, formatTrtVersion, tensorrtLibraryDirs } from '../../../src/backends/tensorrt-libs.js';
 
 const fs: Record<string, string[]> = {
   '/usr/local': ['TensorRT-10.13.0.35', 'lib', 'bin'],

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { resolveEncoderConfig } from '../../../src/onnx/encoder.js';
 import { benchOptionsFromCli, parseConcurrency, parseEncoderSpec, parseRates, parseSeq } from '../../../src/cli/bench.js';
 import { InvalidArgumentError } from '../../../src/errors.js';
 
@@ -30,9 +31,13 @@ describe('bench command-line parsing', () => {
 
   it('reads encoder specs: a preset, sizes, or both', () => {
     expect(parseEncoderSpec('tiny')).toEqual({ preset: 'tiny' });
+    // Every preset the demo takes, its default "small" included, is a bench preset too.
+    for (const preset of ['tiny', 'small', 'bert-base']) expect(parseEncoderSpec(preset)).toEqual({ preset });
+    const small = resolveEncoderConfig(parseEncoderSpec('small'));
+    expect([small.layers, small.hidden, small.heads, small.intermediate]).toEqual([4, 256, 4, 1024]);
     expect(parseEncoderSpec('bert-base,layers=2')).toEqual({ preset: 'bert-base', layers: 2 });
     expect(parseEncoderSpec('layers=4,hidden=128,vocab=5000,max-positions=256')).toEqual({ layers: 4, hidden: 128, vocabSize: 5000, maxPositions: 256 });
-    expect(() => parseEncoderSpec('huge')).toThrow(/--encoder preset must be tiny or bert-base, got "huge"/);
+    expect(() => parseEncoderSpec('huge')).toThrow(/--encoder preset must be one of tiny, small, bert-base, got "huge"/);
     expect(() => parseEncoderSpec('depth=3')).toThrow(/--encoder key "depth" is unknown; keys: layers, hidden/);
     expect(() => parseEncoderSpec('layers=x')).toThrow(/--encoder layers must be an integer/);
     expect(() => parseEncoderSpec('tiny,bert-base')).toThrow(/two presets/);
