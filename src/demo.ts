@@ -17,7 +17,8 @@ import { parseOptions } from './options.js';
 import { InvalidArgumentError } from './errors.js';
 import { createSession, type InferenceSession, type Outputs } from './session.js';
 import { Tensor } from './tensor.js';
-import { Xoshiro128 } from './onnx/random.js';
+import { Random } from './random.js';
+import { percentile as percentileOf } from './bench/stats.js';
 import { Generator, type GenerationStream } from './generation/index.js';
 import { createDecoderModel, decoderParameterCount, resolveDecoderConfig } from './onnx/decoder.js';
 
@@ -100,17 +101,14 @@ export interface GenerationSummary {
   identical: number;
 }
 
+/** The project's one percentile definition (bench/stats.ts), q in [0, 1]; 0 for no samples. */
 function percentile(sorted: readonly number[], q: number): number {
-  if (sorted.length === 0) return 0;
-  const pos = (sorted.length - 1) * q;
-  const lo = Math.floor(pos);
-  const hi = Math.ceil(pos);
-  return sorted[lo]! + (sorted[hi]! - sorted[lo]!) * (pos - lo);
+  return sorted.length === 0 ? 0 : percentileOf(sorted, q * 100);
 }
 
 /** Seeded requests of one row each: token ids in [1, vocab) and a full attention mask. */
 function makeRequests(n: number, minSeq: number, maxSeq: number, vocab: number, seed: number): Record<string, Tensor>[] {
-  const rng = new Xoshiro128(seed);
+  const rng = new Random(seed);
   return Array.from({ length: n }, () => {
     const seq = rng.nextInt(minSeq, maxSeq + 1);
     const ids = new BigInt64Array(seq);
@@ -302,7 +300,7 @@ async function demoGeneration(
   step(`building the embedded decoder (${cfg.layers} layers, hidden ${cfg.hidden}) for generation on ONNX Runtime`);
   const session = await createSession(encodeModel(createDecoderModel({ preset })), { backend: 'onnxruntime' });
   try {
-    const rng = Xoshiro128.forStream(seed, 'demo-generation');
+    const rng = Random.forStream(seed, 'demo-generation');
     const prompts = Array.from({ length: n }, () => Array.from({ length: rng.nextInt(1, 41) }, () => rng.nextInt(1, cfg.vocabSize)));
     const lengths = prompts.map(() => rng.nextInt(8, maxNewTokens + 1));
 

@@ -9,7 +9,7 @@
  * Exit codes: 0 measured, 2 usage or input error.
  */
 import { Command, Option } from 'commander';
-import { writeFileAtomic } from '../accuracy/files.js';
+import { writeFileAtomic } from '../files.js';
 import { InvalidArgumentError, describe } from '../errors.js';
 import { formatGenerationBench, runGenerationBench, GENERATION_MODES, type GenerationMode } from '../generation/bench.js';
 import { createDecoderModel, decoderParameterCount, resolveDecoderConfig, type DecoderPreset } from '../onnx/decoder.js';

@@ -14,7 +14,7 @@
 import { z } from 'zod';
 import { parseOptions } from '../options.js';
 import { summarize, type LatencySummary } from '../bench/stats.js';
-import { Xoshiro128 } from '../onnx/random.js';
+import { Random } from '../random.js';
 import type { InferenceSession } from '../session.js';
 import { detectDecoder } from './decoder-io.js';
 import { Generator } from './generator.js';
@@ -97,7 +97,7 @@ interface BenchRequest {
 }
 
 function makeRequests(n: number, o: z.output<typeof GenerationBenchOptionsSchema>, vocab: number, salt: number): BenchRequest[] {
-  const rng = Xoshiro128.forStream(o.seed, `generation-bench-${salt}`);
+  const rng = Random.forStream(o.seed, `generation-bench-${salt}`);
   return Array.from({ length: n }, () => {
     const len = rng.nextInt(o.promptLength.min, o.promptLength.max + 1);
     const prompt = new Int32Array(len);

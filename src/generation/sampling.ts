@@ -9,7 +9,7 @@
  * p, and only the edge bucket is sorted. That keeps a 50k-token vocabulary at a few passes
  * instead of a full sort per token.
  */
-import { Xoshiro128 } from '../onnx/random.js';
+import { Random } from '../random.js';
 
 export interface SamplingParams {
   /** 0: greedy. */
@@ -68,7 +68,7 @@ const BUCKETS = 128;
 /** A seeded sampler for one request. Scratch buffers grow to the vocabulary once. */
 export class TokenSampler {
   readonly #params: SamplingParams;
-  readonly #rng: Xoshiro128;
+  readonly #rng: Random;
   #weights = new Float64Array(0);
   #scratch = new Float32Array(0);
   #ids = new Int32Array(0);
@@ -77,7 +77,7 @@ export class TokenSampler {
 
   constructor(params: SamplingParams, seed: number) {
     this.#params = params;
-    this.#rng = new Xoshiro128(seed);
+    this.#rng = new Random(seed);
   }
 
   get greedy(): boolean {

@@ -47,7 +47,7 @@ import { parseOptions } from '../options.js';
 import { Tensor } from '../tensor.js';
 import { floatAttr } from './attributes.js';
 import { GraphBuilder } from './builder.js';
-import { Xoshiro128 } from './random.js';
+import { Random } from '../random.js';
 import { TENSOR_TYPE, type ModelProto } from './schema.js';
 
 export const DECODER_PRESETS = Object.freeze({
@@ -165,7 +165,7 @@ export function createDecoderModel(options: DecoderOptions = {}): ModelProto {
 
   const normal = (name: string, dims: number[], std: number, mean = 0): string => {
     const n = dims.reduce((a, x) => a * x, 1);
-    const data = Xoshiro128.forStream(cfg.seed, name).fillNormal(new Float32Array(n), std, mean);
+    const data = Random.forStream(cfg.seed, name).fillNormal(new Float32Array(n), std, mean);
     return b.initializer(name, new Tensor('float32', data, dims));
   };
   const dense = (x: string, prefix: string, fanIn: number, fanOut: number, scale = 1): string => {

@@ -5,7 +5,7 @@ import { Generator } from '../../src/generation/index.js';
 import { createDecoderModel, type DecoderOptions } from '../../src/onnx/decoder.js';
 import { createEncoderModel } from '../../src/onnx/encoder.js';
 import { encodeModel } from '../../src/onnx/model.js';
-import { Xoshiro128 } from '../../src/onnx/random.js';
+import { Random } from '../../src/random.js';
 import { createSession, type Feeds, type InferenceSession, type Outputs } from '../../src/session.js';
 import { Tensor } from '../../src/tensor.js';
 
@@ -62,7 +62,7 @@ function recording(inner: InferenceSession): InferenceSession & { shapes: [numbe
 }
 
 function prompts(n: number, min: number, max: number, seed: number): number[][] {
-  const rng = new Xoshiro128(seed);
+  const rng = new Random(seed);
   return Array.from({ length: n }, () => Array.from({ length: rng.nextInt(min, max + 1) }, () => rng.nextInt(1, VOCAB)));
 }
 

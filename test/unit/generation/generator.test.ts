@@ -2,17 +2,17 @@
 // (fake-decoder.ts), whose tokens are exact: any mix-up of rows, padding or positions shows.
 import { describe, expect, it } from 'vitest';
 import { Generator } from '../../../src/generation/index.js';
-import { Xoshiro128 } from '../../../src/onnx/random.js';
+import { Random } from '../../../src/random.js';
 import { FakeDecoderSession, fakeGenerate } from './fake-decoder.js';
 
-const prompt = (rng: Xoshiro128, min: number, max: number, vocab = 101): number[] =>
+const prompt = (rng: Random, min: number, max: number, vocab = 101): number[] =>
   Array.from({ length: rng.nextInt(min, max + 1) }, () => rng.nextInt(0, vocab));
 
 describe('Generator on a test-double decoder', () => {
   it('gives each sequence what it gives alone, with rows joining and leaving', async () => {
     const session = new FakeDecoderSession();
     const gen = new Generator(session, { maxBatchSize: 5 });
-    const rng = new Xoshiro128(1);
+    const rng = new Random(1);
     const reqs = Array.from({ length: 40 }, () => ({ p: prompt(rng, 1, 12), n: rng.nextInt(1, 9) }));
     const results = await Promise.all(reqs.map((r) => gen.generate(r.p, { maxNewTokens: r.n })));
     results.forEach((res, i) => {
@@ -32,7 +32,7 @@ describe('Generator on a test-double decoder', () => {
   it('keeps prefill steps under maxBatchTokens (padding counted) and decode rows under maxBatchSize', async () => {
     const session = new FakeDecoderSession();
     const gen = new Generator(session, { maxBatchSize: 8, maxBatchTokens: 24 });
-    const rng = new Xoshiro128(2);
+    const rng = new Random(2);
     const reqs = Array.from({ length: 30 }, () => ({ p: prompt(rng, 1, 20), n: rng.nextInt(1, 6) }));
     const results = await Promise.all(reqs.map((r) => gen.generate(r.p, { maxNewTokens: r.n })));
     results.forEach((res, i) => expect(res.tokens).toEqual(fakeGenerate(reqs[i]!.p, reqs[i]!.n)));
@@ -55,7 +55,7 @@ describe('Generator on a test-double decoder', () => {
       },
     });
     const gen = new Generator(session, { maxBatchSize: 16, maxKvTokens: 60 });
-    const rng = new Xoshiro128(3);
+    const rng = new Random(3);
     const reqs = Array.from({ length: 24 }, () => ({ p: prompt(rng, 2, 10), n: rng.nextInt(2, 10) }));
     const results = await Promise.all(reqs.map((r) => gen.generate(r.p, { maxNewTokens: r.n })));
     results.forEach((res, i) => expect(res.tokens).toEqual(fakeGenerate(reqs[i]!.p, reqs[i]!.n)));
@@ -110,7 +110,7 @@ describe('Generator on a test-double decoder', () => {
   it('settles every promise exactly once under random aborts, and 1,000 at once lose or mix nothing', async () => {
     const session = new FakeDecoderSession();
     const gen = new Generator(session, { maxBatchSize: 32 });
-    const rng = new Xoshiro128(4);
+    const rng = new Random(4);
     const reqs = Array.from({ length: 1000 }, (_, i) => ({ p: prompt(rng, 1, 16), n: rng.nextInt(1, 5), abortAfter: i % 7 === 3 ? rng.nextInt(0, 4) : -1 }));
     const settled = new Array<number>(reqs.length).fill(0);
     const results = await Promise.all(

@@ -2,7 +2,7 @@
 // temperature -> top-k -> top-p rule.
 import { describe, expect, it } from 'vitest';
 import { TokenSampler, argmax } from '../../../src/generation/sampling.js';
-import { Xoshiro128 } from '../../../src/onnx/random.js';
+import { Random } from '../../../src/random.js';
 
 /** The tokens Hugging Face would keep, and their probabilities, by sorting everything. */
 function reference(logits: Float32Array, t: number, k: number, p: number): Map<number, number> {
@@ -38,7 +38,7 @@ describe('token choice', () => {
   });
 
   it('samples only what top-k and top-p keep, at the reference probabilities', () => {
-    const rng = new Xoshiro128(9);
+    const rng = new Random(9);
     for (const [t, k, p] of [[1, 0, 1], [0.7, 10, 1], [1.3, 0, 0.8], [1, 25, 0.6], [2, 3, 0.99]] as const) {
       const logits = new Float32Array(200);
       for (let i = 0; i < 200; i++) logits[i] = rng.nextNormal() * 2;
