@@ -555,7 +555,13 @@ export class Generator implements AsyncDisposable {
     const { feeds, width } = prefillFeeds(this.#io, group.map((s) => s.prompt));
     let tokens = 0;
     for (const s of group) tokens += s.prompt.length;
-    this.#run(feeds, t0, (out, host0, sessionMs) => this.#afterPrefill(group, out, width, tokens, t0, host0, sessionMs), group);
+    this.#run(
+      feeds,
+      t0,
+      (out, host0, sessionMs) => this.#afterPrefill(group, out, width, tokens, t0, host0, sessionMs),
+      group,
+      (e) => this.#isolatePrefill(group, e),
+    );
   }
 
   #runDecode(): void {
@@ -571,7 +577,13 @@ export class Generator implements AsyncDisposable {
       lens[r] = rows[r]!.len;
     }
     const feeds = decodeFeeds(this.#io, cache, tokens, lens);
-    this.#run(feeds, t0, (out, host0, sessionMs) => this.#afterDecode(rows, cache, out, t0, host0, sessionMs), rows);
+    this.#run(
+      feeds,
+      t0,
+      (out, host0, sessionMs) => this.#afterDecode(rows, cache, out, t0, host0, sessionMs),
+      rows,
+      (e) => this.#isolateDecode(rows, cache, e),
+    );
   }
 
   #run(
@@ -579,6 +591,7 @@ export class Generator implements AsyncDisposable {
     t0: number,
     done: (out: Outputs, host0: number, sessionMs: number) => void,
     members: readonly Sequence[],
+    isolate: (error: unknown) => Promise<void>,
   ): void {
     this.#stepping = true;
     const runAt = performance.now();
@@ -600,11 +613,96 @@ export class Generator implements AsyncDisposable {
         this.#pump();
       },
       (e: unknown) => {
-        this.#stepFailed(members, e);
-        this.#stepping = false;
-        this.#pump();
+        isolate(e).then(
+          () => undefined,
+          (bug: unknown) => this.#stepFailed(members, bug),
+        ).finally(() => {
+          this.#stepping = false;
+          this.#pump();
+        });
       },
     );
+  }
+
+  /**
+   * A step failed: which of its rows made it fail? One bad request (a sequence running past the
+   * model's position table, an id its embedding lacks) must not end the others, so each live row
+   * runs alone once; those that fail alone end with their error, the others go on in a batch
+   * again. A failure of the session itself fails every row this way too, one run each.
+   */
+  async #isolateDecode(rows: Sequence[], cache: BatchCache, error: unknown): Promise<void> {
+    const live: number[] = [];
+    for (let r = 0; r < rows.length; r++) if (rows[r]!.state !== DONE) live.push(r);
+    // A session that moved the past away (a transferred buffer) leaves nothing to retry from.
+    const detached = cache.tensors.some((t) => t.data.byteLength === 0 && t.size > 0);
+    if (live.length <= 1 || detached) {
+      this.#stepFailed(rows, error);
+      return;
+    }
+    this.#c.failedSteps++;
+    this.#metrics?.stepFailed();
+    const io = this.#io;
+    const ok: { s: Sequence; cache: BatchCache; token: number }[] = [];
+    for (const r of live) {
+      const s = rows[r]!;
+      if (s.state === DONE) continue;
+      try {
+        const single = assembleCache(io, [{ cache, row: r, len: s.len }], s.len);
+        const out = await this.#session.run(decodeFeeds(io, single, [s.last], [s.len]));
+        if (s.state === DONE) continue;
+        const present = presentCache(io, out, 1, s.len + 1);
+        const { values, vocab } = lastLogits(io, out, 1);
+        ok.push({ s, cache: present, token: s.sampler.next(values, 0, vocab) });
+      } catch (e) {
+        this.#fail(s, e, 'failed');
+      }
+    }
+    const now = performance.now();
+    const width = ok.reduce((w, o) => Math.max(w, o.s.len + 1), 0);
+    this.#cache = ok.length > 0 ? assembleCache(io, ok.map((o) => ({ cache: o.cache, row: 0, len: o.s.len + 1 })), width, this.#pool) : null;
+    this.#rows = ok.map((o) => o.s);
+    this.#pool.release(cache);
+    for (const o of ok) {
+      o.s.len++;
+      if (o.s.state !== DONE) this.#emit(o.s, o.token, now);
+    }
+    this.#c.decodeSteps++;
+  }
+
+  async #isolatePrefill(group: Sequence[], error: unknown): Promise<void> {
+    const live = group.filter((s) => s.state !== DONE);
+    if (live.length <= 1) {
+      this.#stepFailed(group, error);
+      return;
+    }
+    this.#c.failedSteps++;
+    this.#metrics?.stepFailed();
+    const io = this.#io;
+    const ok: { s: Sequence; cache: BatchCache; token: number }[] = [];
+    for (const s of live) {
+      if (s.state === DONE) continue;
+      try {
+        const out = await this.#session.run(prefillFeeds(io, [s.prompt]).feeds);
+        if (s.state === DONE) continue;
+        const present = presentCache(io, out, 1, s.prompt.length);
+        const { values, vocab } = lastLogits(io, out, 1);
+        ok.push({ s, cache: present, token: s.sampler.next(values, 0, vocab) });
+      } catch (e) {
+        this.#fail(s, e, 'failed');
+      }
+    }
+    this.#prefilling = [];
+    const width = ok.reduce((w, o) => Math.max(w, o.s.prompt.length), 0);
+    const fresh = assembleCache(io, ok.map((o) => ({ cache: o.cache, row: 0, len: o.s.prompt.length })), width, this.#pool);
+    const now = performance.now();
+    for (const o of ok) {
+      o.s.len = o.s.prompt.length;
+      if (o.s.state === DONE) continue;
+      o.s.state = RUNNING;
+      this.#emit(o.s, o.token, now);
+    }
+    this.#join(ok.map((o) => o.s), fresh);
+    this.#c.prefillSteps++;
   }
 
   #afterPrefill(group: Sequence[], out: Outputs, width: number, promptTokens: number, t0: number, host0: number, sessionMs: number): void {

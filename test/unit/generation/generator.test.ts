@@ -135,19 +135,47 @@ describe('Generator on a test-double decoder', () => {
     expect(gen.stats()).toMatchObject({ closed: true, waiting: 0, running: 0, kv: { inUse: 0 } });
   });
 
-  it('a failed step rejects its rows with the session error; other rows and later requests go on', async () => {
-    let failAt = -1;
+  it('a failed step: rows that fail alone too reject with the session error; a passing failure loses nothing', async () => {
+    let failing = (_call: number): boolean => false;
     const session = new FakeDecoderSession({
       onRun: (_f, call) => {
-        if (call === failAt) throw Object.assign(new Error('device lost'), { code: 'ERR_CUDA' });
+        if (failing(call)) throw Object.assign(new Error('device lost'), { code: 'ERR_CUDA' });
       },
     });
     const gen = new Generator(session, { maxBatchSize: 4 });
-    failAt = 2; // the second decode step of the batch below
+    // The second decode step of the batch fails, and so does each row's run alone.
+    failing = (call) => call >= 2 && call <= 5;
     const batch = [[1], [2, 3], [4, 5, 6]].map((p) => gen.generate(p, { maxNewTokens: 6 }));
     for (const r of batch) await expect(r).rejects.toThrow('device lost');
     expect(gen.stats().requests.failed).toBe(3);
     expect(await gen.generate([1, 2], { maxNewTokens: 3 })).toEqual({ tokens: fakeGenerate([1, 2], 3), finishReason: 'length' });
+    // One failed run and nothing else: every row is run again alone and goes on.
+    const at = session.calls + 2;
+    failing = (call) => call === at;
+    const again = await Promise.all([[7], [8, 9]].map((p) => gen.generate(p, { maxNewTokens: 6 })));
+    expect(again).toEqual([[7], [8, 9]].map((p) => ({ tokens: fakeGenerate(p, 6), finishReason: 'length' })));
+    await gen.close();
+  });
+
+  it('a request that makes its step fail ends alone: the others in the step go on', async () => {
+    // Token 100 is "outside the embedding", position 24 "outside the position table".
+    const session = new FakeDecoderSession({
+      onRun: (feeds) => {
+        if ((feeds.input_ids!.data as BigInt64Array).includes(100n)) throw new Error('Gather: index 100 out of range');
+        if ((feeds.position_ids!.data as BigInt64Array).some((p) => p >= 24n)) throw new Error('Gather: position out of range');
+      },
+    });
+    const gen = new Generator(session, { maxBatchSize: 8 });
+    const rng = new Random(5);
+    const good = Array.from({ length: 6 }, () => prompt(rng, 1, 8, 100));
+    const results = good.map((p) => gen.generate(p, { maxNewTokens: 10 }));
+    const poisoned = gen.generate([3, 100, 4], { maxNewTokens: 10 });
+    const tooLong = gen.generate(prompt(rng, 18, 18, 100), { maxNewTokens: 12 });
+    await expect(poisoned).rejects.toThrow('index 100 out of range');
+    await expect(tooLong).rejects.toThrow('position out of range');
+    for (let i = 0; i < good.length; i++) expect(await results[i]).toEqual({ tokens: fakeGenerate(good[i]!, 10), finishReason: 'length' });
+    expect(gen.stats().requests).toMatchObject({ failed: 2, finished: { length: 6 } });
+    expect(gen.stats().steps.failed).toBe(2);
     await gen.close();
   });
 
