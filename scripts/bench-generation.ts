@@ -41,13 +41,27 @@ const cfg = resolveDecoderConfig({ preset });
 console.log(`# generation benchmark, ${new Date().toISOString()}`);
 console.log(
   `machine: ${os.cpus()[0]?.model ?? 'unknown CPU'} x ${os.cpus().length}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, ` +
-    `load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}; Node ${process.version}, ONNX Runtime ${ortVersion} (CPU)` +
+    `load average ${os
+      .loadavg()
+      .map((l) => l.toFixed(1))
+      .join(' ')}; Node ${process.version}, ONNX Runtime ${ortVersion} (CPU)` +
     (threads ? `, ${threads} intra-op threads` : ''),
 );
-console.log(`model: embedded decoder "${preset}": ${cfg.layers} layers, hidden ${cfg.hidden}, ${cfg.heads} heads, vocabulary ${cfg.vocabSize}, ${(decoderParameterCount(cfg) / 1e6).toFixed(1)}M parameters\n`);
+console.log(
+  `model: embedded decoder "${preset}": ${cfg.layers} layers, hidden ${cfg.hidden}, ${cfg.heads} heads, vocabulary ${cfg.vocabSize}, ${(decoderParameterCount(cfg) / 1e6).toFixed(1)}M parameters\n`,
+);
 
-const session = await createSession(encodeModel(createDecoderModel({ preset })), { backend: 'onnxruntime', ...(threads ? { intraOpNumThreads: threads } : {}) });
-const common = { concurrency: [16], requestsPerClient: perClient, promptLength: { min: 1, max: 40 }, repeats, onProgress: (m: string) => process.stderr.write(`- ${m}\n`) };
+const session = await createSession(encodeModel(createDecoderModel({ preset })), {
+  backend: 'onnxruntime',
+  ...(threads ? { intraOpNumThreads: threads } : {}),
+});
+const common = {
+  concurrency: [16],
+  requestsPerClient: perClient,
+  promptLength: { min: 1, max: 40 },
+  repeats,
+  onProgress: (m: string) => process.stderr.write(`- ${m}\n`),
+};
 
 const a = await runGenerationBench(session, { ...common, newTokens: { min: 32, max: 32 } });
 console.log(`## A. 32 new tokens each\n${formatGenerationBench(a)}\n`);
@@ -59,17 +73,26 @@ const ratioA = tps(a, 'continuous') / tps(a, 'sequential');
 const ratioB = tps(b, 'continuous') / tps(b, 'static');
 console.log(`A: continuous / one at a time = ${ratioA.toFixed(2)}x (target >= 3)`);
 console.log(`B: continuous / static batches = ${ratioB.toFixed(2)}x (target >= 1.3)`);
-for (const [name, r] of [['A', a], ['B', b]] as const) {
+for (const [name, r] of [
+  ['A', a],
+  ['B', b],
+] as const) {
   const c = r.rows.find((x) => x.mode === 'continuous')!;
   const share = c.hostMsPerStep! / (c.hostMsPerStep! + c.sessionMsPerStep!);
-  console.log(`${name}: continuous host work ${c.hostMsPerStep!.toFixed(2)} ms per step against ${c.sessionMsPerStep!.toFixed(2)} ms in session.run() (${(share * 100).toFixed(1)}% of a step)`);
+  console.log(
+    `${name}: continuous host work ${c.hostMsPerStep!.toFixed(2)} ms per step against ${c.sessionMsPerStep!.toFixed(2)} ms in session.run() (${(share * 100).toFixed(1)}% of a step)`,
+  );
 }
 
 // Cache assembly alone: the copy a join or a leave costs, for 16 rows of 100 positions.
 const io = detectDecoder(session);
 const rows = 16;
 const width = 100;
-const full: BatchCache = { rows, width, tensors: io.kv.map((s) => Tensor.zeros(s.dtype, [rows, ...s.dims.slice(1).map((d, i) => (i + 1 === s.timeAxis ? width : (d as number)))])) };
+const full: BatchCache = {
+  rows,
+  width,
+  tensors: io.kv.map((s) => Tensor.zeros(s.dtype, [rows, ...s.dims.slice(1).map((d, i) => (i + 1 === s.timeAxis ? width : (d as number)))])),
+};
 const sources: RowSource[] = Array.from({ length: rows - 1 }, (_, r) => ({ cache: full, row: r + 1, len: width - r }));
 const bytes = (rows - 1) * width * io.kvBytesPerToken;
 const time = (f: () => void): number => {
@@ -88,5 +111,9 @@ console.log(
 );
 
 const json = arg('json');
-if (json) await writeFile(json, `${JSON.stringify({ date: new Date().toISOString(), preset, repeats, perClient, a, b, ratioA, ratioB, assembly: { fresh, pooled, bytes } }, null, 2)}\n`);
+if (json)
+  await writeFile(
+    json,
+    `${JSON.stringify({ date: new Date().toISOString(), preset, repeats, perClient, a, b, ratioA, ratioB, assembly: { fresh, pooled, bytes } }, null, 2)}\n`,
+  );
 await session.dispose();

@@ -18,7 +18,9 @@ const num = (name: string): number | undefined => (arg(name) === undefined ? und
 
 const out = arg('o') ?? arg('output');
 if (!out) {
-  console.error('usage: make-decoder.ts -o FILE [--preset tiny|small|gpt2] [--layers N] ... [--kv-dtype float16] [--no-position-ids] [--use-cache-branch] [--external-data]');
+  console.error(
+    'usage: make-decoder.ts -o FILE [--preset tiny|small|gpt2] [--layers N] ... [--kv-dtype float16] [--no-position-ids] [--use-cache-branch] [--external-data]',
+  );
   process.exit(2);
 }
 const options: DecoderOptions = Object.fromEntries(

@@ -8,7 +8,7 @@
  *
  * Exit codes: 0 measured, 2 usage or input error.
  */
-import { Command, Option } from 'commander';
+import { Option, type Command } from 'commander';
 import { writeFileAtomic } from '../files.js';
 import { InvalidArgumentError, describe } from '../errors.js';
 import { formatGenerationBench, runGenerationBench, GENERATION_MODES, type GenerationMode } from '../generation/bench.js';
@@ -84,7 +84,9 @@ export function registerBenchGenerate(program: Command): void {
       if (model === undefined) {
         const cfg = resolveDecoderConfig({ preset: opts.decoder });
         if (promptLength.max + newTokens.max > cfg.maxPositions) {
-          throw new InvalidArgumentError(`--prompt and --new-tokens reach ${promptLength.max + newTokens.max} positions; the embedded decoder has ${cfg.maxPositions}`);
+          throw new InvalidArgumentError(
+            `--prompt and --new-tokens reach ${promptLength.max + newTokens.max} positions; the embedded decoder has ${cfg.maxPositions}`,
+          );
         }
         source = encodeModel(createDecoderModel({ preset: opts.decoder }));
         what = `embedded decoder "${opts.decoder}" (${cfg.layers} layers, hidden ${cfg.hidden}, vocabulary ${cfg.vocabSize}, ${(decoderParameterCount(cfg) / 1e6).toFixed(1)}M parameters)`;

@@ -1,5 +1,5 @@
 /** `tensorrt-node demo`: the library end to end on the embedded encoder (see src/demo.ts). */
-import { Command, Option } from 'commander';
+import { Option, type Command } from 'commander';
 import { formatDemo, runDemo } from '../demo.js';
 import { InvalidArgumentError } from '../errors.js';
 import { intArg } from './args.js';

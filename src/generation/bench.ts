@@ -37,12 +37,20 @@ export const GenerationBenchOptionsSchema = z
     promptLength: Range.default({ min: 1, max: 40 }),
     /** New tokens per request, uniform per request. */
     newTokens: Range.default({ min: 32, max: 32 }),
-    modes: z.array(z.enum(GENERATION_MODES)).min(1).default([...GENERATION_MODES]),
+    modes: z
+      .array(z.enum(GENERATION_MODES))
+      .min(1)
+      .default([...GENERATION_MODES]),
     /** Rows of a static batch and of the continuous batch. Default: the largest concurrency. */
     maxBatchSize: z.number().int().min(1).max(4096).optional(),
     /** Continuous batching's maxBatchTokens. */
     maxBatchTokens: z.number().int().min(1).optional(),
-    seed: z.number().int().min(0).max(2 ** 32 - 1).default(1),
+    seed: z
+      .number()
+      .int()
+      .min(0)
+      .max(2 ** 32 - 1)
+      .default(1),
     /**
      * Runs of every mode at each concurrency, interleaved (the mode order rotates each round),
      * so a slow patch of a shared machine hits every mode alike; each mode reports its median
@@ -213,7 +221,13 @@ export async function runGenerationBench(session: InferenceSession, options: Gen
     }
     for (const mode of o.modes) {
       const sorted = runs.get(mode)!.sort((a, b) => a.tokensPerSecond - b.tokensPerSecond);
-      rows.push({ mode, concurrency, requests: requests.length, ...sorted[(sorted.length - 1) >> 1]!, runsTokensPerSecond: sorted.map((r) => r.tokensPerSecond) });
+      rows.push({
+        mode,
+        concurrency,
+        requests: requests.length,
+        ...sorted[(sorted.length - 1) >> 1]!,
+        runsTokensPerSecond: sorted.map((r) => r.tokensPerSecond),
+      });
     }
   }
   return {
@@ -262,7 +276,12 @@ export function formatGenerationBench(report: GenerationBenchReport): string {
   }
   const widths = head.map((_, i) => Math.max(...table.map((row) => row[i]!.length)));
   for (const [i, row] of table.entries()) {
-    lines.push(row.map((cell, j) => (j <= 1 ? cell.padEnd(widths[j]!) : cell.padStart(widths[j]!))).join('  ').trimEnd());
+    lines.push(
+      row
+        .map((cell, j) => (j <= 1 ? cell.padEnd(widths[j]!) : cell.padStart(widths[j]!)))
+        .join('  ')
+        .trimEnd(),
+    );
     if (i === 0) lines.push(widths.map((w) => '-'.repeat(w)).join('  '));
   }
   lines.push('times in ms; ratio: tokens/s against the first mode at the same concurrency');

@@ -162,7 +162,11 @@ export function detectDecoder(session: InferenceSession): DecoderIO {
   const cacheInfo = inputs.get('use_cache_branch');
   let useCacheBranch: DecoderIO['useCacheBranch'];
   if (cacheInfo) {
-    if (cacheInfo.dtype !== 'bool' || cacheInfo.dims.length > 1 || (cacheInfo.dims.length === 1 && cacheInfo.dims[0] !== 1 && cacheInfo.dims[0] !== -1 && typeof cacheInfo.dims[0] !== 'string')) {
+    if (
+      cacheInfo.dtype !== 'bool' ||
+      cacheInfo.dims.length > 1 ||
+      (cacheInfo.dims.length === 1 && cacheInfo.dims[0] !== 1 && cacheInfo.dims[0] !== -1 && typeof cacheInfo.dims[0] !== 'string')
+    ) {
       throw new OnnxError(`decoder input ${show(cacheInfo)}: use_cache_branch must be a bool of dims [1] or []`);
     }
     useCacheBranch = { name: cacheInfo.name, dims: cacheInfo.dims.length === 0 ? [] : [1] };
@@ -189,7 +193,9 @@ export function detectDecoder(session: InferenceSession): DecoderIO {
       }
       const timeAxis = timeAxisOf(p.dims);
       if (timeAxis < 1) {
-        throw new OnnxError(`decoder input ${show(p)}: cannot tell its time (past sequence) axis; name it (e.g. "past_sequence_length") or use [batch, heads, time, head_dim]`);
+        throw new OnnxError(
+          `decoder input ${show(p)}: cannot tell its time (past sequence) axis; name it (e.g. "past_sequence_length") or use [batch, heads, time, head_dim]`,
+        );
       }
       let outer = 1;
       let inner = 1;

@@ -24,12 +24,7 @@
  * Every accepted generate() settles exactly once: each end goes through #finish or #fail, which
  * flip the sequence's state first.
  */
-import {
-  InvalidArgumentError,
-  OnnxError,
-  ShuttingDownError,
-  describe,
-} from '../errors.js';
+import { InvalidArgumentError, OnnxError, ShuttingDownError, describe } from '../errors.js';
 import type { InferenceSession, Outputs } from '../session.js';
 import { parseOptions } from '../options.js';
 import { KvBufferPool, assembleCache, decodeFeeds, lastLogits, prefillFeeds, presentCache, type BatchCache, type RowSource } from './batch-cache.js';
@@ -216,10 +211,31 @@ export class Generator implements AsyncDisposable {
   readonly #rate: number[] = [];
   #rateHead = 0;
   readonly #c: Counters = {
-    accepted: 0, length: 0, stop: 0, aborted: 0, failed: 0, shutDown: 0, invalid: 0, shuttingDown: 0,
-    promptTokens: 0, generated: 0, prefillSteps: 0, decodeSteps: 0, failedSteps: 0, decodeRows: 0,
-    hostMsTotal: 0, hostMsMax: 0, sessionMsTotal: 0, sessionMsMax: 0, kvPeak: 0,
-    ttftTotal: 0, ttftMax: 0, ttftCount: 0, itlTotal: 0, itlMax: 0, itlCount: 0,
+    accepted: 0,
+    length: 0,
+    stop: 0,
+    aborted: 0,
+    failed: 0,
+    shutDown: 0,
+    invalid: 0,
+    shuttingDown: 0,
+    promptTokens: 0,
+    generated: 0,
+    prefillSteps: 0,
+    decodeSteps: 0,
+    failedSteps: 0,
+    decodeRows: 0,
+    hostMsTotal: 0,
+    hostMsMax: 0,
+    sessionMsTotal: 0,
+    sessionMsMax: 0,
+    kvPeak: 0,
+    ttftTotal: 0,
+    ttftMax: 0,
+    ttftCount: 0,
+    itlTotal: 0,
+    itlMax: 0,
+    itlCount: 0,
   };
 
   readonly #pumpTask = (): void => {
@@ -361,7 +377,7 @@ export class Generator implements AsyncDisposable {
         }
         stop = new Set(o.stopTokens);
       }
-      const seed = o.seed ?? ((Math.random() * 2 ** 32) >>> 0);
+      const seed = o.seed ?? (Math.random() * 2 ** 32) >>> 0;
       const sampler = new TokenSampler({ temperature: o.temperature, topK: o.topK, topP: o.topP }, seed);
       const s = new Sequence(prompt, o.maxNewTokens, sampler, stop, reserve, performance.now());
       s.signal = o.signal;
@@ -375,8 +391,14 @@ export class Generator implements AsyncDisposable {
 
   #promptArray(ids: unknown): Int32Array {
     const isIntArray =
-      ids instanceof Int32Array || ids instanceof Uint32Array || ids instanceof Int16Array || ids instanceof Uint16Array ||
-      ids instanceof Int8Array || ids instanceof Uint8Array || ids instanceof BigInt64Array || ids instanceof BigUint64Array;
+      ids instanceof Int32Array ||
+      ids instanceof Uint32Array ||
+      ids instanceof Int16Array ||
+      ids instanceof Uint16Array ||
+      ids instanceof Int8Array ||
+      ids instanceof Uint8Array ||
+      ids instanceof BigInt64Array ||
+      ids instanceof BigUint64Array;
     if (!Array.isArray(ids) && !isIntArray) {
       throw new InvalidArgumentError(`promptIds must be an array of token ids or an integer typed array, got ${describe(ids)}`);
     }
@@ -390,7 +412,7 @@ export class Generator implements AsyncDisposable {
       const num = typeof v === 'bigint' ? Number(v) : v;
       if (typeof num !== 'number' || !Number.isInteger(num) || num < 0 || num >= limit) {
         throw new InvalidArgumentError(
-          `promptIds[${i}] must be a token id (an integer in [0, ${limit})${this.#io.vocabSize !== undefined ? ', the model\'s vocabulary' : ''}), got ${describe(v)}`,
+          `promptIds[${i}] must be a token id (an integer in [0, ${limit})${this.#io.vocabSize !== undefined ? ", the model's vocabulary" : ''}), got ${describe(v)}`,
         );
       }
       out[i] = num;
@@ -465,11 +487,14 @@ export class Generator implements AsyncDisposable {
     if (this.#timerAt <= at) return;
     if (this.#timer !== undefined) clearTimeout(this.#timer);
     this.#timerAt = at;
-    this.#timer = setTimeout(() => {
-      this.#timer = undefined;
-      this.#timerAt = Infinity;
-      this.#schedule();
-    }, Math.max(0, Math.ceil(at - performance.now())));
+    this.#timer = setTimeout(
+      () => {
+        this.#timer = undefined;
+        this.#timerAt = Infinity;
+        this.#schedule();
+      },
+      Math.max(0, Math.ceil(at - performance.now())),
+    );
   }
 
   /**
@@ -552,7 +577,10 @@ export class Generator implements AsyncDisposable {
     const t0 = performance.now();
     this.#takeWaiting(group);
     this.#prefilling = group;
-    const { feeds, width } = prefillFeeds(this.#io, group.map((s) => s.prompt));
+    const { feeds, width } = prefillFeeds(
+      this.#io,
+      group.map((s) => s.prompt),
+    );
     let tokens = 0;
     for (const s of group) tokens += s.prompt.length;
     this.#run(
@@ -613,13 +641,15 @@ export class Generator implements AsyncDisposable {
         this.#pump();
       },
       (e: unknown) => {
-        isolate(e).then(
-          () => undefined,
-          (bug: unknown) => this.#stepFailed(members, bug),
-        ).finally(() => {
-          this.#stepping = false;
-          this.#pump();
-        });
+        isolate(e)
+          .then(
+            () => undefined,
+            (bug: unknown) => this.#stepFailed(members, bug),
+          )
+          .finally(() => {
+            this.#stepping = false;
+            this.#pump();
+          });
       },
     );
   }
@@ -659,7 +689,15 @@ export class Generator implements AsyncDisposable {
     }
     const now = performance.now();
     const width = ok.reduce((w, o) => Math.max(w, o.s.len + 1), 0);
-    this.#cache = ok.length > 0 ? assembleCache(io, ok.map((o) => ({ cache: o.cache, row: 0, len: o.s.len + 1 })), width, this.#pool) : null;
+    this.#cache =
+      ok.length > 0
+        ? assembleCache(
+            io,
+            ok.map((o) => ({ cache: o.cache, row: 0, len: o.s.len + 1 })),
+            width,
+            this.#pool,
+          )
+        : null;
     this.#rows = ok.map((o) => o.s);
     this.#pool.release(cache);
     for (const o of ok) {
@@ -693,7 +731,12 @@ export class Generator implements AsyncDisposable {
     }
     this.#prefilling = [];
     const width = ok.reduce((w, o) => Math.max(w, o.s.prompt.length), 0);
-    const fresh = assembleCache(io, ok.map((o) => ({ cache: o.cache, row: 0, len: o.s.prompt.length })), width, this.#pool);
+    const fresh = assembleCache(
+      io,
+      ok.map((o) => ({ cache: o.cache, row: 0, len: o.s.prompt.length })),
+      width,
+      this.#pool,
+    );
     const now = performance.now();
     for (const o of ok) {
       o.s.len = o.s.prompt.length;
@@ -701,7 +744,10 @@ export class Generator implements AsyncDisposable {
       o.s.state = RUNNING;
       this.#emit(o.s, o.token, now);
     }
-    this.#join(ok.map((o) => o.s), fresh);
+    this.#join(
+      ok.map((o) => o.s),
+      fresh,
+    );
     this.#c.prefillSteps++;
   }
 
@@ -923,8 +969,7 @@ export class Generator implements AsyncDisposable {
     this.#c.failedSteps++;
     if (members === this.#prefilling) this.#prefilling = [];
     this.#metrics?.stepFailed();
-    const error =
-      e instanceof Error ? e : new OnnxError(`the decoder step failed: ${describe(e)}`, { cause: e });
+    const error = e instanceof Error ? e : new OnnxError(`the decoder step failed: ${describe(e)}`, { cause: e });
     // A failed decode step leaves the batch's cache unusable: its rows all end. A failed
     // prefill only ends its own rows; the running batch is untouched.
     const decode = members === this.#rows;
@@ -963,7 +1008,8 @@ export class Generator implements AsyncDisposable {
   #shutdown(): void {
     for (let i = this.#waitingHead; i < this.#waiting.length; i++) {
       const s = this.#waiting[i]!;
-      if (s.state === WAITING) this.#fail(s, new ShuttingDownError('Generator closed before this request started (close({ drain: false }) or its timeout)'), 'shutDown');
+      if (s.state === WAITING)
+        this.#fail(s, new ShuttingDownError('Generator closed before this request started (close({ drain: false }) or its timeout)'), 'shutDown');
     }
     this.#waiting = [];
     this.#waitingHead = 0;

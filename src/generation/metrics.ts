@@ -62,7 +62,13 @@ export class GeneratorMetrics {
       }
     }
     const names: string[] = [];
-    const family = <M extends Metric<string>>(name: string, labelNames: string[], help: string, kind: new (...a: never[]) => M, make: (c: { name: string; help: string; labelNames: string[]; registers: Registry[] }) => M): M => {
+    const family = <M extends Metric<string>>(
+      name: string,
+      labelNames: string[],
+      help: string,
+      kind: new (...a: never[]) => M,
+      make: (c: { name: string; help: string; labelNames: string[]; registers: Registry[] }) => M,
+    ): M => {
       const full = prefix + name;
       names.push(full);
       const existing = this.registry.getSingleMetric(full);
@@ -98,9 +104,13 @@ export class GeneratorMetrics {
     this.#stepsDecode = child(steps, { kind: 'decode' });
     this.#stepsFailed = child(steps, { kind: 'failed' });
     this.#ttft = child(histogram('time_to_first_token_seconds', 'From generate() to the first token (vLLM: time_to_first_token_seconds)', LATENCY_BUCKETS));
-    this.#itl = child(histogram('inter_token_latency_seconds', 'Between consecutive tokens of one generation (vLLM: time_per_output_token_seconds)', LATENCY_BUCKETS));
+    this.#itl = child(
+      histogram('inter_token_latency_seconds', 'Between consecutive tokens of one generation (vLLM: time_per_output_token_seconds)', LATENCY_BUCKETS),
+    );
     this.#e2e = child(histogram('request_duration_seconds', 'From generate() to its last token (vLLM: e2e_request_latency_seconds)', LATENCY_BUCKETS));
-    const stepDuration = histogram('step_duration_seconds', 'One model step, feeds and token choice included, by kind: prefill or decode', LATENCY_BUCKETS, ['kind']);
+    const stepDuration = histogram('step_duration_seconds', 'One model step, feeds and token choice included, by kind: prefill or decode', LATENCY_BUCKETS, [
+      'kind',
+    ]);
     this.#prefillDuration = child(stepDuration, { kind: 'prefill' });
     this.#decodeDuration = child(stepDuration, { kind: 'decode' });
     this.#occupancy = child(histogram('batch_occupancy', 'Per decode step, running sequences / maxBatchSize (TGI: batch_current_size)', OCCUPANCY_BUCKETS));
@@ -110,13 +120,18 @@ export class GeneratorMetrics {
       else g.set(labels, v);
     };
     const gauge = (name: string, help: string, value: (s: GeneratorGaugeState) => number): void => {
-      const g = family(name, constNames, help, Gauge, (c) =>
-        new Gauge({
-          ...c,
-          collect(this: Gauge<string>) {
-            for (const read of gaugeReaders.get(this) ?? []) read();
-          },
-        }),
+      const g = family(
+        name,
+        constNames,
+        help,
+        Gauge,
+        (c) =>
+          new Gauge({
+            ...c,
+            collect(this: Gauge<string>) {
+              for (const read of gaugeReaders.get(this) ?? []) read();
+            },
+          }),
       );
       let readers = gaugeReaders.get(g);
       if (!readers) gaugeReaders.set(g, (readers = new Set()));

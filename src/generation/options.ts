@@ -20,7 +20,12 @@ export const GeneratorOptionsSchema = z
      * decode step one per row. A prompt longer than this is refused. Default 4096; at least
      * maxBatchSize.
      */
-    maxBatchTokens: z.number().int().min(1).max(1 << 24).optional(),
+    maxBatchTokens: z
+      .number()
+      .int()
+      .min(1)
+      .max(1 << 24)
+      .optional(),
     /**
      * How long (ms) a new request may wait for others to be prefilled with it, when the batch has
      * room for more; running sequences keep decoding meanwhile. Default 0: prefill at the next
@@ -35,7 +40,12 @@ export const GeneratorOptionsSchema = z
      * bytes). A step's present outputs are allocated beside its past, so peak memory is about
      * twice this.
      */
-    maxKvTokens: z.number().int().min(1).max(1 << 30).optional(),
+    maxKvTokens: z
+      .number()
+      .int()
+      .min(1)
+      .max(1 << 30)
+      .optional(),
     /** Prometheus metrics (prom-client); `false` turns them off (stats() still counts). */
     metrics: z.union([z.literal(false), MetricsOptionsSchema]).optional(),
   })
@@ -43,12 +53,21 @@ export const GeneratorOptionsSchema = z
 
 export type GeneratorOptions = z.input<typeof GeneratorOptionsSchema>;
 
-const TokenId = z.number().int().min(0).max(2 ** 31 - 1);
+const TokenId = z
+  .number()
+  .int()
+  .min(0)
+  .max(2 ** 31 - 1);
 
 export const GenerateOptionsSchema = z
   .object({
     /** Tokens to generate at most (Hugging Face's max_new_tokens). Default 16. */
-    maxNewTokens: z.number().int().min(1).max(1 << 20).default(16),
+    maxNewTokens: z
+      .number()
+      .int()
+      .min(1)
+      .max(1 << 20)
+      .default(16),
     /** 0 or unset: greedy (ties to the lowest id); > 0: sampling at this temperature. */
     temperature: z.number().finite().min(0).max(1000).default(0),
     /** Sampling only: keep the k most likely tokens (and ties with the k-th); 0 = off. */
@@ -56,7 +75,12 @@ export const GenerateOptionsSchema = z
     /** Sampling only: keep the smallest set of most likely tokens whose mass reaches topP; 1 = off. */
     topP: z.number().gt(0).max(1).default(1),
     /** Seed of this request's sampler (same seed, same samples); default: a fresh random seed. */
-    seed: z.number().int().min(0).max(2 ** 32 - 1).optional(),
+    seed: z
+      .number()
+      .int()
+      .min(0)
+      .max(2 ** 32 - 1)
+      .optional(),
     /** Token ids that end the generation (finishReason 'stop'); the stop token is the last of `tokens`. */
     stopTokens: z.array(TokenId).max(4096).optional(),
     /** Aborting ends the generation with finishReason 'aborted' and the tokens so far. */

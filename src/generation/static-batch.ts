@@ -80,7 +80,11 @@ export class StaticBatchServer {
     const batch = this.#queue.splice(0, this.#maxBatch);
     this.batches++;
     try {
-      const tokens = await generateStaticBatch(this.#session, this.#io, batch.map((b) => b.req));
+      const tokens = await generateStaticBatch(
+        this.#session,
+        this.#io,
+        batch.map((b) => b.req),
+      );
       batch.forEach((b, i) => b.resolve(tokens[i]!));
     } catch (e) {
       for (const b of batch) b.reject(e);

@@ -77,14 +77,24 @@ export const DecoderOptionsSchema = z
     intermediate: z.number().int().min(1).max(65536).optional(),
     vocabSize: z.number().int().min(2).max(1_000_000).optional(),
     /** Rows of the position table (the longest sequence, prompt plus generated tokens); at least 2. */
-    maxPositions: z.number().int().min(2).max(1 << 20).optional(),
+    maxPositions: z
+      .number()
+      .int()
+      .min(2)
+      .max(1 << 20)
+      .optional(),
     /** A position_ids input (Optimum's default); without it positions come from attention_mask. */
     positionIds: z.boolean().default(true),
     /** Optimum's merged-model use_cache_branch input. */
     useCacheBranch: z.boolean().default(false),
     /** Element type of past_key_values and present. */
     kvDtype: z.enum(['float32', 'float16']).default('float32'),
-    seed: z.number().int().min(0).max(2 ** 32 - 1).default(0),
+    seed: z
+      .number()
+      .int()
+      .min(0)
+      .max(2 ** 32 - 1)
+      .default(0),
     /** ai.onnx opset; 17 (LayerNormalization's first opset) to 21. */
     opset: z.number().int().min(17).max(21).default(17),
     layerNormEpsilon: z.number().positive().max(1).default(1e-5),
@@ -232,8 +242,7 @@ export function createDecoderModel(options: DecoderOptions = {}): ModelProto {
     x = b.scope(`transformer/h.${l}`, () => {
       const attnOut = b.scope('attn', () => {
         const h = layerNorm(x, `${p}.ln_1`);
-        const split = (name: string): string =>
-          b.op('Transpose', [b.op('Reshape', [dense(h, `${p}.attn.${name}`, H, H), splitShape])], { perm: [0, 2, 1, 3] });
+        const split = (name: string): string => b.op('Transpose', [b.op('Reshape', [dense(h, `${p}.attn.${name}`, H, H), splitShape])], { perm: [0, 2, 1, 3] });
         const q = split('q_proj');
         const cache = (fresh: string, pastName: string, presentName: string): string => {
           let pastIn = pastName;

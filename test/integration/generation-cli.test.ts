@@ -17,15 +17,40 @@ describe('tensorrt-node bench-generate', () => {
     const json = join(dir, 'gen.json');
     const r = spawnSync(
       process.execPath,
-      [bin, 'bench-generate', '--decoder', 'tiny', '--concurrency', '1,3', '--requests-per-client', '1', '--new-tokens', '2:5', '--threads', '1', '--quiet', '--json', json],
+      [
+        bin,
+        'bench-generate',
+        '--decoder',
+        'tiny',
+        '--concurrency',
+        '1,3',
+        '--requests-per-client',
+        '1',
+        '--new-tokens',
+        '2:5',
+        '--threads',
+        '1',
+        '--quiet',
+        '--json',
+        json,
+      ],
       { encoding: 'utf8' },
     );
     expect(r.stderr).toBe('');
     expect(r.status).toBe(0);
     expect(r.stdout).toMatch(/embedded decoder "tiny"/);
     for (const line of r.stdout.trimEnd().split('\n')) expect(line.length).toBeLessThanOrEqual(100);
-    const report = JSON.parse(readFileSync(json, 'utf8')) as { rows: { mode: string; concurrency: number; generatedTokens: number; tokensPerSecond: number }[] };
-    expect(report.rows.map((x) => `${x.concurrency}:${x.mode}`)).toEqual(['1:sequential', '1:static', '1:continuous', '3:sequential', '3:static', '3:continuous']);
+    const report = JSON.parse(readFileSync(json, 'utf8')) as {
+      rows: { mode: string; concurrency: number; generatedTokens: number; tokensPerSecond: number }[];
+    };
+    expect(report.rows.map((x) => `${x.concurrency}:${x.mode}`)).toEqual([
+      '1:sequential',
+      '1:static',
+      '1:continuous',
+      '3:sequential',
+      '3:static',
+      '3:continuous',
+    ]);
     // The same seeded requests in every mode: the same number of tokens.
     for (const c of [1, 3]) expect(new Set(report.rows.filter((x) => x.concurrency === c).map((x) => x.generatedTokens)).size).toBe(1);
     for (const x of report.rows) expect(x.tokensPerSecond).toBeGreaterThan(0);

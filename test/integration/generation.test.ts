@@ -26,7 +26,12 @@ async function reference(session: InferenceSession, prompt: readonly number[], n
       attention_mask: new Tensor('int64', new BigInt64Array(L).fill(1n), [1, L]),
     };
     for (const i of session.inputs) {
-      if (i.name === 'position_ids') feeds[i.name] = new Tensor('int64', BigInt64Array.from({ length: L }, (_, j) => BigInt(j)), [1, L]);
+      if (i.name === 'position_ids')
+        feeds[i.name] = new Tensor(
+          'int64',
+          BigInt64Array.from({ length: L }, (_, j) => BigInt(j)),
+          [1, L],
+        );
       if (i.name === 'use_cache_branch') feeds[i.name] = new Tensor('bool', [false], [1]);
       if (i.name.startsWith('past_key_values.')) feeds[i.name] = Tensor.zeros(i.dtype, [1, i.dims[1] as number, 0, i.dims[3] as number]);
     }
@@ -173,7 +178,7 @@ describe('Generator on the embedded decoder (ONNX Runtime)', () => {
     await gen.close();
   });
 
-  it('a sequence that runs past the position table fails alone, with ONNX Runtime\'s error; the rest go on', async () => {
+  it("a sequence that runs past the position table fails alone, with ONNX Runtime's error; the rest go on", async () => {
     const gen = new Generator(session, { maxBatchSize: 4 });
     const ps = prompts(3, 3, 10, 9);
     const ok = ps.map((p) => gen.generate(p, { maxNewTokens: 8 }));

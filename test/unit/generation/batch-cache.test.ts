@@ -31,12 +31,25 @@ describe('batch feeds and cache', () => {
   it('assembles rows from several caches right-aligned, trimming padding no row needs', () => {
     // Two caches of [rows, 1 head, width, 2]: values encode (cache, row, position, lane).
     const make = (id: number, rows: number, width: number): BatchCache => {
-      const t = () => new Tensor('float32', Float32Array.from({ length: rows * width * 2 }, (_, i) => id * 1000 + i), [rows, 1, width, 2]);
+      const t = () =>
+        new Tensor(
+          'float32',
+          Float32Array.from({ length: rows * width * 2 }, (_, i) => id * 1000 + i),
+          [rows, 1, width, 2],
+        );
       return { rows, width, tensors: [t(), t()] };
     };
     const a = make(1, 3, 4);
     const b = make(2, 1, 2);
-    const out = assembleCache(io, [{ cache: a, row: 2, len: 1 }, { cache: b, row: 0, len: 2 }, { cache: a, row: 0, len: 3 }], 3);
+    const out = assembleCache(
+      io,
+      [
+        { cache: a, row: 2, len: 1 },
+        { cache: b, row: 0, len: 2 },
+        { cache: a, row: 0, len: 3 },
+      ],
+      3,
+    );
     expect(out.rows).toBe(3);
     expect(out.width).toBe(3);
     expect(out.tensors[0]!.dims).toEqual([3, 1, 3, 2]);
@@ -55,7 +68,15 @@ describe('batch feeds and cache', () => {
     pool.release(dead);
     expect(pool.size).toBe(2);
     const src: BatchCache = { rows: 1, width: 2, tensors: [0, 1].map(() => new Tensor('float32', Float32Array.of(1, 2, 3, 4), [1, 1, 2, 2])) };
-    const out = assembleCache(io, [{ cache: src, row: 0, len: 2 }, { cache: src, row: 0, len: 1 }], 3, pool);
+    const out = assembleCache(
+      io,
+      [
+        { cache: src, row: 0, len: 2 },
+        { cache: src, row: 0, len: 1 },
+      ],
+      3,
+      pool,
+    );
     expect(pool.size).toBe(0);
     expect(out.tensors[0]!.data.buffer).toBe(dead.tensors[0]!.data.buffer);
     expect(Array.from(out.tensors[1]!.data as Float32Array)).toEqual([0, 0, 1, 2, 3, 4, 0, 0, 0, 0, 3, 4]);

@@ -5,10 +5,30 @@ import { detectDecoder } from '../../../src/generation/decoder-io.js';
 import type { InferenceSession, TensorInfo } from '../../../src/session.js';
 
 function session(inputs: readonly TensorInfo[], outputs: readonly TensorInfo[]): InferenceSession {
-  return { backend: 'onnxruntime', inputs, outputs, disposed: false, run: async () => ({}), dispose: async () => undefined, [Symbol.asyncDispose]: async () => undefined };
+  return {
+    backend: 'onnxruntime',
+    inputs,
+    outputs,
+    disposed: false,
+    run: async () => ({}),
+    dispose: async () => undefined,
+    [Symbol.asyncDispose]: async () => undefined,
+  };
 }
 
-function optimum(layers: number, o: { kvDtype?: 'float32' | 'float16'; positions?: boolean; cacheBranch?: boolean; ids?: 'int64' | 'int32'; past?: string; present?: string; time?: string | number; heads?: number | string } = {}): InferenceSession {
+function optimum(
+  layers: number,
+  o: {
+    kvDtype?: 'float32' | 'float16';
+    positions?: boolean;
+    cacheBranch?: boolean;
+    ids?: 'int64' | 'int32';
+    past?: string;
+    present?: string;
+    time?: string | number;
+    heads?: number | string;
+  } = {},
+): InferenceSession {
   const kv = o.kvDtype ?? 'float32';
   const idType = o.ids ?? 'int64';
   const time = o.time ?? 'past_sequence_length';
@@ -31,7 +51,13 @@ function optimum(layers: number, o: { kvDtype?: 'float32' | 'float16'; positions
 describe('detectDecoder', () => {
   it("reads Optimum's GPT-2 export", () => {
     const io = detectDecoder(optimum(12));
-    expect(io).toMatchObject({ layers: 12, vocabSize: 50257, inputIds: { name: 'input_ids', dtype: 'int64' }, positionIds: { name: 'position_ids' }, useCacheBranch: undefined });
+    expect(io).toMatchObject({
+      layers: 12,
+      vocabSize: 50257,
+      inputIds: { name: 'input_ids', dtype: 'int64' },
+      positionIds: { name: 'position_ids' },
+      useCacheBranch: undefined,
+    });
     expect(io.kv).toHaveLength(24);
     expect(io.kv[0]).toMatchObject({ layer: 0, kind: 'key', past: 'past_key_values.0.key', present: 'present.0.key', timeAxis: 2, outer: 12, inner: 64 });
     expect(io.kv[23]).toMatchObject({ layer: 11, kind: 'value' });
@@ -51,26 +77,45 @@ describe('detectDecoder', () => {
 
   it('names what is missing when the model is not a decoder', () => {
     const encoder = session(
-      [{ name: 'input_ids', dtype: 'int64', dims: ['batch', 'sequence'] }, { name: 'attention_mask', dtype: 'int64', dims: ['batch', 'sequence'] }],
-      [{ name: 'last_hidden_state', dtype: 'float32', dims: ['batch', 'sequence', 64] }, { name: 'logits', dtype: 'float32', dims: ['batch', 4] }],
+      [
+        { name: 'input_ids', dtype: 'int64', dims: ['batch', 'sequence'] },
+        { name: 'attention_mask', dtype: 'int64', dims: ['batch', 'sequence'] },
+      ],
+      [
+        { name: 'last_hidden_state', dtype: 'float32', dims: ['batch', 'sequence', 64] },
+        { name: 'logits', dtype: 'float32', dims: ['batch', 4] },
+      ],
     );
     expect(() => detectDecoder(encoder)).toThrow(
-      expect.objectContaining({ code: 'ERR_ONNX', message: expect.stringMatching(/not a decoder.*no past_key_values\.\{i\}\.key \/ \.value inputs; no present.*text-generation-with-past/) }),
+      expect.objectContaining({
+        code: 'ERR_ONNX',
+        message: expect.stringMatching(/not a decoder.*no past_key_values\.\{i\}\.key \/ \.value inputs; no present.*text-generation-with-past/),
+      }),
     );
     const noIds = session([{ name: 'x', dtype: 'float32', dims: [1] }], [{ name: 'y', dtype: 'float32', dims: [1] }]);
     expect(() => detectDecoder(noIds)).toThrow(/no input "input_ids"; no input "attention_mask".*no output "logits"/);
     const half = optimum(2);
-    const broken = session(half.inputs.filter((i) => i.name !== 'past_key_values.1.value'), half.outputs.filter((o) => o.name !== 'present.0.key'));
+    const broken = session(
+      half.inputs.filter((i) => i.name !== 'past_key_values.1.value'),
+      half.outputs.filter((o) => o.name !== 'present.0.key'),
+    );
     expect(() => detectDecoder(broken)).toThrow(/no output "present.0.key"; no input "past_key_values.1.value"/);
   });
 
   it('refuses what it cannot feed, saying why', () => {
     const extra = optimum(1);
-    expect(() => detectDecoder(session([...extra.inputs, { name: 'token_type_ids', dtype: 'int64', dims: ['batch_size', 'sequence_length'] }], extra.outputs))).toThrow(
-      /does not know how to feed: "token_type_ids"/,
-    );
+    expect(() =>
+      detectDecoder(session([...extra.inputs, { name: 'token_type_ids', dtype: 'int64', dims: ['batch_size', 'sequence_length'] }], extra.outputs)),
+    ).toThrow(/does not know how to feed: "token_type_ids"/);
     expect(() => detectDecoder(optimum(1, { heads: 'num_heads', time: 'past_sequence_length' }))).toThrow(/dim 1 is "num_heads".*fixed numbers/);
     const s = optimum(1);
-    expect(() => detectDecoder(session(s.inputs.map((i) => (i.name === 'input_ids' ? { ...i, dtype: 'float32' as const } : i)), s.outputs))).toThrow(/input_ids must be int64 or int32, got float32/);
+    expect(() =>
+      detectDecoder(
+        session(
+          s.inputs.map((i) => (i.name === 'input_ids' ? { ...i, dtype: 'float32' as const } : i)),
+          s.outputs,
+        ),
+      ),
+    ).toThrow(/input_ids must be int64 or int32, got float32/);
   });
 });

@@ -5,8 +5,7 @@ import { Generator } from '../../../src/generation/index.js';
 import { Random } from '../../../src/random.js';
 import { FakeDecoderSession, fakeGenerate } from './fake-decoder.js';
 
-const prompt = (rng: Random, min: number, max: number, vocab = 101): number[] =>
-  Array.from({ length: rng.nextInt(min, max + 1) }, () => rng.nextInt(0, vocab));
+const prompt = (rng: Random, min: number, max: number, vocab = 101): number[] => Array.from({ length: rng.nextInt(min, max + 1) }, () => rng.nextInt(0, vocab));
 
 describe('Generator on a test-double decoder', () => {
   it('gives each sequence what it gives alone, with rows joining and leaving', async () => {
@@ -41,7 +40,10 @@ describe('Generator on a test-double decoder', () => {
       else expect(cur).toBe(1);
       expect(rows).toBeLessThanOrEqual(8);
     }
-    await expect(gen.generate(new Array(25).fill(1))).rejects.toMatchObject({ code: 'ERR_INVALID_ARG', message: expect.stringMatching(/25 tokens, more than maxBatchTokens 24/) });
+    await expect(gen.generate(new Array(25).fill(1))).rejects.toMatchObject({
+      code: 'ERR_INVALID_ARG',
+      message: expect.stringMatching(/25 tokens, more than maxBatchTokens 24/),
+    });
     await gen.close();
   });
 

@@ -39,7 +39,13 @@ describe('token choice', () => {
 
   it('samples only what top-k and top-p keep, at the reference probabilities', () => {
     const rng = new Random(9);
-    for (const [t, k, p] of [[1, 0, 1], [0.7, 10, 1], [1.3, 0, 0.8], [1, 25, 0.6], [2, 3, 0.99]] as const) {
+    for (const [t, k, p] of [
+      [1, 0, 1],
+      [0.7, 10, 1],
+      [1.3, 0, 0.8],
+      [1, 25, 0.6],
+      [2, 3, 0.99],
+    ] as const) {
       const logits = new Float32Array(200);
       for (let i = 0; i < 200; i++) logits[i] = rng.nextNormal() * 2;
       logits[17] = logits[18]!; // a tie
