@@ -3,18 +3,21 @@
  * (Hugging Face Optimum's convention, detected by decoder-io.ts), with continuous
  * (iteration-level) batching as vLLM, TGI and TensorRT-LLM do it.
  *
- * One model step runs at a time and holds the running batch:
- *   - a prefill step runs new prompts (left-padded to the longest of them, past of length 0)
- *     when some wait and fit: free rows (maxBatchSize), the per-step token budget
- *     (maxBatchTokens, padding counted) and the KV budget (maxKvTokens); their caches then join
- *     the running batch;
+ * One model step runs at a time:
+ *   - a prefill round takes waiting requests in FIFO order while free rows (maxBatchSize), the
+ *     KV budget (maxKvTokens) and one step's worth of prompt tokens (maxBatchTokens) allow, and
+ *     prefills them (left-padded, past of length 0) in one step, or in a few steps of similar
+ *     lengths when the session's measured step costs say the padding saved pays for the extra
+ *     steps (prefill-plan.ts); no step holds more than maxBatchTokens positions, padding
+ *     counted. Their caches then join the running batch;
  *   - otherwise a decode step feeds every running sequence its last token over the batch's
  *     cache and appends one token to each.
- * Prefill goes first (vLLM's default), but prefill and decode steps alternate while both have
- * work, so a steady stream of arrivals cannot stall the running sequences: a waiting request
- * starts within two steps and a running one advances at least every other step. Sequences
- * leave as soon as they finish (length, stop token, abort); their rows are cut from the cache
- * before the next step and the padding of the longest one that left is trimmed.
+ * Prefill goes first (vLLM's default), but a new round never follows a prefill while sequences
+ * are running, so a steady stream of arrivals cannot stall them: a running sequence advances at
+ * least every other round. Sequences leave as soon as they finish (length, stop token, abort);
+ * their rows are cut from the cache before the next step and the padding of the longest one
+ * that left is trimmed. A step that fails is retried row by row, so only the rows that fail
+ * alone end with the error.
  *
  * Each sequence's positions are its own: left padding is masked out and position ids count its
  * real tokens, so greedy decoding in any batch gives what decoding it alone gives (up to float
