@@ -171,12 +171,10 @@ function put(a: BigInt64Array | Int32Array, i: number, value: number): void {
   else a[i] = value;
 }
 
-const TRUE1 = new Uint8Array([1]);
-const FALSE1 = new Uint8Array([0]);
-
 function cacheBranch(io: DecoderIO, feeds: Record<string, Tensor>, on: boolean): void {
   const u = io.useCacheBranch;
-  if (u) feeds[u.name] = new Tensor('bool', on ? TRUE1 : FALSE1, u.dims);
+  // A fresh array each step: a session running in a worker may take its inputs' buffers.
+  if (u) feeds[u.name] = new Tensor('bool', Uint8Array.of(on ? 1 : 0), u.dims);
 }
 
 /**

@@ -50,6 +50,8 @@ export interface DecoderIO {
   readonly maxTotalLength: number | undefined;
   /** The most rows the session accepts in a run, when it says (TensorRT profiles). */
   readonly maxBatch: number | undefined;
+  /** The most new positions one run takes (the longest prompt), when it says (TensorRT profiles). */
+  readonly maxSequenceLength: number | undefined;
 }
 
 const PAST = /^(?:past_key_values|past)\.(\d+)\.(key|value)$/;
@@ -239,5 +241,6 @@ export function detectDecoder(session: InferenceSession): DecoderIO {
     kvBytesPerToken: bytes,
     maxTotalLength: maxOfProfiles(maskInfo, 1),
     maxBatch: maxOfProfiles(inputs.get('input_ids'), 0),
+    maxSequenceLength: maxOfProfiles(inputs.get('input_ids'), 1),
   });
 }

@@ -359,6 +359,10 @@ export class Generator implements AsyncDisposable {
           `promptIds has ${n} tokens, more than maxBatchTokens ${this.#maxTokens} (the most positions one prefill step holds); shorten the prompt or raise options.maxBatchTokens`,
         );
       }
+      const maxSeq = this.#io.maxSequenceLength;
+      if (maxSeq !== undefined && n > maxSeq) {
+        throw new InvalidArgumentError(`promptIds has ${n} tokens, more than the session's profiles allow in one run (input_ids length at most ${maxSeq})`);
+      }
       const reserve = n + o.maxNewTokens - 1;
       if (reserve > this.#maxKv) {
         throw new InvalidArgumentError(

@@ -102,6 +102,27 @@ describe('detectDecoder', () => {
     expect(() => detectDecoder(broken)).toThrow(/no output "present.0.key"; no input "past_key_values.1.value"/);
   });
 
+  it('reads the limits of TensorRT profiles (dims -1, ranges per profile)', () => {
+    const s = optimum(1, { time: -1 });
+    const profiled = (name: string, min: number[], max: number[]) => ({ profiles: [{ min, opt: max, max }] as const, name });
+    const withProfiles = session(
+      s.inputs.map((i) => {
+        const dims = i.dims.map((d) => (typeof d === 'string' ? -1 : d));
+        if (i.name === 'input_ids') return { ...i, dims, ...profiled(i.name, [1, 1], [8, 128]) };
+        if (i.name === 'attention_mask') return { ...i, dims, ...profiled(i.name, [1, 1], [8, 1024]) };
+        return { ...i, dims };
+      }),
+      s.outputs.map((o) => ({ ...o, dims: o.dims.map((d) => (typeof d === 'string' ? -1 : d)) })),
+    );
+    expect(detectDecoder(withProfiles)).toMatchObject({
+      maxBatch: 8,
+      maxSequenceLength: 128,
+      maxTotalLength: 1024,
+      vocabSize: 50257,
+      kv: [{ timeAxis: 2 }, { timeAxis: 2 }],
+    });
+  });
+
   it('refuses what it cannot feed, saying why', () => {
     const extra = optimum(1);
     expect(() =>
