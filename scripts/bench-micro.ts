@@ -29,7 +29,7 @@ import { cpus } from 'node:os';
 import { parseArgs } from 'node:util';
 import { Bench } from 'tinybench';
 import { Tensor } from '../src/tensor.js';
-import { validateFeeds } from '../src/backends/common.js';
+import { validateFeeds } from '../src/backends/feeds.js';
 import { concatPadded, sliceBox } from '../src/batching/tensor-ops.js';
 import { generateInputs } from '../src/accuracy/inputs.js';
 import { Random } from '../src/random.js';

@@ -27,6 +27,7 @@ export type ErrorCode =
   | 'ERR_ONNXRUNTIME'
   | 'ERR_ADDON_LOAD'
   | 'ERR_IO'
+  | 'ERR_WORKER'
   | 'ERR_INTERNAL';
 
 export interface ErrorDetails {
@@ -118,16 +119,22 @@ export class BusyError extends TensorRTNodeError {
 }
 
 /**
- * A CUDA runtime call failed. `cudaError` is the CUDA error's name (e.g.
- * `cudaErrorNoDevice`); `sticky` is true for errors that leave the CUDA context unusable.
- * Out-of-memory has the code `ERR_CUDA_OOM`.
+ * A CUDA call failed. `cudaError` is the CUDA error's name (e.g. `cudaErrorNoDevice`);
+ * `sticky` is true for errors that leave the CUDA context unusable. Out-of-memory is the
+ * subclass CudaOutOfMemoryError (code `ERR_CUDA_OOM`), so `instanceof CudaError` holds for both.
  */
 export class CudaError extends TensorRTNodeError {
   declare readonly cudaError: string | undefined;
   declare readonly sticky: boolean | undefined;
-  constructor(message: string, details?: ErrorDetails & { cudaError?: string; sticky?: boolean; oom?: boolean }) {
-    const { oom, ...rest } = details ?? {};
-    super(oom ? 'ERR_CUDA_OOM' : 'ERR_CUDA', message, rest);
+  constructor(message: string, details?: ErrorDetails & { cudaError?: string; sticky?: boolean }, code: 'ERR_CUDA' | 'ERR_CUDA_OOM' = 'ERR_CUDA') {
+    super(code, message, details);
+  }
+}
+
+/** A CUDA allocation failed: the device (or its memory pool) is out of memory. */
+export class CudaOutOfMemoryError extends CudaError {
+  constructor(message: string, details?: ErrorDetails & { cudaError?: string; sticky?: boolean }) {
+    super(message, details, 'ERR_CUDA_OOM');
   }
 }
 
@@ -187,6 +194,16 @@ export class FileError extends TensorRTNodeError {
   }
 }
 
+/**
+ * A worker thread (e.g. of the ONNX Runtime worker pool) failed or exited while it held runs;
+ * `exitCode` is the thread's exit code when it exited.
+ */
+export class WorkerError extends TensorRTNodeError {
+  constructor(message: string, details?: ErrorDetails) {
+    super('ERR_WORKER', message, details);
+  }
+}
+
 /** A bug or an unexpected failure inside the library (never the caller's fault). */
 export class InternalError extends TensorRTNodeError {
   constructor(message: string, details?: ErrorDetails) {
@@ -194,40 +211,54 @@ export class InternalError extends TensorRTNodeError {
   }
 }
 
-/** Builds the error class that owns `code`; used for errors created in native code. */
+/** The constructor of the error class of one code. */
+export type ErrorClass = new (message: string, details?: ErrorDetails) => TensorRTNodeError;
+
+/**
+ * Every error code and its class: the one place a code meets its class. Native code and
+ * errorFromCode() build errors through it, so an error has the same class whichever layer
+ * raised it. A code in ErrorCode without a class here fails typechecking.
+ */
+export const ERROR_CLASSES: Readonly<Record<ErrorCode, ErrorClass>> = Object.freeze({
+  ERR_INVALID_ARG: InvalidArgumentError,
+  ERR_SHAPE: ShapeError,
+  ERR_DTYPE: DTypeError,
+  ERR_PROFILE_RANGE: ProfileRangeError,
+  ERR_QUEUE_FULL: QueueFullError,
+  ERR_TIMEOUT: TimeoutError,
+  ERR_ABORTED: AbortError,
+  ERR_DISPOSED: DisposedError,
+  ERR_SHUTTING_DOWN: ShuttingDownError,
+  ERR_BUSY: BusyError,
+  ERR_CUDA: CudaError,
+  ERR_CUDA_OOM: CudaOutOfMemoryError,
+  ERR_TENSORRT: TensorRTError,
+  ERR_TENSORRT_NOT_FOUND: TensorRTNotFoundError,
+  ERR_TENSORRT_VERSION: TensorRTVersionError,
+  ERR_ONNX_PARSE: OnnxParseError,
+  ERR_ONNX: OnnxError,
+  ERR_ONNXRUNTIME: OnnxRuntimeError,
+  ERR_ADDON_LOAD: AddonLoadError,
+  ERR_IO: FileError,
+  ERR_WORKER: WorkerError,
+  ERR_INTERNAL: InternalError,
+});
+
+/** Every error code, in the table's order. */
+export const ERROR_CODES = Object.freeze(Object.keys(ERROR_CLASSES) as ErrorCode[]);
+
+export function isErrorCode(value: unknown): value is ErrorCode {
+  return typeof value === 'string' && Object.prototype.hasOwnProperty.call(ERROR_CLASSES, value);
+}
+
+/**
+ * An error of the class that owns `code` (errors created in native code, and errors re-raised
+ * with more context). A code the table does not know is a bug somewhere: it becomes an
+ * InternalError that keeps the code as `unknownCode`.
+ */
 export function errorFromCode(code: string, message: string, details: ErrorDetails = {}): TensorRTNodeError {
-  switch (code) {
-    case 'ERR_CUDA':
-      return new CudaError(message, details);
-    case 'ERR_CUDA_OOM':
-      return new CudaError(message, { ...details, oom: true });
-    case 'ERR_INVALID_ARG':
-      return new InvalidArgumentError(message, details);
-    case 'ERR_SHAPE':
-      return new ShapeError(message, details);
-    case 'ERR_DTYPE':
-      return new DTypeError(message, details);
-    case 'ERR_PROFILE_RANGE':
-      return new ProfileRangeError(message, details);
-    case 'ERR_DISPOSED':
-      return new DisposedError(message, details);
-    case 'ERR_ABORTED':
-      return new AbortError(message, details);
-    case 'ERR_TENSORRT':
-      return new TensorRTError(message, details);
-    case 'ERR_TENSORRT_NOT_FOUND':
-      return new TensorRTNotFoundError(message, details);
-    case 'ERR_TENSORRT_VERSION':
-      return new TensorRTVersionError(message, details);
-    case 'ERR_ONNX_PARSE':
-      return new OnnxParseError(message, details);
-    case 'ERR_IO':
-      return new FileError(message, details);
-    case 'ERR_INTERNAL':
-      return new InternalError(message, details);
-    default:
-      return new TensorRTNodeError(code as ErrorCode, message, details);
-  }
+  if (isErrorCode(code)) return new ERROR_CLASSES[code](message, details);
+  return new InternalError(`${message} (unknown error code ${JSON.stringify(code)})`, { ...details, unknownCode: code });
 }
 
 /** The error to reject with when `signal` has fired. */

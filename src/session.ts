@@ -1,11 +1,16 @@
 /**
- * The InferenceSession contract that both backends implement; the batcher, the accuracy
- * harness and the benchmarks take any session.
+ * The InferenceSession contract that both backends implement (the batcher, the accuracy
+ * harness and the benchmarks take any session), its option types, and createSession().
  */
 import { InvalidArgumentError, describe } from './errors.js';
-import type { Tensor, DataType } from './tensor.js';
+import type { Tensor, DataType, TensorLike } from './tensor.js';
+import type { OrtSessionOptions, OnnxRuntimeSession } from './backends/onnxruntime.js';
+import type { TensorRTSessionOptions, TensorRTSession } from './backends/tensorrt.js';
 
 export type BackendName = 'onnxruntime' | 'tensorrt';
+
+/** What createSession() can be asked for: a backend, or 'auto' (TensorRT where it loads, else ONNX Runtime). */
+export type BackendChoice = BackendName | 'auto';
 
 /** A dim: a fixed size, a symbolic name (e.g. "batch"), or -1 when unknown and unnamed. */
 export type Dim = number | string;
@@ -17,12 +22,26 @@ export interface ProfileRange {
   readonly max: readonly number[];
 }
 
+/**
+ * A bound on one dim of an input that the model's metadata or the backend knows, with the
+ * reason, which error messages repeat: e.g. `{ axis: 1, max: 512, reason: "the model's
+ * position embedding has 512 rows" }`, or `{ axis: 1, min: 1, reason: "..." }`. Inclusive.
+ */
+export interface DimLimit {
+  readonly axis: number;
+  readonly min?: number;
+  readonly max?: number;
+  readonly reason: string;
+}
+
 export interface TensorInfo {
   readonly name: string;
   readonly dtype: DataType;
   readonly dims: readonly Dim[];
   /** TensorRT only: per optimization profile, the allowed dims of this input. */
   readonly profiles?: readonly ProfileRange[];
+  /** Inputs: limits on dims beyond what `dims` says; run() refuses feeds outside them (ERR_SHAPE). */
+  readonly limits?: readonly DimLimit[];
 }
 
 export interface RunOptions {
@@ -32,11 +51,35 @@ export interface RunOptions {
   outputs?: readonly string[];
 }
 
+/** Feeds of our Tensors, by input name: what the harness generates and returns. */
 export type Feeds = Readonly<Record<string, Tensor>>;
+
+/**
+ * What run() takes: by input name, our Tensors or tensors of other libraries in
+ * onnxruntime-node's shape (onnxruntime-node's and transformers.js's Tensor, `{ type, data, dims }`),
+ * which are wrapped without copying.
+ */
+export type FeedsLike = Readonly<Record<string, Tensor | TensorLike>>;
+
+/** Outputs by name; always our Tensors. */
 export type Outputs = Record<string, Tensor>;
+
+/** Which backend createSession() chose and why. */
+export interface BackendSelection {
+  /** What was asked for. */
+  readonly requested: BackendChoice;
+  /** Why this backend, in words (e.g. "TensorRT is not available: ..."). */
+  readonly reason: string;
+  /** With 'auto', when ONNX Runtime was chosen because TensorRT failed: TensorRT's error. */
+  readonly tensorrtError?: { readonly code: string; readonly message: string };
+  /** TensorRT sessions opened from an ONNX model: where the engine came from. */
+  readonly engine?: { readonly fromCache: boolean; readonly cachePath: string | null };
+}
 
 export interface InferenceSession extends AsyncDisposable {
   readonly backend: BackendName;
+  /** Set by createSession(): what was asked for and why this backend runs it. */
+  readonly selection?: BackendSelection;
   readonly inputs: readonly TensorInfo[];
   readonly outputs: readonly TensorInfo[];
   /** True once dispose() has been called. */
@@ -46,34 +89,49 @@ export interface InferenceSession extends AsyncDisposable {
    * when runs execute one at a time. The DynamicBatcher keeps this many batches in flight.
    */
   readonly contexts?: number;
-  run(feeds: Feeds, options?: RunOptions): Promise<Outputs>;
+  run(feeds: FeedsLike, options?: RunOptions): Promise<Outputs>;
   /** Idempotent; waits for runs in flight, then frees the session's resources. */
   dispose(): Promise<void>;
 }
 
-export interface CreateSessionOptions {
-  backend: BackendName;
-  [option: string]: unknown;
-}
+/** createSession() with ONNX Runtime's CPU provider: an ONNX file path or its bytes. */
+export type OnnxRuntimeCreateOptions = Omit<OrtSessionOptions, 'backend'> & { backend: 'onnxruntime' };
 
 /**
- * Opens `model` with the named backend. For `onnxruntime`, `model` is an ONNX file path or
- * its bytes; for `tensorrt`, a serialized plan or its path (see the TensorRT backend).
+ * createSession() with TensorRT: a plan (path or bytes) is deserialized; an ONNX model (path
+ * or bytes) is first built into an engine through the engine cache (buildEngine with
+ * `options.build`, whose `cache` defaults to true: the default cache folder; dynamic dims
+ * that `build.dims` leaves out range 1..64 when leading, else 1..512, unless `build.profiles`).
  */
+export type TensorRTCreateOptions = Omit<TensorRTSessionOptions, 'backend'> & { backend: 'tensorrt' };
+
+/**
+ * createSession() with 'auto': TensorRT where its libraries and the addon load and a GPU is
+ * present, else ONNX Runtime; also ONNX Runtime when TensorRT cannot take the model (a dtype
+ * it lacks, a parser or build failure). Each backend's options go under its name.
+ */
+export interface AutoCreateOptions {
+  backend: 'auto';
+  onnxruntime?: Omit<OrtSessionOptions, 'backend'>;
+  tensorrt?: Omit<TensorRTSessionOptions, 'backend'>;
+}
+
+/** createSession()'s options: one shape per backend, told apart by `backend`. */
+export type CreateSessionOptions = OnnxRuntimeCreateOptions | TensorRTCreateOptions | AutoCreateOptions;
+
+/**
+ * Opens `model` (a file path or its bytes) with the backend `options.backend` names:
+ * 'onnxruntime' (an ONNX model), 'tensorrt' (a TensorRT plan, or an ONNX model built into
+ * one through the engine cache) or 'auto'. `session.selection` says what was chosen and why.
+ */
+export function createSession(model: string | Uint8Array, options: OnnxRuntimeCreateOptions): Promise<OnnxRuntimeSession>;
+export function createSession(model: string | Uint8Array, options: TensorRTCreateOptions): Promise<TensorRTSession>;
+export function createSession(model: string | Uint8Array, options: CreateSessionOptions): Promise<InferenceSession>;
 export async function createSession(model: string | Uint8Array, options: CreateSessionOptions): Promise<InferenceSession> {
   const backend = (options as { backend?: unknown } | undefined)?.backend;
-  switch (backend) {
-    case 'onnxruntime': {
-      const { OnnxRuntimeSession } = await import('./backends/onnxruntime.js');
-      return OnnxRuntimeSession.create(model, options as never);
-    }
-    case 'tensorrt': {
-      const { createTensorRTSession } = await import('./backends/tensorrt.js');
-      return createTensorRTSession(model, options as never);
-    }
-    default:
-      throw new InvalidArgumentError(
-        `options.backend must be 'onnxruntime' or 'tensorrt', got ${describe(backend)}`,
-      );
+  if (backend !== 'onnxruntime' && backend !== 'tensorrt' && backend !== 'auto') {
+    throw new InvalidArgumentError(`options.backend must be 'onnxruntime', 'tensorrt' or 'auto', got ${describe(backend)}`);
   }
+  const { openSession } = await import('./backends/open.js');
+  return openSession(model, options);
 }

@@ -2,26 +2,61 @@
  * Tensor: an element type, a flat typed array and dims, checked against each other on
  * construction. The constructor follows onnxruntime-node's `new Tensor(type, data, dims)`.
  */
-import { DTypeError, InvalidArgumentError, ShapeError, describe } from './errors.js';
+import { DTypeError, InvalidArgumentError, ShapeError, TensorRTNodeError, describe, errorFromCode } from './errors.js';
 
-export type DataType = 'float32' | 'float16' | 'bfloat16' | 'int8' | 'uint8' | 'int32' | 'int64' | 'bool';
+/**
+ * The element types a Tensor holds: every type onnxruntime-node runs except strings and the
+ * sub-byte ints. TensorRT takes a subset (see `DataTypeInfo.tensorrt`); ONNX Runtime's CPU
+ * provider takes all but bfloat16.
+ */
+export type DataType =
+  | 'float32'
+  | 'float16'
+  | 'bfloat16'
+  | 'float64'
+  | 'int8'
+  | 'uint8'
+  | 'int16'
+  | 'uint16'
+  | 'int32'
+  | 'uint32'
+  | 'int64'
+  | 'uint64'
+  | 'bool';
 
 export interface DataTypeMap {
   float32: Float32Array;
   float16: Uint16Array;
   bfloat16: Uint16Array;
+  float64: Float64Array;
   int8: Int8Array;
   uint8: Uint8Array;
+  int16: Int16Array;
+  uint16: Uint16Array;
   int32: Int32Array;
+  uint32: Uint32Array;
   int64: BigInt64Array;
+  uint64: BigUint64Array;
   bool: Uint8Array;
 }
 
 export type TypedArrayFor<T extends DataType> = DataTypeMap[T];
 export type TensorData = DataTypeMap[DataType];
 
-type TypedArrayCtor = Float32ArrayConstructor | Uint16ArrayConstructor | Int8ArrayConstructor |
-  Uint8ArrayConstructor | Int32ArrayConstructor | BigInt64ArrayConstructor;
+type TypedArrayCtor =
+  | Float32ArrayConstructor
+  | Float64ArrayConstructor
+  | Uint16ArrayConstructor
+  | Int16ArrayConstructor
+  | Int8ArrayConstructor
+  | Uint8ArrayConstructor
+  | Int32ArrayConstructor
+  | Uint32ArrayConstructor
+  | BigInt64ArrayConstructor
+  | BigUint64ArrayConstructor;
+
+/** How the elements read as numbers: floats, signed or unsigned integers, or 0/1. */
+export type DataTypeKind = 'float' | 'int' | 'uint' | 'bool';
 
 export interface DataTypeInfo {
   /** The typed array class that holds the elements. */
@@ -31,20 +66,62 @@ export interface DataTypeInfo {
   readonly onnx: number;
   /** Element storage, for messages: float16 and bfloat16 are raw bits in a Uint16Array. */
   readonly storage: string;
+  readonly kind: DataTypeKind;
+  /** Elements are bigints (int64, uint64). */
+  readonly bigint: boolean;
+  /** Smallest and largest value of an integer type (as numbers; 64-bit ones are rounded). */
+  readonly min: number;
+  readonly max: number;
+  /** TensorRT engines exchange this type with JavaScript. */
+  readonly tensorrt: boolean;
+  /** ONNX Runtime's CPU provider (onnxruntime-node) takes this type. */
+  readonly onnxruntime: boolean;
 }
 
-export const DATA_TYPES: Readonly<Record<DataType, DataTypeInfo>> = Object.freeze({
-  float32: { array: Float32Array, bytesPerElement: 4, onnx: 1, storage: 'Float32Array' },
-  float16: { array: Uint16Array, bytesPerElement: 2, onnx: 10, storage: 'Uint16Array (IEEE half bits)' },
-  bfloat16: { array: Uint16Array, bytesPerElement: 2, onnx: 16, storage: 'Uint16Array (bfloat16 bits)' },
-  int8: { array: Int8Array, bytesPerElement: 1, onnx: 3, storage: 'Int8Array' },
-  uint8: { array: Uint8Array, bytesPerElement: 1, onnx: 2, storage: 'Uint8Array' },
-  int32: { array: Int32Array, bytesPerElement: 4, onnx: 6, storage: 'Int32Array' },
-  int64: { array: BigInt64Array, bytesPerElement: 8, onnx: 7, storage: 'BigInt64Array' },
-  bool: { array: Uint8Array, bytesPerElement: 1, onnx: 9, storage: 'Uint8Array (0 or 1)' },
-});
+const FLOAT = { kind: 'float', bigint: false, min: -Infinity, max: Infinity } as const;
+const int = (bits: number, signed: boolean) =>
+  ({
+    kind: signed ? 'int' : 'uint',
+    bigint: bits === 64,
+    min: signed ? -(2 ** (bits - 1)) : 0,
+    max: signed ? 2 ** (bits - 1) - 1 : 2 ** bits - 1,
+  }) as const;
+
+/** The dtype table: storage, ONNX number, value kind and which backends take each type. */
+export const DATA_TYPES: Readonly<Record<DataType, DataTypeInfo>> = freezeRows({
+  float32: { array: Float32Array, bytesPerElement: 4, onnx: 1, storage: 'Float32Array', ...FLOAT, tensorrt: true, onnxruntime: true },
+  float16: { array: Uint16Array, bytesPerElement: 2, onnx: 10, storage: 'Uint16Array (IEEE half bits)', ...FLOAT, tensorrt: true, onnxruntime: true },
+  bfloat16: { array: Uint16Array, bytesPerElement: 2, onnx: 16, storage: 'Uint16Array (bfloat16 bits)', ...FLOAT, tensorrt: true, onnxruntime: false },
+  float64: { array: Float64Array, bytesPerElement: 8, onnx: 11, storage: 'Float64Array', ...FLOAT, tensorrt: false, onnxruntime: true },
+  int8: { array: Int8Array, bytesPerElement: 1, onnx: 3, storage: 'Int8Array', ...int(8, true), tensorrt: true, onnxruntime: true },
+  uint8: { array: Uint8Array, bytesPerElement: 1, onnx: 2, storage: 'Uint8Array', ...int(8, false), tensorrt: true, onnxruntime: true },
+  int16: { array: Int16Array, bytesPerElement: 2, onnx: 5, storage: 'Int16Array', ...int(16, true), tensorrt: false, onnxruntime: true },
+  uint16: { array: Uint16Array, bytesPerElement: 2, onnx: 4, storage: 'Uint16Array', ...int(16, false), tensorrt: false, onnxruntime: true },
+  int32: { array: Int32Array, bytesPerElement: 4, onnx: 6, storage: 'Int32Array', ...int(32, true), tensorrt: true, onnxruntime: true },
+  uint32: { array: Uint32Array, bytesPerElement: 4, onnx: 12, storage: 'Uint32Array', ...int(32, false), tensorrt: false, onnxruntime: true },
+  int64: { array: BigInt64Array, bytesPerElement: 8, onnx: 7, storage: 'BigInt64Array', ...int(64, true), tensorrt: true, onnxruntime: true },
+  uint64: { array: BigUint64Array, bytesPerElement: 8, onnx: 13, storage: 'BigUint64Array', ...int(64, false), tensorrt: false, onnxruntime: true },
+  bool: { array: Uint8Array, bytesPerElement: 1, onnx: 9, storage: 'Uint8Array (0 or 1)', kind: 'bool', bigint: false, min: 0, max: 1, tensorrt: true, onnxruntime: true },
+} satisfies Record<DataType, DataTypeInfo>);
+
+function freezeRows<T extends Record<string, object>>(table: T): Readonly<T> {
+  for (const row of Object.values(table)) Object.freeze(row);
+  return Object.freeze(table);
+}
 
 export const DATA_TYPE_NAMES = Object.freeze(Object.keys(DATA_TYPES) as DataType[]);
+
+/** The dtypes TensorRT engines exchange with JavaScript. */
+export const TENSORRT_DATA_TYPES = Object.freeze(DATA_TYPE_NAMES.filter((t) => DATA_TYPES[t].tensorrt));
+
+/** The dtypes ONNX Runtime's CPU provider takes. */
+export const ONNXRUNTIME_DATA_TYPES = Object.freeze(DATA_TYPE_NAMES.filter((t) => DATA_TYPES[t].onnxruntime));
+
+export type FloatDataType = 'float32' | 'float16' | 'bfloat16' | 'float64';
+
+export function isFloatType(type: DataType): type is FloatDataType {
+  return DATA_TYPES[type].kind === 'float';
+}
 
 export function isDataType(value: unknown): value is DataType {
   return typeof value === 'string' && Object.prototype.hasOwnProperty.call(DATA_TYPES, value);
@@ -92,10 +169,15 @@ export function formatDims(dims: readonly unknown[]): string {
 
 function inferType(data: unknown): DataType {
   if (data instanceof Float32Array) return 'float32';
+  if (data instanceof Float64Array) return 'float64';
   if (data instanceof Int32Array) return 'int32';
   if (data instanceof BigInt64Array) return 'int64';
   if (data instanceof Int8Array) return 'int8';
   if (data instanceof Uint8Array) return 'uint8';
+  if (data instanceof Int16Array) return 'int16';
+  if (data instanceof Uint32Array) return 'uint32';
+  if (data instanceof BigUint64Array) return 'uint64';
+  // A Uint16Array holds float16, bfloat16 or uint16 elements: only the caller knows which.
   throw new DTypeError(
     `cannot infer the tensor type from ${describe(data)}; pass the type first: new Tensor(type, data, dims) ` +
       `with type one of ${DATA_TYPE_NAMES.join(', ')}`,
@@ -113,17 +195,13 @@ function isDetached(view: ArrayBufferView): boolean {
   }
 }
 
-const INT_RANGES: Partial<Record<DataType, [number, number]>> = {
-  int8: [-128, 127],
-  uint8: [0, 255],
-  int32: [-(2 ** 31), 2 ** 31 - 1],
-};
-
 function fromArray(type: DataType, values: readonly unknown[]): TensorData {
   const n = values.length;
+  const info = DATA_TYPES[type];
   switch (type) {
-    case 'float32': {
-      const out = new Float32Array(n);
+    case 'float32':
+    case 'float64': {
+      const out = new info.array(n) as Float32Array | Float64Array;
       for (let i = 0; i < n; i++) out[i] = expectNumber(values[i], i, type);
       return out;
     }
@@ -134,18 +212,19 @@ function fromArray(type: DataType, values: readonly unknown[]): TensorData {
       for (let i = 0; i < n; i++) out[i] = conv(expectNumber(values[i], i, type));
       return out;
     }
-    case 'int64': {
-      const out = new BigInt64Array(n);
+    case 'int64':
+    case 'uint64': {
+      const out = new info.array(n) as BigInt64Array | BigUint64Array;
+      const lo = type === 'int64' ? -(2n ** 63n) : 0n;
+      const hi = type === 'int64' ? 2n ** 63n : 2n ** 64n;
       for (let i = 0; i < n; i++) {
         const v = values[i];
-        if (typeof v === 'bigint') {
-          if (v < -(2n ** 63n) || v >= 2n ** 63n) throw outOfRange(v, i, type);
-          out[i] = v;
-        } else if (typeof v === 'number' && Number.isSafeInteger(v)) {
-          out[i] = BigInt(v);
-        } else {
-          throw new DTypeError(`data[${i}] must be an integer (number or bigint) for an int64 tensor, got ${describe(v)}`);
-        }
+        let b: bigint;
+        if (typeof v === 'bigint') b = v;
+        else if (typeof v === 'number' && Number.isSafeInteger(v)) b = BigInt(v);
+        else throw new DTypeError(`data[${i}] must be an integer (number or bigint) for a ${type} tensor, got ${describe(v)}`);
+        if (b < lo || b >= hi) throw outOfRange(b, i, type);
+        out[i] = b;
       }
       return out;
     }
@@ -160,14 +239,13 @@ function fromArray(type: DataType, values: readonly unknown[]): TensorData {
       return out;
     }
     default: {
-      const [lo, hi] = INT_RANGES[type]!;
-      const out = new DATA_TYPES[type].array(n) as Int8Array | Uint8Array | Int32Array;
+      const out = new info.array(n) as Int8Array | Uint8Array | Int16Array | Uint16Array | Int32Array | Uint32Array;
       for (let i = 0; i < n; i++) {
         const v = values[i];
         if (typeof v !== 'number' || !Number.isInteger(v)) {
           throw new DTypeError(`data[${i}] must be an integer for a ${type} tensor, got ${describe(v)}`);
         }
-        if (v < lo || v > hi) throw outOfRange(v, i, type);
+        if (v < info.min || v > info.max) throw outOfRange(v, i, type);
         out[i] = v;
       }
       return out;
@@ -181,7 +259,9 @@ function expectNumber(v: unknown, i: number, type: DataType): number {
 }
 
 function outOfRange(v: number | bigint, i: number, type: DataType): DTypeError {
-  return new DTypeError(`data[${i}] = ${v} is out of range for a ${type} tensor`);
+  const info = DATA_TYPES[type];
+  const range = type === 'int64' ? '-2^63..2^63-1' : type === 'uint64' ? '0..2^64-1' : `${info.min}..${info.max}`;
+  return new DTypeError(`data[${i}] = ${v} is out of range for a ${type} tensor (${range})`);
 }
 
 export class Tensor<T extends DataType = DataType> {
@@ -194,8 +274,9 @@ export class Tensor<T extends DataType = DataType> {
   /**
    * `new Tensor(type, data, dims)`: `data` is the typed array of `type` (see DATA_TYPES;
    * float16/bfloat16 take raw bits in a Uint16Array) or a plain array of values, converted.
-   * `new Tensor(data, dims)` infers the type from a Float32Array, Int32Array, BigInt64Array,
-   * Int8Array or Uint8Array. `dims` defaults to `[data.length]`.
+   * `new Tensor(data, dims)` infers the type from any typed array but a Uint16Array (float16,
+   * bfloat16 or uint16: pass the type). `dims` defaults to `[data.length]`. A tensor of another
+   * library becomes one with asTensor().
    */
   constructor(type: T, data: TypedArrayFor<T> | readonly unknown[], dims?: readonly number[]);
   constructor(data: TypedArrayFor<T>, dims?: readonly number[]);
@@ -205,7 +286,10 @@ export class Tensor<T extends DataType = DataType> {
     let dims: unknown;
     if (typeof typeOrData === 'string') {
       if (!isDataType(typeOrData)) {
-        throw new DTypeError(`tensor type must be one of ${DATA_TYPE_NAMES.join(', ')}, got ${describe(typeOrData)}`);
+        throw new DTypeError(
+          `tensor type must be one of ${DATA_TYPE_NAMES.join(', ')}, got ${describe(typeOrData)}` +
+            (typeOrData === 'string' ? ' (string tensors are not supported)' : ''),
+        );
       }
       type = typeOrData;
       data = dataOrDims;
@@ -285,36 +369,134 @@ export class Tensor<T extends DataType = DataType> {
     return toFloat32Array(this.type, this.data);
   }
 
-  /** Element values as a Float64Array, the form the accuracy metrics use. */
+  /** Element values as a Float64Array, the form the accuracy metrics use (64-bit ints may lose precision). */
   toFloat64(): Float64Array {
-    const src = this.data;
-    const out = new Float64Array(src.length);
-    if (this.type === 'float16' || this.type === 'bfloat16') {
-      const conv = this.type === 'float16' ? float16BitsToFloat32 : bfloat16BitsToFloat32;
-      for (let i = 0; i < src.length; i++) out[i] = conv((src as Uint16Array)[i]!);
-    } else if (this.type === 'int64') {
-      for (let i = 0; i < src.length; i++) out[i] = Number((src as BigInt64Array)[i]!);
-    } else {
-      out.set(src as Float32Array);
-    }
-    return out;
+    return toFloat64Array(this.type, this.data);
   }
 }
 
+/** Element values as a Float32Array: the array itself for float32, else a converted copy. */
 export function toFloat32Array(type: DataType, data: TensorData): Float32Array {
   if (type === 'float32') return data as Float32Array;
   const out = new Float32Array(data.length);
+  fillNumbers(type, data, out);
+  return out;
+}
+
+/** Element values as a Float64Array: the array itself for float64, else a converted copy. */
+export function toFloat64Array(type: DataType, data: TensorData): Float64Array {
+  if (type === 'float64') return data as Float64Array;
+  const out = new Float64Array(data.length);
+  fillNumbers(type, data, out);
+  return out;
+}
+
+function fillNumbers(type: DataType, data: TensorData, out: Float32Array | Float64Array): void {
   if (type === 'float16' || type === 'bfloat16') {
     const conv = type === 'float16' ? float16BitsToFloat32 : bfloat16BitsToFloat32;
     const src = data as Uint16Array;
     for (let i = 0; i < src.length; i++) out[i] = conv(src[i]!);
-  } else if (type === 'int64') {
-    const src = data as BigInt64Array;
+  } else if (DATA_TYPES[type].bigint) {
+    const src = data as BigInt64Array | BigUint64Array;
     for (let i = 0; i < src.length; i++) out[i] = Number(src[i]!);
   } else {
-    out.set(data as Int32Array);
+    out.set(data as Float32Array);
   }
-  return out;
+}
+
+/**
+ * `t` as a tensor of another float type (float32, float16, bfloat16, float64): values rounded
+ * to the nearest of the target type; `t` itself when it already has that type.
+ */
+export function castFloat<T extends FloatDataType>(t: Tensor, type: T): Tensor<T> {
+  if (!isFloatType(t.type)) throw new DTypeError(`castFloat converts between float types; the tensor is ${t.type}`);
+  if (t.type === type) return t as Tensor<T>;
+  if (type === 'float64') return new Tensor(type, toFloat64Array(t.type, t.data) as TypedArrayFor<T>, t.dims);
+  // float64 to a narrower type rounds through float32 (twice for float16/bfloat16; ties may differ in the last bit).
+  return Tensor.fromFloat32(type as 'float32' | 'float16' | 'bfloat16', t.toFloat32(), t.dims) as unknown as Tensor<T>;
+}
+
+// --- tensors from other libraries ---
+
+/**
+ * A tensor of another library, in onnxruntime-node's shape: onnxruntime-node's `Tensor`,
+ * transformers.js's `Tensor`, or a plain `{ type, data, dims }`. Sessions take these as feeds
+ * and wrap them without copying (see asTensor).
+ */
+export interface TensorLike {
+  readonly type: string;
+  readonly data: unknown;
+  readonly dims: readonly number[];
+}
+
+/** True for our Tensor and for objects with a string `type`, a `data` property and array `dims`. */
+export function isTensorLike(value: unknown): value is TensorLike {
+  if (value instanceof Tensor) return true;
+  if (value === null || typeof value !== 'object') return false;
+  const v = value as Record<string, unknown>;
+  return typeof v.type === 'string' && Array.isArray(v.dims) && 'data' in v;
+}
+
+/** Where an onnxruntime tensor's data may live for us to read it without a download. */
+const HOST_LOCATIONS = new Set(['cpu', 'cpu-pinned']);
+
+/**
+ * `value` as our Tensor: itself when it is one, else a Tensor over the same typed array (no
+ * copy: later writes to one show in the other). The data must be the typed array of its
+ * `type` (float16 also from a Float16Array, whose bits are viewed as a Uint16Array) and hold
+ * exactly the elements `dims` describe. `what` names the value in messages (e.g.
+ * `feeds["input_ids"]`). Throws ERR_INVALID_ARG for what is not a tensor or lives on a GPU,
+ * ERR_DTYPE for an unsupported type (strings included) or data of the wrong class, ERR_SHAPE
+ * for dims that do not match the data.
+ */
+export function asTensor(value: unknown, what = 'tensor'): Tensor {
+  if (value instanceof Tensor) return value;
+  if (!isTensorLike(value)) {
+    throw new InvalidArgumentError(
+      `${what} must be a Tensor (or a tensor with type, data and dims, such as onnxruntime-node's), got ${describeTensorLike(value)}`,
+    );
+  }
+  const location = (value as { location?: unknown }).location;
+  if (location !== undefined && !HOST_LOCATIONS.has(location as string)) {
+    throw new InvalidArgumentError(
+      `${what} is a tensor whose data lives on ${describe(location)}; pass a CPU tensor (onnxruntime-node: await tensor.getData(), then a new Tensor)`,
+    );
+  }
+  const type = value.type;
+  if (!isDataType(type)) {
+    throw new DTypeError(
+      `${what} has element type ${describe(type)}, which tensorrt-node does not support${type === 'string' ? ' (string tensors are not supported)' : ''}; ` +
+        `supported: ${DATA_TYPE_NAMES.join(', ')}`,
+    );
+  }
+  const info = DATA_TYPES[type];
+  let data = (value as { data: unknown }).data;
+  if (!(data instanceof info.array)) {
+    const tag = ArrayBuffer.isView(data) ? (data as unknown as { [Symbol.toStringTag]: string })[Symbol.toStringTag] : undefined;
+    // A typed array of another realm (vm context), or float16 data as a Float16Array: view the same memory.
+    if (tag === info.array.name || (type === 'float16' && tag === 'Float16Array')) {
+      const view = data as ArrayBufferView;
+      data = new info.array(view.buffer as ArrayBuffer, view.byteOffset, view.byteLength / info.bytesPerElement);
+    } else {
+      throw new DTypeError(`${what} is a ${type} tensor, so its data must be a ${info.storage}, got ${describe(data)}`);
+    }
+  }
+  try {
+    return new Tensor(type, data as TensorData, value.dims);
+  } catch (e) {
+    if (e instanceof TensorRTNodeError) throw errorFromCode(e.code, `${what}: ${e.message}`, { cause: e });
+    throw e;
+  }
+}
+
+function describeTensorLike(value: unknown): string {
+  if (value === null || typeof value !== 'object' || ArrayBuffer.isView(value) || Array.isArray(value)) return describe(value);
+  const v = value as Record<string, unknown>;
+  const missing = ['type', 'data', 'dims'].filter((k) => !(k in v));
+  const base = describe(value);
+  if (missing.length === 3) return base;
+  if (missing.length > 0) return `${base} without ${missing.join(', ')}`;
+  return `${base} with type ${describe(v.type)} and dims ${describe(v.dims)}`;
 }
 
 // --- half and bfloat16 bit conversions (round to nearest, ties to even) ---

@@ -18,10 +18,10 @@ import { z } from 'zod';
 import { InvalidArgumentError, OnnxError, describe } from '../errors.js';
 import { parseOptions } from '../options.js';
 import { OnnxRuntimeSession } from '../backends/onnxruntime.js';
-import { validateFeeds } from '../backends/common.js';
+import { feedValidator } from '../backends/feeds.js';
 import { TENSOR_TYPE, encodeModel, exposeTensors, readModel, topologicalOrder, type ModelProto } from '../onnx/index.js';
-import type { Feeds, Outputs } from '../session.js';
-import { Tensor } from '../tensor.js';
+import type { Feeds, FeedsLike, Outputs } from '../session.js';
+import { type Tensor, castFloat, isFloatType } from '../tensor.js';
 import { analyze } from './metrics.js';
 import { TOLERANCE_OPTION_FIELDS, toleranceFor } from './tolerance.js';
 import { GenerateInputsOptionsSchema, generateInputs } from './inputs.js';
@@ -36,7 +36,7 @@ export const BisectOptionsSchema = z
   .object({
     ...TOLERANCE_OPTION_FIELDS,
     /** The feeds to run (one iteration); generated from A's inputs when absent. */
-    inputs: z.custom<Feeds>((v) => v !== null && typeof v === 'object' && !Array.isArray(v), 'expected an object of Tensors').optional(),
+    inputs: z.custom<FeedsLike>((v) => v !== null && typeof v === 'object' && !Array.isArray(v), 'expected an object of Tensors').optional(),
     generate: z.custom<z.input<typeof GenerateInputsOptionsSchema>>((v) => v === undefined || (v !== null && typeof v === 'object')).optional(),
     intraOpNumThreads: z.number().int().min(0).max(1024).default(0),
   })
@@ -45,9 +45,22 @@ export const BisectOptionsSchema = z
 export type BisectOptions = z.input<typeof BisectOptionsSchema>;
 
 /** Element types our sessions can return (ONNX Runtime's CPU provider has no bfloat16 outputs here). */
-const EXPOSABLE = [TENSOR_TYPE.FLOAT, TENSOR_TYPE.FLOAT16, TENSOR_TYPE.INT64, TENSOR_TYPE.INT32, TENSOR_TYPE.INT8, TENSOR_TYPE.UINT8, TENSOR_TYPE.BOOL];
+const EXPOSABLE = [
+  TENSOR_TYPE.FLOAT,
+  TENSOR_TYPE.FLOAT16,
+  TENSOR_TYPE.DOUBLE,
+  TENSOR_TYPE.INT64,
+  TENSOR_TYPE.UINT64,
+  TENSOR_TYPE.INT32,
+  TENSOR_TYPE.UINT32,
+  TENSOR_TYPE.INT16,
+  TENSOR_TYPE.UINT16,
+  TENSOR_TYPE.INT8,
+  TENSOR_TYPE.UINT8,
+  TENSOR_TYPE.BOOL,
+];
 
-const FLOATS = new Set(['float32', 'float16', 'bfloat16']);
+const FLOATS = new Set(['float32', 'float16', 'bfloat16', 'float64']);
 
 async function toModel(m: ModelProto | string | Uint8Array, what: string): Promise<ModelProto> {
   if (typeof m === 'string' || m instanceof Uint8Array) return readModel(m);
@@ -81,22 +94,20 @@ export async function bisect(modelA: ModelProto | string | Uint8Array, modelB: M
   let sessionB: OnnxRuntimeSession | undefined;
   try {
     sessionB = await openExposed(b, opts.intraOpNumThreads);
-    let feeds: Feeds;
-    if (opts.inputs !== undefined) feeds = opts.inputs;
+    let given: FeedsLike;
+    if (opts.inputs !== undefined) given = opts.inputs;
     else {
       const gen = parseOptions(GenerateInputsOptionsSchema, opts.generate ?? {}, 'bisect options.generate');
       gen.valueRanges = { ...inferValueRanges(a), ...gen.valueRanges };
-      feeds = generateInputs(sessionA.inputs, { ...gen, iterations: 1 })[0]!;
+      given = generateInputs(sessionA.inputs, { ...gen, iterations: 1 })[0]!;
     }
-    validateFeeds(sessionA.inputs, feeds);
+    const validator = feedValidator(sessionA.inputs);
+    const feeds: Feeds = validator.feedsOf(validator.check(given));
     const feedsB: Record<string, Tensor> = {};
     for (const info of sessionB.inputs) {
       const t = feeds[info.name];
       if (t === undefined) throw new InvalidArgumentError(`model B has input ${JSON.stringify(info.name)}, which model A does not have`);
-      feedsB[info.name] =
-        t.type !== info.dtype && FLOATS.has(t.type) && FLOATS.has(info.dtype)
-          ? Tensor.fromFloat32(info.dtype as 'float32' | 'float16' | 'bfloat16', t.toFloat32(), t.dims)
-          : t;
+      feedsB[info.name] = t.type !== info.dtype && isFloatType(t.type) && isFloatType(info.dtype) ? castFloat(t, info.dtype) : t;
     }
     const outA = await sessionA.run(feeds);
     const outB = await sessionB.run(feedsB);

@@ -14,9 +14,9 @@
 import { z } from 'zod';
 import { InvalidArgumentError, TensorRTNodeError, describe, type ErrorCode } from '../errors.js';
 import { parseOptions } from '../options.js';
-import { Tensor, formatDims, type DataType } from '../tensor.js';
-import type { BackendName, Feeds, InferenceSession, Outputs, TensorInfo } from '../session.js';
-import { validateFeeds } from '../backends/common.js';
+import { DATA_TYPES, type Tensor, castFloat, formatDims, isFloatType, type DataType } from '../tensor.js';
+import type { BackendName, Feeds, FeedsLike, InferenceSession, Outputs, TensorInfo } from '../session.js';
+import { feedValidator } from '../backends/feeds.js';
 import { absError } from './elementwise.js';
 import { analyze, topKAgreement, type Analysis, type Numbers, type OutputMetrics, type OutputTolerance, type TopKAgreement } from './metrics.js';
 import { TOLERANCE_OPTION_FIELDS, toleranceFor, unknownToleranceKeys } from './tolerance.js';
@@ -29,12 +29,12 @@ export interface ReferenceOutputs {
   label?: string;
 }
 
-const feedsSchema = z.custom<Feeds>((v) => v !== null && typeof v === 'object' && !Array.isArray(v), 'expected an object of Tensors');
+const feedsSchema = z.custom<FeedsLike>((v) => v !== null && typeof v === 'object' && !Array.isArray(v), 'expected an object of Tensors');
 
 export const CompareOptionsSchema = z
   .object({
     ...TOLERANCE_OPTION_FIELDS,
-    /** Explicit inputs: one feeds record, or one per iteration. */
+    /** Explicit inputs: one feeds record, or one per iteration (Tensors, or tensors of other libraries). */
     inputs: z.union([feedsSchema, z.array(feedsSchema).min(1)]).optional(),
     /** How to generate inputs when `inputs` is absent. */
     generate: z.custom<GenerateInputsOptions>((v) => v === undefined || (v !== null && typeof v === 'object')).optional(),
@@ -114,17 +114,16 @@ function isSession(v: unknown): v is InferenceSession {
   return v !== null && typeof v === 'object' && typeof (v as InferenceSession).run === 'function' && Array.isArray((v as InferenceSession).inputs);
 }
 
-const FLOATS = new Set<DataType>(['float32', 'float16', 'bfloat16']);
+/** Float widths compare with each other (in float64); other dtypes only with themselves. */
+const FLOATS = new Set<DataType>(['float32', 'float16', 'bfloat16', 'float64']);
 
 /** Converts float feeds to B's float width where B's input differs (e.g. a float16 model). */
-function adaptFeeds(feeds: Feeds, bInputs: readonly TensorInfo[]): Feeds {
+export function adaptFeeds(feeds: Feeds, bInputs: readonly TensorInfo[]): Feeds {
   const out: Record<string, Tensor> = {};
   for (const info of bInputs) {
     const t = feeds[info.name];
     if (t === undefined) continue;
-    if (t.type !== info.dtype && FLOATS.has(t.type) && FLOATS.has(info.dtype)) {
-      out[info.name] = Tensor.fromFloat32(info.dtype as 'float32' | 'float16' | 'bfloat16', t.toFloat32(), t.dims);
-    } else out[info.name] = t;
+    out[info.name] = t.type !== info.dtype && isFloatType(t.type) && isFloatType(info.dtype) ? castFloat(t, info.dtype) : t;
   }
   return out;
 }
@@ -187,18 +186,13 @@ interface Accumulator {
   single?: Analysis;
 }
 
-/** The elements as numbers, without a copy where the typed array already holds numbers. */
+/**
+ * The elements as numbers, without a copy where the typed array already holds numbers (every
+ * type but float16/bfloat16 bits and the 64-bit ints, which are converted to float64).
+ */
 export function numbersOf(t: Tensor): Numbers {
-  switch (t.type) {
-    case 'float32':
-    case 'int32':
-    case 'int8':
-    case 'uint8':
-    case 'bool':
-      return t.data as Numbers;
-    default:
-      return t.toFloat64();
-  }
+  if (t.type === 'float16' || t.type === 'bfloat16' || DATA_TYPES[t.type].bigint) return t.toFloat64();
+  return t.data as Numbers;
 }
 
 function concat(parts: Numbers[]): Numbers {
@@ -235,21 +229,27 @@ export async function compare(a: InferenceSession, b: InferenceSession | Referen
     checkInputsAgree(a, bSession);
   }
 
+  let given: FeedsLike[] | undefined;
   let inputs: Feeds[];
-  if (opts.inputs !== undefined) inputs = Array.isArray(opts.inputs) ? [...(opts.inputs as Feeds[])] : [opts.inputs as Feeds];
-  else {
+  if (opts.inputs !== undefined) {
+    given = Array.isArray(opts.inputs) ? [...(opts.inputs as FeedsLike[])] : [opts.inputs as FeedsLike];
+    inputs = [];
+  } else {
     const gen = parseOptions(GenerateInputsOptionsSchema, opts.generate ?? {}, 'compare options.generate');
     inputs = generateInputs(a.inputs, gen);
   }
-  if (references !== undefined && references.length !== inputs.length) {
-    throw new InvalidArgumentError(`compare: ${inputs.length} iteration(s) of inputs but ${references.length} of reference outputs; they must pair up`);
+  const iterations = given?.length ?? inputs.length;
+  if (references !== undefined && references.length !== iterations) {
+    throw new InvalidArgumentError(`compare: ${iterations} iteration(s) of inputs but ${references.length} of reference outputs; they must pair up`);
   }
-  inputs.forEach((feeds, i) => {
+  // Checked once here against A's inputs, and kept as our Tensors (tensors of other libraries wrapped).
+  const validator = feedValidator(a.inputs);
+  inputs = (given ?? inputs).map((feeds, i) => {
     try {
-      validateFeeds(a.inputs, feeds);
+      return validator.feedsOf(validator.check(feeds));
     } catch (e) {
       if (e instanceof TensorRTNodeError) {
-        (e as { message: string }).message = `inputs${inputs.length > 1 ? ` (iteration ${i})` : ''}: ${e.message}`;
+        (e as { message: string }).message = `inputs${iterations > 1 ? ` (iteration ${i})` : ''}: ${e.message}`;
       }
       throw e;
     }
@@ -347,7 +347,7 @@ function compareOne(
     report.passed = false;
     report.error = {
       code: 'ERR_DTYPE',
-      message: `output ${JSON.stringify(name)} is ${ta.type} in A but ${tb.type} in B; only float widths (float32/float16/bfloat16) compare across dtypes`,
+      message: `output ${JSON.stringify(name)} is ${ta.type} in A but ${tb.type} in B; only float widths (float32/float16/bfloat16/float64) compare across dtypes`,
     };
     return;
   }

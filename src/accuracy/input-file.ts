@@ -15,17 +15,18 @@
  *     }
  *
  * - `iterations`: one object per iteration, mapping input names to tensors.
- * - `dtype`: float32, float16, bfloat16, int8, uint8, int32, int64 or bool.
+ * - `dtype`: float32, float16, bfloat16, float64, int8, uint8, int16, uint16, int32, uint32,
+ *   int64, uint64 or bool.
  * - `dims`: the shape, row-major.
  * - exactly one of
- *   `data`: the elements, flattened row-major. Numbers; int64 values beyond 2^53 as decimal
- *           strings; float NaN/Infinity as the strings "NaN", "Infinity", "-Infinity";
+ *   `data`: the elements, flattened row-major. Numbers; int64/uint64 values beyond 2^53 as
+ *           decimal strings; float NaN/Infinity as the strings "NaN", "Infinity", "-Infinity";
  *           bool as true/false or 0/1. float16/bfloat16 are given as their values (rounded
  *           to nearest even on reading).
  *   `base64`: the raw little-endian element bytes (float16/bfloat16 as their 16-bit
  *           patterns, bool as one byte each).
  *
- * We write `data` (float32 values written by JavaScript read back bit-identical). A file
+ * We write `data` (float32 and float64 values written by JavaScript read back bit-identical). A file
  * may also be a bare array of iteration objects, or a single iteration object.
  *
  * Polygraphy's format (`polygraphy run --save-inputs`): a JSON array with one object per
@@ -140,14 +141,14 @@ function parseTensor(value: unknown, what: string): Tensor {
 const SPECIAL: Record<string, number> = { NaN: NaN, Infinity: Infinity, '-Infinity': -Infinity };
 
 function decodeValues(dtype: DataType, values: unknown[]): unknown[] {
-  if (dtype === 'int64') {
+  if (DATA_TYPES[dtype].bigint) {
     return values.map((v, i) => {
       if (typeof v === 'string' && /^-?\d+$/.test(v)) return BigInt(v);
       if (typeof v === 'number') return v;
-      throw new InvalidArgumentError(`data[${i}] must be an integer or a decimal string for int64, got ${describe(v)}`);
+      throw new InvalidArgumentError(`data[${i}] must be an integer or a decimal string for ${dtype}, got ${describe(v)}`);
     });
   }
-  if (dtype === 'float32' || dtype === 'float16' || dtype === 'bfloat16') {
+  if (DATA_TYPES[dtype].kind === 'float') {
     return values.map((v) => (typeof v === 'string' && v in SPECIAL ? SPECIAL[v] : v));
   }
   return values;
@@ -162,15 +163,16 @@ function decodeBase64(text: string, what: string): Uint8Array {
 
 function encodeValues(t: Tensor): unknown[] {
   const out = new Array<unknown>(t.size);
-  if (t.type === 'int64') {
-    const d = t.data as BigInt64Array;
+  if (DATA_TYPES[t.type].bigint) {
+    const d = t.data as BigInt64Array | BigUint64Array;
     for (let i = 0; i < t.size; i++) {
       const v = d[i]!;
       out[i] = v >= -(2n ** 53n) && v <= 2n ** 53n ? Number(v) : v.toString();
     }
     return out;
   }
-  const values = t.type === 'bool' || t.type === 'int8' || t.type === 'uint8' || t.type === 'int32' ? t.data : t.toFloat32();
+  // float16/bfloat16 are written as their values (float32 holds them exactly); the rest as they are.
+  const values = t.type === 'float16' || t.type === 'bfloat16' ? t.toFloat32() : t.data;
   for (let i = 0; i < t.size; i++) {
     const v = (values as ArrayLike<number>)[i]!;
     out[i] = Number.isFinite(v) ? v : String(v);

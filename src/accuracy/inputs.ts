@@ -21,7 +21,7 @@
 import { z } from 'zod';
 import { InvalidArgumentError } from '../errors.js';
 import { parseOptions } from '../options.js';
-import { Tensor, formatDims, type DataType } from '../tensor.js';
+import { DATA_TYPES, Tensor, formatDims, type DataType, type TensorData } from '../tensor.js';
 import type { Feeds, TensorInfo } from '../session.js';
 import { Random } from '../random.js';
 
@@ -58,7 +58,8 @@ const SEQ_NAMES = /^(seq|sequence|seq_?len(gth)?|sequence_?len(gth)?|s|t|len(gth
 type Role = 'mask' | 'token_ids' | 'position_ids' | 'type_ids' | 'plain';
 
 function isInteger(dtype: DataType): boolean {
-  return dtype === 'int8' || dtype === 'uint8' || dtype === 'int32' || dtype === 'int64';
+  const kind = DATA_TYPES[dtype].kind;
+  return kind === 'int' || kind === 'uint';
 }
 
 function roleOf(info: TensorInfo): Role {
@@ -115,20 +116,18 @@ function rowLengths(rng: Random, batch: number, seq: number, pattern: MaskPatter
 
 function tensorFrom(dtype: DataType, values: Float64Array, dims: number[]): Tensor {
   switch (dtype) {
-    case 'float32':
-      return new Tensor('float32', Float32Array.from(values), dims);
+    case 'float64':
+      return new Tensor('float64', values, dims);
     case 'float16':
     case 'bfloat16':
       return Tensor.fromFloat32(dtype, Float32Array.from(values), dims);
     case 'int64':
       return new Tensor('int64', BigInt64Array.from(values, (v) => BigInt(v)), dims);
-    case 'int32':
-      return new Tensor('int32', Int32Array.from(values), dims);
-    case 'int8':
-      return new Tensor('int8', Int8Array.from(values), dims);
-    case 'uint8':
-    case 'bool':
-      return new Tensor(dtype, Uint8Array.from(values), dims);
+    case 'uint64':
+      return new Tensor('uint64', BigUint64Array.from(values, (v) => BigInt(v)), dims);
+    default:
+      // The values are already integers in the type's range (see generateOne), or floats for float32.
+      return new Tensor(dtype, (DATA_TYPES[dtype].array as Float32ArrayConstructor).from(values) as TensorData as never, dims);
   }
 }
 
@@ -214,6 +213,13 @@ function generateOne(inputs: readonly TensorInfo[], dimsByInput: Map<string, num
         const ihi = Math.floor(hi);
         if (ilo > ihi) {
           throw new InvalidArgumentError(`value range [${lo}, ${hi}] for ${info.dtype} input ${JSON.stringify(info.name)} holds no integer`);
+        }
+        const { min, max } = DATA_TYPES[info.dtype];
+        if (ilo < min || ihi > max) {
+          // Typed arrays would wrap the values around silently.
+          throw new InvalidArgumentError(
+            `value range [${lo}, ${hi}] for ${info.dtype} input ${JSON.stringify(info.name)} goes beyond what ${info.dtype} holds (${min}..${max})`,
+          );
         }
         for (let i = 0; i < n; i++) values[i] = rng.nextInt(ilo, ihi + 1);
       } else {

@@ -11,8 +11,13 @@ const MAGIC = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]; // \x93NUMPY
 const DESCR_TO_TYPE: Record<string, DataType> = {
   '<f4': 'float32',
   '<f2': 'float16',
+  '<f8': 'float64',
   '<i8': 'int64',
+  '<u8': 'uint64',
   '<i4': 'int32',
+  '<u4': 'uint32',
+  '<i2': 'int16',
+  '<u2': 'uint16',
   '|i1': 'int8',
   '<i1': 'int8',
   '|u1': 'uint8',
@@ -21,11 +26,17 @@ const DESCR_TO_TYPE: Record<string, DataType> = {
   '<b1': 'bool',
 };
 
+/** NumPy has no bfloat16: such tensors cannot be saved in .npy. */
 const TYPE_TO_DESCR: Partial<Record<DataType, string>> = {
   float32: '<f4',
   float16: '<f2',
+  float64: '<f8',
   int64: '<i8',
+  uint64: '<u8',
   int32: '<i4',
+  uint32: '<u4',
+  int16: '<i2',
+  uint16: '<u2',
   int8: '|i1',
   uint8: '|u1',
   bool: '|b1',

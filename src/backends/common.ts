@@ -1,69 +1,9 @@
 /**
- * Checks and bookkeeping shared by the backends.
+ * Bookkeeping shared by the backends: output selection, in-flight runs, abort races. The
+ * feed check is feeds.ts.
  */
-import { DTypeError, InvalidArgumentError, ShapeError, abortErrorFrom, describe } from '../errors.js';
-import { Tensor, formatDims } from '../tensor.js';
+import { InvalidArgumentError, abortErrorFrom, describe } from '../errors.js';
 import type { TensorInfo } from '../session.js';
-
-/**
- * Checks `feeds` against a session's inputs before anything runs: a plain object, no
- * unknown names, no missing inputs, Tensors of the right dtype and rank, fixed dims equal,
- * and a symbolic dim (e.g. "batch") of one size across all inputs.
- * Returns the symbolic dims' bound sizes.
- */
-export function validateFeeds(inputs: readonly TensorInfo[], feeds: unknown): Map<string, number> {
-  if (feeds === null || typeof feeds !== 'object' || Array.isArray(feeds) || feeds instanceof Tensor) {
-    throw new InvalidArgumentError(
-      `feeds must be an object mapping input names to Tensors (inputs: ${names(inputs)}), got ${describe(feeds)}`,
-    );
-  }
-  const record = feeds as Record<string, unknown>;
-  for (const key of Object.keys(record)) {
-    if (!inputs.some((i) => i.name === key)) {
-      throw new InvalidArgumentError(`feeds has an unknown input ${JSON.stringify(key)}; the model's inputs are ${names(inputs)}`);
-    }
-  }
-  const symbols = new Map<string, { size: number; from: string }>();
-  for (const input of inputs) {
-    const t = record[input.name];
-    if (t === undefined) {
-      throw new InvalidArgumentError(
-        `feeds is missing input ${JSON.stringify(input.name)} (${input.dtype} ${formatDims(input.dims)})`,
-      );
-    }
-    if (!(t instanceof Tensor)) {
-      throw new InvalidArgumentError(`feeds[${JSON.stringify(input.name)}] must be a Tensor, got ${describe(t)}`);
-    }
-    if (t.type !== input.dtype) {
-      throw new DTypeError(`input ${JSON.stringify(input.name)} must be ${input.dtype}, got ${t.type}`);
-    }
-    if (t.dims.length !== input.dims.length) {
-      throw new ShapeError(
-        `input ${JSON.stringify(input.name)} must have rank ${input.dims.length} ${formatDims(input.dims)}, ` +
-          `got rank ${t.dims.length} ${formatDims(t.dims)}`,
-      );
-    }
-    input.dims.forEach((d, axis) => {
-      const got = t.dims[axis]!;
-      if (typeof d === 'number' && d >= 0 && d !== got) {
-        throw new ShapeError(
-          `input ${JSON.stringify(input.name)} dim ${axis} must be ${d} ${formatDims(input.dims)}, got ${formatDims(t.dims)}`,
-        );
-      }
-      if (typeof d === 'string' && d !== '') {
-        const seen = symbols.get(d);
-        if (seen === undefined) symbols.set(d, { size: got, from: input.name });
-        else if (seen.size !== got) {
-          throw new ShapeError(
-            `input ${JSON.stringify(input.name)} dim ${axis} (${d}) is ${got} but input ${JSON.stringify(seen.from)} ` +
-              `gave ${d} = ${seen.size}; inputs that share a symbolic dim must agree`,
-          );
-        }
-      }
-    });
-  }
-  return new Map([...symbols].map(([k, v]) => [k, v.size]));
-}
 
 /** Checks RunOptions.outputs against the session's outputs; returns the names to fetch. */
 export function selectOutputs(outputs: readonly TensorInfo[], wanted: readonly string[] | undefined): string[] {

@@ -9,9 +9,10 @@
 import { z } from 'zod';
 import type * as Ort from 'onnxruntime-node';
 import { DTypeError, DisposedError, InvalidArgumentError, OnnxRuntimeError, abortErrorFrom } from '../errors.js';
-import { Tensor, isDataType, type DataType, type TensorData } from '../tensor.js';
-import type { Feeds, InferenceSession, Outputs, RunOptions, TensorInfo } from '../session.js';
-import { RunTracker, raceAbort, selectOutputs, validateFeeds } from './common.js';
+import { DATA_TYPES, ONNXRUNTIME_DATA_TYPES, type Tensor, asTensor, isDataType } from '../tensor.js';
+import type { BackendSelection, FeedsLike, InferenceSession, Outputs, RunOptions, TensorInfo } from '../session.js';
+import { RunTracker, raceAbort, selectOutputs } from './common.js';
+import { FeedValidator } from './feeds.js';
 import { parseOptions } from '../options.js';
 
 export const OrtSessionOptionsSchema = z
@@ -30,8 +31,11 @@ export type OrtSessionOptions = z.input<typeof OrtSessionOptionsSchema>;
 
 let ortModule: Promise<typeof Ort> | undefined;
 
-/** onnxruntime-node, loaded on first use so the rest of the library works without it. */
-export function loadOnnxRuntime(): Promise<typeof Ort> {
+/**
+ * onnxruntime-node, loaded on first use so the rest of the library works without it. Not
+ * exported: onnxruntime-common's types must stay out of our public .d.ts (they need the DOM library).
+ */
+function loadOnnxRuntime(): Promise<typeof Ort> {
   ortModule ??= import('onnxruntime-node').then(
     (m) => ((m as unknown as { default?: typeof Ort }).default ?? m) as typeof Ort,
     (e: unknown) => {
@@ -48,8 +52,8 @@ function toTensorInfo(m: Ort.InferenceSession.ValueMetadata, kind: 'input' | 'ou
   }
   if (!isDataType(m.type)) {
     throw new DTypeError(
-      `model ${kind} ${JSON.stringify(m.name)} has element type ${m.type}, which tensorrt-node does not support ` +
-        `(supported: float32, float16, bfloat16, int8, uint8, int32, int64, bool)`,
+      `model ${kind} ${JSON.stringify(m.name)} has element type ${m.type}, which tensorrt-node does not support` +
+        `${m.type === 'string' ? ' (string tensors are not supported)' : ''}; supported: ${ONNXRUNTIME_DATA_TYPES.join(', ')}`,
     );
   }
   return Object.freeze({ name: m.name, dtype: m.type, dims: Object.freeze(m.shape.map((d) => (typeof d === 'number' ? d : d === '' ? -1 : d))) });
@@ -62,12 +66,19 @@ export class OnnxRuntimeSession implements InferenceSession {
   readonly #ort: typeof Ort;
   readonly #session: Ort.InferenceSession;
   readonly #tracker = new RunTracker();
+  readonly #feeds: FeedValidator;
+  /** An input whose dtype onnxruntime-node cannot create a tensor of (bfloat16). */
+  readonly #untakeable: TensorInfo | undefined;
+  /** Set by createSession(). */
+  readonly selection?: BackendSelection;
 
   private constructor(ort: typeof Ort, session: Ort.InferenceSession) {
     this.#ort = ort;
     this.#session = session;
     this.inputs = Object.freeze(session.inputMetadata.map((m) => toTensorInfo(m, 'input')));
     this.outputs = Object.freeze(session.outputMetadata.map((m) => toTensorInfo(m, 'output')));
+    this.#feeds = new FeedValidator(this.inputs);
+    this.#untakeable = this.inputs.find((i) => !DATA_TYPES[i.dtype].onnxruntime);
   }
 
   /** Loads `model` (a path or the model's bytes) into ONNX Runtime's CPU execution provider. */
@@ -106,21 +117,24 @@ export class OnnxRuntimeSession implements InferenceSession {
     return this.#tracker.disposed;
   }
 
-  run(feeds: Feeds, options: RunOptions = {}): Promise<Outputs> {
+  run(feeds: FeedsLike, options: RunOptions = {}): Promise<Outputs> {
     try {
       if (this.#tracker.disposed) {
         throw new DisposedError('run() on a disposed onnxruntime session');
       }
-      validateFeeds(this.inputs, feeds);
+      const { tensors } = this.#feeds.check(feeds);
       const fetches = selectOutputs(this.outputs, options.outputs);
+      if (this.#untakeable !== undefined) {
+        const u = this.#untakeable;
+        throw new DTypeError(
+          `input ${JSON.stringify(u.name)} is ${u.dtype}, which onnxruntime-node cannot pass to ONNX Runtime; it takes ${ONNXRUNTIME_DATA_TYPES.join(', ')}`,
+        );
+      }
       if (options.signal?.aborted) throw abortErrorFrom(options.signal, 'run()');
       const ortFeeds: Record<string, Ort.Tensor> = {};
-      for (const input of this.inputs) {
-        const t = feeds[input.name]!;
-        if (t.type === 'bfloat16') {
-          throw new DTypeError(`input ${JSON.stringify(input.name)} is bfloat16, which ONNX Runtime's CPU provider does not take`);
-        }
-        ortFeeds[input.name] = new this.#ort.Tensor(t.type, t.data as Ort.Tensor.DataType, t.dims);
+      for (let k = 0; k < tensors.length; k++) {
+        const t = tensors[k]!;
+        ortFeeds[this.inputs[k]!.name] = new this.#ort.Tensor(t.type as Ort.Tensor.Type, t.data as Ort.Tensor.DataType, t.dims);
       }
       const work = this.#session.run(ortFeeds, fetches).then(
         (result) => {
@@ -149,9 +163,6 @@ export class OnnxRuntimeSession implements InferenceSession {
 
 function fromOrtTensor(name: string, t: Ort.Tensor | undefined): Tensor {
   if (t === undefined) throw new OnnxRuntimeError(`ONNX Runtime returned no value for output ${JSON.stringify(name)}`);
-  const type = t.type as string;
-  if (!isDataType(type)) {
-    throw new DTypeError(`output ${JSON.stringify(name)} has element type ${type}, which tensorrt-node does not support`);
-  }
-  return new Tensor(type as DataType, t.data as TensorData, t.dims as number[]);
+  // Wraps the output's typed array (no copy); a float16 output may come as a Float16Array where Node has one.
+  return asTensor(t, `output ${JSON.stringify(name)}`);
 }

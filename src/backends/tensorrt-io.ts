@@ -5,8 +5,8 @@
  * context's buffers. Nothing here touches the addon, so all of it is unit-tested without
  * TensorRT.
  */
-import { ProfileRangeError, TensorRTError } from '../errors.js';
-import { DATA_TYPES, formatDims, isDataType, type DataType } from '../tensor.js';
+import { DTypeError, ProfileRangeError, TensorRTError } from '../errors.js';
+import { DATA_TYPES, TENSORRT_DATA_TYPES, formatDims, isDataType, type DataType } from '../tensor.js';
 import type { Dim, ProfileRange, TensorInfo } from '../session.js';
 import type { NativeEngineDescription } from '../native.js';
 
@@ -36,10 +36,10 @@ export function engineMeta(desc: NativeEngineDescription): EngineMeta {
   const outputs: EngineTensorMeta[] = [];
   for (const t of desc.tensors) {
     const kind = t.mode === 'input' ? 'input' : 'output';
-    if (!isDataType(t.dtype)) {
-      throw new TensorRTError(
+    if (!isDataType(t.dtype) || !DATA_TYPES[t.dtype].tensorrt) {
+      throw new DTypeError(
         `the engine's ${kind} ${JSON.stringify(t.name)} has element type ${t.dtype.replace(/^unsupported:/, '')}, ` +
-          'which tensorrt-node cannot exchange with JavaScript (supported: float32, float16, bfloat16, int8, uint8, int32, int64, bool)',
+          `which tensorrt-node cannot exchange with JavaScript (supported: ${TENSORRT_DATA_TYPES.join(', ')})`,
       );
     }
     if (t.mode === 'input' && t.isShapeTensor) {

@@ -20,16 +20,35 @@
  *
  * A sticky CUDA error (illegal address, launch failure, ...) marks the session lost: later
  * runs fail at once with ERR_CUDA "the CUDA context is lost" instead of at random later.
+ *
+ * createTensorRTSession() also takes an ONNX model: it checks the model's I/O dtypes against
+ * what TensorRT exchanges, builds the engine through the engine cache (buildEngine) and
+ * opens the plan with the build's sidecar, as onnxruntime's TensorRT provider does.
  */
 import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
-import { CudaError, DisposedError, InvalidArgumentError, ProfileRangeError, TensorRTNodeError, TensorRTVersionError, abortErrorFrom, describe } from '../errors.js';
+import {
+  CudaError,
+  DTypeError,
+  DisposedError,
+  FileError,
+  InvalidArgumentError,
+  ProfileRangeError,
+  TensorRTNodeError,
+  TensorRTVersionError,
+  abortErrorFrom,
+  describe,
+} from '../errors.js';
 import { loadAddon, type NativeTrtContext, type NativeTrtEngine } from '../native.js';
 import { parseOptions } from '../options.js';
-import type { Feeds, InferenceSession, Outputs, RunOptions, TensorInfo } from '../session.js';
-import { DATA_TYPES, Tensor, type TensorData } from '../tensor.js';
+import type { BackendSelection, FeedsLike, InferenceSession, Outputs, RunOptions, TensorInfo } from '../session.js';
+import { DATA_TYPES, TENSORRT_DATA_TYPES, Tensor, type TensorData } from '../tensor.js';
 import { readSidecar, sidecarPath, type EngineInfo } from '../build/sidecar.js';
-import { RunTracker, raceAbort, selectOutputs, validateFeeds } from './common.js';
+import { defaultDimRanges } from '../build/profiles.js';
+import type { BuildOptions, BuiltEngine } from '../build/index.js';
+import { RunTracker, raceAbort, selectOutputs } from './common.js';
+import { FeedValidator } from './feeds.js';
+import { modelKind } from './model-kind.js';
 import { ContextPool } from './context-pool.js';
 import { requireTensorRT } from './tensorrt-libs.js';
 import { engineMeta, profileInputBytes, selectProfiles, tensorInfo, type EngineMeta } from './tensorrt-io.js';
@@ -52,6 +71,13 @@ export const TensorRTSessionOptionsSchema = z
      * plan file). Defaults to what the plan's sidecar says; enable only for plans you trust.
      */
     allowHostCode: z.boolean().optional(),
+    /**
+     * buildEngine() options for an ONNX model (createSession only); `cache` defaults to true
+     * (the default cache folder), `device` to this session's device.
+     */
+    build: z.custom<Omit<BuildOptions, 'device'> & { device?: number }>((v) => v !== null && typeof v === 'object' && !Array.isArray(v), {
+      message: 'expected an object of buildEngine options',
+    }).optional(),
   })
   .strict();
 
@@ -76,7 +102,7 @@ async function loadPlan(planOrPath: string | Uint8Array): Promise<{ plan: Uint8A
     try {
       plan = await readFile(planOrPath);
     } catch (e) {
-      throw new InvalidArgumentError(`cannot read the engine plan ${JSON.stringify(planOrPath)}: ${(e as Error).message}`, { cause: e });
+      throw new FileError(`cannot read the engine plan ${JSON.stringify(planOrPath)}: ${(e as Error).message}`, { cause: e });
     }
     // The sidecar is optional (plans from trtexec have none); a broken one is reported.
     const info = await readSidecar(sidecarPath(planOrPath), { optional: true });
@@ -98,7 +124,10 @@ export class TensorRTSession implements InferenceSession {
   readonly #pool: ContextPool<Member>;
   readonly #served: readonly number[];
   readonly #tracker = new RunTracker();
+  readonly #feeds: FeedValidator;
   #lost: CudaError | undefined;
+  /** Set by createSession(). */
+  readonly selection?: BackendSelection;
 
   private constructor(meta: EngineMeta, engine: NativeTrtEngine, members: Member[], info: EngineInfo | null, maxQueue: number | undefined) {
     this.#meta = meta;
@@ -110,14 +139,27 @@ export class TensorRTSession implements InferenceSession {
     const named = (name: string, list: EngineInfo['inputs'] | undefined) => list?.find((t) => t.name === name)?.dims;
     this.inputs = Object.freeze(meta.inputs.map((m) => tensorInfo(m, named(m.name, info?.inputs))));
     this.outputs = Object.freeze(meta.outputs.map((m) => tensorInfo(m, named(m.name, info?.outputs))));
+    this.#feeds = new FeedValidator(this.inputs);
   }
 
   /** Deserializes `planOrPath` (a plan file or its bytes) and creates the execution contexts. */
   static async create(planOrPath: string | Uint8Array, options: TensorRTSessionOptions = {}): Promise<TensorRTSession> {
     const opts = parseOptions(TensorRTSessionOptionsSchema, options, 'tensorrt session options');
+    if (opts.build !== undefined) {
+      throw new InvalidArgumentError('options.build applies to ONNX models opened with createSession(); TensorRTSession.create() takes a plan');
+    }
+    const { plan, info, where } = await loadPlan(planOrPath);
+    return TensorRTSession.deserialize(plan, info, where, opts);
+  }
+
+  /**
+   * The session over a plan already in memory, with its sidecar when known (internal:
+   * create() and createTensorRTSession() call it).
+   * @internal
+   */
+  static async deserialize(plan: Uint8Array, info: EngineInfo | null, where: string, opts: z.output<typeof TensorRTSessionOptionsSchema>): Promise<TensorRTSession> {
     const runtime = requireTensorRT();
     const addon = loadAddon();
-    const { plan, info, where } = await loadPlan(planOrPath);
     if (addon.trtDeserialize === undefined) throw new TensorRTNodeError('ERR_TENSORRT_NOT_FOUND', 'this build of the addon has no TensorRT support');
     const allowHostCode = opts.allowHostCode ?? info?.options.versionCompatible ?? false;
     let engine: NativeTrtEngine;
@@ -192,13 +234,13 @@ export class TensorRTSession implements InferenceSession {
     });
   }
 
-  run(feeds: Feeds, options: RunOptions = {}): Promise<Outputs> {
+  run(feeds: FeedsLike, options: RunOptions = {}): Promise<Outputs> {
     try {
       if (this.#tracker.disposed) throw new DisposedError('run() on a disposed tensorrt session');
       if (this.#lost !== undefined || this.#engine.lost) throw lostError(this.#lost);
-      validateFeeds(this.inputs, feeds);
+      // The session's inputs are the engine's, in the engine's order.
+      const { tensors } = this.#feeds.check(feeds);
       const fetches = selectOutputs(this.outputs, options.outputs);
-      const tensors = this.#meta.inputs.map((m) => feeds[m.name]!);
       const dims = tensors.map((t) => t.dims);
       const fits = selectProfiles(this.#meta, dims);
       const profiles = fits.filter((p) => this.#served.includes(p));
@@ -256,6 +298,109 @@ export class TensorRTSession implements InferenceSession {
   }
 }
 
-export async function createTensorRTSession(model: string | Uint8Array, options: TensorRTSessionOptions): Promise<InferenceSession> {
-  return TensorRTSession.create(model, options);
+/** What createTensorRTSession() calls; unit tests pass test doubles. @internal */
+export interface TensorRTOpeners {
+  buildEngine(model: string | Uint8Array, options: BuildOptions): Promise<BuiltEngine>;
+  /** Opens a plan in memory (TensorRTSession.deserialize). */
+  deserialize(plan: Uint8Array, info: EngineInfo | null, where: string, opts: z.output<typeof TensorRTSessionOptionsSchema>): Promise<TensorRTSession>;
+  /** The I/O of an ONNX model: dtypes for the check before a build, input dims for default profiles. */
+  modelIo(model: string | Uint8Array): Promise<ModelIo[]>;
+}
+
+export interface ModelIo {
+  kind: 'input' | 'output';
+  name: string;
+  dtype: string;
+  /** null when the rank is unknown. */
+  dims: (number | string)[] | null;
+}
+
+/**
+ * Profile ranges of the dynamic dims an ONNX model is opened with when options.build gives
+ * them none (and no build.profiles): a leading dim (the batch) 1..64, any other 1..512, opt
+ * at the max (serving spends most of its time at the large end; the DynamicBatcher pads up).
+ */
+export const DEFAULT_BUILD_RANGES = { batch: { min: 1, opt: 64, max: 64 }, seq: { min: 1, opt: 512, max: 512 } } as const;
+
+/** The I/O of an ONNX model (path or bytes), read without its external data. */
+export async function readModelIo(model: string | Uint8Array): Promise<ModelIo[]> {
+  const { decodeModel, inspectModel } = await import('../onnx/index.js');
+  let bytes: Uint8Array;
+  if (typeof model === 'string') {
+    try {
+      bytes = await readFile(model);
+    } catch (e) {
+      throw new FileError(`cannot read ONNX model ${JSON.stringify(model)}: ${(e as Error).message}`, { cause: e });
+    }
+  } else bytes = model;
+  const info = inspectModel(decodeModel(bytes, typeof model === 'string' ? `ONNX model ${JSON.stringify(model)}` : 'ONNX model'));
+  return [
+    ...info.inputs.map((i) => ({ kind: 'input' as const, name: i.name, dtype: i.dtype, dims: i.dims })),
+    ...info.outputs.map((o) => ({ kind: 'output' as const, name: o.name, dtype: o.dtype, dims: o.dims })),
+  ];
+}
+
+const defaultOpeners: TensorRTOpeners = {
+  buildEngine: async (model, options) => (await import('../build/build-engine.js')).buildEngine(model, options),
+  deserialize: (plan, info, where, opts) => TensorRTSession.deserialize(plan, info, where, opts),
+  modelIo: readModelIo,
+};
+
+/** Refuses an ONNX model whose inputs or outputs have a dtype TensorRT does not exchange. */
+export function checkTensorRTDtypes(io: readonly Pick<ModelIo, 'kind' | 'name' | 'dtype'>[]): void {
+  const bad = io.filter((t) => t.dtype !== '' && !(TENSORRT_DATA_TYPES as readonly string[]).includes(t.dtype));
+  if (bad.length === 0) return;
+  const list = bad.map((t) => `${t.kind} ${JSON.stringify(t.name)} is ${t.dtype}`).join(', ');
+  throw new DTypeError(
+    `TensorRT cannot run this model: ${list}; TensorRT exchanges ${TENSORRT_DATA_TYPES.join(', ')}. ` +
+      "Use backend 'onnxruntime' (it runs every dtype onnxruntime-node does), or cast the model's inputs and outputs",
+    { dtypes: bad },
+  );
+}
+
+/**
+ * createSession()'s TensorRT path: a plan is deserialized; an ONNX model has its I/O dtypes
+ * checked, is built through the engine cache (`options.build`; cache on by default, profile
+ * ranges DEFAULT_BUILD_RANGES for dims build.dims leaves out, unless build.profiles) and the plan is
+ * opened with the build's sidecar. `session.selection.engine` says whether the engine came
+ * from the cache.
+ */
+export async function createTensorRTSession(
+  model: string | Uint8Array,
+  options: TensorRTSessionOptions,
+  openers: TensorRTOpeners = defaultOpeners,
+): Promise<TensorRTSession> {
+  const opts = parseOptions(TensorRTSessionOptionsSchema, options, 'tensorrt session options');
+  if (typeof model !== 'string' && !(model instanceof Uint8Array)) {
+    throw new InvalidArgumentError(`model must be a file path or a Uint8Array (an ONNX model or a TensorRT plan), got ${describe(model)}`);
+  }
+  const kind = await modelKind(model);
+  if (kind === 'plan') {
+    if (opts.build !== undefined) {
+      throw new InvalidArgumentError('options.build applies to ONNX models, but the model is a TensorRT plan (already built)');
+    }
+    const { plan, info, where } = await loadPlan(model);
+    return openers.deserialize(plan, info, where, opts);
+  }
+  const io = await openers.modelIo(model);
+  checkTensorRTDtypes(io);
+  const build = opts.build ?? {};
+  if (build.device !== undefined && build.device !== opts.device) {
+    throw new InvalidArgumentError(`options.build.device (${build.device}) differs from options.device (${opts.device}); the engine must be built on the GPU it runs on`);
+  }
+  // Dims the caller gave no range (and all of them without build.profiles) get the defaults.
+  const ranges =
+    build.profiles === undefined
+      ? { dims: { ...defaultDimRanges(io.filter((t) => t.kind === 'input').map((t) => ({ name: t.name, dims: t.dims ?? [] })), DEFAULT_BUILD_RANGES), ...build.dims } }
+      : {};
+  const built = await openers.buildEngine(model, { cache: true, ...build, ...ranges, device: opts.device });
+  const where = typeof model === 'string' ? `built from ${JSON.stringify(model)}` : `built from ${model.byteLength} bytes of ONNX`;
+  const session = await openers.deserialize(built.plan, built.info, where, opts);
+  const engine = { fromCache: built.fromCache, cachePath: built.cachePath };
+  (session as { selection?: BackendSelection }).selection = {
+    requested: 'tensorrt',
+    reason: `requested; engine ${built.fromCache ? 'from the engine cache' : 'built'}${built.cachePath ? ` (${built.cachePath})` : ''}`,
+    engine,
+  };
+  return session;
 }

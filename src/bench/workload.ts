@@ -10,7 +10,7 @@ import { generateInputs } from '../accuracy/inputs.js';
 import { inferValueRanges } from '../accuracy/model-hints.js';
 import { Random } from '../random.js';
 import { inspectModel, type ModelProto } from '../onnx/index.js';
-import type { DataType } from '../tensor.js';
+import { DATA_TYPE_NAMES, type DataType } from '../tensor.js';
 import type { Feeds, TensorInfo } from '../session.js';
 
 export interface SeqRange {
@@ -38,7 +38,7 @@ export function modelInputs(model: ModelProto): TensorInfo[] {
       throw new InvalidArgumentError(
         `model input ${JSON.stringify(i.name)} is ${i.kind === 'tensor' ? `a ${i.dtype || 'untyped'} tensor` : `a ${i.kind}`}` +
           (i.dims === null ? ' of unknown rank' : '') +
-          '; the benchmark generates float32, float16, int8, uint8, int32, int64 and bool tensors of known rank',
+          `; the benchmark generates tensors of known rank of ${DATA_TYPE_NAMES.join(', ')}`,
       );
     }
     return { name: i.name, dtype: i.dtype as DataType, dims: i.dims };

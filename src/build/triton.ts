@@ -18,14 +18,20 @@ import { parseOptions } from '../options.js';
 import { writeFileAtomic } from '../files.js';
 import type { EngineInfo } from './sidecar.js';
 
-const TRITON_TYPES: Record<string, string> = {
+/** Triton's data_type of each of our dtypes. */
+const TRITON_TYPES: Readonly<Record<string, string>> = {
   float32: 'TYPE_FP32',
   float16: 'TYPE_FP16',
   bfloat16: 'TYPE_BF16',
+  float64: 'TYPE_FP64',
   int8: 'TYPE_INT8',
   uint8: 'TYPE_UINT8',
+  int16: 'TYPE_INT16',
+  uint16: 'TYPE_UINT16',
   int32: 'TYPE_INT32',
+  uint32: 'TYPE_UINT32',
   int64: 'TYPE_INT64',
+  uint64: 'TYPE_UINT64',
   bool: 'TYPE_BOOL',
 };
 

@@ -116,7 +116,6 @@ export {
   resolveDecoderConfig,
   decoderParameterCount,
   decoderKvBytesPerToken,
-  DecoderOptionsSchema,
   DECODER_PRESETS,
   DECODER_METADATA_KEY,
   type DecoderOptions,

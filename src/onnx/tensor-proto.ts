@@ -5,11 +5,11 @@
  * write) or in a typed field chosen by the element type: float_data (FLOAT), int32_data (INT32
  * and everything narrower, including FLOAT16/BFLOAT16 as their 16-bit patterns, per the ONNX
  * spec), int64_data (INT64), double_data (DOUBLE), uint64_data (UINT32/UINT64). Both are read;
- * we always write raw_data.
+ * we always write raw_data. Strings, complex and sub-byte types have no Tensor.
  */
 import { create, fromBinary, isFieldSet, toBinary } from '@bufbuild/protobuf';
 import { DTypeError, OnnxError, OnnxParseError, describe } from '../errors.js';
-import { DATA_TYPES, Tensor, dataTypeFromOnnx, formatDims, type DataType, type TensorData } from '../tensor.js';
+import { DATA_TYPES, DATA_TYPE_NAMES, Tensor, dataTypeFromOnnx, formatDims, type DataType, type TensorData } from '../tensor.js';
 import { DATA_LOCATION, TENSOR_TYPE, TensorProtoSchema, type TensorProto } from './schema.js';
 
 const ONNX_TYPE_NAMES: Readonly<Record<number, string>> = Object.freeze(
@@ -107,7 +107,7 @@ export function tensorFromProto(tp: TensorProto): Tensor {
   if (dtype === undefined) {
     throw new DTypeError(
       `${label} has element type ${onnxTypeName(tp.dataType)}, which tensorrt-node does not support ` +
-        `(supported: float32, float16, bfloat16, int8, uint8, int32, int64, bool)`,
+        `(supported: ${DATA_TYPE_NAMES.join(', ')})`,
     );
   }
   if (isExternal(tp)) {
@@ -139,14 +139,30 @@ export function tensorFromProto(tp: TensorProto): Tensor {
       stored = tp.floatData.length;
       data = Float32Array.from(tp.floatData);
       break;
+    case 'float64':
+      stored = tp.doubleData.length;
+      data = Float64Array.from(tp.doubleData);
+      break;
     case 'int64':
       stored = tp.int64Data.length;
       data = BigInt64Array.from(tp.int64Data);
       break;
+    case 'uint64':
+      stored = tp.uint64Data.length;
+      data = BigUint64Array.from(tp.uint64Data);
+      break;
+    case 'uint32': {
+      // uint32_data does not exist: UINT32 values travel in uint64_data.
+      stored = tp.uint64Data.length;
+      const out = new Uint32Array(stored);
+      for (let i = 0; i < stored; i++) out[i] = Number(tp.uint64Data[i]!);
+      data = out;
+      break;
+    }
     default: {
       // int32_data carries every type of 32 bits or less, float16/bfloat16 as their bit patterns.
       stored = tp.int32Data.length;
-      const out = new info.array(stored) as Int32Array | Uint16Array | Int8Array | Uint8Array;
+      const out = new info.array(stored) as Int32Array | Int16Array | Uint16Array | Int8Array | Uint8Array;
       const src = tp.int32Data;
       for (let i = 0; i < stored; i++) out[i] = src[i]!;
       data = out as TensorData;

@@ -6,10 +6,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
-const dist = join(__dirname, '..', '..', 'dist', 'index.js');
+const dist = join(__dirname, '..', '..', 'dist');
 
 function run(addonPath: string, body: string): { status: number | null; out: Record<string, unknown>; stderr: string } {
-  const script = `import * as t from ${JSON.stringify(dist)}; const out = {}; ${body}; console.log(JSON.stringify(out));`;
+  const entry = (name: string) => JSON.stringify(join(dist, name));
+  const script =
+    `import * as t from ${entry('index.js')}; import * as onnx from ${entry('exports/onnx.js')}; import * as cuda from ${entry('exports/cuda.js')}; ` +
+    `const out = {}; ${body}; console.log(JSON.stringify(out));`;
   const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
     encoding: 'utf8',
     env: { ...process.env, TENSORRT_NODE_ADDON: addonPath },
@@ -25,11 +28,11 @@ describe('without a loadable addon', () => {
     const r = run(
       bogus,
       `out.info = t.runtimeInfo();
-       try { t.cuda.deviceCount(); } catch (e) { out.cuda = { code: e.code, name: e.name, message: e.message }; }
-       const g = new t.GraphBuilder();
+       try { cuda.deviceCount(); } catch (e) { out.cuda = { code: e.code, name: e.name, message: e.message }; }
+       const g = new onnx.GraphBuilder();
        g.op('Mul', [g.input('x', 'float32', ['n']), g.floats(2)], {}, 'y');
        g.output('y', 'float32', ['n']);
-       const s = await t.createSession(t.encodeModel(g.build()), { backend: 'onnxruntime' });
+       const s = await t.createSession(onnx.encodeModel(g.build()), { backend: 'onnxruntime' });
        out.y = Array.from((await s.run({ x: new t.Tensor('float32', [1, 2, 3]) })).y.data);
        await s.dispose();`,
     );

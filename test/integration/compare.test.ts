@@ -159,11 +159,71 @@ describe('the encoder against its FP16 conversion', () => {
 
 describe('ONNX backend node tests (--ref-data)', () => {
   const cases = ['test_add', 'test_relu', 'test_softmax_axis_1', 'test_matmul_2d', 'test_gather_0', 'test_equal', 'test_layer_normalization_2d_axis0'];
+  // float64, int16, uint16, uint32 and uint64 models: every dtype onnxruntime-node runs.
+  const dtypeCases = ['test_einsum_batch_matmul', 'test_mod_mixed_sign_int16', 'test_mod_uint16', 'test_bitshift_left_uint32', 'test_max_uint64'];
 
   it.each(cases)('%s passes against its expected outputs', async (name) => {
     const { code, out } = await cli('compare', join(NODE_TESTS, name, 'model.onnx'), '--ref-data', join(NODE_TESTS, name), '--atol', '1e-5', '--rtol', '1e-3', '--threads', '1');
     expect(out).toContain('PASSED');
     expect(code).toBe(0);
+  });
+
+  it.each(dtypeCases)('%s (beyond float32/int64) passes against its expected outputs', async (name) => {
+    const { code, out } = await cli('compare', join(NODE_TESTS, name, 'model.onnx'), '--ref-data', join(NODE_TESTS, name), '--atol', '1e-12', '--rtol', '0', '--threads', '1');
+    expect(out).toContain('PASSED');
+    expect(code).toBe(0);
+  });
+
+  it('checks a float64 model in float64: a perturbation float32 cannot hold is caught', async () => {
+    const a = await OnnxRuntimeSession.create(join(NODE_TESTS, 'test_einsum_batch_matmul', 'model.onnx'), { intraOpNumThreads: 1 });
+    try {
+      expect(a.inputs.map((i) => i.dtype)).toEqual(['float64', 'float64']);
+      const [set] = await readRefData(join(NODE_TESTS, 'test_einsum_batch_matmul'), a.inputs, a.outputs);
+      const ref = set!.outputs.z!;
+      expect(ref.type).toBe('float64');
+      const good = await compare(a, { reference: set!.outputs }, { inputs: set!.inputs, atol: 1e-12, rtol: 0 });
+      expect(good.passed).toBe(true);
+      expect(good.outputs[0]).toMatchObject({ dtypeA: 'float64', dtypeB: 'float64' });
+      expect(good.outputs[0]!.maxAbsError).toBeLessThan(1e-14);
+      // 1e-9 relative: far below float32's resolution, so only a float64 comparison sees it.
+      const data = Float64Array.from(ref.data as Float64Array);
+      data[3] = data[3]! * (1 + 1e-9);
+      const bad = await compare(a, { reference: { z: new Tensor('float64', data, ref.dims) } }, { inputs: set!.inputs, atol: 1e-12, rtol: 0 });
+      expect(bad.passed).toBe(false);
+      expect(bad.outputs[0]!.worst!.iteration).toBe(0);
+      expect(bad.outputs[0]!.maxAbsError).toBeGreaterThan(1e-12);
+      // Generated inputs take the model's dtype.
+      const generated = await compare(a, a, { generate: { seed: 3 }, atol: 0, rtol: 0 });
+      expect(generated.passed).toBe(true);
+      expect(generated.inputs[0]!.x!.type).toBe('float64');
+    } finally {
+      await a.dispose();
+    }
+  });
+
+  it('compares a float32 model with its float64 twin (built here), casting the feeds to B\'s width', async () => {
+    const rng = new Random(5);
+    const weights = Array.from({ length: 12 }, () => rng.nextFloat() - 0.5);
+    const model = (dtype: 'float32' | 'float64') => {
+      const g = new GraphBuilder({ opset: 17 });
+      const x = g.input('x', dtype, ['batch', 4]);
+      g.op('MatMul', [x, g.constant(new Tensor(dtype, weights, [4, 3]), 'w')], {}, 'y');
+      g.output('y', dtype, ['batch', 3]);
+      return encodeModel(g.build());
+    };
+    const a = await OnnxRuntimeSession.create(model('float32'), { intraOpNumThreads: 1 });
+    const b = await OnnxRuntimeSession.create(model('float64'), { intraOpNumThreads: 1 });
+    try {
+      const r = await compare(a, b, { generate: { seed: 2, batch: 3 }, atol: 1e-6, rtol: 1e-6 });
+      expect(r.passed).toBe(true);
+      expect(r.outputs[0]).toMatchObject({ name: 'y', dtypeA: 'float32', dtypeB: 'float64' });
+      // float32 rounding of the weights and the sums, seen in float64.
+      expect(r.outputs[0]!.maxAbsError).toBeGreaterThan(0);
+      expect(r.outputs[0]!.maxAbsError).toBeLessThan(1e-6);
+    } finally {
+      await a.dispose();
+      await b.dispose();
+    }
   });
 
   it('fails when one expected output is perturbed, naming that output', async () => {

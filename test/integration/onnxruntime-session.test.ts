@@ -119,6 +119,49 @@ describe('ONNX Runtime session', () => {
     await expect(s[Symbol.asyncDispose]()).resolves.toBeUndefined();
   });
 
+  it("takes onnxruntime-node's own Tensors and plain { type, data, dims } feeds", async () => {
+    const ort = (await import('onnxruntime-node')).default ?? (await import('onnxruntime-node'));
+    const s = await open();
+    const f = feeds();
+    const x = new ort.Tensor('float32', f.x.data as Float32Array, [2, 3]);
+    const out = await s.run({ x, ids: { type: 'int64', data: f.ids.data, dims: [2, 3] } });
+    expect(Array.from(out.z!.data as Float32Array)).toEqual([-3.5, -4.5, 11.75, 13.5]);
+    expect(out.z).toBeInstanceOf(Tensor);
+    await expect(s.run({ x: new ort.Tensor('float64', new Float64Array(6), [2, 3]), ids: f.ids })).rejects.toMatchObject(
+      { code: 'ERR_DTYPE', message: 'input "x" must be float32, got float64', input: 'x', expected: 'float32', got: 'float64' },
+    );
+    await expect(s.run({ x: new ort.Tensor('string', ['a'], [1]), ids: f.ids })).rejects.toThrow(/string tensors are not supported/);
+    await s.dispose();
+  });
+
+  it('runs float64, int16, uint16, uint32 and uint64 inputs and outputs', async () => {
+    const types = ['float64', 'int16', 'uint16', 'uint32', 'uint64'] as const;
+    const g = new GraphBuilder({ opset: 17 });
+    for (const t of types) {
+      g.op('Identity', [g.input(`in_${t}`, t, ['n'])], {}, `out_${t}`);
+      g.output(`out_${t}`, t, ['n']);
+    }
+    const s = await createSession(encodeModel(g.build()), { backend: 'onnxruntime', intraOpNumThreads: 1 });
+    const values = { float64: [0.1, -1e300], int16: [-32768, 7], uint16: [65535, 1], uint32: [4294967295, 2], uint64: [2n ** 64n - 1n, 3n] };
+    const out = await s.run(Object.fromEntries(types.map((t) => [`in_${t}`, new Tensor(t, values[t] as never, [2])])));
+    for (const t of types) {
+      expect(out[`out_${t}`]!.type).toBe(t);
+      expect(Array.from(out[`out_${t}`]!.data as ArrayLike<unknown>)).toEqual(values[t]);
+    }
+    await s.dispose();
+  });
+
+  it("opens with backend 'auto' and says why ONNX Runtime runs it here", async () => {
+    const s = await createSession(tinyModel(), { backend: 'auto', onnxruntime: { intraOpNumThreads: 1 } });
+    expect(s.backend).toBe('onnxruntime');
+    expect(s.selection?.requested).toBe('auto');
+    // No TensorRT on this machine (the addon may also lack TensorRT support); a GPU host gives another reason.
+    expect(s.selection?.reason).toMatch(/^TensorRT is not available: /);
+    expect(s.selection?.tensorrtError?.code).toMatch(/^ERR_(TENSORRT_NOT_FOUND|TENSORRT_VERSION|CUDA|ADDON_LOAD)$/);
+    expect((await s.run(feeds())).z!.data[0]).toBe(-3.5);
+    await s.dispose();
+  });
+
   it('reports unloadable models and unknown backends with codes', async () => {
     await expect(createSession(new Uint8Array([1, 2, 3, 4]), { backend: 'onnxruntime' })).rejects.toThrow(OnnxRuntimeError);
     await expect(createSession(tinyModel(), { backend: 'onnxruntime', threads: 2 } as never)).rejects.toThrow(/unknown option\(s\) "threads"/);

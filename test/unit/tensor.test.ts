@@ -1,6 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import {
+  DATA_TYPES,
+  DATA_TYPE_NAMES,
+  ONNXRUNTIME_DATA_TYPES,
+  TENSORRT_DATA_TYPES,
   Tensor,
+  asTensor,
+  castFloat,
+  dataTypeFromOnnx,
+  isTensorLike,
   bfloat16BitsToFloat32,
   float16BitsToFloat32,
   float32ToBfloat16Bits,
@@ -45,7 +53,8 @@ describe('Tensor construction', () => {
   });
 
   it('refuses unknown types and non-array data', () => {
-    expect(() => new Tensor('float64' as never, new Float64Array(1) as never)).toThrow(/tensor type must be one of/);
+    expect(() => new Tensor('double' as never, new Float64Array(1) as never)).toThrow(/tensor type must be one of/);
+    expect(() => new Tensor('string' as never, ['a'] as never)).toThrow(DTypeError);
     expect(() => new Tensor('float32', 'abc' as never)).toThrow(InvalidArgumentError);
     expect(() => new Tensor('float32', null as never)).toThrow(InvalidArgumentError);
   });
@@ -101,6 +110,92 @@ describe('Tensor construction', () => {
     expect(Array.from(Tensor.fromFloat32('float16', new Float32Array([0.1])).toFloat32())).toEqual([
       float16BitsToFloat32(float32ToFloat16Bits(0.1)),
     ]);
+  });
+});
+
+describe('the dtypes onnxruntime-node runs', () => {
+  it('has one table row per dtype: storage, ONNX number, kind and backends', () => {
+    expect(DATA_TYPE_NAMES).toEqual(['float32', 'float16', 'bfloat16', 'float64', 'int8', 'uint8', 'int16', 'uint16', 'int32', 'uint32', 'int64', 'uint64', 'bool']);
+    for (const t of DATA_TYPE_NAMES) {
+      const info = DATA_TYPES[t];
+      expect(info.array.BYTES_PER_ELEMENT).toBe(info.bytesPerElement);
+      expect(dataTypeFromOnnx(info.onnx)).toBe(t);
+    }
+    expect(TENSORRT_DATA_TYPES).toEqual(['float32', 'float16', 'bfloat16', 'int8', 'uint8', 'int32', 'int64', 'bool']);
+    expect(ONNXRUNTIME_DATA_TYPES).not.toContain('bfloat16');
+    expect(ONNXRUNTIME_DATA_TYPES).toContain('uint64');
+    expect(DATA_TYPES.uint16).toMatchObject({ kind: 'uint', min: 0, max: 65535, bigint: false });
+    expect(DATA_TYPES.int16).toMatchObject({ kind: 'int', min: -32768, max: 32767 });
+  });
+
+  it('builds float64, int16, uint16, uint32 and uint64 tensors from arrays, checking ranges', () => {
+    expect(Array.from(new Tensor('float64', [0.1, -2]).data)).toEqual([0.1, -2]);
+    expect(new Tensor('int16', [-32768, 32767]).data).toBeInstanceOf(Int16Array);
+    expect(new Tensor('uint16', [0, 65535]).data).toBeInstanceOf(Uint16Array);
+    expect(Array.from(new Tensor('uint32', [4294967295]).data)).toEqual([4294967295]);
+    expect(Array.from(new Tensor('uint64', [2n ** 64n - 1n, 3]).data)).toEqual([2n ** 64n - 1n, 3n]);
+    expect(() => new Tensor('int16', [32768])).toThrow('data[0] = 32768 is out of range for a int16 tensor (-32768..32767)');
+    expect(() => new Tensor('uint16', [-1])).toThrow(/out of range for a uint16 tensor \(0\.\.65535\)/);
+    expect(() => new Tensor('uint64', [-1n])).toThrow('data[0] = -1 is out of range for a uint64 tensor (0..2^64-1)');
+    expect(() => new Tensor('uint64', [2n ** 64n])).toThrow(DTypeError);
+    expect(() => new Tensor('float64', new Float32Array(1) as never)).toThrow('data for a float64 tensor must be a Float64Array, got a Float32Array of length 1');
+  });
+
+  it('infers the new types from their typed arrays; a Uint16Array stays ambiguous', () => {
+    expect(new Tensor(new Float64Array(1)).type).toBe('float64');
+    expect(new Tensor(new Int16Array(1)).type).toBe('int16');
+    expect(new Tensor(new Uint32Array(1)).type).toBe('uint32');
+    expect(new Tensor(new BigUint64Array(1)).type).toBe('uint64');
+    expect(() => new Tensor(new Uint16Array(1) as never)).toThrow(/pass the type first/);
+  });
+
+  it('converts every type to float32 and float64', () => {
+    expect(Array.from(new Tensor('uint64', [5n, 2n ** 60n]).toFloat64())).toEqual([5, 2 ** 60]);
+    const f64 = new Tensor('float64', [0.1, 1e300]);
+    expect(f64.toFloat64()).toBe(f64.data);
+    expect(Array.from(f64.toFloat32())).toEqual([Math.fround(0.1), Infinity]);
+    expect(Array.from(new Tensor('uint16', [65535]).toFloat32())).toEqual([65535]);
+  });
+
+  it('casts between float types, rounding to the target', () => {
+    const f64 = new Tensor('float64', [0.1, 1 / 3], [1, 2]);
+    expect(castFloat(f64, 'float64')).toBe(f64);
+    const f32 = castFloat(f64, 'float32');
+    expect(f32.dims).toEqual([1, 2]);
+    expect(Array.from(f32.data)).toEqual([Math.fround(0.1), Math.fround(1 / 3)]);
+    expect(Array.from(castFloat(f32, 'float64').data)).toEqual([Math.fround(0.1), Math.fround(1 / 3)]);
+    expect(Array.from(castFloat(f64, 'float16').data)).toEqual([float32ToFloat16Bits(0.1), float32ToFloat16Bits(1 / 3)]);
+    expect(() => castFloat(new Tensor('int32', [1]), 'float32')).toThrow(/converts between float types; the tensor is int32/);
+  });
+});
+
+describe('asTensor', () => {
+  it('returns our Tensor as is and wraps others without copying', () => {
+    const t = new Tensor('int64', [1n, 2n], [1, 2]);
+    expect(asTensor(t)).toBe(t);
+    const data = new Uint32Array([7, 8]);
+    const w = asTensor({ type: 'uint32', data, dims: [2, 1] });
+    expect(w.data).toBe(data);
+    expect(w.dims).toEqual([2, 1]);
+    expect(isTensorLike({ type: 'uint32', data, dims: [2] })).toBe(true);
+    expect(isTensorLike({ type: 'uint32', dims: [2] })).toBe(false);
+    expect(isTensorLike(data)).toBe(false);
+  });
+
+  it.skipIf(typeof (globalThis as { Float16Array?: unknown }).Float16Array !== 'function')('views float16 data given as a Float16Array as its bits', () => {
+    const F16 = (globalThis as unknown as { Float16Array: new (v: number[]) => ArrayBufferView }).Float16Array;
+    const data = new F16([1, -2]);
+    const t = asTensor({ type: 'float16', data, dims: [2] });
+    expect(Array.from(t.data as Uint16Array)).toEqual([0x3c00, 0xc000]);
+    expect(t.data.buffer).toBe(data.buffer);
+  });
+
+  it('names the value in its errors', () => {
+    expect(() => asTensor(42, 'output "y"')).toThrow('output "y" must be a Tensor (or a tensor with type, data and dims, such as onnxruntime-node\'s), got 42');
+    expect(() => asTensor({ type: 'float32', data: new Float32Array(2), dims: [3] }, 'x')).toThrow(
+      new ShapeError('x: dims [3] describe 3 elements but data has 2'),
+    );
+    expect(() => asTensor({ type: 'float32', data: new Float32Array(2), dims: [-1] }, 'x')).toThrow(ShapeError);
   });
 });
 

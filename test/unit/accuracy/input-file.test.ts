@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { parseInputJson, readInputFile, writeInputFile } from '../../../src/accuracy/input-file.js';
+import { inputFileJson, parseInputJson, readInputFile, writeInputFile } from '../../../src/accuracy/input-file.js';
 import { parseNpy, toNpy } from '../../../src/accuracy/npy.js';
 import { Tensor } from '../../../src/tensor.js';
 import { DTypeError, FileError, InvalidArgumentError } from '../../../src/errors.js';
@@ -83,8 +83,8 @@ describe('our input file format', () => {
   });
 
   it('names the input and the problem in every error', async () => {
-    expect(() => parseInputJson({ iterations: [{ x: { dtype: 'float64', dims: [1], data: [1] } }] })).toThrow(
-      'input file: iteration 0, input "x": dtype must be one of float32, float16, bfloat16, int8, uint8, int32, int64, bool, got "float64"',
+    expect(() => parseInputJson({ iterations: [{ x: { dtype: 'double', dims: [1], data: [1] } }] })).toThrow(
+      'input file: iteration 0, input "x": dtype must be one of float32, float16, bfloat16, float64, int8, uint8, int16, uint16, int32, uint32, int64, uint64, bool, got "double"',
     );
     expect(() => parseInputJson({ iterations: [{ x: { dtype: 'float32', dims: [2], data: [1] } }] })).toThrow('data has 1 values, dims [2] need 2');
     expect(() => parseInputJson({ iterations: [{ x: { dtype: 'float32', dims: [1], data: [1], base64: '' } }] })).toThrow('exactly one of');
@@ -105,13 +105,32 @@ describe('our input file format', () => {
 describe('npy', () => {
   it('refuses dtypes we cannot hold and Fortran order', () => {
     const f64 = toNpy(new Tensor('float32', [1, 2]));
-    // Patch '<f4' into '<f8' (same header length): a float64 array header.
-    const text = Buffer.from(f64).toString('latin1').replace("'<f4'", "'<f8'");
+    // Patch '<f4' into '<c8' (same header length): a complex64 array header.
+    const text = Buffer.from(f64).toString('latin1').replace("'<f4'", "'<c8'");
     expect(() => parseNpy(new Uint8Array(Buffer.from(text, 'latin1')), 'x')).toThrow(DTypeError);
     const fortran = Buffer.from(Buffer.from(f64).toString('latin1').replace('False', 'True '), 'latin1');
     expect(() => parseNpy(new Uint8Array(fortran), 'x')).toThrow('Fortran-order');
     expect(() => parseNpy(new Uint8Array([1, 2, 3]), 'x')).toThrow('not a NumPy .npy array');
     expect(() => parseNpy(f64.subarray(0, f64.length - 2), 'x')).toThrow('.npy data holds 6 bytes');
+  });
+
+  it('round-trips the dtypes onnxruntime-node runs, in both formats', () => {
+    const feeds = {
+      d: new Tensor('float64', [0.1, -1e300, Infinity], [3]),
+      s: new Tensor('int16', [-32768, 7], [2]),
+      us: new Tensor('uint16', [65535, 0], [2]),
+      u: new Tensor('uint32', [4294967295], [1]),
+      ul: new Tensor('uint64', [2n ** 64n - 1n, 5n], [2]),
+    };
+    for (const format of ['tensorrt-node', 'polygraphy'] as const) {
+      const [back] = parseInputJson(JSON.parse(JSON.stringify(inputFileJson([feeds], format))));
+      for (const [name, t] of Object.entries(feeds)) {
+        expect(back![name]!.type).toBe(t.type);
+        expect(back![name]!.dims).toEqual(t.dims);
+        expect(Array.from(back![name]!.data as ArrayLike<unknown>)).toEqual(Array.from(t.data as ArrayLike<unknown>));
+      }
+    }
+    expect(() => toNpy(new Tensor('bfloat16', new Uint16Array(1)))).toThrow(/bfloat16 tensor has no NumPy dtype/);
   });
 
   it('writes 64-byte aligned headers and scalars', () => {

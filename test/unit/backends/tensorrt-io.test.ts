@@ -8,7 +8,7 @@ import {
   tensorBytes,
   tensorInfo,
 } from '../../../src/backends/tensorrt-io.js';
-import { ProfileRangeError, TensorRTError } from '../../../src/errors.js';
+import { DTypeError, ProfileRangeError } from '../../../src/errors.js';
 import type { NativeEngineDescription, NativeEngineTensor } from '../../../src/native.js';
 
 function input(name: string, dims: number[], profiles: { min: number[]; opt: number[]; max: number[] }[], dtype = 'int64'): NativeEngineTensor {
@@ -48,7 +48,7 @@ describe('engineMeta', () => {
 
   it('refuses I/O JavaScript cannot exchange, saying which and why', () => {
     const bad = (t: NativeEngineTensor) => () => engineMeta({ profiles: 1, deviceMemoryBytes: 0, tensors: [t] });
-    expect(bad(output('y', [4], 'unsupported:kFP8'))).toThrow(TensorRTError);
+    expect(bad(output('y', [4], 'unsupported:kFP8'))).toThrow(DTypeError);
     expect(bad(output('y', [4], 'unsupported:kFP8'))).toThrow(/output "y" has element type kFP8/);
     expect(bad({ ...input('shape', [2], [{ min: [2], opt: [2], max: [2] }]), isShapeTensor: true })).toThrow(/input "shape" is a shape tensor/);
     expect(bad({ ...output('y', [4]), onHost: true })).toThrow(/lives in host memory/);

@@ -73,13 +73,13 @@ describe('tensorToProto / tensorFromProto', () => {
   it('names unsupported element types', () => {
     const err = (() => {
       try {
-        tensorFromProto(create(TensorProtoSchema, { name: 'd', dataType: TENSOR_TYPE.DOUBLE, dims: [1n], doubleData: [1] }));
+        tensorFromProto(create(TensorProtoSchema, { name: 'd', dataType: TENSOR_TYPE.STRING, dims: [1n], stringData: [new Uint8Array([104])] }));
       } catch (e) {
         return e;
       }
     })();
     expect(err).toBeInstanceOf(DTypeError);
-    expect((err as Error).message).toMatch(/tensor "d" has element type double/);
+    expect((err as Error).message).toMatch(/tensor "d" has element type string, which tensorrt-node does not support \(supported: float32, .*uint64, bool\)/);
   });
 });
 
@@ -110,7 +110,8 @@ describe('onnxTypeName', () => {
   it('uses our names where supported, ONNX names otherwise', () => {
     expect(onnxTypeName(TENSOR_TYPE.FLOAT)).toBe('float32');
     expect(onnxTypeName(TENSOR_TYPE.FLOAT16)).toBe('float16');
-    expect(onnxTypeName(TENSOR_TYPE.DOUBLE)).toBe('double');
+    expect(onnxTypeName(TENSOR_TYPE.DOUBLE)).toBe('float64');
+    expect(onnxTypeName(TENSOR_TYPE.COMPLEX64)).toBe('complex64');
     expect(onnxTypeName(TENSOR_TYPE.STRING)).toBe('string');
     expect(onnxTypeName(TENSOR_TYPE.FLOAT8E4M3FN)).toBe('float8e4m3fn');
     expect(onnxTypeName(999)).toBe('type(999)');
