@@ -12,6 +12,8 @@ export interface FakeDecoderOptions {
   delayMs?: number;
   /** Called with each run's feeds before it computes; throw to fail the step. */
   onRun?: (feeds: Feeds, call: number) => void;
+  /** Takes the feeds' buffers away after each run (as a session posting them to a worker may). */
+  detachInputs?: boolean;
 }
 
 /** The token a sequence of (token, position) pairs predicts next. */
@@ -98,6 +100,10 @@ export class FakeDecoderSession implements InferenceSession {
         const next = fakeNext(pairs, V);
         for (let v = 0; v < V; v++) logits[(b * S + i) * V + v] = v === next ? 1 : 0;
       }
+    }
+    if (this.#o.detachInputs) {
+      const buffers = new Set(Object.values(feeds).map((t) => t.data.buffer as ArrayBuffer));
+      structuredClone([...buffers], { transfer: [...buffers] });
     }
     return {
       logits: new Tensor('float32', logits, [B, S, V]),

@@ -28,6 +28,16 @@ describe('Generator on a test-double decoder', () => {
     await gen.close();
   });
 
+  it("works over a session that takes its inputs' buffers away (a worker session may transfer them)", async () => {
+    const session = new FakeDecoderSession({ detachInputs: true });
+    const gen = new Generator(session, { maxBatchSize: 4 });
+    const rng = new Random(11);
+    const reqs = Array.from({ length: 12 }, () => ({ p: prompt(rng, 1, 10), n: rng.nextInt(1, 8) }));
+    const results = await Promise.all(reqs.map((r) => gen.generate(r.p, { maxNewTokens: r.n })));
+    results.forEach((res, i) => expect(res.tokens).toEqual(fakeGenerate(reqs[i]!.p, reqs[i]!.n)));
+    await gen.close();
+  });
+
   it('keeps prefill steps under maxBatchTokens (padding counted) and decode rows under maxBatchSize', async () => {
     const session = new FakeDecoderSession();
     const gen = new Generator(session, { maxBatchSize: 8, maxBatchTokens: 24 });
