@@ -64,6 +64,8 @@ function kthLargest(scratch: Float32Array, n: number, k: number): number {
 }
 
 const BUCKETS = 128;
+/** 4 log2(e): quarter-octaves per unit of natural log. */
+const QUARTER_OCTAVES_PER_NAT = 4 * Math.LOG2E;
 
 /** A seeded sampler for one request. Scratch buffers grow to the vocabulary once. */
 export class TokenSampler {
@@ -73,6 +75,7 @@ export class TokenSampler {
   #scratch = new Float32Array(0);
   #ids = new Int32Array(0);
   #bucket = new Uint8Array(0);
+  #edge = new Int32Array(0);
   readonly #bucketMass = new Float64Array(BUCKETS);
 
   constructor(params: SamplingParams, seed: number) {
@@ -91,66 +94,87 @@ export class TokenSampler {
     if (this.#weights.length < vocab) {
       this.#weights = new Float64Array(vocab);
       this.#ids = new Int32Array(vocab);
+      this.#bucket = new Uint8Array(vocab);
     }
-    const w = this.#weights;
-    let threshold = -Infinity;
+    // The candidates: every token, or with top-k those >= the k-th largest logit (Hugging Face
+    // keeps ties with it), listed in id order so every later pass runs over k tokens, not the vocabulary.
+    const ids = this.#ids;
+    let n = vocab;
+    let max = row[offset]!;
     if (topK > 0 && topK < vocab) {
       if (this.#scratch.length < vocab) this.#scratch = new Float32Array(vocab);
       const s = this.#scratch;
       s.set(row.subarray(offset, offset + vocab));
-      // Hugging Face keeps every token tied with the k-th largest.
-      threshold = kthLargest(s, vocab, topK);
+      const threshold = kthLargest(s, vocab, topK);
+      n = 0;
+      max = -Infinity;
+      for (let i = 0; i < vocab; i++) {
+        const v = row[offset + i]!;
+        if (v >= threshold) {
+          ids[n++] = i;
+          if (v > max) max = v;
+        }
+      }
+    } else {
+      for (let i = 0; i < vocab; i++) {
+        ids[i] = i;
+        const v = row[offset + i]!;
+        if (v > max) max = v;
+      }
     }
-    let max = -Infinity;
-    for (let i = 0; i < vocab; i++) {
-      const v = row[offset + i]!;
-      if (v >= threshold && v > max) max = v;
-    }
-    if (max === -Infinity || Number.isNaN(max)) return argmax(row, offset, vocab);
-    let total = 0;
+    if (!Number.isFinite(max)) return argmax(row, offset, vocab);
+    // Weights relative to the largest (which is 1). Below e^-40 a weight is taken as 0: all of
+    // them together hold under 1e-12 of the mass for any vocabulary up to 250k, and skipping
+    // exp() there keeps a peaked distribution cheap.
+    const w = this.#weights;
     const inv = 1 / temperature;
-    for (let i = 0; i < vocab; i++) {
-      const v = row[offset + i]!;
-      const e = v >= threshold ? Math.exp((v - max) * inv) : 0;
-      w[i] = e;
+    let total = 0;
+    const nucleus = topP < 1;
+    const bucket = this.#bucket;
+    const mass = this.#bucketMass;
+    if (nucleus) mass.fill(0);
+    for (let j = 0; j < n; j++) {
+      const z = (row[offset + ids[j]!]! - max) * inv;
+      if (!(z > -40)) {
+        w[j] = 0;
+        bucket[j] = BUCKETS;
+        continue;
+      }
+      const e = Math.exp(z);
+      w[j] = e;
       total += e;
+      if (nucleus) {
+        // Quarter-octave buckets of the weight: bucket b holds (2^-(b+1)/4, 2^-b/4].
+        const b = Math.floor(-z * QUARTER_OCTAVES_PER_NAT);
+        const k = b < BUCKETS - 1 ? b : BUCKETS - 1;
+        bucket[j] = k;
+        mass[k] = mass[k]! + e;
+      }
     }
     const u = this.#rng.nextFloat();
-    if (topP >= 1) return this.#draw(w, vocab, u * total);
-    return this.#drawNucleus(w, vocab, total, topP, u);
+    if (!nucleus) return ids[this.#walk(w, n, u * total)]!;
+    return this.#drawNucleus(w, n, total, topP, u);
   }
 
-  #draw(w: Float64Array, vocab: number, target: number): number {
+  /** The first candidate where the running sum of weights passes `target`. */
+  #walk(w: Float64Array, n: number, target: number): number {
     let acc = 0;
     let last = 0;
-    for (let i = 0; i < vocab; i++) {
-      const x = w[i]!;
+    for (let j = 0; j < n; j++) {
+      const x = w[j]!;
       if (x === 0) continue;
       acc += x;
-      last = i;
-      if (acc > target) return i;
+      last = j;
+      if (acc > target) return j;
     }
     return last;
   }
 
   /** Samples within the nucleus: the most likely tokens whose mass before each is < topP (Hugging Face's rule). */
-  #drawNucleus(w: Float64Array, vocab: number, total: number, topP: number, u: number): number {
-    const mass = this.#bucketMass;
-    mass.fill(0);
-    if (this.#bucket.length < vocab) this.#bucket = new Uint8Array(vocab);
+  #drawNucleus(w: Float64Array, n: number, total: number, topP: number, u: number): number {
+    const ids = this.#ids;
     const bucket = this.#bucket;
-    // Bucket b holds weights in (2^-(b+1)/4, 2^-b/4] of the largest weight (which is 1).
-    for (let i = 0; i < vocab; i++) {
-      const x = w[i]!;
-      if (x === 0) {
-        bucket[i] = BUCKETS;
-        continue;
-      }
-      const b = Math.floor(-Math.log2(x) * 4);
-      const k = b < BUCKETS - 1 ? b : BUCKETS - 1;
-      bucket[i] = k;
-      mass[k] = mass[k]! + x;
-    }
+    const mass = this.#bucketMass;
     const want = topP * total;
     let above = 0;
     let edge = 0;
@@ -158,31 +182,32 @@ export class TokenSampler {
       if (above + mass[edge]! >= want) break;
       above += mass[edge]!;
     }
-    // Tokens above the edge bucket are all in the nucleus; the edge bucket is cut in order.
-    const ids = this.#ids;
+    // Tokens above the edge bucket are all in the nucleus; the edge bucket is cut in order of
+    // weight (ties by id).
+    if (this.#edge.length < n) this.#edge = new Int32Array(Math.max(n, 64));
     let m = 0;
-    for (let i = 0; i < vocab; i++) if (bucket[i] === edge) ids[m++] = i;
-    const edgeIds = ids.subarray(0, m);
-    edgeIds.sort((a, b) => w[b]! - w[a]! || a - b);
+    for (let j = 0; j < n; j++) if (bucket[j] === edge) this.#edge[m++] = j;
+    const edgeJs = this.#edge.subarray(0, m);
+    edgeJs.sort((a, b) => w[b]! - w[a]! || a - b);
     let kept = above;
     let cut = 0;
-    while (cut < m && kept < want) kept += w[edgeIds[cut++]!]!;
+    while (cut < m && kept < want) kept += w[edgeJs[cut++]!]!;
     const target = u * kept;
     let acc = 0;
-    let last = edgeIds[0] ?? 0;
-    for (let i = 0; i < vocab; i++) {
-      if (bucket[i]! < edge) {
-        acc += w[i]!;
-        last = i;
-        if (acc > target) return i;
+    let last = edgeJs[0] ?? 0;
+    for (let j = 0; j < n; j++) {
+      if (bucket[j]! < edge) {
+        acc += w[j]!;
+        last = j;
+        if (acc > target) return ids[j]!;
       }
     }
-    for (let j = 0; j < cut; j++) {
-      const i = edgeIds[j]!;
-      acc += w[i]!;
-      last = i;
-      if (acc > target) return i;
+    for (let c = 0; c < cut; c++) {
+      const j = edgeJs[c]!;
+      acc += w[j]!;
+      last = j;
+      if (acc > target) return ids[j]!;
     }
-    return last;
+    return ids[last]!;
   }
 }
