@@ -103,7 +103,7 @@ const time = (f: () => void): number => {
   return (performance.now() - t0) / n;
 };
 const fresh = time(() => void assembleCache(io, sources, width));
-const pool = new KvBufferPool(3 * io.kv.length);
+const pool = new KvBufferPool(2 * io.kv.length);
 const pooled = time(() => pool.release(assembleCache(io, sources, width, pool)));
 console.log(
   `cache assembly, ${rows - 1} rows x ${width} positions (${(bytes / 2 ** 20).toFixed(1)} MiB): fresh memory ${fresh.toFixed(2)} ms ` +

@@ -48,10 +48,18 @@ type KvArrayCtor = new (buffer: ArrayBuffer, byteOffset: number, length: number)
 export class KvBufferPool {
   readonly #free: ArrayBuffer[] = [];
   readonly #limit: number;
+  readonly #limitBytes: number;
+  #bytes = 0;
 
-  /** Holds at most `limit` buffers. */
-  constructor(limit: number) {
+  /** Holds at most `limit` buffers of `limitBytes` in all. */
+  constructor(limit: number, limitBytes = Infinity) {
     this.#limit = limit;
+    this.#limitBytes = limitBytes;
+  }
+
+  /** Bytes held. */
+  get bytes(): number {
+    return this.#bytes;
   }
 
   get size(): number {
@@ -67,17 +75,19 @@ export class KvBufferPool {
       if (!(buffer instanceof ArrayBuffer) || buffer.byteLength === 0 || t.data.byteOffset !== 0) continue;
       if (this.#free.includes(buffer)) continue;
       this.#free.push(buffer);
+      this.#bytes += buffer.byteLength;
     }
-    while (this.#free.length > this.#limit) {
+    while (this.#free.length > this.#limit || this.#bytes > this.#limitBytes) {
       // Drop the smallest: big ones are what the next assembly most likely needs.
       let k = 0;
       for (let i = 1; i < this.#free.length; i++) if (this.#free[i]!.byteLength < this.#free[k]!.byteLength) k = i;
-      this.#free.splice(k, 1);
+      this.#bytes -= this.#free.splice(k, 1)[0]!.byteLength;
     }
   }
 
   clear(): void {
     this.#free.length = 0;
+    this.#bytes = 0;
   }
 
   /** A buffer of at least `bytes` (the smallest that fits, up to 4x), or undefined. */
@@ -88,7 +98,9 @@ export class KvBufferPool {
       if (n >= bytes && n <= 4 * bytes && (k < 0 || n < this.#free[k]!.byteLength)) k = i;
     }
     if (k < 0) return undefined;
-    return this.#free.splice(k, 1)[0];
+    const buffer = this.#free.splice(k, 1)[0]!;
+    this.#bytes -= buffer.byteLength;
+    return buffer;
   }
 }
 

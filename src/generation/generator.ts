@@ -275,8 +275,9 @@ export class Generator implements AsyncDisposable {
     this.#delayMs = o.maxQueueDelayMs ?? 0;
     this.#maxKv = o.maxKvTokens ?? 16384;
     this.#vocabLimit = io.vocabSize ?? 2 ** 31 - 1;
-    // Two caches' worth: the one being replaced and the prefill's that joins it.
-    this.#pool = new KvBufferPool(3 * io.kv.length);
+    // The buffers of the caches a join replaces (the batch's and the prefill's), never more
+    // bytes than the KV budget itself.
+    this.#pool = new KvBufferPool(2 * io.kv.length, this.#maxKv * io.kvBytesPerToken);
     let costs = sessionCosts.get(session);
     if (costs === undefined) sessionCosts.set(session, (costs = new StepCostModel()));
     this.#costs = costs;

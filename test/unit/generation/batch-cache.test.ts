@@ -80,6 +80,13 @@ describe('batch feeds and cache', () => {
     expect(pool.size).toBe(0);
     expect(out.tensors[0]!.data.buffer).toBe(dead.tensors[0]!.data.buffer);
     expect(Array.from(out.tensors[1]!.data as Float32Array)).toEqual([0, 0, 1, 2, 3, 4, 0, 0, 0, 0, 3, 4]);
+    const capped = new KvBufferPool(8, 100);
+    capped.release({
+      rows: 1,
+      width: 8,
+      tensors: [new Tensor('float32', new Float32Array(16), [1, 1, 8, 2]), new Tensor('float32', new Float32Array(24), [1, 1, 12, 2])],
+    });
+    expect([capped.size, capped.bytes]).toEqual([1, 96]);
     const moved = new Float32Array(4);
     structuredClone(moved.buffer, { transfer: [moved.buffer] });
     pool.release({ rows: 1, width: 0, tensors: [new Tensor('float32', new Float32Array(0), [1, 1, 0, 2]), { data: moved } as unknown as Tensor] });
