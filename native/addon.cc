@@ -1,6 +1,9 @@
 // Module entry: per-environment instance data, the classes and functions, build information.
 
+#include <cuda.h>
 #include <napi.h>
+
+#include <string>
 
 #include "napi/cuda_functions.h"
 #include "napi/device_buffer_wrap.h"
@@ -25,7 +28,9 @@ static Napi::Value init(const Napi::CallbackInfo& info) {
 
 static Napi::Object buildInfo(Napi::Env env) {
   Napi::Object o = Napi::Object::New(env);
-  o.Set("cuda", TRTN_CUDA_VERSION);
+  // The CUDA headers the addon was compiled with; the driver found at run time may be older
+  // (down to CUDA 12.0) or newer.
+  o.Set("cuda", std::to_string(CUDA_VERSION / 1000) + "." + std::to_string((CUDA_VERSION % 1000) / 10));
   o.Set("tensorrt", trtBuildVersion(env));
   o.Set("napiVersion", NAPI_VERSION);
 #if defined(__clang__)
@@ -65,6 +70,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
 
 }  // namespace trtn
 
-static Napi::Object InitModule(Napi::Env env, Napi::Object exports) { return trtn::Init(env, exports); }
+static Napi::Object InitModule(Napi::Env env, Napi::Object exports) {
+  return trtn::Init(env, exports);
+}
 
 NODE_API_MODULE(tensorrt_node, InitModule)

@@ -11,10 +11,10 @@
  *    data: 8 requests of mixed lengths 8..128 padded into input_ids and attention_mask
  *    [8, 128] int64, and last_hidden_state [8, 128, 64] float32 plus logits [8, 4] split
  *    back and trimmed per request; baseline: one contiguous copy of the same bytes.
- * 3. Addon call overhead: a JS function call (baseline); cudaRuntimeVersion() on the addon
+ * 3. Addon call overhead: a JS function call (baseline); cudaHeaderVersion() on the addon
  *    object and through src/cuda.ts (a native call that only returns a constant); and
  *    deviceCount() where no CUDA driver is installed (as here): a native call in which
- *    cudaGetDeviceCount fails, the addon builds a CudaError (ERR_CUDA) through its JS
+ *    loading libcuda.so.1 fails, the addon builds a CudaError (ERR_CUDA) through its JS
  *    error factory and throws, and JS catches it; next to it, the same CudaError built and
  *    thrown from JS alone. On a machine with a driver deviceCount() does not throw, and the
  *    row says so.
@@ -164,13 +164,13 @@ let sink = 0;
 const noop = (x: number): number => x + 1;
 await group('addon call overhead', [
   { task: 'baseline: JS function call', fn: () => void (sink = noop(sink)), inner: 1000 },
-  { task: 'addon.cudaRuntimeVersion() (native, returns a constant)', fn: () => void (sink = native!.cudaRuntimeVersion()), inner: 1000, ...(addonSkip ? { skip: addonSkip } : {}) },
-  { task: 'cuda.cudaRuntimeVersion() (through src/cuda.ts)', fn: () => void (sink = cuda.cudaRuntimeVersion()), inner: 1000, ...(addonSkip ? { skip: addonSkip } : {}) },
+  { task: 'addon.cudaHeaderVersion() (native, returns a constant)', fn: () => void (sink = native!.cudaHeaderVersion()), inner: 1000, ...(addonSkip ? { skip: addonSkip } : {}) },
+  { task: 'cuda.cudaHeaderVersion() (through src/cuda.ts)', fn: () => void (sink = cuda.cudaHeaderVersion()), inner: 1000, ...(addonSkip ? { skip: addonSkip } : {}) },
   {
     task: 'JS only: throw + catch new CudaError(...)',
     fn: () => {
       try {
-        throw new CudaError('cudaGetDeviceCount failed: cudaErrorInsufficientDriver (CUDA driver version is insufficient for CUDA runtime version)');
+        throw new CudaError('no NVIDIA driver: libcuda.so.1 could not be loaded: cannot open shared object file: No such file or directory');
       } catch {
         sink++;
       }
@@ -194,7 +194,7 @@ await group('addon call overhead', [
 // ---------------------------------------------------------------- report
 
 const fmt = (v: number | null, d: number): string => (v === null ? 'n/a' : v >= 1e6 ? `${(v / 1e6).toFixed(2)}M` : v >= 1e3 ? `${(v / 1e3).toFixed(1)}k` : v.toFixed(d));
-console.log(`tinybench ${TIME} ms per task; ${cpus().length} x ${cpus()[0]?.model.trim()}, Node ${process.version}${native ? `, CUDA runtime ${cuda.formatCudaVersion(cuda.cudaRuntimeVersion())} (addon)` : ''}`);
+console.log(`tinybench ${TIME} ms per task; ${cpus().length} x ${cpus()[0]?.model.trim()}, Node ${process.version}${native ? `, CUDA headers ${cuda.formatCudaVersion(cuda.cudaHeaderVersion())} (addon)` : ''}`);
 let current = '';
 for (const r of rows) {
   if (r.group !== current) {

@@ -6,8 +6,10 @@
  * the pool, the inputs (input_ids and attention_mask, 2 x 128 int64) copied into pinned
  * staging, H2D, D2H of last_hidden_state (2 x 128 x 768 float32), an event through the
  * completion thread, and a Tensor built from a new ArrayBuffer. The baseline is the same
- * copies in a C++ loop (cudaMemcpyAsync x3 + cudaStreamSynchronize), in the same process.
+ * copies in a C++ loop (cuMemcpyAsync x3 + cuStreamSynchronize), in the same process.
  *
+ * TrtStagingProbe is not in user builds: build the addon with it first,
+ *   node scripts/build-addon.mjs --staging-probe     (npm run build:addon drops it again)
  *   node scripts/run-ts.mjs scripts/bench-trt-overhead.ts [--iterations 20000] [--device 0]
  *
  * Prints median microseconds per call and calls/s at concurrency 1 and 8 (8 contexts), the
@@ -35,7 +37,11 @@ const OUT_DIMS = values.logits ? [BATCH, 2] : [BATCH, SEQ, HIDDEN];
 const OUT_BYTES = OUT_DIMS.reduce((a, b) => a * b, 4);
 
 const addon = loadAddon();
-const Probe = addon.TrtStagingProbe!;
+if (addon.TrtStagingProbe === undefined) {
+  console.error('this addon has no TrtStagingProbe: build it with `node scripts/build-addon.mjs --staging-probe` first');
+  process.exit(2);
+}
+const Probe = addon.TrtStagingProbe;
 
 /** An engine of the probe's shape: what a BERT encoder engine built for batch 2 x seq 128 describes. */
 class ProbeEngine implements NativeTrtEngine {
@@ -44,14 +50,32 @@ class ProbeEngine implements NativeTrtEngine {
   probes: NativeTrtStagingProbe[] = [];
   describe(): NativeEngineDescription {
     const range = { min: [1, 1], opt: [BATCH, SEQ], max: [BATCH, SEQ] };
-    const input = (name: string) => ({ name, mode: 'input' as const, dtype: 'int64', dims: [-1, -1], isShapeTensor: false, onHost: false, linear: true, profiles: [range] });
+    const input = (name: string) => ({
+      name,
+      mode: 'input' as const,
+      dtype: 'int64',
+      dims: [-1, -1],
+      isShapeTensor: false,
+      onHost: false,
+      linear: true,
+      profiles: [range],
+    });
     return {
       profiles: 1,
       deviceMemoryBytes: 0,
       tensors: [
         input('input_ids'),
         input('attention_mask'),
-        { name: OUT_NAME, mode: 'output', dtype: 'float32', dims: OUT_DIMS.map((d, i) => (i === 0 || (i === 1 && !values.logits) ? -1 : d)), isShapeTensor: false, onHost: false, linear: true, profiles: [] },
+        {
+          name: OUT_NAME,
+          mode: 'output',
+          dtype: 'float32',
+          dims: OUT_DIMS.map((d, i) => (i === 0 || (i === 1 && !values.logits) ? -1 : d)),
+          isShapeTensor: false,
+          onHost: false,
+          linear: true,
+          profiles: [],
+        },
       ],
     };
   }
@@ -135,19 +159,38 @@ async function main(): Promise<void> {
   await eight.session.dispose();
 
   const props = addon.cudaDeviceProperties(DEVICE);
-  console.log(`TensorRT run path without the engine on ${props.name}: H2D 2 x ${BATCH}x${SEQ} int64, D2H ${OUT_NAME} ${OUT_DIMS.join('x')} float32, ${ITERATIONS} calls each`);
+  console.log(
+    `TensorRT run path without the engine on ${props.name}: H2D 2 x ${BATCH}x${SEQ} int64, D2H ${OUT_NAME} ${OUT_DIMS.join('x')} float32, ${ITERATIONS} calls each`,
+  );
   const rows = [
     ['path', 'concurrency', 'median us/call', 'p99 us', 'calls/s', 'median over bare (us)'],
     ['bare copies, C++ loop', '1', bareMedian.toFixed(1), p99(bare).toFixed(1), (1e6 / (bare.reduce((a, b) => a + b, 0) / bare.length)).toFixed(0), '0'],
-    ['addon probe.run (no TS session)', '1', native1.medianUs.toFixed(1), native1.p99Us.toFixed(1), native1.callsPerSecond.toFixed(0), (native1.medianUs - bareMedian).toFixed(1)],
-    ['TensorRTSession.run', '1', session1.medianUs.toFixed(1), session1.p99Us.toFixed(1), session1.callsPerSecond.toFixed(0), (session1.medianUs - bareMedian).toFixed(1)],
+    [
+      'addon probe.run (no TS session)',
+      '1',
+      native1.medianUs.toFixed(1),
+      native1.p99Us.toFixed(1),
+      native1.callsPerSecond.toFixed(0),
+      (native1.medianUs - bareMedian).toFixed(1),
+    ],
+    [
+      'TensorRTSession.run',
+      '1',
+      session1.medianUs.toFixed(1),
+      session1.p99Us.toFixed(1),
+      session1.callsPerSecond.toFixed(0),
+      (session1.medianUs - bareMedian).toFixed(1),
+    ],
     ['TensorRTSession.run, 8 contexts', '8', session8.medianUs.toFixed(1), session8.p99Us.toFixed(1), session8.callsPerSecond.toFixed(0), '-'],
     ['bare copies (again, after)', '1', median(bare8).toFixed(1), p99(bare8).toFixed(1), '-', '-'],
   ];
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
   for (const r of rows) console.log(`| ${r.map((c, i) => c.padEnd(widths[i]!)).join(' | ')} |`);
   if (process.env.OUT) {
-    writeFileSync(join(process.env.OUT, `bench-trt-overhead-${OUT_NAME}.json`), JSON.stringify({ device: props.name, output: OUT_NAME, iterations: ITERATIONS, bareMedianUs: bareMedian, native1, session1, session8 }, null, 2));
+    writeFileSync(
+      join(process.env.OUT, `bench-trt-overhead-${OUT_NAME}.json`),
+      JSON.stringify({ device: props.name, output: OUT_NAME, iterations: ITERATIONS, bareMedianUs: bareMedian, native1, session1, session8 }, null, 2),
+    );
   }
 }
 

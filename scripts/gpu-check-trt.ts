@@ -158,7 +158,9 @@ export async function runTrtCheck(options: TrtCheckArgs, models: readonly string
     console.error(`no usable GPU: ${info.cuda.error?.message ?? 'no CUDA device'}`);
     return 2;
   }
-  console.log(`TensorRT ${trt.version} (${trt.libraryPath}), addon built with TensorRT ${info.addon.builtWith.tensorrt} headers`);
+  console.log(
+    `TensorRT ${trt.version} (${trt.libraryPath}); addon ${info.addon.path}, this install drives TensorRT ${info.addon.builtWith.tensorrt.join(', ')} (headers)`,
+  );
   console.log(`GPU ${gpu.name}, compute capability ${gpu.computeCapability}, driver ${info.cuda.driverVersion}`);
   console.log(`inputs: batch ${BATCH} x seq ${SEQ}; profiles batch 1..${args['max-batch']}, seq 1..${args['max-seq']}; cudaGraphs ${args['cuda-graphs']}`);
 
@@ -184,7 +186,21 @@ export async function runTrtCheck(options: TrtCheckArgs, models: readonly string
   console.log('');
   console.log(
     table([
-      ['model', 'precision', 'build s', 'plan MiB', 'vs ORT', 'max abs err', 'min cosine', 'req atol', 'c1 median ms', 'c1 p99 ms', 'c1 qps', 'c8 qps', 'error'],
+      [
+        'model',
+        'precision',
+        'build s',
+        'plan MiB',
+        'vs ORT',
+        'max abs err',
+        'min cosine',
+        'req atol',
+        'c1 median ms',
+        'c1 p99 ms',
+        'c1 qps',
+        'c8 qps',
+        'error',
+      ],
       ...rows.map((r) => {
         const c1 = r.timings.find((t) => t.concurrency === 1);
         const c8 = r.timings.find((t) => t.concurrency === 8);

@@ -5,19 +5,22 @@
  *        [--batch 8] [--seq 128] [--max-batch 32] [--max-seq 512] [--duration 2] [--warmup 0.5]
  *        [--cuda-graphs] [--cache DIR] [--fp32-tol 5e-3] [--fp16-tol 2e-2] [--skip-cuda]
  *
- * 1. The CUDA layer: round trips of 1 KiB to 256 MiB on two streams checked byte for byte,
+ * 1. The CUDA layer (on the driver API, libcuda.so.1 loaded at run time): round trips of 1 KiB to 256 MiB on two streams checked byte for byte,
  *    pinned-pool reuse, event timing, 1000 alloc/free cycles against free memory, the
  *    completion path's latency, workers terminated mid-call; then the pinned-pool bandwidth
- *    benchmark (64 MiB through the pool and the JS API against plain cudaMemcpyAsync from
- *    cudaHostAlloc memory, side by side in one run).
+ *    benchmark (64 MiB through the pool and the JS API against plain cuMemcpyAsync from
+ *    cuMemHostAlloc memory, side by side in one run).
  * 2. With TensorRT present, the engine check (scripts/gpu-check-trt.ts): FP32 and FP16 engines
  *    of the embedded encoder and of each ONNX file given, compared with ONNX Runtime, timed
  *    trtexec-style. Without TensorRT it says why and where it looked.
  *
  * For a machine with a GPU but no node_modules (no npm there), bundle it first:
  *   node scripts/run-ts.mjs --self-contained --out .device/gpu-check.mjs --no-run scripts/gpu-check.ts
- *   cp build/Release/tensorrt_node.node .device/
- *   (there) TENSORRT_NODE_ADDON=.device/tensorrt_node.node node .device/gpu-check.mjs
+ *   cp build/Release/tensorrt_node-trt*.node .device/
+ *   (there) TENSORRT_NODE_ADDON=.device/tensorrt_node-trt11.node node .device/gpu-check.mjs
+ * (either variant runs the CUDA checks; the TensorRT check needs the variant of the TensorRT
+ * major installed there, or drop TENSORRT_NODE_ADDON and put the files in prebuilds/linux-x64/
+ * beside the bundle's package root to let it choose).
  *
  * Exit code 0 when every check passed, 1 otherwise, 2 when there is no usable GPU.
  */
@@ -98,13 +101,15 @@ async function cudaChecks(info: ReturnType<typeof runtimeInfo>): Promise<number>
   const out = process.env.OUT;
   if (out) writeFileSync(join(out, 'gpu-check.json'), JSON.stringify({ info, rows, bandwidth: bw }, null, 2));
 
-  console.log(`GPU checks on ${device.name} (driver ${info.cuda.driverVersion}, CUDA runtime ${info.cuda.runtimeVersion})`);
+  console.log(
+    `GPU checks on ${device.name} (driver for CUDA ${info.cuda.driverVersion}; addon built with CUDA ${info.addon.builtWith.cuda} headers, no CUDA runtime linked)`,
+  );
   console.log(table([['check', 'result', 'detail'], ...rows.map((r) => [r.check, r.ok ? 'pass' : 'FAIL', r.detail])]));
   console.log('');
-  console.log('Pinned pool vs plain cudaMemcpyAsync, 64 MiB, median of 20 copies each, same run');
+  console.log('Pinned pool vs plain cuMemcpyAsync, 64 MiB, median of 20 copies each, same run');
   console.log(
     table([
-      ['direction', 'pool + JS API, wall (GB/s)', 'same copies, GPU events (GB/s)', 'plain cudaMemcpyAsync, GPU events (GB/s)', 'ratio (wall / plain)'],
+      ['direction', 'pool + JS API, wall (GB/s)', 'same copies, GPU events (GB/s)', 'plain cuMemcpyAsync, GPU events (GB/s)', 'ratio (wall / plain)'],
       ...bw.map((b) => [b.direction.toUpperCase(), b.poolGBps.toFixed(1), b.poolGpuGBps.toFixed(1), b.plainGBps.toFixed(1), `${(b.ratio * 100).toFixed(1)}%`]),
     ]),
   );

@@ -1,9 +1,12 @@
 /**
  * The CUDA layer as seen from TypeScript: devices, streams, events, stream-ordered device
  * memory, a pinned host memory pool and async copies. Arguments are validated here; the
- * addon does the work. Every promise resolves from the completion thread, so awaiting GPU
- * work never blocks the event loop. Without a driver or a GPU every call throws or rejects
- * with a CudaError (ERR_CUDA) carrying the CUDA error's name.
+ * addon does the work on the CUDA driver (libcuda.so.1, loaded on first use; CUDA 12.0 or
+ * newer). Every promise resolves from the completion thread, so awaiting GPU work never
+ * blocks the event loop. Without a driver or a GPU every call throws or rejects with a
+ * CudaError (ERR_CUDA) whose `cudaError` is the driver's error name (CUDA_ERROR_NO_DEVICE, ...;
+ * CUDA_ERROR_NO_DRIVER where libcuda.so.1 is missing, CUDA_ERROR_INSUFFICIENT_DRIVER where it
+ * is older than CUDA 12.0). deviceCount() is 0 where the driver sees no GPU.
  */
 import { InvalidArgumentError, describe } from './errors.js';
 import {
@@ -43,12 +46,14 @@ export function formatCudaVersion(v: number): string {
   return `${Math.floor(v / 1000)}.${Math.floor((v % 1000) / 10)}`;
 }
 
+/** The CUDA version the installed driver supports (cuDriverGetVersion), e.g. 12040 for 12.4. */
 export function cudaDriverVersion(): number {
   return loadAddon().cudaDriverVersion();
 }
 
-export function cudaRuntimeVersion(): number {
-  return loadAddon().cudaRuntimeVersion();
+/** The CUDA version of the headers the addon was compiled with (no CUDA runtime is linked). */
+export function cudaHeaderVersion(): number {
+  return loadAddon().cudaHeaderVersion();
 }
 
 export function deviceCount(): number {
@@ -237,9 +242,7 @@ function endpoint(v: unknown, what: string): CopyEndpoint {
   if (v instanceof DeviceBuffer) return v[nativeHandle];
   const addon = loadAddon();
   if (v instanceof addon.PinnedBuffer || ArrayBuffer.isView(v) || v instanceof ArrayBuffer) return v as CopyEndpoint;
-  throw new InvalidArgumentError(
-    `${what} must be a DeviceBuffer, a PinnedBuffer, a typed array or an ArrayBuffer, got ${describe(v)}`,
-  );
+  throw new InvalidArgumentError(`${what} must be a DeviceBuffer, a PinnedBuffer, a typed array or an ArrayBuffer, got ${describe(v)}`);
 }
 
 function byteLengthOf(v: CopySource): number {
@@ -259,10 +262,7 @@ export function copy(dst: CopySource, src: CopySource, options: CopyOptions): Pr
     const stream = streamHandle(options?.stream, 'options.stream');
     const dstOffset = checkBytes(options.dstOffset ?? 0, 'options.dstOffset');
     const srcOffset = checkBytes(options.srcOffset ?? 0, 'options.srcOffset');
-    const bytes = checkBytes(
-      options.bytes ?? Math.min(byteLengthOf(dst) - dstOffset, byteLengthOf(src) - srcOffset),
-      'options.bytes',
-    );
+    const bytes = checkBytes(options.bytes ?? Math.min(byteLengthOf(dst) - dstOffset, byteLengthOf(src) - srcOffset), 'options.bytes');
     return loadAddon().copyAsync(d, dstOffset, s, srcOffset, bytes, stream);
   } catch (e) {
     return Promise.reject(e);
@@ -275,7 +275,7 @@ function streamHandle(stream: unknown, what: string): NativeStream {
 }
 
 /**
- * Plain cudaMemcpyAsync between a cudaHostAlloc buffer and device memory in a native loop,
+ * Plain cuMemcpyAsync between a cuMemHostAlloc buffer and device memory in a native loop,
  * timed with CUDA events: the baseline the pinned-pool benchmark compares against.
  * Resolves with the milliseconds of each copy.
  */

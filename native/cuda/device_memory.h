@@ -1,7 +1,11 @@
 #pragma once
-// Stream-ordered device memory (cudaMallocAsync / cudaFreeAsync).
+// Stream-ordered device memory (cuMemAllocAsync / cuMemFreeAsync from the device's default
+// memory pool).
+
+#include <cuda.h>
 
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 
 namespace trtn::cuda {
@@ -18,14 +22,20 @@ class DeviceMemory {
   DeviceMemory(const DeviceMemory&) = delete;
   DeviceMemory& operator=(const DeviceMemory&) = delete;
 
-  void* data() const noexcept { return ptr_; }
+  void* data() const noexcept { return reinterpret_cast<void*>(static_cast<std::uintptr_t>(ptr_)); }
+  CUdeviceptr address() const noexcept { return ptr_; }
   std::size_t size() const noexcept { return bytes_; }
   int device() const noexcept;
 
  private:
   std::shared_ptr<const Stream> stream_;
-  void* ptr_ = nullptr;
+  CUdeviceptr ptr_ = 0;
   std::size_t bytes_;
 };
+
+// A host or device pointer as the driver's unified address (copies infer the direction).
+inline CUdeviceptr address(const void* p) noexcept {
+  return static_cast<CUdeviceptr>(reinterpret_cast<std::uintptr_t>(p));
+}
 
 }  // namespace trtn::cuda

@@ -1,7 +1,7 @@
 #pragma once
 // A CUDA event, with or without timing.
 
-#include <cuda_runtime_api.h>
+#include <cuda.h>
 
 namespace trtn::cuda {
 
@@ -14,7 +14,7 @@ class Event {
   Event(const Event&) = delete;
   Event& operator=(const Event&) = delete;
 
-  cudaEvent_t get() const noexcept { return event_; }
+  CUevent get() const noexcept { return event_; }
   int device() const noexcept { return device_; }
   bool timing() const noexcept { return timing_; }
   bool recorded() const noexcept { return recorded_; }
@@ -29,7 +29,7 @@ class Event {
   int device_;
   bool timing_;
   bool recorded_ = false;
-  cudaEvent_t event_ = nullptr;
+  CUevent event_ = nullptr;
 };
 
 }  // namespace trtn::cuda

@@ -1,14 +1,24 @@
 #include "cuda/pinned_pool.h"
 
-#include <cuda_runtime_api.h>
-
 #include <vector>
 
-#include "common/native_error.h"
+#include "cuda/device.h"
+#include "cuda/driver.h"
 
 namespace trtn::cuda {
 
-PinnedBlock::~PinnedBlock() { pool_->giveBack(ptr_, capacity_); }
+namespace {
+
+void freeHost(void* ptr) noexcept {
+  AnyContextGuard guard(std::nothrow);
+  (void)driver().memFreeHost(ptr);
+}
+
+}  // namespace
+
+PinnedBlock::~PinnedBlock() {
+  pool_->giveBack(ptr_, capacity_);
+}
 
 std::shared_ptr<PinnedPool> PinnedPool::create(std::size_t maxCachedBytes) {
   return std::shared_ptr<PinnedPool>(new PinnedPool(maxCachedBytes));
@@ -16,7 +26,7 @@ std::shared_ptr<PinnedPool> PinnedPool::create(std::size_t maxCachedBytes) {
 
 PinnedPool::~PinnedPool() {
   // Blocks hold the pool alive, so only cached blocks remain here.
-  for (auto& [capacity, ptr] : free_) (void)cudaFreeHost(ptr);
+  for (auto& [capacity, ptr] : free_) freeHost(ptr);
 }
 
 std::size_t PinnedPool::roundUp(std::size_t bytes) noexcept {
@@ -45,14 +55,18 @@ std::shared_ptr<PinnedBlock> PinnedPool::acquire(std::size_t bytes) {
     }
   }
   void* ptr = nullptr;
-  cudaError_t err = cudaHostAlloc(&ptr, capacity, cudaHostAllocPortable);
-  if (err == cudaErrorMemoryAllocation) {
-    // Cached blocks of other sizes may be what stands in the way; free them and try once more.
-    (void)cudaGetLastError();
-    trim();
-    err = cudaHostAlloc(&ptr, capacity, cudaHostAllocPortable);
+  {
+    // Portable: the block is pinned for every context, whichever is current here.
+    AnyContextGuard guard;
+    const DriverApi& api = driver();
+    CUresult status = api.memHostAlloc(&ptr, capacity, CU_MEMHOSTALLOC_PORTABLE);
+    if (status == CUDA_ERROR_OUT_OF_MEMORY) {
+      // Cached blocks of other sizes may be what stands in the way; free them and try once more.
+      trim();
+      status = api.memHostAlloc(&ptr, capacity, CU_MEMHOSTALLOC_PORTABLE);
+    }
+    check(status, "memHostAlloc");
   }
-  if (err != cudaSuccess) throwCuda(err, "cudaHostAlloc");
   std::lock_guard<std::mutex> lock(mu_);
   stats_.allocations++;
   stats_.inUseBytes += capacity;
@@ -72,7 +86,7 @@ void PinnedPool::giveBack(void* ptr, std::size_t capacity) noexcept {
       stats_.frees++;
     }
   }
-  if (!keep) (void)cudaFreeHost(ptr);
+  if (!keep) freeHost(ptr);
 }
 
 PinnedPoolStats PinnedPool::stats() const {
@@ -89,7 +103,7 @@ void PinnedPool::trim() {
     stats_.cachedBytes = 0;
     free_.clear();
   }
-  for (void* ptr : victims) (void)cudaFreeHost(ptr);
+  for (void* ptr : victims) freeHost(ptr);
 }
 
 }  // namespace trtn::cuda

@@ -1,6 +1,6 @@
 #pragma once
 // Page-locked host memory that is reused: blocks go back to the pool when their last holder
-// lets go, and the next request of a similar size takes one instead of calling cudaHostAlloc
+// lets go, and the next request of a similar size takes one instead of calling cuMemHostAlloc
 // (which costs milliseconds for large sizes).
 
 #include <cstddef>
@@ -35,9 +35,9 @@ class PinnedBlock {
 };
 
 struct PinnedPoolStats {
-  std::uint64_t allocations = 0;  // cudaHostAlloc calls
+  std::uint64_t allocations = 0;  // cuMemHostAlloc calls
   std::uint64_t reuses = 0;       // requests served from cached blocks
-  std::uint64_t frees = 0;        // cudaFreeHost calls
+  std::uint64_t frees = 0;        // cuMemFreeHost calls
   std::size_t cachedBytes = 0;    // held by the pool, free for reuse
   std::size_t inUseBytes = 0;     // held by live blocks
   std::size_t maxCachedBytes = 0;

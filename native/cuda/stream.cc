@@ -1,30 +1,33 @@
 #include "cuda/stream.h"
 
-#include "common/native_error.h"
 #include "cuda/device.h"
+#include "cuda/driver.h"
 
 namespace trtn::cuda {
 
 Stream::Stream(int device) : device_(device) {
   DeviceGuard guard(device);
-  CHECK_CUDA(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
+  TRTN_CU(streamCreate, &stream_, CU_STREAM_NON_BLOCKING);
 }
 
 Stream::~Stream() {
-  // Destroying a stream with pending work is allowed: CUDA releases it once the work is done.
-  if (stream_ != nullptr) (void)cudaStreamDestroy(stream_);
+  // Destroying a stream with pending work is allowed: the driver releases it once the work is done.
+  if (stream_ == nullptr) return;
+  DeviceGuard guard(device_, std::nothrow);
+  (void)driver().streamDestroy(stream_);
 }
 
 bool Stream::query() const {
-  const cudaError_t err = cudaStreamQuery(stream_);
-  if (err == cudaErrorNotReady) {
-    (void)cudaGetLastError();
-    return false;
-  }
-  if (err != cudaSuccess) throwCuda(err, "cudaStreamQuery");
+  DeviceGuard guard(device_);
+  const CUresult status = driver().streamQuery(stream_);
+  if (status == CUDA_ERROR_NOT_READY) return false;
+  check(status, "streamQuery");
   return true;
 }
 
-void Stream::synchronize() const { CHECK_CUDA(cudaStreamSynchronize(stream_)); }
+void Stream::synchronize() const {
+  DeviceGuard guard(device_);
+  TRTN_CU(streamSynchronize, stream_);
+}
 
 }  // namespace trtn::cuda

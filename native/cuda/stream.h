@@ -1,7 +1,8 @@
 #pragma once
-// A non-blocking CUDA stream on one device.
+// A non-blocking CUDA stream on one device (in its primary context). get() is what TensorRT
+// takes as a cudaStream_t: both name the same driver type.
 
-#include <cuda_runtime_api.h>
+#include <cuda.h>
 
 namespace trtn::cuda {
 
@@ -12,7 +13,7 @@ class Stream {
   Stream(const Stream&) = delete;
   Stream& operator=(const Stream&) = delete;
 
-  cudaStream_t get() const noexcept { return stream_; }
+  CUstream get() const noexcept { return stream_; }
   int device() const noexcept { return device_; }
   // True when all work enqueued so far has completed.
   bool query() const;
@@ -21,7 +22,7 @@ class Stream {
 
  private:
   int device_;
-  cudaStream_t stream_ = nullptr;
+  CUstream stream_ = nullptr;
 };
 
 }  // namespace trtn::cuda

@@ -13,7 +13,9 @@
 
 namespace trtn {
 
-inline Napi::Value argAt(const Napi::CallbackInfo& info, std::size_t i) { return i < info.Length() ? info[i] : info.Env().Undefined(); }
+inline Napi::Value argAt(const Napi::CallbackInfo& info, std::size_t i) {
+  return i < info.Length() ? info[i] : info.Env().Undefined();
+}
 
 // An integer in [min, max] (both within 2^53).
 inline int64_t argInt(const Napi::CallbackInfo& info, std::size_t i, const char* name, int64_t min, int64_t max) {

@@ -3,6 +3,7 @@
 #include <chrono>
 
 #include "cuda/device.h"
+#include "cuda/driver.h"
 #include "cuda/event.h"
 #include "cuda/stream.h"
 #include "napi/js_error.h"
@@ -49,30 +50,35 @@ void CompletionQueue::shutdown() {
   if (thread_.joinable()) thread_.join();
   tsfn_.Release();
   for (auto& [device, events] : eventPool_) {
-    for (cudaEvent_t e : events) (void)cudaEventDestroy(e);
+    for (CUevent e : events) destroyEvent(device, e);
   }
   eventPool_.clear();
 }
 
-cudaEvent_t CompletionQueue::takeEvent(int device) {
+CUevent CompletionQueue::takeEvent(int device) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     auto& pool = eventPool_[device];
     if (!pool.empty()) {
-      cudaEvent_t e = pool.back();
+      CUevent e = pool.back();
       pool.pop_back();
       return e;
     }
   }
   cuda::DeviceGuard guard(device);
-  cudaEvent_t e = nullptr;
-  CHECK_CUDA(cudaEventCreateWithFlags(&e, cudaEventDisableTiming));
+  CUevent e = nullptr;
+  TRTN_CU(eventCreate, &e, CU_EVENT_DISABLE_TIMING);
   return e;
 }
 
-void CompletionQueue::returnEvent(int device, cudaEvent_t event) {
+void CompletionQueue::returnEvent(int device, CUevent event) {
   std::lock_guard<std::mutex> lock(mu_);
   eventPool_[device].push_back(event);
+}
+
+void CompletionQueue::destroyEvent(int device, CUevent event) noexcept {
+  cuda::DeviceGuard guard(device, std::nothrow);
+  (void)cuda::driver().eventDestroy(event);
 }
 
 void CompletionQueue::checkOpen() const {
@@ -86,10 +92,14 @@ void CompletionQueue::afterStream(const cuda::Stream& stream, std::unique_ptr<Co
   p.event = takeEvent(p.device);
   p.pooled = true;
   p.stream = stream.get();
-  const cudaError_t err = cudaEventRecord(p.event, stream.get());
-  if (err != cudaSuccess) {
+  CUresult status;
+  {
+    cuda::DeviceGuard guard(p.device);
+    status = cuda::driver().eventRecord(p.event, stream.get());
+  }
+  if (status != CUDA_SUCCESS) {
     returnEvent(p.device, p.event);
-    throwCuda(err, "cudaEventRecord");
+    cuda::throwDriver(status, "eventRecord");
   }
   p.item = std::move(item);
   enqueue(Napi::Env(env_), std::move(p));
@@ -115,6 +125,19 @@ void CompletionQueue::enqueue(Napi::Env env, Pending pending) {
 }
 
 void CompletionQueue::loop() {
+  // Only pending work makes this thread call the driver, so a queue started where CUDA is
+  // unusable never does. The thread works in the primary context of the device whose events
+  // it reads, made current when that device changes.
+  int currentDevice = -1;
+  auto enter = [&currentDevice](int device) {
+    if (device == currentDevice) return;
+    try {
+      (void)cuda::driver().ctxSetCurrent(cuda::primaryContext(device));
+      currentDevice = device;
+    } catch (...) {
+      // Events were created in that context, so it exists; a failure shows in the query.
+    }
+  };
   std::unique_lock<std::mutex> lock(mu_);
   for (;;) {
     cv_.wait(lock, [this] { return stopping_ || !pending_.empty(); });
@@ -122,8 +145,9 @@ void CompletionQueue::loop() {
     // Deliver everything already complete, in any order; then wait on the oldest.
     bool progressed = false;
     for (auto it = pending_.begin(); it != pending_.end();) {
-      const cudaError_t status = cudaEventQuery(it->event);
-      if (status == cudaErrorNotReady) {
+      enter(it->device);
+      const CUresult status = cuda::driver().eventQuery(it->event);
+      if (status == CUDA_ERROR_NOT_READY) {
         ++it;
         continue;
       }
@@ -144,25 +168,25 @@ void CompletionQueue::loop() {
       cv_.wait_for(lock, std::chrono::microseconds(20));
       continue;
     }
-    cudaEvent_t oldest = front.event;
+    CUevent oldest = front.event;
     const int device = front.device;
     lock.unlock();
     // The oldest item cannot leave the deque while unlocked: only this thread removes items.
-    (void)cudaSetDevice(device);
-    (void)cudaEventSynchronize(oldest);  // its status is read by cudaEventQuery above
+    enter(device);
+    (void)cuda::driver().eventSynchronize(oldest);  // its status is read by cuEventQuery above
     lock.lock();
   }
 }
 
-void CompletionQueue::deliver(Pending& pending, cudaError_t status) {
+void CompletionQueue::deliver(Pending& pending, CUresult status) {
   auto done = std::make_unique<Done>();
   done->item = std::move(pending.item);
-  if (status != cudaSuccess) done->error = std::make_unique<NativeError>(cudaFailure(status, "cudaEventSynchronize"));
+  if (status != CUDA_SUCCESS) done->error = std::make_unique<NativeError>(cuda::driverFailure(status, "eventQuery"));
   if (pending.pooled) {
-    if (status == cudaSuccess) {
+    if (status == CUDA_SUCCESS) {
       returnEvent(pending.device, pending.event);
     } else {
-      (void)cudaEventDestroy(pending.event);
+      destroyEvent(pending.device, pending.event);
     }
   }
   pending.borrowed.reset();

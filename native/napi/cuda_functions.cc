@@ -1,13 +1,12 @@
 #include "napi/cuda_functions.h"
 
-#include <cuda_runtime_api.h>
-
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "cuda/device.h"
 #include "cuda/device_memory.h"
+#include "cuda/driver.h"
 #include "cuda/pinned_pool.h"
 #include "cuda/stream.h"
 #include "napi/args.h"
@@ -26,7 +25,9 @@ Napi::Value driverVersion(const Napi::CallbackInfo& info) {
   return guarded(info.Env(), [&] { return Napi::Number::New(info.Env(), cuda::driverVersion()).As<Napi::Value>(); });
 }
 
-Napi::Value runtimeVersion(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), cuda::runtimeVersion()); }
+Napi::Value headerVersion(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), CUDA_VERSION);
+}
 
 Napi::Value deviceCount(const Napi::CallbackInfo& info) {
   return guarded(info.Env(), [&] { return Napi::Number::New(info.Env(), cuda::deviceCount()).As<Napi::Value>(); });
@@ -65,15 +66,16 @@ Napi::Value memoryInfo(const Napi::CallbackInfo& info) {
 }
 
 // trimMemoryPool(device, keepBytes): returns unused memory of the device's stream-ordered pool
-// to the driver (cudaMallocAsync keeps freed memory for reuse until a synchronize or a trim).
+// to the driver (cuMemAllocAsync keeps freed memory for reuse until a synchronize or a trim).
 Napi::Value trimMemoryPool(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   return guarded(env, [&] {
     const int device = static_cast<int>(argInt(info, 0, "device", 0, 1 << 16));
     const std::size_t keep = argSize(info, 1, "keepBytes");
-    cudaMemPool_t pool = nullptr;
-    CHECK_CUDA(cudaDeviceGetDefaultMemPool(&pool, device));
-    CHECK_CUDA(cudaMemPoolTrimTo(pool, keep));
+    cuda::DeviceGuard guard(device);
+    CUmemoryPool pool = nullptr;
+    TRTN_CU(deviceGetDefaultMemPool, &pool, cuda::deviceHandle(device));
+    TRTN_CU(memPoolTrimTo, pool, keep);
     return env.Undefined();
   });
 }
@@ -150,10 +152,12 @@ class PageableCopy : public Napi::AsyncWorker {
   void Execute() override {
     try {
       cuda::DeviceGuard guard(stream_->device());
-      CHECK_CUDA(cudaMemcpyAsync(dst_, src_, bytes_, cudaMemcpyDefault, stream_->get()));
+      TRTN_CU(memcpyAsync, cuda::address(dst_), cuda::address(src_), bytes_, stream_->get());
       stream_->synchronize();
     } catch (const NativeError& e) {
       error_ = std::make_unique<NativeError>(e);
+    } catch (const std::exception& e) {
+      error_ = std::make_unique<NativeError>("ERR_INTERNAL", std::string("native addon error: ") + e.what());
     }
   }
   void OnOK() override {
@@ -200,7 +204,7 @@ Napi::Value copyAsync(const Napi::CallbackInfo& info) {
       return promise;
     }
     cuda::DeviceGuard guard(stream->device());
-    CHECK_CUDA(cudaMemcpyAsync(to, from, bytes, cudaMemcpyDefault, stream->get()));
+    TRTN_CU(memcpyAsync, cuda::address(to), cuda::address(from), bytes, stream->get());
     auto item = std::make_unique<PromiseCompletion>(env);
     item->hold(std::move(dst.keep));
     item->hold(std::move(src.keep));
@@ -222,12 +226,12 @@ Napi::Value memsetAsync(const Napi::CallbackInfo& info) {
     auto stream = StreamWrap::from(env, argAt(info, 4), "stream");
     checkRange("buffer", offset, bytes, mem->size());
     cuda::DeviceGuard guard(stream->device());
-    CHECK_CUDA(cudaMemsetAsync(static_cast<char*>(mem->data()) + offset, value, bytes, stream->get()));
+    TRTN_CU(memsetD8Async, mem->address() + offset, static_cast<unsigned char>(value), bytes, stream->get());
     return env.Undefined();
   });
 }
 
-// The baseline for the pinned-pool benchmark: plain cudaMemcpyAsync between a cudaHostAlloc
+// The baseline for the pinned-pool benchmark: plain cuMemcpyAsync between a cuMemHostAlloc
 // buffer and device memory in a C++ loop, timed with CUDA events, on a libuv pool thread.
 class BandwidthProbe : public Napi::AsyncWorker {
  public:
@@ -242,38 +246,43 @@ class BandwidthProbe : public Napi::AsyncWorker {
 
   void Execute() override {
     void* host = nullptr;
-    void* dev = nullptr;
-    cudaStream_t stream = nullptr;
-    cudaEvent_t start = nullptr;
-    cudaEvent_t stop = nullptr;
+    CUdeviceptr dev = 0;
+    CUstream stream = nullptr;
+    CUevent start = nullptr;
+    CUevent stop = nullptr;
     try {
       cuda::DeviceGuard guard(device_);
-      CHECK_CUDA(cudaHostAlloc(&host, bytes_, cudaHostAllocPortable));
-      CHECK_CUDA(cudaMalloc(&dev, bytes_));
-      CHECK_CUDA(cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking));
-      CHECK_CUDA(cudaEventCreate(&start));
-      CHECK_CUDA(cudaEventCreate(&stop));
-      void* to = toDevice_ ? dev : host;
-      const void* from = toDevice_ ? host : dev;
-      CHECK_CUDA(cudaMemcpyAsync(to, from, bytes_, cudaMemcpyDefault, stream));  // warm-up
-      CHECK_CUDA(cudaStreamSynchronize(stream));
+      TRTN_CU(memHostAlloc, &host, bytes_, CU_MEMHOSTALLOC_PORTABLE);
+      TRTN_CU(memAlloc, &dev, bytes_);
+      TRTN_CU(streamCreate, &stream, CU_STREAM_NON_BLOCKING);
+      TRTN_CU(eventCreate, &start, CU_EVENT_DEFAULT);
+      TRTN_CU(eventCreate, &stop, CU_EVENT_DEFAULT);
+      const CUdeviceptr to = toDevice_ ? dev : cuda::address(host);
+      const CUdeviceptr from = toDevice_ ? cuda::address(host) : dev;
+      TRTN_CU(memcpyAsync, to, from, bytes_, stream);  // warm-up
+      TRTN_CU(streamSynchronize, stream);
       for (int i = 0; i < iterations_; i++) {
-        CHECK_CUDA(cudaEventRecord(start, stream));
-        CHECK_CUDA(cudaMemcpyAsync(to, from, bytes_, cudaMemcpyDefault, stream));
-        CHECK_CUDA(cudaEventRecord(stop, stream));
-        CHECK_CUDA(cudaEventSynchronize(stop));
+        TRTN_CU(eventRecord, start, stream);
+        TRTN_CU(memcpyAsync, to, from, bytes_, stream);
+        TRTN_CU(eventRecord, stop, stream);
+        TRTN_CU(eventSynchronize, stop);
         float ms = 0;
-        CHECK_CUDA(cudaEventElapsedTime(&ms, start, stop));
+        TRTN_CU(eventElapsedTime, &ms, start, stop);
         ms_.push_back(ms);
       }
     } catch (const NativeError& e) {
       error_ = std::make_unique<NativeError>(e);
+    } catch (const std::exception& e) {
+      error_ = std::make_unique<NativeError>("ERR_INTERNAL", std::string("native addon error: ") + e.what());
     }
-    if (start) (void)cudaEventDestroy(start);
-    if (stop) (void)cudaEventDestroy(stop);
-    if (stream) (void)cudaStreamDestroy(stream);
-    if (dev) (void)cudaFree(dev);
-    if (host) (void)cudaFreeHost(host);
+    if (stream == nullptr && host == nullptr && dev == 0) return;  // the driver was never usable
+    cuda::DeviceGuard guard(device_, std::nothrow);
+    const cuda::DriverApi& api = cuda::driver();
+    if (start) (void)api.eventDestroy(start);
+    if (stop) (void)api.eventDestroy(stop);
+    if (stream) (void)api.streamDestroy(stream);
+    if (dev) (void)api.memFree(dev);
+    if (host) (void)api.memFreeHost(host);
   }
 
   void OnOK() override {
@@ -319,7 +328,7 @@ Napi::Value bandwidthProbe(const Napi::CallbackInfo& info) {
 
 void defineCudaFunctions(Napi::Env env, Napi::Object exports) {
   exports.Set("cudaDriverVersion", Napi::Function::New<driverVersion>(env, "cudaDriverVersion"));
-  exports.Set("cudaRuntimeVersion", Napi::Function::New<runtimeVersion>(env, "cudaRuntimeVersion"));
+  exports.Set("cudaHeaderVersion", Napi::Function::New<headerVersion>(env, "cudaHeaderVersion"));
   exports.Set("cudaDeviceCount", Napi::Function::New<deviceCount>(env, "cudaDeviceCount"));
   exports.Set("cudaDeviceProperties", Napi::Function::New<deviceProperties>(env, "cudaDeviceProperties"));
   exports.Set("cudaMemGetInfo", Napi::Function::New<memoryInfo>(env, "cudaMemGetInfo"));

@@ -42,9 +42,13 @@ Napi::Value DeviceBufferWrap::byteLength(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), static_cast<double>(bytes_));
 }
 
-Napi::Value DeviceBufferWrap::device(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), device_); }
+Napi::Value DeviceBufferWrap::device(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), device_);
+}
 
-Napi::Value DeviceBufferWrap::freed(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), !memory_); }
+Napi::Value DeviceBufferWrap::freed(const Napi::CallbackInfo& info) {
+  return Napi::Boolean::New(info.Env(), !memory_);
+}
 
 Napi::Value DeviceBufferWrap::free(const Napi::CallbackInfo& info) {
   memory_.reset();

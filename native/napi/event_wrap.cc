@@ -49,7 +49,9 @@ Napi::Value EventWrap::elapsedMs(const Napi::CallbackInfo& info) {
   });
 }
 
-Napi::Value EventWrap::device(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), device_); }
+Napi::Value EventWrap::device(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), device_);
+}
 
 Napi::Value EventWrap::record(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();

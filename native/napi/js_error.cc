@@ -26,7 +26,9 @@ Napi::Value makeError(Napi::Env env, const std::string& code, const std::string&
 
 }  // namespace
 
-Napi::Value toJsError(Napi::Env env, const NativeError& error) { return makeError(env, error.code(), error.what(), &error); }
+Napi::Value toJsError(Napi::Env env, const NativeError& error) {
+  return makeError(env, error.code(), error.what(), &error);
+}
 
 Napi::Value toJsError(Napi::Env env, const std::exception& error) {
   if (dynamic_cast<const std::bad_alloc*>(&error) != nullptr) {

@@ -21,7 +21,8 @@ inline Napi::ArrayBuffer pinnedArrayBuffer(Napi::Env env, std::shared_ptr<cuda::
   // ones included, towards its GC heuristics; reporting it again doubled the full GCs (seen
   // with --trace-gc on the H100).
   const napi_status status = napi_create_external_arraybuffer(
-      env, data, bytes, [](napi_env, void*, void* hint) { delete static_cast<std::shared_ptr<cuda::PinnedBlock>*>(hint); }, hold, &ab);
+      env, data, bytes, [](napi_env, void*, void* hint) { delete static_cast<std::shared_ptr<cuda::PinnedBlock>*>(hint); }, hold,
+      &ab);
   if (status == napi_ok) return Napi::ArrayBuffer(env, ab);
   // A runtime that refuses external buffers: copy.
   Napi::ArrayBuffer copy = Napi::ArrayBuffer::New(env, bytes);

@@ -24,9 +24,7 @@ PinnedPoolWrap::PinnedPoolWrap(const Napi::CallbackInfo& info) : Napi::ObjectWra
 
 Napi::Value PinnedPoolWrap::acquire(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  return guarded(env, [&] {
-    return PinnedBufferWrap::create(env, pool_->acquire(argSize(info, 0, "bytes"))).As<Napi::Value>();
-  });
+  return guarded(env, [&] { return PinnedBufferWrap::create(env, pool_->acquire(argSize(info, 0, "bytes"))).As<Napi::Value>(); });
 }
 
 Napi::Value PinnedPoolWrap::stats(const Napi::CallbackInfo& info) {
@@ -169,7 +167,9 @@ Napi::Value PinnedBufferWrap::capacity(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), static_cast<double>(capacity_));
 }
 
-Napi::Value PinnedBufferWrap::released(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), !block_); }
+Napi::Value PinnedBufferWrap::released(const Napi::CallbackInfo& info) {
+  return Napi::Boolean::New(info.Env(), !block_);
+}
 
 Napi::Value PinnedBufferWrap::release(const Napi::CallbackInfo& info) {
   if (!arrayBuffer_.IsEmpty()) {

@@ -38,9 +38,13 @@ const std::shared_ptr<cuda::Stream>& StreamWrap::live() const {
   return stream_;
 }
 
-Napi::Value StreamWrap::device(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), device_); }
+Napi::Value StreamWrap::device(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), device_);
+}
 
-Napi::Value StreamWrap::disposed(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), !stream_); }
+Napi::Value StreamWrap::disposed(const Napi::CallbackInfo& info) {
+  return Napi::Boolean::New(info.Env(), !stream_);
+}
 
 Napi::Value StreamWrap::query(const Napi::CallbackInfo& info) {
   return guarded(info.Env(), [&] { return Napi::Boolean::New(info.Env(), live()->query()).As<Napi::Value>(); });

@@ -1,7 +1,5 @@
 #include "napi/trt_context_wrap.h"
 
-#ifdef TRTN_WITH_TENSORRT
-
 #include <cstring>
 #include <vector>
 
@@ -21,16 +19,21 @@ std::size_t typedArrayElementSize(napi_typedarray_type type) {
   switch (type) {
     case napi_int8_array:
     case napi_uint8_array:
-    case napi_uint8_clamped_array: return 1;
+    case napi_uint8_clamped_array:
+      return 1;
     case napi_int16_array:
-    case napi_uint16_array: return 2;
+    case napi_uint16_array:
+      return 2;
     case napi_int32_array:
     case napi_uint32_array:
-    case napi_float32_array: return 4;
+    case napi_float32_array:
+      return 4;
     case napi_float64_array:
     case napi_bigint64_array:
-    case napi_biguint64_array: return 8;
-    default: return 1;
+    case napi_biguint64_array:
+      return 8;
+    default:
+      return 1;
   }
 }
 
@@ -157,7 +160,8 @@ Napi::Value ContextWrap::run(const Napi::CallbackInfo& info) {
       inputs[i].bytes = length * typedArrayElementSize(type);
       const std::size_t rank = ctx->inputRank(i);
       if (pos + rank > flatDims.size()) throwInvalidArg("dims holds fewer values than the inputs' ranks need");
-      inputs[i].dims.assign(flatDims.begin() + static_cast<std::ptrdiff_t>(pos), flatDims.begin() + static_cast<std::ptrdiff_t>(pos + rank));
+      inputs[i].dims.assign(flatDims.begin() + static_cast<std::ptrdiff_t>(pos),
+                            flatDims.begin() + static_cast<std::ptrdiff_t>(pos + rank));
       pos += rank;
     }
     if (pos != flatDims.size()) throwInvalidArg("dims holds more values than the inputs' ranks need");
@@ -208,7 +212,9 @@ Napi::Value ContextWrap::run(const Napi::CallbackInfo& info) {
   });
 }
 
-Napi::Value ContextWrap::profile(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), profile_); }
+Napi::Value ContextWrap::profile(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), profile_);
+}
 
 // stats() -> { graphs, graphFailures, outputCapacity: number[] }
 Napi::Value ContextWrap::stats(const Napi::CallbackInfo& info) {
@@ -233,8 +239,8 @@ Napi::Value ContextWrap::dispose(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-Napi::Value ContextWrap::disposed(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), !context_); }
+Napi::Value ContextWrap::disposed(const Napi::CallbackInfo& info) {
+  return Napi::Boolean::New(info.Env(), !context_);
+}
 
 }  // namespace trtn
-
-#endif  // TRTN_WITH_TENSORRT

@@ -3,13 +3,11 @@
 // (typed arrays, in engine input order) are copied into pinned staging on the JS thread, then
 // H2D, inference and D2H are enqueued on the context's stream; the completion thread settles
 // the promise once the stream is done, copying the staged outputs into new ArrayBuffers.
-#ifdef TRTN_WITH_TENSORRT
-
 #include <napi.h>
 
 #include <memory>
 
-#include "trt/execution_context.h"
+#include "trt/api.h"
 
 namespace trtn {
 
@@ -31,5 +29,3 @@ class ContextWrap : public Napi::ObjectWrap<ContextWrap> {
 };
 
 }  // namespace trtn
-
-#endif  // TRTN_WITH_TENSORRT

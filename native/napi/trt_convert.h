@@ -1,6 +1,5 @@
 #pragma once
-// Plain TensorRT-side structs to and from JS values, for the TensorRT wraps.
-#ifdef TRTN_WITH_TENSORRT
+// Plain TensorRT-side structs (trt/api.h) to and from JS values, for the TensorRT wraps.
 
 #include <napi.h>
 
@@ -9,8 +8,7 @@
 #include <vector>
 
 #include "common/native_error.h"
-#include "trt/engine.h"
-#include "trt/network.h"
+#include "trt/api.h"
 
 namespace trtn {
 
@@ -96,7 +94,9 @@ inline std::vector<int64_t> int64Array(Napi::Value v, const std::string& what) {
   return out;
 }
 
-inline Napi::Value property(Napi::Object o, const char* key) { return o.Has(key) ? o.Get(key) : o.Env().Undefined(); }
+inline Napi::Value property(Napi::Object o, const char* key) {
+  return o.Has(key) ? o.Get(key) : o.Env().Undefined();
+}
 
 inline bool boolProperty(Napi::Object o, const char* key, bool fallback) {
   Napi::Value v = property(o, key);
@@ -137,5 +137,3 @@ inline ByteView bytesOf(Napi::Value v, const char* what) {
 }
 
 }  // namespace trtn
-
-#endif  // TRTN_WITH_TENSORRT

@@ -1,7 +1,5 @@
 #include "napi/trt_engine_wrap.h"
 
-#ifdef TRTN_WITH_TENSORRT
-
 #include <vector>
 
 #include "napi/args.h"
@@ -9,7 +7,6 @@
 #include "napi/js_error.h"
 #include "napi/trt_context_wrap.h"
 #include "napi/trt_convert.h"
-#include "trt/execution_context.h"
 
 namespace trtn {
 
@@ -30,14 +27,17 @@ std::unique_ptr<NativeError> currentError() {
 class DeserializeWorker : public Napi::AsyncWorker {
  public:
   DeserializeWorker(Napi::Env env, Napi::Value plan, ByteView view, trt::DeserializeOptions options)
-      : Napi::AsyncWorker(env, "tensorrt-node:deserialize"), deferred_(Napi::Promise::Deferred::New(env)), view_(view), options_(options) {
+      : Napi::AsyncWorker(env, "tensorrt-node:deserialize"),
+        deferred_(Napi::Promise::Deferred::New(env)),
+        view_(view),
+        options_(options) {
     planRef_ = Napi::Persistent(plan.As<Napi::Object>());
   }
   Napi::Promise promise() const { return deferred_.Promise(); }
 
   void Execute() override {
     try {
-      engine_ = trt::Engine::deserialize(view_.data, view_.size, options_);
+      engine_ = trt::deserialize(view_.data, view_.size, options_);
     } catch (...) {
       error_ = currentError();
     }
@@ -71,7 +71,7 @@ class ContextsWorker : public Napi::AsyncWorker {
 
   void Execute() override {
     try {
-      for (const auto& spec : specs_) contexts_.push_back(std::make_shared<trt::ExecutionContext>(engine_, spec));
+      for (const auto& spec : specs_) contexts_.push_back(trt::createContext(engine_, spec));
     } catch (...) {
       error_ = currentError();
       // Those already made go now, on this thread, rather than on the JS thread.
@@ -170,7 +170,9 @@ Napi::Value EngineWrap::createContexts(const Napi::CallbackInfo& info) {
   });
 }
 
-Napi::Value EngineWrap::lost(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), engine_ && engine_->lost()); }
+Napi::Value EngineWrap::lost(const Napi::CallbackInfo& info) {
+  return Napi::Boolean::New(info.Env(), engine_ && engine_->lost());
+}
 
 Napi::Value EngineWrap::dispose(const Napi::CallbackInfo& info) {
   // Contexts hold the engine; it is freed with the last of them.
@@ -178,7 +180,9 @@ Napi::Value EngineWrap::dispose(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-Napi::Value EngineWrap::disposed(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), !engine_); }
+Napi::Value EngineWrap::disposed(const Napi::CallbackInfo& info) {
+  return Napi::Boolean::New(info.Env(), !engine_);
+}
 
 // trtDeserialize(plan: Uint8Array, { device, allowHostCode }) -> Promise<TrtEngine>
 Napi::Value trtDeserialize(const Napi::CallbackInfo& info) {
@@ -201,5 +205,3 @@ Napi::Value trtDeserialize(const Napi::CallbackInfo& info) {
 }
 
 }  // namespace trtn
-
-#endif  // TRTN_WITH_TENSORRT

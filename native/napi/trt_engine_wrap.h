@@ -3,13 +3,11 @@
 // a worker thread). engine.describe() gives the I/O tensors with each profile's min/opt/max;
 // engine.createContexts([{ profile, inputBytes, cudaGraphs }]) resolves to TrtContexts, each
 // with its own stream and buffers (created on a worker thread).
-#ifdef TRTN_WITH_TENSORRT
-
 #include <napi.h>
 
 #include <memory>
 
-#include "trt/engine.h"
+#include "trt/api.h"
 
 namespace trtn {
 
@@ -33,5 +31,3 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
 Napi::Value trtDeserialize(const Napi::CallbackInfo& info);
 
 }  // namespace trtn
-
-#endif  // TRTN_WITH_TENSORRT

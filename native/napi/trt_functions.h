@@ -4,9 +4,9 @@
 
 namespace trtn {
 
-// Adds the TensorRT entry points to `exports` (only in builds with TensorRT headers).
+// Adds the TensorRT entry points to `exports` (only in variants built with TensorRT headers).
 void defineTrtFunctions(Napi::Env env, Napi::Object exports);
-// The TensorRT version of the headers the addon was built with, or null.
+// The TensorRT version of the headers this variant was built with, or null.
 Napi::Value trtBuildVersion(Napi::Env env);
 
 }  // namespace trtn

@@ -1,15 +1,11 @@
 #include "napi/trt_network_wrap.h"
 
-#ifdef TRTN_WITH_TENSORRT
-
 #include <cstring>
 
 #include "napi/args.h"
 #include "napi/instance.h"
 #include "napi/js_error.h"
 #include "napi/trt_convert.h"
-#include "trt/builder.h"
-#include "trt/logger.h"
 
 namespace trtn {
 
@@ -79,7 +75,8 @@ trt::BuildConfig parseBuildConfig(Napi::Object o) {
     c.profiles.push_back(std::move(profile));
   }
   Napi::Value ws = property(o, "workspaceBytes");
-  if (!ws.IsUndefined() && !ws.IsNull()) c.workspaceBytes = static_cast<uint64_t>(intProperty(o, "workspaceBytes", 0, 0, kMaxSafeInteger));
+  if (!ws.IsUndefined() && !ws.IsNull())
+    c.workspaceBytes = static_cast<uint64_t>(intProperty(o, "workspaceBytes", 0, 0, kMaxSafeInteger));
   c.optimizationLevel = static_cast<int>(intProperty(o, "optimizationLevel", 3, 0, 5));
   c.hardwareCompatibility = static_cast<int>(intProperty(o, "hardwareCompatibility", 0, 0, 2));
   c.versionCompatible = boolProperty(o, "versionCompatible", false);
@@ -99,15 +96,15 @@ trt::BuildConfig parseBuildConfig(Napi::Object o) {
 
 class BuildWorker : public ProgressQueueWorker {
  public:
-  BuildWorker(Napi::Env env, NetworkWrap* owner, Napi::Object ownerObject, std::shared_ptr<trt::ParsedNetwork> network,
-              trt::BuildConfig config, std::shared_ptr<trt::ProgressMonitor> monitor, std::shared_ptr<BuildGate> gate,
+  BuildWorker(Napi::Env env, NetworkWrap* owner, Napi::Object ownerObject, std::shared_ptr<trt::Network> network,
+              trt::BuildConfig config, std::shared_ptr<trt::BuildProgress> progress, std::shared_ptr<BuildGate> gate,
               Napi::Value onEvent, int logSeverity)
       : ProgressQueueWorker(env, "tensorrt-node:build"),
         deferred_(Napi::Promise::Deferred::New(env)),
         owner_(owner),
         network_(std::move(network)),
         config_(std::move(config)),
-        monitor_(std::move(monitor)),
+        progress_(std::move(progress)),
         gate_(std::move(gate)),
         logSeverity_(logSeverity),
         env_(env) {
@@ -131,21 +128,21 @@ class BuildWorker : public ProgressQueueWorker {
     int64_t listener = -1;
     if (logSeverity_ >= 0 && !onEvent_.IsEmpty()) {
       auto gate = gate_;
-      listener = trt::Logger::instance().addListener(static_cast<trt::Logger::Severity>(logSeverity_),
-                                                     [gate](trt::Logger::Severity severity, const char* message) {
-                                                       BuildEvent e;
-                                                       e.kind = 3;
-                                                       e.severity = static_cast<int>(severity);
-                                                       e.message = message;
-                                                       gate->send(e);
-                                                     });
+      listener =
+          trt::addLogListener(static_cast<trt::Severity>(logSeverity_), [gate](trt::Severity severity, const char* message) {
+            BuildEvent e;
+            e.kind = 3;
+            e.severity = static_cast<int>(severity);
+            e.message = message;
+            gate->send(e);
+          });
     }
     try {
-      result_ = trt::EngineBuilder(*network_, std::move(config_)).build(monitor_.get());
+      result_ = network_->build(std::move(config_), progress_.get());
     } catch (...) {
       error_ = captureError();
     }
-    if (listener >= 0) trt::Logger::instance().removeListener(listener);
+    if (listener >= 0) trt::removeLogListener(listener);
     std::lock_guard<std::mutex> lock(gate_->mu);
     gate_->progress = nullptr;
   }
@@ -160,7 +157,7 @@ class BuildWorker : public ProgressQueueWorker {
       static const char* const kinds[] = {"phaseStart", "step", "phaseFinish", "log"};
       o.Set("kind", kinds[e.kind]);
       if (e.kind == 3) {
-        o.Set("severity", trt::Logger::severityName(static_cast<trt::Logger::Severity>(e.severity)));
+        o.Set("severity", trt::severityName(static_cast<trt::Severity>(e.severity)));
         o.Set("message", e.message);
       } else {
         o.Set("phase", e.phase);
@@ -205,12 +202,12 @@ class BuildWorker : public ProgressQueueWorker {
   // The plan's bytes as TensorRT made them, handed to JS without a copy where the runtime
   // allows external buffers.
   Napi::Uint8Array planArray(Napi::Env env) {
-    nvinfer1::IHostMemory* mem = result_.plan.release();
+    trt::HostBlob* mem = result_.plan.release();
     const std::size_t size = mem->size();
     napi_value ab = nullptr;
     const napi_status status = napi_create_external_arraybuffer(
-        env, mem->data(), size, [](napi_env, void*, void* hint) { delete static_cast<nvinfer1::IHostMemory*>(hint); }, mem,
-        &ab);
+        env, const_cast<void*>(mem->data()), size, [](napi_env, void*, void* hint) { delete static_cast<trt::HostBlob*>(hint); },
+        mem, &ab);
     if (status == napi_ok) return Napi::Uint8Array::New(env, size, Napi::ArrayBuffer(env, ab), 0);
     Napi::Uint8Array copy = Napi::Uint8Array::New(env, size);
     std::memcpy(copy.Data(), mem->data(), size);
@@ -221,16 +218,16 @@ class BuildWorker : public ProgressQueueWorker {
   static void onCleanup(void* arg) {
     auto* self = static_cast<BuildWorker*>(arg);
     self->cleanupRan_ = true;
-    self->monitor_->cancel();
+    self->progress_->cancel();
   }
 
   Napi::Promise::Deferred deferred_;
   NetworkWrap* owner_;
   Napi::ObjectReference ownerRef_;  // keeps owner_ alive until the build ends
   Napi::FunctionReference onEvent_;
-  std::shared_ptr<trt::ParsedNetwork> network_;
+  std::shared_ptr<trt::Network> network_;
   trt::BuildConfig config_;
-  std::shared_ptr<trt::ProgressMonitor> monitor_;
+  std::shared_ptr<trt::BuildProgress> progress_;
   std::shared_ptr<BuildGate> gate_;
   int logSeverity_;
   napi_env env_;
@@ -253,7 +250,7 @@ class ParseWorker : public Napi::AsyncWorker {
 
   void Execute() override {
     try {
-      network_ = trt::ParsedNetwork::parse(view_.data, view_.size, modelPath_, options_, errors_);
+      network_ = trt::parseOnnx(view_.data, view_.size, modelPath_, options_, errors_);
       if (network_) {
         inputs_ = network_->inputs();
         outputs_ = network_->outputs();
@@ -285,7 +282,7 @@ class ParseWorker : public Napi::AsyncWorker {
   ByteView view_;
   std::string modelPath_;
   trt::ParseOptions options_;
-  std::unique_ptr<trt::ParsedNetwork> network_;
+  std::unique_ptr<trt::Network> network_;
   std::vector<trt::ParserError> errors_;
   std::vector<trt::NetworkTensor> inputs_;
   std::vector<trt::NetworkTensor> outputs_;
@@ -309,29 +306,31 @@ NetworkWrap::NetworkWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Netw
   if (info.Length() < 1 || !info[0].IsExternal()) {
     throw Napi::TypeError::New(info.Env(), "TrtNetwork is created by trtParseOnnx(), not with new");
   }
-  network_ = *info[0].As<Napi::External<std::shared_ptr<trt::ParsedNetwork>>>().Data();
+  network_ = *info[0].As<Napi::External<std::shared_ptr<trt::Network>>>().Data();
 }
 
-Napi::Object NetworkWrap::create(Napi::Env env, std::shared_ptr<trt::ParsedNetwork> network) {
-  return InstanceData::of(env).trtNetworkCtor.New({Napi::External<std::shared_ptr<trt::ParsedNetwork>>::New(env, &network)});
+Napi::Object NetworkWrap::create(Napi::Env env, std::shared_ptr<trt::Network> network) {
+  return InstanceData::of(env).trtNetworkCtor.New({Napi::External<std::shared_ptr<trt::Network>>::New(env, &network)});
 }
 
-void NetworkWrap::buildFinished() { monitor_.reset(); }
+void NetworkWrap::buildFinished() {
+  progress_.reset();
+}
 
 // build(config, onEvent?) -> Promise<{ plan: Uint8Array, timingCache: Uint8Array | null, warnings: string[] }>
 Napi::Value NetworkWrap::build(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   return guarded(env, [&]() -> Napi::Value {
     if (!network_) throw NativeError("ERR_DISPOSED", "the parsed network was disposed");
-    if (monitor_) throw NativeError("ERR_BUSY", "a build of this network is already running");
+    if (progress_) throw NativeError("ERR_BUSY", "a build of this network is already running");
     Napi::Value cfg = argAt(info, 0);
     if (!cfg.IsObject()) throwInvalidArg("config must be an object");
     trt::BuildConfig config = parseBuildConfig(cfg.As<Napi::Object>());
     int logSeverity = -1;
     Napi::Value level = property(cfg.As<Napi::Object>(), "logLevel");
-    if (level.IsString()) logSeverity = static_cast<int>(trt::Logger::parseSeverity(level.As<Napi::String>()));
+    if (level.IsString()) logSeverity = static_cast<int>(trt::parseSeverity(level.As<Napi::String>()));
     auto gate = std::make_shared<BuildGate>();
-    auto monitor = std::make_shared<trt::ProgressMonitor>([gate](const trt::ProgressEvent& p) {
+    auto progress = std::make_shared<trt::BuildProgress>([gate](const trt::ProgressEvent& p) {
       BuildEvent e;
       e.kind = static_cast<int>(p.kind);
       e.phase = p.phase;
@@ -340,9 +339,9 @@ Napi::Value NetworkWrap::build(const Napi::CallbackInfo& info) {
       e.step = p.step;
       gate->send(e);
     });
-    auto* worker = new BuildWorker(env, this, info.This().As<Napi::Object>(), network_, std::move(config), monitor, gate,
+    auto* worker = new BuildWorker(env, this, info.This().As<Napi::Object>(), network_, std::move(config), progress, gate,
                                    argAt(info, 1), logSeverity);
-    monitor_ = monitor;
+    progress_ = progress;
     Napi::Promise promise = worker->promise();
     worker->Queue();
     return promise;
@@ -350,8 +349,8 @@ Napi::Value NetworkWrap::build(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value NetworkWrap::cancelBuild(const Napi::CallbackInfo& info) {
-  if (monitor_) monitor_->cancel();
-  return Napi::Boolean::New(info.Env(), static_cast<bool>(monitor_));
+  if (progress_) progress_->cancel();
+  return Napi::Boolean::New(info.Env(), static_cast<bool>(progress_));
 }
 
 Napi::Value NetworkWrap::dispose(const Napi::CallbackInfo& info) {
@@ -360,9 +359,13 @@ Napi::Value NetworkWrap::dispose(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-Napi::Value NetworkWrap::disposed(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), !network_); }
+Napi::Value NetworkWrap::disposed(const Napi::CallbackInfo& info) {
+  return Napi::Boolean::New(info.Env(), !network_);
+}
 
-Napi::Value NetworkWrap::building(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), static_cast<bool>(monitor_)); }
+Napi::Value NetworkWrap::building(const Napi::CallbackInfo& info) {
+  return Napi::Boolean::New(info.Env(), static_cast<bool>(progress_));
+}
 
 // trtParseOnnx(bytes: Uint8Array, modelPath: string | null, { device, stronglyTyped })
 Napi::Value trtParseOnnx(const Napi::CallbackInfo& info) {
@@ -392,5 +395,3 @@ Napi::Value trtParseOnnx(const Napi::CallbackInfo& info) {
 }
 
 }  // namespace trtn
-
-#endif  // TRTN_WITH_TENSORRT

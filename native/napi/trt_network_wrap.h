@@ -3,15 +3,12 @@
 // { network: TrtNetwork | null, errors: ParserError[], inputs, outputs }; TrtNetwork.build(config,
 // onEvent) builds a plan on a worker thread, reporting progress and log lines through onEvent;
 // cancelBuild() stops it at TensorRT's next progress step (IProgressMonitor::stepComplete).
-#ifdef TRTN_WITH_TENSORRT
-
 #include <napi.h>
 
 #include <memory>
 #include <mutex>
 
-#include "trt/network.h"
-#include "trt/progress_monitor.h"
+#include "trt/api.h"
 
 namespace trtn {
 
@@ -19,7 +16,7 @@ class NetworkWrap : public Napi::ObjectWrap<NetworkWrap> {
  public:
   static Napi::Function define(Napi::Env env);
   explicit NetworkWrap(const Napi::CallbackInfo& info);
-  static Napi::Object create(Napi::Env env, std::shared_ptr<trt::ParsedNetwork> network);
+  static Napi::Object create(Napi::Env env, std::shared_ptr<trt::Network> network);
 
   // Called by the build worker when it has finished (on the JS thread).
   void buildFinished();
@@ -31,12 +28,10 @@ class NetworkWrap : public Napi::ObjectWrap<NetworkWrap> {
   Napi::Value disposed(const Napi::CallbackInfo& info);
   Napi::Value building(const Napi::CallbackInfo& info);
 
-  std::shared_ptr<trt::ParsedNetwork> network_;
-  std::shared_ptr<trt::ProgressMonitor> monitor_;  // of the build in progress
+  std::shared_ptr<trt::Network> network_;
+  std::shared_ptr<trt::BuildProgress> progress_;  // of the build in progress
 };
 
 Napi::Value trtParseOnnx(const Napi::CallbackInfo& info);
 
 }  // namespace trtn
-
-#endif  // TRTN_WITH_TENSORRT

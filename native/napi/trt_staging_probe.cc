@@ -1,7 +1,5 @@
 #include "napi/trt_staging_probe.h"
 
-#include <cuda_runtime_api.h>
-
 #include <chrono>
 #include <cstring>
 #include <string>
@@ -9,6 +7,7 @@
 
 #include "cuda/device.h"
 #include "cuda/device_memory.h"
+#include "cuda/driver.h"
 #include "cuda/pinned_pool.h"
 #include "cuda/stream.h"
 #include "napi/args.h"
@@ -53,7 +52,10 @@ class ProbeCompletion : public Completion {
  public:
   ProbeCompletion(Napi::Env env, std::shared_ptr<StagingProbeState> state, std::vector<int> wanted,
                   std::vector<std::shared_ptr<cuda::PinnedBlock>> blocks)
-      : deferred_(Napi::Promise::Deferred::New(env)), state_(std::move(state)), wanted_(std::move(wanted)), blocks_(std::move(blocks)) {}
+      : deferred_(Napi::Promise::Deferred::New(env)),
+        state_(std::move(state)),
+        wanted_(std::move(wanted)),
+        blocks_(std::move(blocks)) {}
   ~ProbeCompletion() override { state_->busy = false; }
   Napi::Promise promise() const { return deferred_.Promise(); }
 
@@ -75,7 +77,8 @@ class ProbeCompletion : public Completion {
         if (bytes > 0) std::memcpy(data.Data(), state_->outHost[index]->data(), bytes);
       }
       Napi::Array dims = Napi::Array::New(env, state_->outDims[index].size());
-      for (std::size_t d = 0; d < state_->outDims[index].size(); d++) dims.Set(static_cast<uint32_t>(d), state_->outDims[index][d]);
+      for (std::size_t d = 0; d < state_->outDims[index].size(); d++)
+        dims.Set(static_cast<uint32_t>(d), state_->outDims[index][d]);
       Napi::Object item = Napi::Object::New(env);
       item.Set("index", static_cast<double>(index));
       item.Set("dims", dims);
@@ -97,21 +100,25 @@ class ProbeCompletion : public Completion {
 class BareLoop : public Napi::AsyncWorker {
  public:
   BareLoop(Napi::Env env, std::shared_ptr<StagingProbeState> state, int iterations)
-      : Napi::AsyncWorker(env, "tensorrt-node:bare-loop"), deferred_(Napi::Promise::Deferred::New(env)), state_(std::move(state)), iterations_(iterations) {}
+      : Napi::AsyncWorker(env, "tensorrt-node:bare-loop"),
+        deferred_(Napi::Promise::Deferred::New(env)),
+        state_(std::move(state)),
+        iterations_(iterations) {}
   Napi::Promise promise() const { return deferred_.Promise(); }
 
   void Execute() override {
     try {
       cuda::DeviceGuard guard(state_->device);
-      cudaStream_t s = state_->stream->get();
+      CUstream s = state_->stream->get();
       auto once = [&] {
         for (std::size_t i = 0; i < state_->inBytes.size(); i++) {
-          CHECK_CUDA(cudaMemcpyAsync(state_->inDevice[i]->data(), state_->inHost[i]->data(), state_->inBytes[i], cudaMemcpyHostToDevice, s));
+          TRTN_CU(memcpyAsync, state_->inDevice[i]->address(), cuda::address(state_->inHost[i]->data()), state_->inBytes[i], s);
         }
         for (std::size_t i = 0; i < state_->outBytes.size(); i++) {
-          CHECK_CUDA(cudaMemcpyAsync(state_->outHost[i]->data(), state_->outDevice[i]->data(), state_->outBytes[i], cudaMemcpyDeviceToHost, s));
+          TRTN_CU(memcpyAsync, cuda::address(state_->outHost[i]->data()), state_->outDevice[i]->address(), state_->outBytes[i],
+                  s);
         }
-        CHECK_CUDA(cudaStreamSynchronize(s));
+        TRTN_CU(streamSynchronize, s);
       };
       for (int i = 0; i < 10; i++) once();
       for (int i = 0; i < iterations_; i++) {
@@ -121,6 +128,8 @@ class BareLoop : public Napi::AsyncWorker {
       }
     } catch (const NativeError& e) {
       error_ = std::make_unique<NativeError>(e);
+    } catch (const std::exception& e) {
+      error_ = std::make_unique<NativeError>("ERR_INTERNAL", std::string("native addon error: ") + e.what());
     }
   }
   void OnOK() override {
@@ -227,7 +236,7 @@ Napi::Value StagingProbeWrap::run(const Napi::CallbackInfo& info) {
       const std::size_t bytes = Napi::TypedArray(env, element).ByteLength();
       if (bytes != s->inBytes[i]) throwInvalidArg("inputs[" + std::to_string(i) + "] has the wrong size");
       std::memcpy(s->inHost[i]->data(), data, bytes);
-      CHECK_CUDA(cudaMemcpyAsync(s->inDevice[i]->data(), s->inHost[i]->data(), bytes, cudaMemcpyHostToDevice, s->stream->get()));
+      TRTN_CU(memcpyAsync, s->inDevice[i]->address(), cuda::address(s->inHost[i]->data()), bytes, s->stream->get());
     }
     std::vector<std::shared_ptr<cuda::PinnedBlock>> blocks;
     for (int index : wanted) {
@@ -237,7 +246,7 @@ Napi::Value StagingProbeWrap::run(const Napi::CallbackInfo& info) {
         block = s->outputPool->acquire(s->outBytes[i]);
       }
       void* target = block ? block->data() : s->outHost[i]->data();
-      CHECK_CUDA(cudaMemcpyAsync(target, s->outDevice[i]->data(), s->outBytes[i], cudaMemcpyDeviceToHost, s->stream->get()));
+      TRTN_CU(memcpyAsync, cuda::address(target), s->outDevice[i]->address(), s->outBytes[i], s->stream->get());
       blocks.push_back(std::move(block));
     }
     s->busy = true;
@@ -262,7 +271,9 @@ Napi::Value StagingProbeWrap::bareRoundTrips(const Napi::CallbackInfo& info) {
   });
 }
 
-Napi::Value StagingProbeWrap::profile(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), 0); }
+Napi::Value StagingProbeWrap::profile(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), 0);
+}
 
 Napi::Value StagingProbeWrap::stats(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -271,7 +282,8 @@ Napi::Value StagingProbeWrap::stats(const Napi::CallbackInfo& info) {
   o.Set("graphFailures", 0);
   Napi::Array caps = Napi::Array::New(env);
   if (state_) {
-    for (std::size_t i = 0; i < state_->outBytes.size(); i++) caps.Set(static_cast<uint32_t>(i), static_cast<double>(state_->outBytes[i]));
+    for (std::size_t i = 0; i < state_->outBytes.size(); i++)
+      caps.Set(static_cast<uint32_t>(i), static_cast<double>(state_->outBytes[i]));
   }
   o.Set("outputCapacity", caps);
   if (state_) {
@@ -292,6 +304,8 @@ Napi::Value StagingProbeWrap::dispose(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-Napi::Value StagingProbeWrap::disposed(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), !state_); }
+Napi::Value StagingProbeWrap::disposed(const Napi::CallbackInfo& info) {
+  return Napi::Boolean::New(info.Env(), !state_);
+}
 
 }  // namespace trtn

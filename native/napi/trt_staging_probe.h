@@ -1,7 +1,7 @@
 #pragma once
-// A diagnostic for the TensorRT run path's own cost, compiled in every build (it needs no
-// TensorRT): TrtStagingProbe does what TrtContext.run does except setInputShape/enqueueV3 -
-// inputs copied into pinned staging on the JS thread, H2D, D2H of fixed-size outputs, an event
+// A diagnostic for the TensorRT run path's own cost, compiled only with the cmake option
+// TENSORRT_NODE_STAGING_PROBE=ON (never in user builds; it needs no TensorRT): TrtStagingProbe does what TrtContext.run does
+// except setInputShape/enqueueV3 - inputs copied into pinned staging on the JS thread, H2D, D2H of fixed-size outputs, an event
 // through the completion queue, outputs copied into new ArrayBuffers. The benchmark puts it
 // behind TensorRTSession (scripts/bench-trt-overhead.ts); it is not part of the public API.
 // bareRoundTrips(n) times the same copies in a C++ loop on a worker thread, the baseline.

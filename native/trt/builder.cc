@@ -9,6 +9,17 @@ namespace trtn::trt {
 
 namespace {
 
+// A plan as TensorRT allocated it, handed on without a copy.
+class PlanBlob final : public HostBlob {
+ public:
+  explicit PlanBlob(nvinfer1::IHostMemory* memory) : memory_(memory) {}
+  const void* data() const noexcept override { return memory_->data(); }
+  std::size_t size() const noexcept override { return memory_->size(); }
+
+ private:
+  std::unique_ptr<nvinfer1::IHostMemory> memory_;
+};
+
 std::string describe(const InputRange& r, std::size_t profile) {
   return "profile " + std::to_string(profile) + " input \"" + r.input + "\"";
 }
@@ -18,7 +29,8 @@ std::string describe(const InputRange& r, std::size_t profile) {
 void EngineBuilder::addProfiles(nvinfer1::IBuilderConfig& config) {
   ErrorRecorder* rec = &net_.recorder();
   for (std::size_t p = 0; p < config_.profiles.size(); p++) {
-    nvinfer1::IOptimizationProfile* profile = notNull(net_.builder().createOptimizationProfile(), rec, "createOptimizationProfile");
+    nvinfer1::IOptimizationProfile* profile =
+        notNull(net_.builder().createOptimizationProfile(), rec, "createOptimizationProfile");
     for (const InputRange& r : config_.profiles[p]) {
       const std::string what = describe(r, p);
       using nvinfer1::OptProfileSelector;
@@ -67,7 +79,8 @@ BuildResult EngineBuilder::build(ProgressMonitor* monitor) {
   }
   if (config_.fp16BuilderFlag) {
 #if NV_TENSORRT_MAJOR >= 11
-    throwInvalidArg("fp16Mode 'builder-flag' needs TensorRT 10.x: TensorRT 11 removed BuilderFlag::kFP16 (use fp16Mode 'convert')");
+    throwInvalidArg(
+        "fp16Mode 'builder-flag' needs TensorRT 10.x: TensorRT 11 removed BuilderFlag::kFP16 (use fp16Mode 'convert')");
 #else
     if (net_.stronglyTyped()) {
       throwInvalidArg("the kFP16 builder flag needs a weakly typed network; parse with stronglyTyped false");
@@ -98,16 +111,17 @@ BuildResult EngineBuilder::build(ProgressMonitor* monitor) {
   }
   if (monitor != nullptr) config->setProgressMonitor(monitor);
 
-  result.plan.reset(net_.builder().buildSerializedNetwork(net_.network(), *config));
+  std::unique_ptr<nvinfer1::IHostMemory> plan(net_.builder().buildSerializedNetwork(net_.network(), *config));
   if (monitor != nullptr) config->setProgressMonitor(nullptr);
-  if (!result.plan || result.plan->size() == 0) {
-    result.plan.reset();
+  if (!plan || plan->size() == 0) {
+    plan.reset();
     if (monitor != nullptr && monitor->cancelled()) {
       rec->clear();
       throw NativeError("ERR_ABORTED", "the engine build was cancelled");
     }
     throwTrt(rec, "buildSerializedNetwork");
   }
+  result.plan = std::make_unique<PlanBlob>(plan.release());
   if (cache) {
     std::unique_ptr<nvinfer1::IHostMemory> blob(cache->serialize());
     if (blob && blob->size() > 0) {
@@ -116,6 +130,13 @@ BuildResult EngineBuilder::build(ProgressMonitor* monitor) {
     }
   }
   return result;
+}
+
+BuildResult ParsedNetwork::build(BuildConfig config, BuildProgress* progress) {
+  EngineBuilder builder(*this, std::move(config));
+  if (progress == nullptr) return builder.build(nullptr);
+  ProgressMonitor monitor(*progress);
+  return builder.build(&monitor);
 }
 
 }  // namespace trtn::trt

@@ -1,38 +1,40 @@
 #include "trt/cuda_graph.h"
 
-#include "common/native_error.h"
+#include "cuda/driver.h"
 
 namespace trtn::trt {
 
 CudaGraph::~CudaGraph() {
-  if (exec_ != nullptr) (void)cudaGraphExecDestroy(exec_);
+  if (exec_ != nullptr) (void)cuda::driver().graphExecDestroy(exec_);
 }
 
-void CudaGraph::beginCapture(cudaStream_t stream) { CHECK_CUDA(cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal)); }
+void CudaGraph::beginCapture(CUstream stream) {
+  TRTN_CU(streamBeginCapture, stream, CU_STREAM_CAPTURE_MODE_THREAD_LOCAL);
+}
 
-bool CudaGraph::endCapture(cudaStream_t stream, bool captured) {
-  cudaGraph_t graph = nullptr;
-  const cudaError_t status = cudaStreamEndCapture(stream, &graph);
-  if (status != cudaSuccess || !captured || graph == nullptr) {
-    if (graph != nullptr) (void)cudaGraphDestroy(graph);
-    // An invalidated capture leaves its error in the last-error slot; it is not the caller's.
-    (void)cudaGetLastError();
-    if (status != cudaSuccess && status != cudaErrorStreamCaptureInvalidated && isStickyCudaError(status)) {
-      throwCuda(status, "cudaStreamEndCapture");
-    }
+bool CudaGraph::endCapture(CUstream stream, bool captured) {
+  const cuda::DriverApi& api = cuda::driver();
+  CUgraph graph = nullptr;
+  const CUresult status = api.streamEndCapture(stream, &graph);
+  if (status != CUDA_SUCCESS || !captured || graph == nullptr) {
+    if (graph != nullptr) (void)api.graphDestroy(graph);
+    // An invalidated capture is the expected failure (TensorRT did something capture forbids);
+    // only a lost context is the caller's problem.
+    if (status != CUDA_SUCCESS && cuda::isStickyError(status)) cuda::throwDriver(status, "streamEndCapture");
     return false;
   }
-  const cudaError_t inst = cudaGraphInstantiate(&exec_, graph, 0);
-  (void)cudaGraphDestroy(graph);
-  if (inst != cudaSuccess) {
+  const CUresult inst = api.graphInstantiate(&exec_, graph, 0);
+  (void)api.graphDestroy(graph);
+  if (inst != CUDA_SUCCESS) {
     exec_ = nullptr;
-    if (isStickyCudaError(inst)) throwCuda(inst, "cudaGraphInstantiate");
-    (void)cudaGetLastError();
+    if (cuda::isStickyError(inst)) cuda::throwDriver(inst, "graphInstantiate");
     return false;
   }
   return true;
 }
 
-void CudaGraph::launch(cudaStream_t stream) const { CHECK_CUDA(cudaGraphLaunch(exec_, stream)); }
+void CudaGraph::launch(CUstream stream) const {
+  TRTN_CU(graphLaunch, exec_, stream);
+}
 
 }  // namespace trtn::trt

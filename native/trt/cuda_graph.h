@@ -1,9 +1,9 @@
 #pragma once
 // A CUDA graph captured from a stream and instantiated for replay. Capture uses
-// cudaStreamCaptureModeThreadLocal, as trtexec does: other threads' CUDA calls (the completion
-// thread's event waits) stay legal while this thread captures.
+// CU_STREAM_CAPTURE_MODE_THREAD_LOCAL, as trtexec does: other threads' CUDA calls (the
+// completion thread's event waits) stay legal while this thread captures.
 
-#include <cuda_runtime_api.h>
+#include <cuda.h>
 
 namespace trtn::trt {
 
@@ -14,15 +14,15 @@ class CudaGraph {
   CudaGraph(const CudaGraph&) = delete;
   CudaGraph& operator=(const CudaGraph&) = delete;
 
-  void beginCapture(cudaStream_t stream);
+  void beginCapture(CUstream stream);
   // Ends the capture. Returns false (and leaves no graph) when the capture was invalidated or
-  // `captured` is false (the work inside failed); clears the error it leaves behind.
-  bool endCapture(cudaStream_t stream, bool captured);
-  void launch(cudaStream_t stream) const;
+  // `captured` is false (the work inside failed); throws only for errors that lose the context.
+  bool endCapture(CUstream stream, bool captured);
+  void launch(CUstream stream) const;
   bool ready() const noexcept { return exec_ != nullptr; }
 
  private:
-  cudaGraphExec_t exec_ = nullptr;
+  CUgraphExec exec_ = nullptr;
 };
 
 }  // namespace trtn::trt

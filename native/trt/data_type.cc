@@ -9,18 +9,30 @@ namespace trtn::trt {
 std::string dataTypeName(nvinfer1::DataType type) {
   using nvinfer1::DataType;
   switch (type) {
-    case DataType::kFLOAT: return "float32";
-    case DataType::kHALF: return "float16";
-    case DataType::kBF16: return "bfloat16";
-    case DataType::kINT8: return "int8";
-    case DataType::kUINT8: return "uint8";
-    case DataType::kINT32: return "int32";
-    case DataType::kINT64: return "int64";
-    case DataType::kBOOL: return "bool";
-    case DataType::kFP8: return "unsupported:kFP8";
-    case DataType::kINT4: return "unsupported:kINT4";
-    case DataType::kFP4: return "unsupported:kFP4";
-    case DataType::kE8M0: return "unsupported:kE8M0";
+    case DataType::kFLOAT:
+      return "float32";
+    case DataType::kHALF:
+      return "float16";
+    case DataType::kBF16:
+      return "bfloat16";
+    case DataType::kINT8:
+      return "int8";
+    case DataType::kUINT8:
+      return "uint8";
+    case DataType::kINT32:
+      return "int32";
+    case DataType::kINT64:
+      return "int64";
+    case DataType::kBOOL:
+      return "bool";
+    case DataType::kFP8:
+      return "unsupported:kFP8";
+    case DataType::kINT4:
+      return "unsupported:kINT4";
+    case DataType::kFP4:
+      return "unsupported:kFP4";
+    case DataType::kE8M0:
+      return "unsupported:kE8M0";
   }
   return "unsupported:" + std::to_string(static_cast<int32_t>(type));
 }
@@ -29,14 +41,19 @@ std::size_t dataTypeSize(nvinfer1::DataType type) noexcept {
   using nvinfer1::DataType;
   switch (type) {
     case DataType::kFLOAT:
-    case DataType::kINT32: return 4;
+    case DataType::kINT32:
+      return 4;
     case DataType::kHALF:
-    case DataType::kBF16: return 2;
+    case DataType::kBF16:
+      return 2;
     case DataType::kINT8:
     case DataType::kUINT8:
-    case DataType::kBOOL: return 1;
-    case DataType::kINT64: return 8;
-    default: return 0;
+    case DataType::kBOOL:
+      return 1;
+    case DataType::kINT64:
+      return 8;
+    default:
+      return 0;
   }
 }
 

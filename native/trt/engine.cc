@@ -1,14 +1,12 @@
 #include "trt/engine.h"
 
-#include <cuda_runtime_api.h>
-
 #include <algorithm>
 
 #include "common/native_error.h"
 #include "cuda/device.h"
 #include "cuda/pinned_pool.h"
 #include "trt/data_type.h"
-#include "trt/library.h"
+#include "trt/loader.h"
 #include "trt/logger.h"
 #include "trt/trt_error.h"
 
@@ -19,21 +17,22 @@ namespace {
 constexpr std::size_t kPinnedCacheBytes = 64u << 20;
 // Output blocks come back when JS collects the outputs. The cache holds as much as outputs
 // may keep out (ExecutionContext::kZeroCopyBytes), so in steady state blocks cycle between JS
-// and the pool and neither cudaHostAlloc nor cudaFreeHost (both slow, on the JS thread) runs.
+// and the pool and neither cuMemHostAlloc nor cuMemFreeHost (both slow, on the JS thread) runs.
 constexpr std::size_t kOutputCacheBytes = 256u << 20;
 }  // namespace
 
-std::shared_ptr<Engine> Engine::deserialize(const void* data, std::size_t size, const DeserializeOptions& options) {
+std::shared_ptr<DeserializedEngine> DeserializedEngine::deserialize(const void* data, std::size_t size,
+                                                                    const DeserializeOptions& options) {
   const Library& lib = requireLibrary(false);
   if (data == nullptr || size == 0) throwInvalidArg("the plan is empty");
   cuda::DeviceGuard guard(options.device);
-  std::shared_ptr<Engine> e(new Engine());
+  std::shared_ptr<DeserializedEngine> e(new DeserializedEngine());
   e->device_ = options.device;
   e->recorder_ = std::make_unique<ErrorRecorder>();
   ErrorRecorder* rec = e->recorder_.get();
   nvinfer1::ILogger* logger = &Logger::instance();
-  e->runtime_.reset(notNull(static_cast<nvinfer1::IRuntime*>(lib.createRuntime(logger, NV_TENSORRT_VERSION)), nullptr,
-                            "createInferRuntime"));
+  e->runtime_.reset(
+      notNull(static_cast<nvinfer1::IRuntime*>(lib.createRuntime(logger, NV_TENSORRT_VERSION)), nullptr, "createInferRuntime"));
   e->runtime_->setErrorRecorder(rec);
   if (options.allowHostCode) e->runtime_->setEngineHostCodeAllowed(true);
   e->engine_.reset(notNull(e->runtime_->deserializeCudaEngine(data, size), rec, "deserializeCudaEngine"));
@@ -44,17 +43,17 @@ std::shared_ptr<Engine> Engine::deserialize(const void* data, std::size_t size, 
   return e;
 }
 
-Engine::~Engine() {
-  int current = -1;
-  if (cudaGetDevice(&current) == cudaSuccess && current != device_) (void)cudaSetDevice(device_);
+DeserializedEngine::~DeserializedEngine() {
+  cuda::DeviceGuard guard(device_, std::nothrow);
   engine_.reset();
   runtime_.reset();
-  if (current >= 0 && current != device_) (void)cudaSetDevice(current);
 }
 
-int64_t Engine::deviceMemoryBytes() const noexcept { return engine_->getDeviceMemorySizeV2(); }
+int64_t DeserializedEngine::deviceMemoryBytes() const noexcept {
+  return engine_->getDeviceMemorySizeV2();
+}
 
-void Engine::describe() {
+void DeserializedEngine::describe() {
   const int32_t n = engine_->getNbIOTensors();
   for (int32_t i = 0; i < n; i++) {
     const char* name = engine_->getIOTensorName(i);
@@ -86,6 +85,10 @@ void Engine::describe() {
     }
     tensors_.push_back(std::move(t));
   }
+}
+
+std::shared_ptr<Engine> deserialize(const void* data, std::size_t size, const DeserializeOptions& options) {
+  return DeserializedEngine::deserialize(data, size, options);
 }
 
 }  // namespace trtn::trt

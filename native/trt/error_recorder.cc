@@ -68,17 +68,28 @@ std::string ErrorRecorder::takeSummary() {
 
 const char* ErrorRecorder::codeName(nvinfer1::ErrorCode code) noexcept {
   switch (code) {
-    case nvinfer1::ErrorCode::kSUCCESS: return "kSUCCESS";
-    case nvinfer1::ErrorCode::kUNSPECIFIED_ERROR: return "kUNSPECIFIED_ERROR";
-    case nvinfer1::ErrorCode::kINTERNAL_ERROR: return "kINTERNAL_ERROR";
-    case nvinfer1::ErrorCode::kINVALID_ARGUMENT: return "kINVALID_ARGUMENT";
-    case nvinfer1::ErrorCode::kINVALID_CONFIG: return "kINVALID_CONFIG";
-    case nvinfer1::ErrorCode::kFAILED_ALLOCATION: return "kFAILED_ALLOCATION";
-    case nvinfer1::ErrorCode::kFAILED_INITIALIZATION: return "kFAILED_INITIALIZATION";
-    case nvinfer1::ErrorCode::kFAILED_EXECUTION: return "kFAILED_EXECUTION";
-    case nvinfer1::ErrorCode::kFAILED_COMPUTATION: return "kFAILED_COMPUTATION";
-    case nvinfer1::ErrorCode::kINVALID_STATE: return "kINVALID_STATE";
-    case nvinfer1::ErrorCode::kUNSUPPORTED_STATE: return "kUNSUPPORTED_STATE";
+    case nvinfer1::ErrorCode::kSUCCESS:
+      return "kSUCCESS";
+    case nvinfer1::ErrorCode::kUNSPECIFIED_ERROR:
+      return "kUNSPECIFIED_ERROR";
+    case nvinfer1::ErrorCode::kINTERNAL_ERROR:
+      return "kINTERNAL_ERROR";
+    case nvinfer1::ErrorCode::kINVALID_ARGUMENT:
+      return "kINVALID_ARGUMENT";
+    case nvinfer1::ErrorCode::kINVALID_CONFIG:
+      return "kINVALID_CONFIG";
+    case nvinfer1::ErrorCode::kFAILED_ALLOCATION:
+      return "kFAILED_ALLOCATION";
+    case nvinfer1::ErrorCode::kFAILED_INITIALIZATION:
+      return "kFAILED_INITIALIZATION";
+    case nvinfer1::ErrorCode::kFAILED_EXECUTION:
+      return "kFAILED_EXECUTION";
+    case nvinfer1::ErrorCode::kFAILED_COMPUTATION:
+      return "kFAILED_COMPUTATION";
+    case nvinfer1::ErrorCode::kINVALID_STATE:
+      return "kINVALID_STATE";
+    case nvinfer1::ErrorCode::kUNSUPPORTED_STATE:
+      return "kUNSUPPORTED_STATE";
   }
   return "kUNKNOWN";
 }

@@ -1,12 +1,11 @@
 #include "trt/execution_context.h"
 
-#include <cuda_runtime_api.h>
-
 #include <cstring>
 
 #include "common/native_error.h"
 #include "cuda/device.h"
 #include "cuda/device_memory.h"
+#include "cuda/driver.h"
 #include "cuda/pinned_pool.h"
 #include "cuda/stream.h"
 #include "trt/data_type.h"
@@ -16,7 +15,9 @@ namespace trtn::trt {
 
 namespace {
 
-std::string quoted(const std::string& s) { return "\"" + s + "\""; }
+std::string quoted(const std::string& s) {
+  return "\"" + s + "\"";
+}
 
 std::string formatVector(const std::vector<int64_t>& dims) {
   std::string out = "[";
@@ -27,19 +28,21 @@ std::string formatVector(const std::vector<int64_t>& dims) {
   return out + "]";
 }
 
-int64_t volumeOf(const std::vector<int64_t>& dims) { return volume(toDims(dims, "dims")); }
+int64_t volumeOf(const std::vector<int64_t>& dims) {
+  return volume(toDims(dims, "dims"));
+}
 
 NativeError lostError() {
   return NativeError("ERR_CUDA",
                      "the CUDA context is lost: an earlier sticky CUDA error left the GPU unusable for this process; "
                      "restart the process",
-                     "cudaErrorContextIsDestroyed", true);
+                     "CUDA_ERROR_CONTEXT_IS_DESTROYED", true);
 }
 
 }  // namespace
 
-ExecutionContext::ExecutionContext(std::shared_ptr<Engine> engine, const ContextOptions& options)
-    : engine_(std::move(engine)), options_(options) {
+EngineContext::EngineContext(std::shared_ptr<DeserializedEngine> engine, const ContextOptions& options)
+    : engine_(std::move(engine)), engineBase_(engine_), options_(options) {
   cuda::DeviceGuard guard(engine_->device());
   try {
     init();
@@ -53,7 +56,7 @@ ExecutionContext::ExecutionContext(std::shared_ptr<Engine> engine, const Context
   }
 }
 
-void ExecutionContext::init() {
+void EngineContext::init() {
   if (options_.profile < 0 || options_.profile >= engine_->profiles()) {
     throwInvalidArg("profile " + std::to_string(options_.profile) + " does not exist; the engine has " +
                     std::to_string(engine_->profiles()) + " optimization profile(s)");
@@ -65,12 +68,14 @@ void ExecutionContext::init() {
                       ", which tensorrt-node cannot exchange with JavaScript");
     }
     if (t.input && t.isShapeTensor) {
-      throwInvalidArg("input " + quoted(t.name) + " is a shape tensor (its values set output shapes); tensorrt-node does "
+      throwInvalidArg("input " + quoted(t.name) +
+                      " is a shape tensor (its values set output shapes); tensorrt-node does "
                       "not support shape-tensor inputs");
     }
     if (t.onHost) throwInvalidArg(kind + quoted(t.name) + " lives in host memory; tensorrt-node supports device I/O only");
     if (!t.linear) {
-      throwInvalidArg(kind + quoted(t.name) + " has a vectorized (non-linear) layout; rebuild the engine without "
+      throwInvalidArg(kind + quoted(t.name) +
+                      " has a vectorized (non-linear) layout; rebuild the engine without "
                       "allowed-format restrictions on I/O tensors");
     }
     Binding b;
@@ -109,30 +114,28 @@ void ExecutionContext::init() {
   stream_->synchronize();
 }
 
-ExecutionContext::~ExecutionContext() {
-  int current = -1;
-  if (cudaGetDevice(&current) == cudaSuccess && current != engine_->device()) (void)cudaSetDevice(engine_->device());
+EngineContext::~EngineContext() {
+  cuda::DeviceGuard guard(engine_->device(), std::nothrow);
   graphs_.clear();
   context_.reset();
   // Buffers free on the stream, after the work already there.
   inputs_.clear();
   outputs_.clear();
-  if (current >= 0 && current != engine_->device()) (void)cudaSetDevice(current);
 }
 
-void ExecutionContext::allocate(Binding& b, std::size_t bytes) {
+void EngineContext::allocate(Binding& b, std::size_t bytes) {
   b.device = std::make_unique<cuda::DeviceMemory>(stream_, bytes);
   b.host = engine_->pinned()->acquire(bytes == 0 ? 1 : bytes);
   b.capacity = bytes;
 }
 
-void ExecutionContext::setAddress(Binding& b) {
+void EngineContext::setAddress(Binding& b) {
   if (!context_->setTensorAddress(b.tensor->name.c_str(), b.device->data())) {
     throwTrt(recorder_.get(), "setTensorAddress(" + b.tensor->name + ")");
   }
 }
 
-void ExecutionContext::setInputShape(Binding& b, const std::vector<int64_t>& dims) {
+void EngineContext::setInputShape(Binding& b, const std::vector<int64_t>& dims) {
   if (!context_->setInputShape(b.tensor->name.c_str(), toDims(dims, b.tensor->name.c_str()))) {
     const auto& range = b.tensor->profiles.at(static_cast<std::size_t>(options_.profile));
     const std::string reasons = recorder_->takeSummary();
@@ -144,7 +147,7 @@ void ExecutionContext::setInputShape(Binding& b, const std::vector<int64_t>& dim
   b.lastDims = dims;
 }
 
-std::vector<int64_t> ExecutionContext::outputShape(const Binding& b) {
+std::vector<int64_t> EngineContext::outputShape(const Binding& b) {
   const nvinfer1::Dims d = context_->getTensorShape(b.tensor->name.c_str());
   if (d.nbDims < 0) throwTrt(recorder_.get(), "getTensorShape(" + b.tensor->name + ")");
   std::vector<int64_t> dims = toVector(d);
@@ -157,7 +160,7 @@ std::vector<int64_t> ExecutionContext::outputShape(const Binding& b) {
   return dims;
 }
 
-void ExecutionContext::probeOutputs() {
+void EngineContext::probeOutputs() {
   // Output sizes follow from input shapes; the profile's corners bound them for the models
   // this library targets (sizes grow with batch and sequence). A run that still needs more
   // grows the buffer (see enqueue).
@@ -180,21 +183,17 @@ void ExecutionContext::probeOutputs() {
   }
 }
 
-std::size_t ExecutionContext::graphs() const noexcept {
+std::size_t EngineContext::graphs() const noexcept {
   std::size_t n = 0;
   for (const auto& [key, g] : graphs_) n += g.graph ? 1 : 0;
   return n;
 }
 
-void ExecutionContext::begin() {
-  if (busy_.exchange(true)) throw NativeError("ERR_BUSY", "the execution context is running another request");
-}
-
-void ExecutionContext::enqueueV3() {
+void EngineContext::enqueueV3() {
   if (!context_->enqueueV3(stream_->get())) throwTrt(recorder_.get(), "enqueueV3", stream_->get());
 }
 
-void ExecutionContext::infer(bool shapesChanged) {
+void EngineContext::infer(bool shapesChanged) {
   if (!options_.cudaGraphs) {
     enqueueV3();
     return;
@@ -242,7 +241,7 @@ void ExecutionContext::infer(bool shapesChanged) {
   enqueueV3();
 }
 
-std::vector<ExecutionContext::Output> ExecutionContext::enqueue(const std::vector<Input>& inputs, const std::vector<int>& wanted) {
+std::vector<ExecutionContext::Output> EngineContext::enqueue(const std::vector<Input>& inputs, const std::vector<int>& wanted) {
   if (engine_->lost()) throw lostError();
   try {
     cuda::DeviceGuard guard(engine_->device());
@@ -262,8 +261,8 @@ std::vector<ExecutionContext::Output> ExecutionContext::enqueue(const std::vecto
       }
       const int64_t count = volumeOf(in.dims);
       if (count < 0 || static_cast<std::size_t>(count) * b.tensor->elementSize != in.bytes) {
-        throwInvalidArg("input " + quoted(b.tensor->name) + " has " + std::to_string(in.bytes) + " bytes, which do not match dims " +
-                        formatVector(in.dims));
+        throwInvalidArg("input " + quoted(b.tensor->name) + " has " + std::to_string(in.bytes) +
+                        " bytes, which do not match dims " + formatVector(in.dims));
       }
       if (in.bytes > b.capacity) {
         const auto& range = b.tensor->profiles.at(static_cast<std::size_t>(options_.profile));
@@ -282,7 +281,7 @@ std::vector<ExecutionContext::Output> ExecutionContext::enqueue(const std::vecto
       const Input& in = inputs[i];
       if (in.bytes == 0) continue;
       std::memcpy(b.host->data(), in.data, in.bytes);
-      CHECK_CUDA(cudaMemcpyAsync(b.device->data(), b.host->data(), in.bytes, cudaMemcpyHostToDevice, stream_->get()));
+      TRTN_CU(memcpyAsync, b.device->address(), cuda::address(b.host->data()), in.bytes, stream_->get());
     }
     if (changed) {
       for (Binding& b : outputs_) {
@@ -310,7 +309,7 @@ std::vector<ExecutionContext::Output> ExecutionContext::enqueue(const std::vecto
         cuda::PinnedPool& pool = *engine_->outputPool();
         if (bytes >= kZeroCopyMinBytes && pool.stats().inUseBytes + bytes <= kZeroCopyBytes) block = pool.acquire(bytes);
         void* target = block ? block->data() : b.host->data();
-        CHECK_CUDA(cudaMemcpyAsync(target, b.device->data(), bytes, cudaMemcpyDeviceToHost, stream_->get()));
+        TRTN_CU(memcpyAsync, cuda::address(target), b.device->address(), bytes, stream_->get());
       }
       out.push_back(Output{index, b.lastDims, bytes, std::move(block)});
     }
@@ -321,8 +320,14 @@ std::vector<ExecutionContext::Output> ExecutionContext::enqueue(const std::vecto
   }
 }
 
-const void* ExecutionContext::outputHost(int index) const {
+const void* EngineContext::outputHost(int index) const {
   return outputs_.at(static_cast<std::size_t>(index)).host->data();
+}
+
+std::shared_ptr<ExecutionContext> createContext(const std::shared_ptr<Engine>& engine, const ContextOptions& options) {
+  auto ours = std::dynamic_pointer_cast<DeserializedEngine>(engine);
+  if (!ours) throwInvalidArg("the engine was not made by this TensorRT variant");
+  return std::make_shared<EngineContext>(std::move(ours), options);
 }
 
 }  // namespace trtn::trt

@@ -1,14 +1,25 @@
 #include "trt/loader.h"
 
 #include <NvInferVersion.h>
+#include <dirent.h>
 #include <dlfcn.h>
 #include <link.h>
+#include <sys/stat.h>
 
+#include <algorithm>
 #include <mutex>
+
+#include "trt/logger.h"
 
 namespace trtn::trt {
 
 namespace {
+
+// The oldest library these headers can drive: TensorRT's interfaces grow by appending virtual
+// methods in each minor release, and the headers call what they declare (e.g.
+// getDeviceMemorySizeV2 exists from 10.1), so a library older than the headers' minor would
+// jump through a vtable slot it lacks. Newer minors are fine.
+constexpr int kMinVersion = NV_TENSORRT_MAJOR * 10000 + NV_TENSORRT_MINOR * 100;
 
 std::mutex gMutex;
 Library gLibrary;
@@ -33,6 +44,16 @@ std::string join(const std::string& dir, const std::string& file) {
   return dir.back() == '/' ? dir + file : dir + "/" + file;
 }
 
+std::string folderOf(const std::string& path) {
+  const auto slash = path.rfind('/');
+  return slash == std::string::npos ? std::string() : path.substr(0, slash);
+}
+
+bool isFile(const std::string& path) {
+  struct stat st {};
+  return stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
+}
+
 std::string versionString(int v) {
   return std::to_string(v / 10000) + "." + std::to_string((v / 100) % 100) + "." + std::to_string(v % 100);
 }
@@ -42,36 +63,28 @@ Fn symbol(void* handle, const char* name) {
   return reinterpret_cast<Fn>(dlsym(handle, name));
 }
 
-}  // namespace
+using VersionFn = int32_t (*)();
 
-int compiledMajor() { return NV_TENSORRT_MAJOR; }
+struct Found {
+  void* handle = nullptr;
+  std::string dir;       // the folder as searched ("" for the loader path)
+  std::string resolved;  // the file the loader opened
+  int version = 0;
+  Library::CreateBuilderFn createBuilder = nullptr;
+  Library::CreateRuntimeFn createRuntime = nullptr;
+};
 
-std::string compiledVersion() {
-  return std::to_string(NV_TENSORRT_MAJOR) + "." + std::to_string(NV_TENSORRT_MINOR) + "." + std::to_string(NV_TENSORRT_PATCH);
-}
-
-std::string inferLibraryName() { return "libnvinfer.so." + std::to_string(NV_TENSORRT_MAJOR); }
-std::string parserLibraryName() { return "libnvonnxparser.so." + std::to_string(NV_TENSORRT_MAJOR); }
-
-const Library* loaded() {
-  std::lock_guard<std::mutex> lock(gMutex);
-  return gLoaded ? &gLibrary : nullptr;
-}
-
-LoadResult load(const std::vector<std::string>& dirs) {
-  std::lock_guard<std::mutex> lock(gMutex);
-  if (gLoaded) return gResult;
-
-  LoadResult result;
-  std::string wrongVersion;
+// The first libnvinfer.so.<major> in `dirs` of this major and at least the headers' minor;
+// every attempt goes into result.searched, and a failed search sets result.code/error.
+bool search(const std::vector<std::string>& dirs, int flags, LoadResult& result, Found& found) {
+  std::string versionProblem;
   for (const std::string& dir : dirs) {
     const std::string path = join(dir, inferLibraryName());
-    void* handle = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
+    void* handle = dlopen(path.c_str(), flags);
     if (handle == nullptr) {
       result.searched.push_back({dir.empty() ? path + " (dynamic loader path)" : path, lastDlError()});
       continue;
     }
-    using VersionFn = int32_t (*)();
     auto getVersion = symbol<VersionFn>(handle, "getInferLibVersion");
     auto createBuilder = symbol<Library::CreateBuilderFn>(handle, "createInferBuilder_INTERNAL");
     auto createRuntime = symbol<Library::CreateRuntimeFn>(handle, "createInferRuntime_INTERNAL");
@@ -82,52 +95,191 @@ LoadResult load(const std::vector<std::string>& dirs) {
       continue;
     }
     const int version = getVersion();
+    std::string problem;
     if (version / 10000 != NV_TENSORRT_MAJOR) {
-      const std::string msg = "TensorRT " + versionString(version) + " found, but this addon was built for TensorRT " +
-                              std::to_string(NV_TENSORRT_MAJOR) + ".x";
-      result.searched.push_back({resolved, msg});
-      if (wrongVersion.empty()) wrongVersion = msg + " (" + resolved + ")";
+      problem = "TensorRT " + versionString(version) + " found, but this addon was built for TensorRT " +
+                std::to_string(NV_TENSORRT_MAJOR) + ".x";
+    } else if (version < kMinVersion) {
+      problem = "TensorRT " + versionString(version) + " found, but this addon was built with TensorRT " + headerVersion() +
+                " headers and needs " + std::to_string(NV_TENSORRT_MAJOR) + "." + std::to_string(NV_TENSORRT_MINOR) +
+                " or newer (an older library lacks interface methods the headers declare)";
+    }
+    if (!problem.empty()) {
+      result.searched.push_back({resolved, problem});
+      if (versionProblem.empty()) versionProblem = problem + " (" + resolved + ")";
       dlclose(handle);
       continue;
     }
-    Library lib;
-    lib.infer = handle;
-    lib.inferPath = resolved;
-    lib.version = version;
-    lib.createBuilder = createBuilder;
-    lib.createRuntime = createRuntime;
-    // The parser sits next to libnvinfer (or on the same loader path).
-    const std::string parserPath = join(dir, parserLibraryName());
-    void* parser = dlopen(parserPath.c_str(), RTLD_NOW | RTLD_LOCAL);
-    if (parser == nullptr) {
-      lib.parserError = parserPath + ": " + lastDlError();
-    } else {
-      auto createParser = symbol<Library::CreateParserFn>(parser, "createNvOnnxParser_INTERNAL");
-      auto parserVersion = symbol<VersionFn>(parser, "getNvOnnxParserVersion");
-      if (createParser == nullptr) {
-        lib.parserError = parserPath + ": createNvOnnxParser_INTERNAL missing";
-        dlclose(parser);
-      } else {
-        lib.parser = parser;
-        lib.parserPath = realPath(parser, parserPath);
-        lib.createParser = createParser;
-        lib.parserVersion = parserVersion ? parserVersion() : 0;
-      }
-    }
     result.searched.push_back({resolved, ""});
-    gLibrary = lib;
-    gLoaded = true;
-    result.library = &gLibrary;
-    gResult = result;
-    return result;
+    found.handle = handle;
+    found.dir = dir;
+    found.resolved = resolved;
+    found.version = version;
+    found.createBuilder = createBuilder;
+    found.createRuntime = createRuntime;
+    return true;
   }
-  if (!wrongVersion.empty()) {
+  if (!versionProblem.empty()) {
     result.code = "ERR_TENSORRT_VERSION";
-    result.error = wrongVersion;
+    result.error = versionProblem;
   } else {
     result.code = "ERR_TENSORRT_NOT_FOUND";
     result.error = inferLibraryName() + " was not found";
   }
+  return false;
+}
+
+void loadParser(const Found& found, Library& lib) {
+  // The parser sits next to libnvinfer (or on the same loader path).
+  const std::string parserPath = join(found.dir, parserLibraryName());
+  void* parser = dlopen(parserPath.c_str(), RTLD_NOW | RTLD_LOCAL);
+  if (parser == nullptr) {
+    lib.parserError = parserPath + ": " + lastDlError();
+    return;
+  }
+  auto createParser = symbol<Library::CreateParserFn>(parser, "createNvOnnxParser_INTERNAL");
+  auto parserVersion = symbol<VersionFn>(parser, "getNvOnnxParserVersion");
+  if (createParser == nullptr) {
+    lib.parserError = parserPath + ": createNvOnnxParser_INTERNAL missing";
+    dlclose(parser);
+    return;
+  }
+  lib.parser = parser;
+  lib.parserPath = realPath(parser, parserPath);
+  lib.createParser = createParser;
+  lib.parserVersion = parserVersion ? parserVersion() : 0;
+}
+
+// libnvinfer opens some of its siblings by bare name when it needs them (the builder resource
+// on the first build, the lean and dispatch runtimes for version-compatible plans). From a
+// folder that is not on the loader path (pip's tensorrt_libs, a tarball, TENSORRT_LIB_DIR)
+// those loads fail, so they are loaded here by full path first: a bare-name dlopen then finds
+// the library already loaded under its soname (what the pip wheel's __init__ does).
+std::vector<std::string> siblingsOf(const std::string& folder) {
+  const std::string major = std::to_string(NV_TENSORRT_MAJOR);
+  std::vector<std::string> out;
+  DIR* d = opendir(folder.c_str());
+  if (d == nullptr) return out;
+  while (const dirent* e = readdir(d)) {
+    const std::string name = e->d_name;
+    const bool builderResource =
+        name.rfind("libnvinfer_builder_resource", 0) == 0 && name.find(".so." + major) != std::string::npos;
+    const bool runtime = name == "libnvinfer_lean.so." + major || name == "libnvinfer_dispatch.so." + major;
+    if (builderResource || runtime) out.push_back(join(folder, name));
+  }
+  closedir(d);
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+void preloadSiblings(const std::string& folder, Library& lib) {
+  if (folder.empty()) return;
+  for (const std::string& path : siblingsOf(folder)) {
+    if (dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL) != nullptr) {
+      lib.preloaded.push_back(path);
+    } else {
+      lib.preloadErrors.push_back(path + ": " + lastDlError());
+    }
+  }
+}
+
+// trtexec loads libnvinfer_plugin and calls initLibNvInferPlugins before it builds or loads
+// anything; plans that use TensorRT's standard plugins deserialize only after that.
+void registerPlugins(const Found& found, const std::string& folder, Library& lib) {
+  const std::string name = "libnvinfer_plugin.so." + std::to_string(NV_TENSORRT_MAJOR);
+  std::string path = folder.empty() ? name : join(folder, name);
+  if (!folder.empty() && !isFile(path)) {
+    if (!found.dir.empty()) {
+      lib.pluginError = name + " is not beside " + found.resolved;
+      return;
+    }
+    path = name;  // libnvinfer came from the loader path: so may its plugins
+  }
+  void* plugin = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
+  if (plugin == nullptr) {
+    lib.pluginError = path + ": " + lastDlError();
+    return;
+  }
+  using InitFn = bool (*)(void* logger, const char* libNamespace);
+  auto init = symbol<InitFn>(plugin, "initLibNvInferPlugins");
+  lib.pluginPath = realPath(plugin, path);
+  if (init == nullptr) {
+    lib.pluginError = lib.pluginPath + ": initLibNvInferPlugins missing";
+    return;
+  }
+  nvinfer1::ILogger* logger = &Logger::instance();
+  lib.pluginsRegistered = init(static_cast<void*>(logger), "");
+  if (!lib.pluginsRegistered) lib.pluginError = lib.pluginPath + ": initLibNvInferPlugins returned false";
+}
+
+}  // namespace
+
+bool available() noexcept {
+  return true;
+}
+
+std::string headerVersion() {
+  return std::to_string(NV_TENSORRT_MAJOR) + "." + std::to_string(NV_TENSORRT_MINOR) + "." + std::to_string(NV_TENSORRT_PATCH);
+}
+
+std::string inferLibraryName() {
+  return "libnvinfer.so." + std::to_string(NV_TENSORRT_MAJOR);
+}
+std::string parserLibraryName() {
+  return "libnvonnxparser.so." + std::to_string(NV_TENSORRT_MAJOR);
+}
+
+const Library* loaded() {
+  std::lock_guard<std::mutex> lock(gMutex);
+  return gLoaded ? &gLibrary : nullptr;
+}
+
+const Library& requireLibrary(bool parser) {
+  const Library* lib = loaded();
+  if (lib == nullptr) {
+    throw NativeError("ERR_TENSORRT_NOT_FOUND", "TensorRT is not loaded (trtLoad was not called or found no library)");
+  }
+  if (parser && lib->createParser == nullptr) {
+    throw NativeError("ERR_TENSORRT_NOT_FOUND",
+                      "TensorRT's ONNX parser (" + parserLibraryName() + ") was not loaded: " + lib->parserError);
+  }
+  return *lib;
+}
+
+LoadResult probe(const std::vector<std::string>& dirs) {
+  LoadResult result;
+  Found found;
+  // Lazy binding: only the version is read, nothing of TensorRT runs.
+  if (search(dirs, RTLD_LAZY | RTLD_LOCAL, result, found)) {
+    result.version = found.version;
+    result.path = found.resolved;
+  }
+  return result;
+}
+
+LoadResult load(const std::vector<std::string>& dirs) {
+  std::lock_guard<std::mutex> lock(gMutex);
+  if (gLoaded) return gResult;
+
+  LoadResult result;
+  Found found;
+  if (!search(dirs, RTLD_NOW | RTLD_LOCAL, result, found)) return result;  // not kept: a later call may look elsewhere
+  Library lib;
+  lib.infer = found.handle;
+  lib.inferPath = found.resolved;
+  lib.version = found.version;
+  lib.createBuilder = found.createBuilder;
+  lib.createRuntime = found.createRuntime;
+  loadParser(found, lib);
+  const std::string folder = folderOf(found.resolved);
+  preloadSiblings(folder, lib);
+  registerPlugins(found, folder, lib);
+  gLibrary = std::move(lib);
+  gLoaded = true;
+  result.library = &gLibrary;
+  result.version = gLibrary.version;
+  result.path = gLibrary.inferPath;
+  gResult = result;
   return result;
 }
 

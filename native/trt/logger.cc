@@ -6,6 +6,13 @@
 
 namespace trtn::trt {
 
+// api.h mirrors ILogger::Severity so values pass through unchanged.
+static_assert(static_cast<int>(nvinfer1::ILogger::Severity::kINTERNAL_ERROR) == static_cast<int>(Severity::kInternalError));
+static_assert(static_cast<int>(nvinfer1::ILogger::Severity::kERROR) == static_cast<int>(Severity::kError));
+static_assert(static_cast<int>(nvinfer1::ILogger::Severity::kWARNING) == static_cast<int>(Severity::kWarning));
+static_assert(static_cast<int>(nvinfer1::ILogger::Severity::kINFO) == static_cast<int>(Severity::kInfo));
+static_assert(static_cast<int>(nvinfer1::ILogger::Severity::kVERBOSE) == static_cast<int>(Severity::kVerbose));
+
 Logger& Logger::instance() {
   static Logger* logger = new Logger();
   return *logger;
@@ -19,9 +26,10 @@ Logger::Logger() {
 void Logger::log(Severity severity, const char* msg) noexcept {
   if (msg == nullptr) return;
   const int level = static_cast<int>(severity);
-  if (level <= stderrLevel_) std::fprintf(stderr, "[tensorrt-node] TensorRT %s: %s\n", severityName(severity), msg);
+  const auto ours = static_cast<trt::Severity>(level);
+  if (level <= stderrLevel_) std::fprintf(stderr, "[tensorrt-node] TensorRT %s: %s\n", severityName(ours), msg);
   try {
-    std::vector<Listener> targets;
+    std::vector<LogListener> targets;
     {
       std::lock_guard<std::mutex> lock(mu_);
       for (const auto& [id, entry] : listeners_) {
@@ -29,13 +37,13 @@ void Logger::log(Severity severity, const char* msg) noexcept {
       }
     }
     // Called outside the lock: a listener may take its time (it queues to JS).
-    for (const auto& l : targets) l(severity, msg);
+    for (const auto& l : targets) l(ours, msg);
   } catch (...) {
     // A logger must not throw into TensorRT.
   }
 }
 
-int64_t Logger::addListener(Severity maxSeverity, Listener listener) {
+int64_t Logger::addListener(trt::Severity maxSeverity, LogListener listener) {
   std::lock_guard<std::mutex> lock(mu_);
   const int64_t id = nextId_++;
   listeners_.emplace(id, Entry{maxSeverity, std::move(listener)});
@@ -47,23 +55,36 @@ void Logger::removeListener(int64_t id) {
   listeners_.erase(id);
 }
 
-const char* Logger::severityName(Severity severity) noexcept {
+int64_t addLogListener(Severity maxSeverity, LogListener listener) {
+  return Logger::instance().addListener(maxSeverity, std::move(listener));
+}
+
+void removeLogListener(int64_t id) {
+  Logger::instance().removeListener(id);
+}
+
+const char* severityName(Severity severity) noexcept {
   switch (severity) {
-    case Severity::kINTERNAL_ERROR: return "internal-error";
-    case Severity::kERROR: return "error";
-    case Severity::kWARNING: return "warning";
-    case Severity::kINFO: return "info";
-    case Severity::kVERBOSE: return "verbose";
+    case Severity::kInternalError:
+      return "internal-error";
+    case Severity::kError:
+      return "error";
+    case Severity::kWarning:
+      return "warning";
+    case Severity::kInfo:
+      return "info";
+    case Severity::kVerbose:
+      return "verbose";
   }
   return "unknown";
 }
 
-Logger::Severity Logger::parseSeverity(const std::string& name) noexcept {
-  if (name == "internal-error") return Severity::kINTERNAL_ERROR;
-  if (name == "error") return Severity::kERROR;
-  if (name == "info") return Severity::kINFO;
-  if (name == "verbose") return Severity::kVERBOSE;
-  return Severity::kWARNING;
+Severity parseSeverity(const std::string& name) noexcept {
+  if (name == "internal-error") return Severity::kInternalError;
+  if (name == "error") return Severity::kError;
+  if (name == "info") return Severity::kInfo;
+  if (name == "verbose") return Severity::kVerbose;
+  return Severity::kWarning;
 }
 
 }  // namespace trtn::trt

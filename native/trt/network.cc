@@ -3,7 +3,7 @@
 #include "common/native_error.h"
 #include "cuda/device.h"
 #include "trt/data_type.h"
-#include "trt/library.h"
+#include "trt/loader.h"
 #include "trt/logger.h"
 #include "trt/trt_error.h"
 
@@ -14,26 +14,43 @@ namespace {
 const char* parserCodeName(nvonnxparser::ErrorCode code) noexcept {
   using nvonnxparser::ErrorCode;
   switch (code) {
-    case ErrorCode::kSUCCESS: return "kSUCCESS";
-    case ErrorCode::kINTERNAL_ERROR: return "kINTERNAL_ERROR";
-    case ErrorCode::kMEM_ALLOC_FAILED: return "kMEM_ALLOC_FAILED";
-    case ErrorCode::kMODEL_DESERIALIZE_FAILED: return "kMODEL_DESERIALIZE_FAILED";
-    case ErrorCode::kINVALID_VALUE: return "kINVALID_VALUE";
-    case ErrorCode::kINVALID_GRAPH: return "kINVALID_GRAPH";
-    case ErrorCode::kINVALID_NODE: return "kINVALID_NODE";
-    case ErrorCode::kUNSUPPORTED_GRAPH: return "kUNSUPPORTED_GRAPH";
-    case ErrorCode::kUNSUPPORTED_NODE: return "kUNSUPPORTED_NODE";
-    case ErrorCode::kUNSUPPORTED_NODE_ATTR: return "kUNSUPPORTED_NODE_ATTR";
-    case ErrorCode::kUNSUPPORTED_NODE_INPUT: return "kUNSUPPORTED_NODE_INPUT";
-    case ErrorCode::kUNSUPPORTED_NODE_DATATYPE: return "kUNSUPPORTED_NODE_DATATYPE";
-    case ErrorCode::kUNSUPPORTED_NODE_DYNAMIC: return "kUNSUPPORTED_NODE_DYNAMIC";
-    case ErrorCode::kUNSUPPORTED_NODE_SHAPE: return "kUNSUPPORTED_NODE_SHAPE";
-    case ErrorCode::kREFIT_FAILED: return "kREFIT_FAILED";
+    case ErrorCode::kSUCCESS:
+      return "kSUCCESS";
+    case ErrorCode::kINTERNAL_ERROR:
+      return "kINTERNAL_ERROR";
+    case ErrorCode::kMEM_ALLOC_FAILED:
+      return "kMEM_ALLOC_FAILED";
+    case ErrorCode::kMODEL_DESERIALIZE_FAILED:
+      return "kMODEL_DESERIALIZE_FAILED";
+    case ErrorCode::kINVALID_VALUE:
+      return "kINVALID_VALUE";
+    case ErrorCode::kINVALID_GRAPH:
+      return "kINVALID_GRAPH";
+    case ErrorCode::kINVALID_NODE:
+      return "kINVALID_NODE";
+    case ErrorCode::kUNSUPPORTED_GRAPH:
+      return "kUNSUPPORTED_GRAPH";
+    case ErrorCode::kUNSUPPORTED_NODE:
+      return "kUNSUPPORTED_NODE";
+    case ErrorCode::kUNSUPPORTED_NODE_ATTR:
+      return "kUNSUPPORTED_NODE_ATTR";
+    case ErrorCode::kUNSUPPORTED_NODE_INPUT:
+      return "kUNSUPPORTED_NODE_INPUT";
+    case ErrorCode::kUNSUPPORTED_NODE_DATATYPE:
+      return "kUNSUPPORTED_NODE_DATATYPE";
+    case ErrorCode::kUNSUPPORTED_NODE_DYNAMIC:
+      return "kUNSUPPORTED_NODE_DYNAMIC";
+    case ErrorCode::kUNSUPPORTED_NODE_SHAPE:
+      return "kUNSUPPORTED_NODE_SHAPE";
+    case ErrorCode::kREFIT_FAILED:
+      return "kREFIT_FAILED";
   }
   return "kUNKNOWN";
 }
 
-std::string str(const char* s) { return s != nullptr ? s : ""; }
+std::string str(const char* s) {
+  return s != nullptr ? s : "";
+}
 
 }  // namespace
 
@@ -47,8 +64,8 @@ std::unique_ptr<ParsedNetwork> ParsedNetwork::parse(const void* data, std::size_
   ErrorRecorder* rec = net->recorder_.get();
   nvinfer1::ILogger* logger = &Logger::instance();
 
-  net->builder_.reset(notNull(static_cast<nvinfer1::IBuilder*>(lib.createBuilder(logger, NV_TENSORRT_VERSION)), nullptr,
-                              "createInferBuilder"));
+  net->builder_.reset(
+      notNull(static_cast<nvinfer1::IBuilder*>(lib.createBuilder(logger, NV_TENSORRT_VERSION)), nullptr, "createInferBuilder"));
   net->builder_->setErrorRecorder(rec);
 
   nvinfer1::NetworkDefinitionCreationFlags flags = 0;
@@ -61,8 +78,8 @@ std::unique_ptr<ParsedNetwork> ParsedNetwork::parse(const void* data, std::size_
 #endif
   net->network_.reset(notNull(net->builder_->createNetworkV2(flags), rec, "createNetworkV2"));
 
-  net->parser_.reset(notNull(static_cast<nvonnxparser::IParser*>(lib.createParser(
-                                 static_cast<void*>(net->network_.get()), logger, NV_ONNX_PARSER_VERSION)),
+  net->parser_.reset(notNull(static_cast<nvonnxparser::IParser*>(
+                                 lib.createParser(static_cast<void*>(net->network_.get()), logger, NV_ONNX_PARSER_VERSION)),
                              rec, "createParser"));
 
   const bool ok = net->parser_->parse(data, size, modelPath.empty() ? nullptr : modelPath.c_str());
@@ -96,13 +113,11 @@ std::unique_ptr<ParsedNetwork> ParsedNetwork::parse(const void* data, std::size_
 }
 
 ParsedNetwork::~ParsedNetwork() {
-  int current = -1;
-  // TensorRT frees device memory of the builder on its device.
-  if (cudaGetDevice(&current) == cudaSuccess && current != device_) (void)cudaSetDevice(device_);
+  // TensorRT frees device memory of the builder in its device's context.
+  cuda::DeviceGuard guard(device_, std::nothrow);
   parser_.reset();
   network_.reset();
   builder_.reset();
-  if (current >= 0 && current != device_) (void)cudaSetDevice(current);
 }
 
 NetworkTensor ParsedNetwork::describe(const nvinfer1::ITensor& t, bool input) {
@@ -128,6 +143,11 @@ std::vector<NetworkTensor> ParsedNetwork::outputs() const {
   std::vector<NetworkTensor> out;
   for (int32_t i = 0; i < network_->getNbOutputs(); i++) out.push_back(describe(*network_->getOutput(i), false));
   return out;
+}
+
+std::unique_ptr<Network> parseOnnx(const void* data, std::size_t size, const std::string& modelPath, const ParseOptions& options,
+                                   std::vector<ParserError>& errors) {
+  return ParsedNetwork::parse(data, size, modelPath, options, errors);
 }
 
 }  // namespace trtn::trt

@@ -2,14 +2,6 @@
 
 namespace trtn::trt {
 
-void ProgressMonitor::emit(const ProgressEvent& e) noexcept {
-  try {
-    if (sink_) sink_(e);
-  } catch (...) {
-    // Progress is best effort; the build goes on.
-  }
-}
-
 void ProgressMonitor::phaseStart(char const* phaseName, char const* parentPhase, int32_t nbSteps) noexcept {
   ProgressEvent e;
   e.kind = ProgressEvent::Kind::kPhaseStart;
@@ -22,7 +14,7 @@ void ProgressMonitor::phaseStart(char const* phaseName, char const* parentPhase,
   } catch (...) {
     return;
   }
-  emit(e);
+  progress_.emit(e);
 }
 
 bool ProgressMonitor::stepComplete(char const* phaseName, int32_t step) noexcept {
@@ -39,11 +31,11 @@ bool ProgressMonitor::stepComplete(char const* phaseName, int32_t step) noexcept
       const auto now = std::chrono::steady_clock::now();
       const bool last = state.steps > 0 && step + 1 >= state.steps;
       const auto since = std::chrono::duration_cast<std::chrono::milliseconds>(now - state.lastStep).count();
-      forward = last || since >= kStepIntervalMs;
+      forward = last || since >= BuildProgress::kStepIntervalMs;
       if (forward) state.lastStep = now;
       e.steps = state.steps;
     }
-    if (forward) emit(e);
+    if (forward) progress_.emit(e);
   } catch (...) {
   }
   return !cancelled();
@@ -59,7 +51,7 @@ void ProgressMonitor::phaseFinish(char const* phaseName) noexcept {
   } catch (...) {
     return;
   }
-  emit(e);
+  progress_.emit(e);
 }
 
 }  // namespace trtn::trt

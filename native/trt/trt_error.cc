@@ -1,10 +1,10 @@
 #include "trt/trt_error.h"
 
-#include <cuda_runtime_api.h>
+#include "cuda/driver.h"
 
 namespace trtn::trt {
 
-NativeError trtFailure(ErrorRecorder* recorder, const std::string& what, cudaStream_t stream) {
+NativeError trtFailure(ErrorRecorder* recorder, const std::string& what, CUstream stream) {
   std::string fn(what);
   const auto paren = fn.find('(');
   if (paren != std::string::npos) fn.resize(paren);
@@ -15,21 +15,16 @@ NativeError trtFailure(ErrorRecorder* recorder, const std::string& what, cudaStr
     if (!reasons.empty()) reasons += "; ";
     reasons += e.desc;
   }
-  // TensorRT returns false when a CUDA call inside it failed; that error is what the caller
-  // must see (and whether it is sticky).
-  cudaError_t cudaStatus = cudaPeekAtLastError();
-  if (cudaStatus == cudaSuccess && stream != nullptr) {
-    cudaStatus = cudaStreamQuery(stream);
-    if (cudaStatus == cudaErrorNotReady) {
-      (void)cudaGetLastError();
-      cudaStatus = cudaSuccess;
+  // TensorRT returns false when a CUDA call inside it failed; a sticky error shows on the
+  // stream, and that is what the caller must see (it says the context is lost).
+  if (stream != nullptr) {
+    const CUresult status = cuda::driver().streamQuery(stream);
+    if (status != CUDA_SUCCESS && status != CUDA_ERROR_NOT_READY) {
+      const NativeError failure = cuda::driverFailure(status, fn.c_str());
+      std::string message = std::string(failure.what());
+      if (!reasons.empty()) message += " (TensorRT: " + reasons + ")";
+      return NativeError(failure.code(), message, failure.cudaError(), failure.sticky());
     }
-  }
-  if (cudaStatus != cudaSuccess) {
-    NativeError cuda = cudaFailure(cudaStatus, fn.c_str());
-    std::string message = std::string(cuda.what());
-    if (!reasons.empty()) message += " (TensorRT: " + reasons + ")";
-    return NativeError(cuda.code(), message, cuda.cudaError(), cuda.sticky());
   }
   const bool oom = isOutOfMemory(entries);
   std::string message = fn + " failed";
@@ -38,7 +33,7 @@ NativeError trtFailure(ErrorRecorder* recorder, const std::string& what, cudaStr
   return NativeError(oom ? "ERR_CUDA_OOM" : "ERR_TENSORRT", message);
 }
 
-void throwTrt(ErrorRecorder* recorder, const std::string& what, cudaStream_t stream) {
+void throwTrt(ErrorRecorder* recorder, const std::string& what, CUstream stream) {
   throw trtFailure(recorder, what, stream);
 }
 

@@ -1,10 +1,10 @@
 #pragma once
-// TensorRT failures as NativeError, in the spirit of CHECK_CUDA: TensorRT calls return false or
+// TensorRT failures as NativeError, in the spirit of TRTN_CU: TensorRT calls return false or
 // null and put the reason in the object's error recorder, so the throw reads the recorder.
-// A pending CUDA error outranks TensorRT's own text (it names the CUDA error and says whether
-// the context is lost); allocation failures become ERR_CUDA_OOM.
+// A CUDA error of the stream outranks TensorRT's own text (it names the CUDA error and says
+// whether the context is lost); allocation failures become ERR_CUDA_OOM.
 
-#include <cuda_runtime_api.h>
+#include <cuda.h>
 
 #include <string>
 
@@ -14,10 +14,10 @@
 namespace trtn::trt {
 
 // The NativeError for a failed TensorRT call: `what` names the call, `recorder` (may be null)
-// holds TensorRT's reasons, which are consumed. With `stream`, an error the stream reports
-// (TensorRT's own CUDA runtime is not ours, so its last-error slot is invisible here) wins.
-NativeError trtFailure(ErrorRecorder* recorder, const std::string& what, cudaStream_t stream = nullptr);
-[[noreturn]] void throwTrt(ErrorRecorder* recorder, const std::string& what, cudaStream_t stream = nullptr);
+// holds TensorRT's reasons, which are consumed. With `stream`, an error the stream reports wins
+// (TensorRT's CUDA runtime is its own, so its last-error slot is invisible here).
+NativeError trtFailure(ErrorRecorder* recorder, const std::string& what, CUstream stream = nullptr);
+[[noreturn]] void throwTrt(ErrorRecorder* recorder, const std::string& what, CUstream stream = nullptr);
 
 template <typename T>
 T* notNull(T* p, ErrorRecorder* recorder, const char* what) {
@@ -28,7 +28,7 @@ T* notNull(T* p, ErrorRecorder* recorder, const char* what) {
 }  // namespace trtn::trt
 
 // CHECK_TRT(context->enqueueV3(stream), &recorder): throws unless the call returned true.
-#define CHECK_TRT(call, recorder)                                 \
-  do {                                                            \
-    if (!(call)) ::trtn::trt::throwTrt((recorder), #call);        \
+#define CHECK_TRT(call, recorder)                          \
+  do {                                                     \
+    if (!(call)) ::trtn::trt::throwTrt((recorder), #call); \
   } while (0)

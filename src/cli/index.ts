@@ -11,6 +11,7 @@ import { registerConvertFp16 } from './convert-fp16.js';
 import { registerBench } from './bench.js';
 import { registerDemo } from './demo.js';
 import { registerBuild } from './build.js';
+import { registerBuildAddon } from './build-addon.js';
 import { registerBenchGenerate } from './bench-generate.js';
 
 export const EXIT_OK = 0;
@@ -41,6 +42,7 @@ export function buildProgram(): Command {
   registerBench(program);
   registerBuild(program);
   registerDemo(program);
+  registerBuildAddon(program);
   registerBenchGenerate(program);
   return program;
 }

@@ -158,7 +158,11 @@ export async function pinnedPoolReuse(): Promise<CheckRow[]> {
   dev.free();
   pool.trim();
   const s3 = pool.stats();
-  rows.push({ check: 'pinned pool trim', ok: s3.cachedBytes === 0 && s3.inUseBytes === 0, detail: `cached ${s3.cachedBytes}, in use ${s3.inUseBytes}, frees ${s3.frees}` });
+  rows.push({
+    check: 'pinned pool trim',
+    ok: s3.cachedBytes === 0 && s3.inUseBytes === 0,
+    detail: `cached ${s3.cachedBytes}, in use ${s3.inUseBytes}, frees ${s3.frees}`,
+  });
   stream.dispose();
   return rows;
 }
@@ -273,7 +277,11 @@ export async function completionLatency(calls = 5000): Promise<CheckRow[]> {
   back.release();
   for (const s of streams) s.dispose();
   return [
-    { check: 'completion latency (4 KiB H2D+D2H)', ok: median > 0, detail: `median ${median.toFixed(1)} us, p99 ${p99.toFixed(1)} us per H2D+D2H pair, both awaited (${calls} pairs, one at a time)` },
+    {
+      check: 'completion latency (4 KiB H2D+D2H)',
+      ok: median > 0,
+      detail: `median ${median.toFixed(1)} us, p99 ${p99.toFixed(1)} us per H2D+D2H pair, both awaited (${calls} pairs, one at a time)`,
+    },
     { check: 'completion throughput', ok: perSecond > 0, detail: `${Math.round(perSecond).toLocaleString('en-US')} copies/s with 64 in flight on 4 streams` },
   ];
 }
@@ -295,7 +303,7 @@ function median(xs: number[]): number {
 
 /**
  * 64 MiB copies through the pinned pool and the JS API (acquire from the pool, copy, await
- * the promise, release) against plain cudaMemcpyAsync from cudaHostAlloc memory in a native
+ * the promise, release) against plain cuMemcpyAsync from cuMemHostAlloc memory in a native
  * loop timed with events, side by side in one run. Medians of `iterations` copies each.
  */
 export async function pinnedBandwidth(bytes = 64 * MiB, iterations = 20): Promise<BandwidthResult[]> {
@@ -306,7 +314,7 @@ export async function pinnedBandwidth(bytes = 64 * MiB, iterations = 20): Promis
   const start = new cuda.CudaEvent(0, { timing: true });
   const end = new cuda.CudaEvent(0, { timing: true });
   for (const direction of ['h2d', 'd2h'] as const) {
-    // Warm-up: the first acquire pays for cudaHostAlloc; the timed loop reuses the block.
+    // Warm-up: the first acquire pays for cuMemHostAlloc; the timed loop reuses the block.
     const warm = pool.acquire(bytes);
     await (direction === 'h2d' ? cuda.copy(dev, warm, { stream }) : cuda.copy(warm, dev, { stream }));
     warm.release();

@@ -1,22 +1,32 @@
 /**
- * Addons built with TensorRT 10.x or 11.x headers, on a host without TensorRT's libraries.
- * CI builds without TensorRT, so this runs where TENSORRT_NODE_TEST_TRT_ADDONS lists such
- * builds (colon-separated .node paths), e.g. after
- *   npx cmake-js compile -O /tmp/b10 --CDTENSORRT_ROOT=<sdk 10.x>
- * Each is loaded in its own process (as src/native.ts would, through TENSORRT_NODE_ADDON):
+ * The addon variants built with TensorRT 10.x and 11.x headers (build/Release/
+ * tensorrt_node-trt*.node; CI builds both from ../shared/trt-sdk; TENSORRT_NODE_TEST_TRT_ADDONS,
+ * a ':' list, names others), on a host without TensorRT's libraries. Each is loaded in its own
+ * process (as src/native.ts would, through TENSORRT_NODE_ADDON):
  * the TensorRT entry points exist, trtLoad reports where it looked, parse and deserialize
  * reject with ERR_TENSORRT_NOT_FOUND instead of crashing, and the public API says how to
  * install TensorRT.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
-const addons = (process.env.TENSORRT_NODE_TEST_TRT_ADDONS ?? '').split(':').filter((p) => p !== '');
 const root = join(__dirname, '..', '..');
+const release = join(root, 'build', 'Release');
+const addons = process.env.TENSORRT_NODE_TEST_TRT_ADDONS
+  ? process.env.TENSORRT_NODE_TEST_TRT_ADDONS.split(':').filter((p) => p !== '')
+  : (() => {
+      try {
+        return readdirSync(release)
+          .filter((n) => /^tensorrt_node-trt\d+\.node$/.test(n))
+          .map((n) => join(release, n));
+      } catch {
+        return [];
+      }
+    })();
 
 const script = String.raw`
 const addon = require(process.argv[1]);
@@ -52,8 +62,16 @@ async function runPublicApi(addon: string): Promise<Record<string, { code: strin
        console.log(JSON.stringify(r));`,
     );
     const outfile = join(dir, 'entry.mjs');
-    await build({ entryPoints: [entry], outfile, bundle: true, platform: 'node', format: 'esm', external: ['onnxruntime-node'], logLevel: 'error',
-      banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" } });
+    await build({
+      entryPoints: [entry],
+      outfile,
+      bundle: true,
+      platform: 'node',
+      format: 'esm',
+      external: ['onnxruntime-node'],
+      logLevel: 'error',
+      banner: { js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
+    });
     const r = spawnSync(process.execPath, [outfile], {
       encoding: 'utf8',
       env: { ...process.env, TENSORRT_NODE_ADDON: addon, TENSORRT_LIB_DIR: '/nonexistent/tensorrt-lib' },
@@ -71,10 +89,25 @@ describe.skipIf(addons.length === 0)('addons built with TensorRT headers, withou
       expect(existsSync(path)).toBe(true);
       const r = spawnSync(process.execPath, ['-e', script, path], { encoding: 'utf8', env: { ...process.env, LD_LIBRARY_PATH: '' } });
       expect(r.stderr).toBe('');
-      const out = JSON.parse(r.stdout) as Record<string, any>;
+      interface Settled {
+        ok?: boolean;
+        code?: string;
+        message?: string;
+      }
+      const out = JSON.parse(r.stdout) as {
+        buildInfo: { tensorrt: string };
+        exports: string[];
+        names: string[];
+        load: { found: boolean; code: string; searched: [{ path: string; error: string }, { path: string; error: string }] };
+        parse: Settled;
+        deserialize: Settled;
+        construct: string;
+        badArg: string;
+      };
       const major = String(out.buildInfo.tensorrt).split('.')[0];
       expect(['10', '11']).toContain(major);
-      expect(out.exports).toEqual(['TrtContext', 'TrtEngine', 'TrtNetwork', 'TrtStagingProbe', 'trtDeserialize', 'trtLibraryNames', 'trtLoad', 'trtParseOnnx']);
+      // TrtStagingProbe is compiled only with TENSORRT_NODE_STAGING_PROBE=ON, never in these builds.
+      expect(out.exports).toEqual(['TrtContext', 'TrtEngine', 'TrtNetwork', 'trtDeserialize', 'trtLibraryNames', 'trtLoad', 'trtParseOnnx', 'trtProbe']);
       expect(out.names).toEqual([`libnvinfer.so.${major}`, `libnvonnxparser.so.${major}`]);
       expect(out.load.found).toBe(false);
       expect(out.load.code).toBe('ERR_TENSORRT_NOT_FOUND');
