@@ -15,7 +15,7 @@ import { formatGenerationBench, runGenerationBench, GENERATION_MODES, type Gener
 import { createDecoderModel, decoderParameterCount, resolveDecoderConfig, type DecoderPreset } from '../onnx/decoder.js';
 import { encodeModel } from '../onnx/model.js';
 import { createSession } from '../session.js';
-import { intArg, listArg } from './args.js';
+import { intArg, listArg, numberArg } from './args.js';
 
 function rangeArg(text: string, option: string): { min: number; max: number } {
   const m = /^\s*(\d+)\s*(?::\s*(\d+)\s*)?$/.exec(text);
@@ -36,6 +36,7 @@ interface Options {
   modes: string;
   maxBatchSize?: string;
   maxBatchTokens?: string;
+  maxQueueDelay?: string;
   threads?: string;
   seed: string;
   repeats: string;
@@ -56,6 +57,7 @@ export function registerBenchGenerate(program: Command): void {
     .option('--modes <list>', `which of ${GENERATION_MODES.join(',')}`, GENERATION_MODES.join(','))
     .option('--max-batch-size <n>', 'rows of a static and of the continuous batch (default: the largest concurrency)')
     .option('--max-batch-tokens <n>', "continuous batching's per-step token budget")
+    .option('--max-queue-delay <ms>', "continuous batching's maxQueueDelayMs (newcomers wait this long to be prefilled together)")
     .option('--threads <n>', "ONNX Runtime's intra-op threads (default: its own choice)")
     .option('--seed <n>', 'seed of the prompts', '1')
     .option('--repeats <n>', 'interleaved runs of every mode (each reports its median)', '1')
@@ -74,6 +76,7 @@ export function registerBenchGenerate(program: Command): void {
       const newTokens = rangeArg(opts.newTokens, '--new-tokens');
       const maxBatchSize = intArg(opts.maxBatchSize, '--max-batch-size', 1, 4096);
       const maxBatchTokens = intArg(opts.maxBatchTokens, '--max-batch-tokens', 1);
+      const maxQueueDelayMs = numberArg(opts.maxQueueDelay, '--max-queue-delay', 0, 60_000, 'milliseconds');
       const threads = intArg(opts.threads, '--threads', 1, 1024);
       const seed = intArg(opts.seed, '--seed', 0, 2 ** 32 - 1)!;
       const repeats = intArg(opts.repeats, '--repeats', 1, 100)!;
@@ -107,6 +110,7 @@ export function registerBenchGenerate(program: Command): void {
           repeats,
           ...(maxBatchSize !== undefined ? { maxBatchSize } : {}),
           ...(maxBatchTokens !== undefined ? { maxBatchTokens } : {}),
+          ...(maxQueueDelayMs !== undefined ? { maxQueueDelayMs } : {}),
           ...(progress ? { onProgress: progress } : {}),
         });
         process.stdout.write(`${what}, ONNX Runtime (CPU)\n${formatGenerationBench(report)}\n`);

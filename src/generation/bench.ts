@@ -45,6 +45,8 @@ export const GenerationBenchOptionsSchema = z
     maxBatchSize: z.number().int().min(1).max(4096).optional(),
     /** Continuous batching's maxBatchTokens. */
     maxBatchTokens: z.number().int().min(1).optional(),
+    /** Continuous batching's maxQueueDelayMs: newcomers wait this long to be prefilled together. */
+    maxQueueDelayMs: z.number().finite().min(0).max(60_000).optional(),
     seed: z
       .number()
       .int()
@@ -155,7 +157,7 @@ async function runMode(
   requests: readonly BenchRequest[],
   concurrency: number,
   maxBatchSize: number,
-  maxBatchTokens: number | undefined,
+  continuous: { maxBatchTokens?: number | undefined; maxQueueDelayMs?: number | undefined },
 ): Promise<Omit<GenerationBenchRow, 'mode' | 'concurrency' | 'requests'>> {
   if (mode === 'static') {
     const server = new StaticBatchServer(session, maxBatchSize);
@@ -166,7 +168,8 @@ async function runMode(
   }
   const gen = new Generator(session, {
     maxBatchSize: mode === 'sequential' ? 1 : maxBatchSize,
-    ...(mode === 'continuous' && maxBatchTokens !== undefined ? { maxBatchTokens } : {}),
+    ...(mode === 'continuous' && continuous.maxBatchTokens !== undefined ? { maxBatchTokens: continuous.maxBatchTokens } : {}),
+    ...(mode === 'continuous' && continuous.maxQueueDelayMs !== undefined ? { maxQueueDelayMs: continuous.maxQueueDelayMs } : {}),
     maxKvTokens: 1 << 30,
     metrics: false,
   });
@@ -206,7 +209,7 @@ export async function runGenerationBench(session: InferenceSession, options: Gen
   if (o.warmup) {
     progress('warming up');
     const warm = makeRequests(Math.min(4, maxBatchSize), { ...o, newTokens: { min: 4, max: 4 } }, vocab, -1);
-    for (const mode of o.modes) await runMode(session, mode, warm, warm.length, maxBatchSize, o.maxBatchTokens);
+    for (const mode of o.modes) await runMode(session, mode, warm, warm.length, maxBatchSize, o);
   }
   const rows: GenerationBenchRow[] = [];
   for (const concurrency of o.concurrency) {
@@ -216,7 +219,7 @@ export async function runGenerationBench(session: InferenceSession, options: Gen
       for (let j = 0; j < o.modes.length; j++) {
         const mode = o.modes[(j + k) % o.modes.length]!;
         progress(`${mode}, concurrency ${concurrency}: ${requests.length} requests${o.repeats > 1 ? ` (round ${k + 1} of ${o.repeats})` : ''}`);
-        runs.get(mode)!.push(await runMode(session, mode, requests, concurrency, maxBatchSize, o.maxBatchTokens));
+        runs.get(mode)!.push(await runMode(session, mode, requests, concurrency, maxBatchSize, o));
       }
     }
     for (const mode of o.modes) {
