@@ -16,9 +16,9 @@ export const GeneratorOptionsSchema = z
     maxBatchSize: z.number().int().min(1).max(4096).optional(),
     /**
      * Per-step token budget (vLLM's max_num_batched_tokens): a prefill step holds at most this
-     * many positions (rows times the longest prompt among them, as padding is computed too); a
-     * decode step one per row. A prompt longer than this is refused. Default 4096; at least
-     * maxBatchSize.
+     * many positions (rows times the longest prompt among them, as padding is computed too), and
+     * one prefill round at most this many prompt tokens; a decode step takes one per row. A
+     * prompt longer than this is refused. Default 4096; at least maxBatchSize.
      */
     maxBatchTokens: z
       .number()
