@@ -9,11 +9,11 @@
  *   input_ids                int64   [batch_size, sequence_length]
  *   attention_mask           int64   [batch_size, total_sequence_length]   (past + current)
  *   position_ids             int64   [batch_size, sequence_length]          (positionIds: true)
- *   past_key_values.{i}.key  kvDtype [batch_size, heads, past_sequence_length, head_dim]
+ *   past_key_values.{i}.key  kvDtype [batch_size, kv_heads, past_sequence_length, head_dim]
  *   past_key_values.{i}.value       (same)
  *   use_cache_branch         bool    [1]                                     (useCacheBranch: true)
  *   logits                   float32 [batch_size, sequence_length, vocab]
- *   present.{i}.key / .value kvDtype [batch_size, heads, total_sequence_length, head_dim]
+ *   present.{i}.key / .value kvDtype [batch_size, kv_heads, total_sequence_length, head_dim]
  *
  * Graph (opset 17; only ops TensorRT's ONNX parser takes): pre-LN GPT-2 blocks,
  *   x = wte[input_ids] + wpe[position_ids]
@@ -29,6 +29,8 @@
  * padding gets a finite uniform softmax instead of NaN (NaN would reach the real rows through
  * 0 * NaN at the next layer), and -10000 survives an FP16 conversion.
  *
+ * `kvHeads` below `heads` gives grouped-query attention (as Llama and Mistral exports have):
+ * each key/value head serves heads / kvHeads query heads, and the cache is that much smaller.
  * `useCacheBranch` adds Optimum's merged-model input: when false the past is ignored (sliced to
  * length 0), as the merged model's no-cache branch does. `kvDtype: 'float16'` stores the cache in
  * float16 (past in, present out) as FP16 exports do; the arithmetic stays float32.
@@ -58,9 +60,11 @@ export const DECODER_PRESETS = Object.freeze({
    * are larger than a server CPU's caches, so a decode step of one sequence is bound by reading
    * them, as decoding is on a GPU, and the model's work, not the JavaScript around it, dominates
    * a step. (With weights that fit in the cache, a CPU computes one row about as cheaply per
-   * token as sixteen, and batching shows little.)
+   * token as sixteen, and batching shows little.) Grouped-query attention with 2 key/value
+   * heads, as current decoders have, keeps the cache a quarter of multi-head attention's: the
+   * cache's traffic, which batching cannot share, stays below the weights'.
    */
-  small: { layers: 6, hidden: 512, heads: 8, intermediate: 2048, vocabSize: 8192, maxPositions: 1024 },
+  small: { layers: 6, hidden: 512, heads: 8, kvHeads: 2, intermediate: 2048, vocabSize: 8192, maxPositions: 1024 },
   /** GPT-2 (124M) sizes: 12 layers, hidden 768, vocabulary 50257 (500 MB of float32 weights). */
   gpt2: { layers: 12, hidden: 768, heads: 12, intermediate: 3072, vocabSize: 50257, maxPositions: 1024 },
 });
@@ -74,6 +78,8 @@ export const DecoderOptionsSchema = z
     layers: z.number().int().min(1).max(96).optional(),
     hidden: z.number().int().min(2).max(16384).optional(),
     heads: z.number().int().min(1).max(256).optional(),
+    /** Key/value heads (grouped-query attention when fewer than heads); default: heads. */
+    kvHeads: z.number().int().min(1).max(256).optional(),
     intermediate: z.number().int().min(1).max(65536).optional(),
     vocabSize: z.number().int().min(2).max(1_000_000).optional(),
     /** Rows of the position table (the longest sequence, prompt plus generated tokens); at least 2. */
@@ -108,6 +114,7 @@ export interface DecoderConfig {
   layers: number;
   hidden: number;
   heads: number;
+  kvHeads: number;
   headDim: number;
   intermediate: number;
   vocabSize: number;
@@ -134,10 +141,19 @@ export function resolveDecoderConfig(options: DecoderOptions = {}): DecoderConfi
       'decoder options',
     );
   }
+  const kvHeads = o.kvHeads ?? ('kvHeads' in p ? p.kvHeads : heads);
+  if (heads % kvHeads !== 0) {
+    parseOptions(
+      DecoderOptionsSchema.refine(() => false, { message: `heads (${heads}) must be a multiple of kvHeads (${kvHeads})`, path: ['kvHeads'] }),
+      options,
+      'decoder options',
+    );
+  }
   return {
     layers: o.layers ?? p.layers,
     hidden,
     heads,
+    kvHeads,
     headDim: hidden / heads,
     intermediate: o.intermediate ?? p.intermediate,
     vocabSize: o.vocabSize ?? p.vocabSize,
@@ -154,13 +170,14 @@ export function resolveDecoderConfig(options: DecoderOptions = {}): DecoderConfi
 /** The number of float32 weights a decoder of `cfg` holds. */
 export function decoderParameterCount(cfg: DecoderConfig): number {
   const { hidden: h, intermediate: i, layers, vocabSize, maxPositions } = cfg;
-  const layer = 2 * 2 * h + 4 * (h * h + h) + (h * i + i) + (i * h + h);
+  const kv = cfg.kvHeads * cfg.headDim;
+  const layer = 2 * 2 * h + 2 * (h * h + h) + 2 * (h * kv + kv) + (h * i + i) + (i * h + h);
   return (vocabSize + maxPositions) * h + layers * layer + 2 * h + (h * vocabSize + vocabSize);
 }
 
 /** Bytes of KV cache one token takes in every layer (key and value). */
 export function decoderKvBytesPerToken(cfg: DecoderConfig): number {
-  return 2 * cfg.layers * cfg.hidden * (cfg.kvDtype === 'float16' ? 2 : 4);
+  return 2 * cfg.layers * cfg.kvHeads * cfg.headDim * (cfg.kvDtype === 'float16' ? 2 : 4);
 }
 
 /**
@@ -169,7 +186,8 @@ export function decoderKvBytesPerToken(cfg: DecoderConfig): number {
  */
 export function createDecoderModel(options: DecoderOptions = {}): ModelProto {
   const cfg = resolveDecoderConfig(options);
-  const { hidden: H, heads, headDim: D, intermediate: I, layers } = cfg;
+  const { hidden: H, heads, kvHeads, headDim: D, intermediate: I, layers } = cfg;
+  const group = heads / kvHeads;
   const b = new GraphBuilder({ name: 'decoder', opset: cfg.opset });
   const kvType = cfg.kvDtype;
 
@@ -195,8 +213,8 @@ export function createDecoderModel(options: DecoderOptions = {}): ModelProto {
   const past: { key: string; value: string }[] = [];
   for (let l = 0; l < layers; l++) {
     past.push({
-      key: b.input(`past_key_values.${l}.key`, kvType, ['batch_size', heads, 'past_sequence_length', D]),
-      value: b.input(`past_key_values.${l}.value`, kvType, ['batch_size', heads, 'past_sequence_length', D]),
+      key: b.input(`past_key_values.${l}.key`, kvType, ['batch_size', kvHeads, 'past_sequence_length', D]),
+      value: b.input(`past_key_values.${l}.value`, kvType, ['batch_size', kvHeads, 'past_sequence_length', D]),
     });
   }
   const useCache = cfg.useCacheBranch ? b.input('use_cache_branch', 'bool', [1]) : undefined;
@@ -232,6 +250,11 @@ export function createDecoderModel(options: DecoderOptions = {}): ModelProto {
   });
 
   const splitShape = b.ints([0, 0, heads, D], 'split_heads_shape');
+  const kvSplitShape = group > 1 ? b.ints([0, 0, kvHeads, D], 'split_kv_heads_shape') : splitShape;
+  // Grouped-query attention: [batch, kv_heads, group, sequence, head_dim] against K/V of one group axis.
+  const groupShape = group > 1 ? b.ints([0, kvHeads, group, -1, D], 'group_heads_shape') : '';
+  const ungroupShape = group > 1 ? b.ints([0, heads, -1, D], 'ungroup_heads_shape') : '';
+  const allowedForGroups = group > 1 ? b.op('Unsqueeze', [allowed, b.ints([1])]) : allowed;
   const mergeShape = b.ints([0, 0, H], 'merge_heads_shape');
   const scale = b.floats(1 / Math.sqrt(D), 'attention_scale');
   const maskedScore = b.floats(-10000, 'masked_score');
@@ -242,8 +265,9 @@ export function createDecoderModel(options: DecoderOptions = {}): ModelProto {
     x = b.scope(`transformer/h.${l}`, () => {
       const attnOut = b.scope('attn', () => {
         const h = layerNorm(x, `${p}.ln_1`);
-        const split = (name: string): string => b.op('Transpose', [b.op('Reshape', [dense(h, `${p}.attn.${name}`, H, H), splitShape])], { perm: [0, 2, 1, 3] });
-        const q = split('q_proj');
+        const split = (name: string, n: number, shape: string): string =>
+          b.op('Transpose', [b.op('Reshape', [dense(h, `${p}.attn.${name}`, H, n * D), shape])], { perm: [0, 2, 1, 3] });
+        const q = split('q_proj', heads, splitShape);
         const cache = (fresh: string, pastName: string, presentName: string): string => {
           let pastIn = pastName;
           if (pastEnd) pastIn = b.op('Slice', [pastIn, b.ints([0]), pastEnd, b.ints([2])]);
@@ -253,11 +277,21 @@ export function createDecoderModel(options: DecoderOptions = {}): ModelProto {
           }
           return b.op('Concat', [pastIn, fresh], { axis: 2 }, presentName);
         };
-        const k = cache(split('k_proj'), past[l]!.key, `present.${l}.key`);
-        const v = cache(split('v_proj'), past[l]!.value, `present.${l}.value`);
-        const scores = b.op('Mul', [b.op('MatMul', [q, b.op('Transpose', [k], { perm: [0, 1, 3, 2] })]), scale]);
-        const probs = b.op('Softmax', [b.op('Where', [allowed, scores, maskedScore])], { axis: -1 });
-        const context = b.op('Reshape', [b.op('Transpose', [b.op('MatMul', [probs, v])], { perm: [0, 2, 1, 3] }), mergeShape]);
+        const k = cache(split('k_proj', kvHeads, kvSplitShape), past[l]!.key, `present.${l}.key`);
+        const v = cache(split('v_proj', kvHeads, kvSplitShape), past[l]!.value, `present.${l}.value`);
+        let heads4: string;
+        if (group === 1) {
+          const scores = b.op('Mul', [b.op('MatMul', [q, b.op('Transpose', [k], { perm: [0, 1, 3, 2] })]), scale]);
+          const probs = b.op('Softmax', [b.op('Where', [allowed, scores, maskedScore])], { axis: -1 });
+          heads4 = b.op('MatMul', [probs, v]);
+        } else {
+          const q5 = b.op('Reshape', [q, groupShape]);
+          const k5 = b.op('Transpose', [b.op('Unsqueeze', [k, b.ints([2])])], { perm: [0, 1, 2, 4, 3] });
+          const scores = b.op('Mul', [b.op('MatMul', [q5, k5]), scale]);
+          const probs = b.op('Softmax', [b.op('Where', [allowedForGroups, scores, maskedScore])], { axis: -1 });
+          heads4 = b.op('Reshape', [b.op('MatMul', [probs, b.op('Unsqueeze', [v, b.ints([2])])]), ungroupShape]);
+        }
+        const context = b.op('Reshape', [b.op('Transpose', [heads4], { perm: [0, 2, 1, 3] }), mergeShape]);
         return b.op('Add', [x, dense(context, `${p}.attn.out_proj`, H, H, residualScale)]);
       });
       return b.scope('mlp', () => {
@@ -278,12 +312,12 @@ export function createDecoderModel(options: DecoderOptions = {}): ModelProto {
   });
   b.output('logits', 'float32', ['batch_size', 'sequence_length', cfg.vocabSize]);
   for (let l = 0; l < layers; l++) {
-    b.output(`present.${l}.key`, kvType, ['batch_size', heads, 'total_sequence_length', D]);
-    b.output(`present.${l}.value`, kvType, ['batch_size', heads, 'total_sequence_length', D]);
+    b.output(`present.${l}.key`, kvType, ['batch_size', kvHeads, 'total_sequence_length', D]);
+    b.output(`present.${l}.value`, kvType, ['batch_size', kvHeads, 'total_sequence_length', D]);
   }
 
   return b.build({
-    docString: `GPT-2-style decoder with a KV cache and seeded random weights (tensorrt-node): ${layers} layers, hidden ${H}, ${heads} heads, seed ${cfg.seed}`,
+    docString: `GPT-2-style decoder with a KV cache and seeded random weights (tensorrt-node): ${layers} layers, hidden ${H}, ${heads} heads (${kvHeads} key/value), seed ${cfg.seed}`,
     metadata: { [DECODER_METADATA_KEY]: JSON.stringify(cfg) },
   });
 }

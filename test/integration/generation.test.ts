@@ -212,9 +212,9 @@ describe('Generator on the embedded decoder (ONNX Runtime)', () => {
     await Promise.all([alone.close(), gen.close()]);
   });
 
-  it('detects the variants: merged model (use_cache_branch), no position_ids, float16 KV', async () => {
+  it('detects the variants: merged model (use_cache_branch), no position_ids, float16 KV, grouped-query attention', async () => {
     const ps = prompts(4, 1, 20, 8);
-    for (const variant of [{ useCacheBranch: true }, { positionIds: false }, { kvDtype: 'float16' as const }]) {
+    for (const variant of [{ useCacheBranch: true }, { positionIds: false }, { kvDtype: 'float16' as const }, { kvHeads: 2 }]) {
       const s = await decoder(variant);
       const gen = new Generator(s, { maxBatchSize: 4 });
       const results = await Promise.all(ps.map((p) => gen.generate(p, { maxNewTokens: 6 })));
