@@ -1,0 +1,95 @@
+/**
+ * Shared by the stand-in tests: builds the stand-ins when missing or stale (a no-op when they
+ * are current), says why tests are skipped, and runs the probe programs with the stand-ins on
+ * the loader path (LD_LIBRARY_PATH=build/standin, as the addon's tests will run Node).
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const repoRoot = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+/** The stand-ins under test: build/standin, or a sanitizer build named by TRTN_STANDIN_DIR. */
+export const standinDir = process.env.TRTN_STANDIN_DIR ? resolve(process.env.TRTN_STANDIN_DIR) : join(repoRoot, 'build', 'standin');
+const sdkRoot = resolve(repoRoot, '..', 'shared', 'trt-sdk');
+
+/** TensorRT header sets beside the checkout, by major: { 10: '10.16.0', 11: '11.1.0' }. */
+export function sdkVersions(): Record<number, string> {
+  const out: Record<number, string> = {};
+  const list = (process.env.TRTN_STANDIN_SDKS ?? '').split(':').filter((d) => d !== '');
+  const dirs =
+    list.length > 0
+      ? list
+      : existsSync(sdkRoot)
+        ? execFileSync('ls', [sdkRoot], { encoding: 'utf8' })
+            .split('\n')
+            .filter((v) => /^\d+\.\d+\.\d+$/.test(v))
+            .map((v) => join(sdkRoot, v))
+        : [];
+  for (const d of dirs) {
+    const v = d.split('/').pop()!;
+    if (existsSync(join(d, 'include', 'NvInfer.h')) && /^\d+\.\d+\.\d+$/.test(v)) out[Number(v.split('.')[0])] = v;
+  }
+  return out;
+}
+
+let built: string | undefined;
+
+/** Builds the stand-ins once per test process; returns why they cannot be used, or ''. */
+export function ensureStandins(): string {
+  if (built !== undefined) return built;
+  if (process.env.TRTN_STANDIN_DIR) {
+    // A build made elsewhere (e.g. node scripts/build-standin.mjs --sanitize address,undefined).
+    built = existsSync(join(standinDir, 'libcuda.so.1')) ? '' : `TRTN_STANDIN_DIR=${standinDir} has no stand-ins`;
+    return built;
+  }
+  const r = spawnSync(process.execPath, [join(repoRoot, 'scripts', 'build-standin.mjs'), '--quiet'], { encoding: 'utf8' });
+  const skipped = join(standinDir, 'SKIPPED');
+  if (r.status === 0 && existsSync(skipped)) built = `the stand-ins cannot be built here: ${readFileSync(skipped, 'utf8').trim()}`;
+  else built = r.status === 0 ? '' : `the stand-ins did not build: ${(r.stderr || r.stdout || String(r.error)).trim().split('\n').slice(-5).join(' | ')}`;
+  return built;
+}
+
+export const trtSkipReason = (): string =>
+  Object.keys(sdkVersions()).length === 0 ? `no TensorRT headers in ${sdkRoot} (the TensorRT stand-ins need them)` : '';
+
+const sanitizerOptions = (): Record<string, string> =>
+  Object.fromEntries(Object.entries(process.env).filter((e): e is [string, string] => /^[A-Z]+SAN_OPTIONS$/.test(e[0]) && e[1] !== undefined));
+
+/** A probe's output: free-form JSON that the tests check field by field. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type Json = Record<string, any>;
+
+export interface ProbeResult {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+  json: Json;
+}
+
+/** Runs a probe from build/standin/bin with the stand-ins on LD_LIBRARY_PATH. */
+export function runProbe(program: string, args: string[], env: Record<string, string> = {}, libraryPath = standinDir): ProbeResult {
+  const r = spawnSync(join(standinDir, 'bin', program), args, {
+    encoding: 'utf8',
+    env: { PATH: process.env.PATH ?? '', ...sanitizerOptions(), ...(libraryPath ? { LD_LIBRARY_PATH: libraryPath } : {}), ...env },
+    timeout: 60_000,
+  });
+  let json: Json = {};
+  try {
+    json = JSON.parse(r.stdout.trim().split('\n').pop() ?? '{}');
+  } catch {
+    // left empty; the test shows stdout/stderr
+  }
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr, json };
+}
+
+export function tempDir(prefix: string): string {
+  return mkdtempSync(join(tmpdir(), `trtn-standin-${prefix}-`));
+}
+
+export function writeTemp(dir: string, name: string, bytes: Uint8Array | string): string {
+  const path = join(dir, name);
+  writeFileSync(path, bytes);
+  return path;
+}
