@@ -84,7 +84,7 @@ export interface GenerationBenchRow {
   readonly sessionMsPerStep: number | null;
   /** Static: batches run. */
   readonly batches: number | null;
-  /** Tokens/s of every repeat, ascending (the row is the median one). */
+  /** Tokens/s of every repeat, in round order (the row is the median one). */
   readonly runsTokensPerSecond?: readonly number[];
 }
 
@@ -223,13 +223,14 @@ export async function runGenerationBench(session: InferenceSession, options: Gen
       }
     }
     for (const mode of o.modes) {
-      const sorted = runs.get(mode)!.sort((a, b) => a.tokensPerSecond - b.tokensPerSecond);
+      const inOrder = runs.get(mode)!;
+      const sorted = [...inOrder].sort((a, b) => a.tokensPerSecond - b.tokensPerSecond);
       rows.push({
         mode,
         concurrency,
         requests: requests.length,
         ...sorted[(sorted.length - 1) >> 1]!,
-        runsTokensPerSecond: sorted.map((r) => r.tokensPerSecond),
+        runsTokensPerSecond: inOrder.map((r) => r.tokensPerSecond),
       });
     }
   }
@@ -248,6 +249,27 @@ export async function runGenerationBench(session: InferenceSession, options: Gen
 }
 
 const ms = (v: number): string => (Number.isFinite(v) ? (v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2)) : 'n/a');
+
+/**
+ * The median over rounds of `mode`'s tokens/s divided by `base`'s in the same round: runs of
+ * one round are back to back, so a machine that slows down or speeds up between rounds cancels
+ * out of each ratio.
+ */
+export function pairedRatio(
+  report: GenerationBenchReport,
+  concurrency: number,
+  mode: GenerationMode,
+  base: GenerationMode,
+): { median: number; ratios: number[] } {
+  const of = (m: GenerationMode) => report.rows.find((r) => r.mode === m && r.concurrency === concurrency)?.runsTokensPerSecond ?? [];
+  const a = of(mode);
+  const b = of(base);
+  const ratios = a.map((x, i) => x / b[i]!).filter((x) => Number.isFinite(x));
+  const sorted = [...ratios].sort((x, y) => x - y);
+  const n = sorted.length;
+  const median = n === 0 ? Number.NaN : n % 2 === 1 ? sorted[n >> 1]! : (sorted[n / 2 - 1]! + sorted[n / 2]!) / 2;
+  return { median, ratios };
+}
 
 /** The report as a table (under 100 columns), each mode's tokens/s also as a ratio to the first mode measured. */
 export function formatGenerationBench(report: GenerationBenchReport): string {
