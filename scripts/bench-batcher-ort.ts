@@ -105,7 +105,9 @@ const paths: { name: string; options: DynamicBatcherOptions | null; workloads: s
     const b = new DynamicBatcher(session, p.options!);
     const got = await Promise.all(sample.map((f) => b.run(f)));
     const diff = Math.max(...got.map((g, i) => maxAbsDiff(g, want[i]!)));
-    console.log(`${p.name}: max |batched - direct| over 64 mixed-length requests = ${diff.toExponential(2)} (mean batch ${b.stats().batches.meanSize.toFixed(1)})`);
+    console.log(
+      `${p.name}: max |batched - direct| over 64 mixed-length requests = ${diff.toExponential(2)} (mean batch ${b.stats().batches.meanSize.toFixed(1)})`,
+    );
     await b.close();
   }
 }

@@ -5,6 +5,10 @@
  *
  *   taskset -c 0 node scripts/run-ts.mjs scripts/bench-batcher-overhead.ts [--rate 100000] [--seconds 2]
  *
+ * Paths: direct calls; the zero-config batcher (`new DynamicBatcher(session)`: the cost
+ * scheduler, learning as it goes); the batcher with scheduler 'triton' (Triton's rule, the
+ * previous default).
+ *
  * Per-request overhead is measured per burst: the load generator submits, every ~1 ms,
  * the requests due at the offered rate, and times the burst from its first run() call to
  * the last of its promises settling; that time / burst size is one sample. The table gives
@@ -12,6 +16,7 @@
  * request (process.cpuUsage, all threads) with the CPU load (CPU time / wall time; under
  * 100% means the rate is sustained on one core).
  */
+import { loadavg } from 'node:os';
 import { DynamicBatcher } from '../src/batching/index.js';
 import { Tensor } from '../src/tensor.js';
 import type { Feeds, InferenceSession, Outputs, TensorInfo } from '../src/session.js';
@@ -136,30 +141,42 @@ const scenarios = [
 ];
 
 const rows: string[] = [];
-console.log(`Node ${process.version}, ${RATE} req/s offered for ${SECONDS} s per row; per-request µs = burst wall time / burst size`);
+console.log(
+  `${new Date().toISOString()} · Node ${process.version}, load ${loadavg()
+    .map((l) => l.toFixed(1))
+    .join(' ')}, ${RATE} req/s offered for ${SECONDS} s per row; per-request µs = burst wall time / burst size`,
+);
 for (const sc of scenarios) {
   const pool = sc.lens.map(feedsOf);
   const pick = (i: number): Feeds => pool[(i * 7919) % pool.length]!;
   const session = new InstantSession(sc.withHidden);
-  const batcher = new DynamicBatcher(session);
+  const zero = new DynamicBatcher(session, { metrics: false });
+  const triton = new DynamicBatcher(session, { scheduler: 'triton', metrics: false });
   const direct = (i: number): Promise<unknown> => session.run(pick(i));
-  const batched = (i: number): Promise<unknown> => batcher.run(pick(i));
-  // Warm up both paths (JIT) before measuring.
-  await saturate(direct, 0.5);
-  await saturate(batched, 0.5);
-  for (const [path, submit] of [
+  const paths = [
     ['direct session.run', direct],
-    ['DynamicBatcher.run', batched],
-  ] as const) {
+    ['DynamicBatcher, zero config (cost)', (i: number): Promise<unknown> => zero.run(pick(i))],
+    ["DynamicBatcher, scheduler 'triton'", (i: number): Promise<unknown> => triton.run(pick(i))],
+  ] as const;
+  // Warm up every path (JIT) before measuring.
+  for (const [, submit] of paths) await saturate(submit, 0.5);
+  for (const [path, submit] of paths) {
     const r = await paced(submit, RATE, SECONDS);
     const max = await saturate(submit, 1);
     rows.push(
       `| ${sc.name} | ${path} | ${RATE} | ${r.achieved.toFixed(0)} | ${r.p50.toFixed(2)} | ${r.p99.toFixed(2)} | ${r.cpuPerReq.toFixed(2)} | ${(r.load * 100).toFixed(0)}% | ${max.toFixed(0)} |`,
     );
   }
-  const st = batcher.stats();
-  rows.push(`| ${sc.name} | (batcher: ${st.batches.succeeded} batches, mean size ${st.batches.meanSize.toFixed(1)}, padding ratio ${st.padding.ratio.toFixed(2)}) | | | | | | | |`);
-  await batcher.close();
+  for (const [name, b] of [
+    ['zero config', zero],
+    ['triton', triton],
+  ] as const) {
+    const st = b.stats();
+    rows.push(
+      `| ${sc.name} | (${name}: ${st.batches.succeeded} batches, mean size ${st.batches.meanSize.toFixed(1)}, padding ratio ${st.padding.ratio.toFixed(2)}) | | | | | | | |`,
+    );
+    await b.close();
+  }
 }
 console.log('');
 console.log('| scenario | path | offered req/s | achieved req/s | µs/request p50 | µs/request p99 | CPU µs/request | CPU load | closed-loop max req/s |');

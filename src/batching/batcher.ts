@@ -1,6 +1,10 @@
 /**
  * DynamicBatcher: Triton's dynamic batcher over any InferenceSession, with sequence padding
- * and length buckets.
+ * and length buckets. This file is its lifecycle: run() queues a request, the pump launches
+ * the batches that scheduling.ts decides on, and each batch's results are delivered and its
+ * requests settled; close() and stats() live here too. Configuration (config.ts), feed checks
+ * and groups (admission.ts), the batch-forming rules (scheduling.ts) and the copies in and
+ * out of a batch (assembly.ts) are their own modules.
  *
  * Requests are grouped by what must be equal for them to share a batch (fixed and unpadded
  * dims, and the bucket of each padded length); each group holds one FIFO per priority level
@@ -19,87 +23,23 @@
  * Every accepted request settles exactly once: each settle path goes through #settle*,
  * which checks and flips the request's state first.
  */
-import {
-  AbortError,
-  InternalError,
-  InvalidArgumentError,
-  QueueFullError,
-  ShapeError,
-  DTypeError,
-  ShuttingDownError,
-  TimeoutError,
-  abortErrorFrom,
-  describe,
-} from '../errors.js';
-import { Tensor, formatDims } from '../tensor.js';
-import type { Feeds, InferenceSession, Outputs, RunOptions } from '../session.js';
+import { InternalError, InvalidArgumentError, QueueFullError, ShuttingDownError, TimeoutError, abortErrorFrom, describe } from '../errors.js';
+import type { Feeds, InferenceSession, Outputs } from '../session.js';
 import { parseOptions } from '../options.js';
 import { z } from 'zod';
-import {
-  DynamicBatcherOptionsSchema,
-  resolveLevelPolicies,
-  type BatcherRunOptions,
-  type DynamicBatcherOptions,
-  type LevelPolicy,
-} from './options.js';
-import { planLayout, type BatchLayout } from './layout.js';
-import { DeadlineHeap, RequestQueue } from './queue.js';
-import { allocate, copyBox, product } from './tensor-ops.js';
+import type { BatcherRunOptions, DynamicBatcherOptions } from './options.js';
+import { resolveBatcherConfig, warmupPlan, type BatcherConfig, type DynamicBatcherConfig, type WarmupPlan } from './config.js';
+import { Admission } from './admission.js';
+import { MAX_CANDIDATES, chooseTriton, launchAt, selectByCost, waitForCompany, type InflightState, type Selection } from './scheduling.js';
+import { CostModel, OverlapEstimator, gridIndex, gridNode, type CostModelSnapshot } from './cost-model.js';
+import { runWarmup, type WarmupResult } from './warmup.js';
+import { checkOutputs, gather, passThrough, sameLens, split } from './assembly.js';
+import { DeadlineHeap } from './queue.js';
+import { product } from './tensor-ops.js';
+import { Batch, DONE, QUEUED, RUNNING, type Group, type Request } from './request.js';
 import { BatcherMetrics, type Outcome } from './metrics.js';
 
-const QUEUED = 0;
-const RUNNING = 1;
-const DONE = 2;
-
-const EMPTY: readonly number[] = Object.freeze([]);
-
-class Request {
-  queue: RequestQueue<Request> | null = null;
-  deadline = 0;
-  state = QUEUED;
-  delayOnTimeout = false;
-  resolve!: (o: Outputs) => void;
-  reject!: (e: unknown) => void;
-  onAbort: (() => void) | null = null;
-  signal: AbortSignal | undefined = undefined;
-  group!: Group;
-  constructor(
-    readonly feeds: Feeds,
-    readonly batch: number,
-    /** Per padded dim (BatchLayout.dims), this request's length. */
-    readonly lens: readonly number[],
-    readonly level: number,
-    readonly enqueuedAt: number,
-  ) {}
-}
-
-class Group {
-  readonly queues: RequestQueue<Request>[];
-  live = 0;
-  activeIndex = -1;
-  constructor(
-    readonly key: string,
-    /** Per padded dim, the bucket length, or null to pad to the longest request in the batch. */
-    readonly padTo: readonly number[] | null,
-    levels: number,
-  ) {
-    this.queues = [];
-    for (let i = 0; i < levels * 2; i++) this.queues.push(new RequestQueue<Request>());
-  }
-}
-
-class Batch {
-  startedAt = 0;
-  size = 0;
-  /** Per padded dim, the length the batch was padded to. */
-  lens: readonly number[] = EMPTY;
-  outputs: Outputs | undefined = undefined;
-  error: unknown = undefined;
-  constructor(
-    readonly reqs: Request[],
-    readonly seq: number,
-  ) {}
-}
+export type { DynamicBatcherConfig } from './config.js';
 
 /** Counters behind stats(); plain numbers so the hot path stays cheap. */
 interface Counters {
@@ -122,6 +62,10 @@ interface Counters {
   computeMsMax: number;
   realElements: number;
   paddedElements: number;
+  /** Rows of every batch run (succeeded or failed). */
+  rowsRun: number;
+  realTokens: number;
+  paddedTokens: number;
 }
 
 export interface DynamicBatcherStats {
@@ -149,23 +93,56 @@ export interface DynamicBatcherStats {
   readonly computeTimeMs: { readonly mean: number; readonly max: number };
   /** Over padded inputs: elements that were padding, elements from requests, and their ratio. */
   readonly padding: { readonly paddedElements: number; readonly realElements: number; readonly ratio: number };
+  /**
+   * Running totals since construction, for taking differences over a window (the bench reads
+   * these at both ends of its measurement window).
+   */
+  readonly totals: BatcherTotals;
+  /** What the batcher has learned about the session, and why it forms the batches it does. */
+  readonly costModel: BatcherCostStats;
 }
 
-/** The resolved configuration (defaults filled in from the model). */
-export interface DynamicBatcherConfig {
-  readonly maxBatchSize: number;
-  readonly maxQueueDelayMs: number;
-  readonly preferredBatchSizes: readonly number[];
-  readonly priorityLevels: number;
-  readonly defaultPriority: number;
-  readonly queuePolicies: readonly LevelPolicy[];
-  readonly preserveOrdering: boolean;
-  readonly maxInflightBatches: number;
-  /** Per input: batch axis, padded axes (with the dim name each carries) and pad value. */
-  readonly inputs: readonly { name: string; batchAxis: number; padAxes: readonly { axis: number; dim: string }[]; padValue: number | bigint }[];
-  readonly outputs: readonly { name: string; batchAxis: number; trimAxes: readonly { axis: number; dim: string }[] }[];
-  /** Per padded dim name, its buckets (absent: pad to the longest request in the batch). */
-  readonly buckets: Readonly<Record<string, readonly number[]>>;
+export interface BatcherCostStats extends CostModelSnapshot {
+  readonly scheduler: 'cost' | 'triton';
+  /**
+   * How much batches in flight hold up a new one inside the session: 0 = they run side by
+   * side, 1 = one after another (then a batch is held back until the session could start
+   * it, so more requests join it). Learned from overlapping runs; `samples` of them.
+   */
+  readonly serialization: { readonly value: number; readonly samples: number };
+  /** Mean time from deciding on a batch to the session having it (gather + run() call), ms. */
+  readonly handoverMs: number;
+  /** Batches that waited for the session to be able to start them, and for how long in all, ms. */
+  readonly holds: { readonly count: number; readonly ms: number };
+  /**
+   * Batches sent smaller than the cost rule's choice, to measure once the next smaller size
+   * at that length (every 8th batch at most, among the first 48 at a length).
+   */
+  readonly explored: number;
+  /** The last batch sent: its rows, padded row length, predicted ms, and tokens per predicted ms. */
+  readonly lastBatch: { readonly rows: number; readonly paddedLength: number; readonly predictedMs: number; readonly tokensPerMs: number } | null;
+  /** The warm-up's shapes and time, once it has run. */
+  readonly warmup: WarmupResult | null;
+}
+
+export interface BatcherTotals {
+  /** Requests handed to the session in a batch. */
+  readonly dispatched: number;
+  /** Sum over dispatched requests of the time each waited in the queue, ms. */
+  readonly queueMs: number;
+  /** Batches that finished (succeeded or failed), their rows, and the sum of their run times, ms. */
+  readonly batches: number;
+  readonly rows: number;
+  readonly computeMs: number;
+  /** Over the padded inputs: elements that came from requests and elements added as padding. */
+  readonly realElements: number;
+  readonly paddedElements: number;
+  /**
+   * Tokens (rows x length along the padded dims; 1 per row when nothing is padded) of the
+   * batches sent: those of the requests, and those of the padded batches (TEI's batch tokens).
+   */
+  readonly realTokens: number;
+  readonly paddedTokens: number;
 }
 
 const CloseOptionsSchema = z
@@ -180,25 +157,29 @@ export type CloseOptions = z.input<typeof CloseOptionsSchema>;
 
 export class DynamicBatcher implements AsyncDisposable {
   readonly #session: InferenceSession;
-  readonly #layout: BatchLayout;
+  readonly #cfg: BatcherConfig;
   readonly config: DynamicBatcherConfig;
-  readonly #maxBatch: number;
-  readonly #maxPreferred: number;
-  readonly #preferred: Uint8Array;
-  readonly #delayMs: number;
-  readonly #levels: number;
-  readonly #defaultLevel: number;
-  readonly #policies: readonly LevelPolicy[];
-  readonly #maxInflight: number;
-  readonly #ordered: boolean;
-  /** Per padded dim, its sorted buckets or null. */
-  readonly #buckets: (readonly number[] | null)[];
-  readonly #hasBuckets: boolean;
-  readonly #runOptions: RunOptions | undefined;
+  readonly #admission: Admission;
   readonly #metrics: BatcherMetrics | null;
-  readonly #symScratch: Int32Array;
+  readonly #model: CostModel;
+  /** Whether the session runs batches off the JS thread (it declares its contexts). */
+  readonly #offThread: boolean;
+  readonly #overlap = new OverlapEstimator();
+  readonly #cost = (rows: number, len: number): number => this.#model.predict(rows, len);
+  #handoverMs = 0;
+  #holds = 0;
+  #heldMs = 0;
+  #holdStart = 0;
+  #lastSel: Selection | null = null;
+  /** Batches made smaller than the cost rule's choice to measure a size not yet trusted. */
+  #explored = 0;
+  /** Mean gap between arrivals, ms (for the queue-delay rule of the cost scheduler). */
+  #arrivalGapMs = Infinity;
+  #lastArrival = 0;
+  #warming: Promise<void> | null = null;
+  #warmupRunning = false;
+  #warmupResult: WarmupResult | null = null;
 
-  readonly #groups = new Map<string, Group>();
   readonly #active: Group[] = [];
   readonly #levelCount: Int32Array;
   readonly #heap = new DeadlineHeap<Request>();
@@ -212,13 +193,6 @@ export class DynamicBatcher implements AsyncDisposable {
   #timerAt = Infinity;
   #timeout: ReturnType<typeof setTimeout> | undefined;
   #immediate: ReturnType<typeof setImmediate> | undefined;
-
-  // Set by #plan / #choose to avoid returning tuples on the hot path.
-  #planWake = Infinity;
-  #planLevel = 0;
-  #planOldest = 0;
-  #takeN = 0;
-  #nextReadyAt = Infinity;
 
   #seq = 0;
   #nextDeliver = 0;
@@ -249,6 +223,9 @@ export class DynamicBatcher implements AsyncDisposable {
     computeMsMax: 0,
     realElements: 0,
     paddedElements: 0,
+    rowsRun: 0,
+    realTokens: 0,
+    paddedTokens: 0,
   };
   #shutDown = 0;
 
@@ -264,128 +241,48 @@ export class DynamicBatcher implements AsyncDisposable {
   };
 
   constructor(session: InferenceSession, options: DynamicBatcherOptions = {}) {
-    if (
-      session === null ||
-      typeof session !== 'object' ||
-      typeof (session as { run?: unknown }).run !== 'function' ||
-      !Array.isArray((session as { inputs?: unknown }).inputs) ||
-      !Array.isArray((session as { outputs?: unknown }).outputs)
-    ) {
-      throw new InvalidArgumentError(`session must be an InferenceSession (with run(), inputs and outputs), got ${describe(session)}`);
-    }
-    const o = parseOptions(DynamicBatcherOptionsSchema, options, 'DynamicBatcher options');
+    const cfg = resolveBatcherConfig(session, options);
     this.#session = session;
-    const layout = planLayout(session, o.padding, o.outputs);
-    this.#layout = layout;
-
-    const maxBatch = o.maxBatchSize ?? layout.profileMaxBatch ?? 32;
-    if (layout.profileMaxBatch !== undefined && maxBatch > layout.profileMaxBatch) {
-      throw new InvalidArgumentError(
-        `options.maxBatchSize ${maxBatch} is larger than the session's optimization profiles allow (batch at most ${layout.profileMaxBatch})`,
-      );
-    }
-    this.#maxBatch = maxBatch;
-    const preferred = [...new Set(o.preferredBatchSizes ?? [])].sort((a, b) => a - b);
-    for (const p of preferred) {
-      if (p > maxBatch) {
-        throw new InvalidArgumentError(`options.preferredBatchSizes: ${p} is larger than maxBatchSize ${maxBatch}`);
-      }
-    }
-    this.#preferred = new Uint8Array(maxBatch + 1);
-    for (const p of preferred) this.#preferred[p] = 1;
-    this.#maxPreferred = preferred.length > 0 ? preferred[preferred.length - 1]! : maxBatch;
-    this.#delayMs = o.maxQueueDelayMs ?? 0;
-
-    this.#levels = Math.max(1, o.priorityLevels ?? 0);
-    if (o.defaultPriority !== undefined && o.defaultPriority > this.#levels) {
-      throw new InvalidArgumentError(
-        `options.defaultPriority ${o.defaultPriority} is outside the priority levels 1..${this.#levels} (options.priorityLevels ${o.priorityLevels ?? 0})`,
-      );
-    }
-    this.#defaultLevel = o.defaultPriority ?? this.#levels;
-    for (const key of Object.keys(o.priorityQueuePolicy ?? {})) {
-      if (Number(key) > this.#levels) {
-        throw new InvalidArgumentError(`options.priorityQueuePolicy has level ${key}, but the levels are 1..${this.#levels}`);
-      }
-    }
-    this.#policies = resolveLevelPolicies(this.#levels, o.queuePolicy, o.priorityQueuePolicy);
-    this.#levelCount = new Int32Array(this.#levels);
-
-    const contexts = (session as { contexts?: unknown }).contexts;
-    this.#maxInflight =
-      o.maxInflightBatches ?? (typeof contexts === 'number' && Number.isInteger(contexts) && contexts >= 1 ? contexts : 1);
-    this.#ordered = o.preserveOrdering ?? false;
-
-    // Buckets per padded dim.
-    const dims = layout.dims;
-    this.#buckets = dims.map(() => null);
-    if (o.buckets !== undefined) {
-      if (dims.length === 0) {
-        throw new InvalidArgumentError(
-          'options.buckets needs a padded dim, but nothing is padded (the model has no symbolic dim shared by inputs and outputs, or padding is false); set options.padding',
-        );
-      }
-      const perDim: Record<string, number[]> = Array.isArray(o.buckets)
-        ? Object.fromEntries(dims.map((d) => [d, o.buckets as number[]]))
-        : (o.buckets as Record<string, number[]>);
-      for (const [name, list] of Object.entries(perDim)) {
-        const di = dims.indexOf(name);
-        if (di < 0) {
-          throw new InvalidArgumentError(
-            `options.buckets names ${JSON.stringify(name)}, which is not a padded dim (padded dims: ${dims.map((d) => JSON.stringify(d)).join(', ')})`,
-          );
-        }
-        const sorted = [...new Set(list)].sort((a, b) => a - b);
-        const maxLen = layout.profileMaxLen[di]!;
-        if (sorted[sorted.length - 1]! > maxLen) {
-          throw new InvalidArgumentError(
-            `options.buckets for ${JSON.stringify(name)}: ${sorted[sorted.length - 1]} is longer than the session's optimization profiles allow (${maxLen})`,
-          );
-        }
-        this.#buckets[di] = Object.freeze(sorted);
-      }
-    }
-    this.#hasBuckets = this.#buckets.some((b) => b !== null);
-    this.#runOptions = o.outputs !== undefined ? Object.freeze({ outputs: layout.outputs.map((p) => p.name) }) : undefined;
-    this.#symScratch = new Int32Array(layout.keySymbols.length);
-
+    this.#cfg = cfg;
+    this.config = cfg.public;
+    this.#admission = new Admission(cfg, session.inputs);
+    this.#levelCount = new Int32Array(cfg.levels);
     this.#metrics =
-      o.metrics === false
-        ? null
-        : new BatcherMetrics(o.metrics ?? {}, maxBatch, () => ({ queued: this.#queued, inflightBatches: this.#inflight }));
+      cfg.metrics === null ? null : new BatcherMetrics(cfg.metrics, cfg.maxBatch, () => ({ queued: this.#queued, inflightBatches: this.#inflight }));
+    this.#model = new CostModel(cfg.maxBatch);
+    this.#offThread = typeof (session as { contexts?: unknown }).contexts === 'number';
+    if (cfg.warmup !== null) void this.warmup();
+  }
 
-    this.config = Object.freeze({
-      maxBatchSize: maxBatch,
-      maxQueueDelayMs: this.#delayMs,
-      preferredBatchSizes: Object.freeze(preferred),
-      priorityLevels: o.priorityLevels ?? 0,
-      defaultPriority: this.#defaultLevel,
-      queuePolicies: this.#policies,
-      preserveOrdering: this.#ordered,
-      maxInflightBatches: this.#maxInflight,
-      inputs: Object.freeze(
-        layout.inputs.map((p) =>
-          Object.freeze({
-            name: p.name,
-            batchAxis: p.batchAxis,
-            padAxes: Object.freeze(p.padAxes.map((axis, j) => Object.freeze({ axis, dim: dims[p.padDims[j]!]! }))),
-            padValue: p.padFill,
-          }),
-        ),
-      ),
-      outputs: Object.freeze(
-        layout.outputs.map((p) =>
-          Object.freeze({
-            name: p.name,
-            batchAxis: p.batchAxis,
-            trimAxes: Object.freeze(p.trimAxes.map((axis, j) => Object.freeze({ axis, dim: dims[p.trimDims[j]!]! }))),
-          }),
-        ),
-      ),
-      buckets: Object.freeze(
-        Object.fromEntries(dims.flatMap((d, i) => (this.#buckets[i] ? [[d, this.#buckets[i]!]] : []))),
-      ),
-    });
+  /**
+   * Runs the warm-up shapes (options.warmup, or the defaults when it was not given) through
+   * the session and resolves when they are done; requests queue meanwhile. Called once by
+   * the constructor when options.warmup is set; later calls return the same promise. Rejects
+   * with the session's error if a warm-up run fails (serving goes on either way).
+   */
+  warmup(): Promise<void> {
+    if (this.#warming !== null) return this.#warming;
+    if (this.#closing) return Promise.reject(new ShuttingDownError('DynamicBatcher.warmup(): the batcher is closing'));
+    const cfg = this.#cfg;
+    let plan: WarmupPlan;
+    try {
+      plan = cfg.warmup ?? warmupPlan(cfg.layout, {}, cfg.maxBatch);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    this.#warmupRunning = true;
+    const p = runWarmup(this.#session, cfg.layout, plan, { maxRows: cfg.maxBatch, maxTokens: cfg.maxTokens }, cfg.runOptions, this.#model)
+      .then((r) => {
+        this.#warmupResult = r;
+      })
+      .finally(() => {
+        this.#warmupRunning = false;
+        this.#pump();
+      });
+    this.#warming = p;
+    // Callers that never await warmup() must not see an unhandled rejection.
+    p.catch(() => undefined);
+    return p;
   }
 
   /** The prom-client registry holding this batcher's metrics (undefined with metrics: false). */
@@ -405,7 +302,7 @@ export class DynamicBatcher implements AsyncDisposable {
       this.#metrics?.outcome('shutting_down');
       return Promise.reject(new ShuttingDownError('DynamicBatcher.run(): the batcher is closing and takes no new requests'));
     }
-    let level = this.#defaultLevel;
+    let level = this.#cfg.defaultLevel;
     let signal: AbortSignal | undefined;
     let timeoutMs = -1;
     if (options !== undefined) {
@@ -414,10 +311,10 @@ export class DynamicBatcher implements AsyncDisposable {
       }
       const p = options.priority;
       if (p !== undefined && p !== 0) {
-        if (typeof p !== 'number' || !Number.isInteger(p) || p < 0 || p > this.#levels) {
+        if (typeof p !== 'number' || !Number.isInteger(p) || p < 0 || p > this.#cfg.levels) {
           return this.#invalid(
             new InvalidArgumentError(
-              `options.priority must be an integer from 1 (highest) to ${this.#levels}, or 0 for the default ${this.#defaultLevel}, got ${describe(p)}`,
+              `options.priority must be an integer from 1 (highest) to ${this.#cfg.levels}, or 0 for the default ${this.#cfg.defaultLevel}, got ${describe(p)}`,
             ),
           );
         }
@@ -435,7 +332,7 @@ export class DynamicBatcher implements AsyncDisposable {
         return this.#invalid(new InvalidArgumentError(`options.signal must be an AbortSignal, got ${describe(signal)}`));
       }
     }
-    const policy = this.#policies[level - 1]!;
+    const policy = this.#cfg.policies[level - 1]!;
     let timeout = policy.timeoutMs;
     if (timeoutMs > 0) {
       if (!policy.allowTimeoutOverride) {
@@ -451,7 +348,7 @@ export class DynamicBatcher implements AsyncDisposable {
 
     let req: Request;
     try {
-      req = this.#admit(feeds, level);
+      req = this.#admission.admit(feeds, level, performance.now());
     } catch (e) {
       return this.#invalid(e);
     }
@@ -475,6 +372,9 @@ export class DynamicBatcher implements AsyncDisposable {
       req.reject = reject;
     });
     this.#c.accepted++;
+    const gap = req.enqueuedAt - this.#lastArrival;
+    this.#lastArrival = req.enqueuedAt;
+    this.#arrivalGapMs = this.#arrivalGapMs === Infinity ? gap : this.#arrivalGapMs + 0.05 * (gap - this.#arrivalGapMs);
     const g = req.group;
     g.queues[(level - 1) * 2]!.push(req);
     if (g.live++ === 0) this.#activate(g);
@@ -492,7 +392,7 @@ export class DynamicBatcher implements AsyncDisposable {
       req.onAbort = () => this.#abort(req);
       signal.addEventListener('abort', req.onAbort, { once: true });
     }
-    if (!this.#pumpScheduled && this.#inflight < this.#maxInflight) {
+    if (!this.#pumpScheduled && this.#inflight < this.#cfg.maxInflight) {
       // A microtask, so that requests submitted in the same tick share the batch.
       this.#pumpScheduled = true;
       queueMicrotask(this.#pumpTask);
@@ -504,138 +404,6 @@ export class DynamicBatcher implements AsyncDisposable {
     this.#c.invalid++;
     this.#metrics?.outcome('invalid');
     return Promise.reject(e);
-  }
-
-  /** Checks `feeds` against the model and finds the request's group. */
-  #admit(feeds: Feeds, level: number): Request {
-    const layout = this.#layout;
-    const plans = layout.inputs;
-    if (feeds === null || typeof feeds !== 'object' || Array.isArray(feeds) || feeds instanceof Tensor) {
-      throw new InvalidArgumentError(
-        `feeds must be an object mapping input names to Tensors (inputs: ${plans.map((p) => JSON.stringify(p.name)).join(', ')}), got ${describe(feeds)}`,
-      );
-    }
-    let count = 0;
-    for (const _ in feeds) count++;
-    if (count !== plans.length) this.#unknownOrMissing(feeds);
-    const nDims = layout.dims.length;
-    const lens: number[] | readonly number[] = nDims > 0 ? new Array<number>(nDims).fill(-1) : EMPTY;
-    const sym = this.#symScratch;
-    if (sym.length > 0) sym.fill(-1);
-    let key = '';
-    let batch = -1;
-    for (let k = 0; k < plans.length; k++) {
-      const p = plans[k]!;
-      const t = feeds[p.name];
-      if (!(t instanceof Tensor)) {
-        if (t === undefined) this.#unknownOrMissing(feeds);
-        throw new InvalidArgumentError(`feeds[${JSON.stringify(p.name)}] must be a Tensor, got ${describe(t)}`);
-      }
-      if (t.type !== p.dtype) throw new DTypeError(`input ${JSON.stringify(p.name)} must be ${p.dtype}, got ${t.type}`);
-      const d = t.dims;
-      if (d.length !== p.rank) {
-        throw new ShapeError(`input ${JSON.stringify(p.name)} must have rank ${p.rank} ${this.#modelDims(k)}, got rank ${d.length} ${formatDims(d)}`);
-      }
-      for (let a = 0; a < p.rank; a++) {
-        const f = p.fixed[a]!;
-        if (f >= 0 && d[a] !== f) {
-          throw new ShapeError(`input ${JSON.stringify(p.name)} dim ${a} must be ${f} ${this.#modelDims(k)}, got ${formatDims(d)}`);
-        }
-        const s = p.symbolIndex[a]!;
-        if (s >= 0) {
-          if (sym[s]! < 0) sym[s] = d[a]!;
-          else if (sym[s] !== d[a]) {
-            throw new ShapeError(
-              `input ${JSON.stringify(p.name)} dim ${a} (${layout.keySymbols[s]}) is ${d[a]}, but another input gave ${layout.keySymbols[s]} = ${sym[s]}; inputs that share a symbolic dim must agree`,
-            );
-          }
-        }
-      }
-      const b = d[p.batchAxis]!;
-      if (batch < 0) batch = b;
-      else if (b !== batch) {
-        throw new ShapeError(
-          `input ${JSON.stringify(p.name)} has batch ${b} (dim ${p.batchAxis} of ${formatDims(d)}), but ${JSON.stringify(plans[0]!.name)} has batch ${batch}; all inputs of a request must have the same batch`,
-        );
-      }
-      for (let j = 0; j < p.padAxes.length; j++) {
-        const di = p.padDims[j]!;
-        const len = d[p.padAxes[j]!]!;
-        if (lens[di]! < 0) (lens as number[])[di] = len;
-        else if (lens[di] !== len) {
-          throw new ShapeError(
-            `input ${JSON.stringify(p.name)} dim ${p.padAxes[j]} (${layout.dims[di]}) is ${len}, but another input gave ${layout.dims[di]} = ${lens[di]}; padded inputs that share a length must agree`,
-          );
-        }
-      }
-      for (let j = 0; j < p.keyAxes.length; j++) key += `${d[p.keyAxes[j]!]},`;
-    }
-    if (batch < 1) {
-      throw new ShapeError(`a request must have batch >= 1, got batch ${batch} (${JSON.stringify(plans[0]!.name)} ${formatDims(feeds[plans[0]!.name]!.dims)})`);
-    }
-    if (batch > this.#maxBatch) {
-      throw new ShapeError(`a request has batch ${batch}, more than maxBatchSize ${this.#maxBatch}; split it or raise options.maxBatchSize`);
-    }
-    let padTo: number[] | null = null;
-    for (let di = 0; di < nDims; di++) {
-      const len = lens[di]!;
-      if (len > layout.profileMaxLen[di]!) {
-        throw new ShapeError(
-          `${layout.dims[di]} length ${len} is longer than the session's optimization profiles allow (${layout.profileMaxLen[di]})`,
-        );
-      }
-      const bs = this.#buckets[di];
-      if (bs) {
-        let bucket = -1;
-        for (let i = 0; i < bs.length; i++) {
-          if (bs[i]! >= len) {
-            bucket = bs[i]!;
-            break;
-          }
-        }
-        if (bucket < 0) {
-          throw new ShapeError(
-            `${layout.dims[di]} length ${len} is longer than the largest bucket ${bs[bs.length - 1]} (options.buckets: ${bs.join(', ')})`,
-          );
-        }
-        key += `|${bucket}`;
-        (padTo ??= new Array<number>(nDims).fill(-1))[di] = bucket;
-      }
-    }
-    let g = this.#groups.get(key);
-    if (g === undefined) {
-      g = new Group(key, padTo, this.#levels);
-      if (this.#groups.size >= 256) this.#dropIdleGroups();
-      this.#groups.set(key, g);
-    }
-    const req = new Request(feeds, batch, lens, level, performance.now());
-    req.group = g;
-    return req;
-  }
-
-  #modelDims(k: number): string {
-    return formatDims(this.#session.inputs.find((i) => i.name === this.#layout.inputs[k]!.name)?.dims ?? []);
-  }
-
-  #unknownOrMissing(feeds: Feeds): never {
-    const plans = this.#layout.inputs;
-    for (const key of Object.keys(feeds)) {
-      if (!plans.some((p) => p.name === key)) {
-        throw new InvalidArgumentError(
-          `feeds has an unknown input ${JSON.stringify(key)}; the model's inputs are ${plans.map((p) => JSON.stringify(p.name)).join(', ')}`,
-        );
-      }
-    }
-    for (const p of plans) {
-      if (feeds[p.name] === undefined) {
-        throw new InvalidArgumentError(`feeds is missing input ${JSON.stringify(p.name)} (${p.dtype} ${this.#modelDims(plans.indexOf(p))})`);
-      }
-    }
-    throw new InvalidArgumentError(`feeds must have exactly the model's inputs ${plans.map((p) => JSON.stringify(p.name)).join(', ')}`);
-  }
-
-  #dropIdleGroups(): void {
-    for (const [key, g] of this.#groups) if (g.live === 0) this.#groups.delete(key);
   }
 
   #activate(g: Group): void {
@@ -688,7 +456,9 @@ export class DynamicBatcher implements AsyncDisposable {
         this.#unqueue(r);
         this.#settleError(
           r,
-          new TimeoutError(`DynamicBatcher request timed out after ${waited.toFixed(1)} ms in the queue (timeout ${(r.deadline - r.enqueuedAt).toFixed(1)} ms)`),
+          new TimeoutError(
+            `DynamicBatcher request timed out after ${waited.toFixed(1)} ms in the queue (timeout ${(r.deadline - r.enqueuedAt).toFixed(1)} ms)`,
+          ),
           'timeout',
         );
       }
@@ -707,13 +477,16 @@ export class DynamicBatcher implements AsyncDisposable {
     try {
       const now = performance.now();
       if (this.#heap.size > 0 && this.#heap.topDeadline() <= now) this.#expire(now);
-      this.#nextReadyAt = Infinity;
-      while (this.#inflight < this.#maxInflight && this.#queued > 0) {
-        const g = this.#choose(now);
-        if (g === null) break;
-        this.#launch(this.#take(g, this.#takeN));
+      const maxInflight = this.#cfg.maxInflight;
+      let nextReadyAt = Infinity;
+      while (this.#inflight < maxInflight && this.#queued > 0 && !this.#warmupRunning) {
+        const at = this.#cfg.scheduler === 'cost' ? this.#dispatchByCost(now) : this.#dispatchTriton(now);
+        if (at > now) {
+          nextReadyAt = at;
+          break;
+        }
       }
-      let wake = this.#inflight < this.#maxInflight && this.#queued > 0 ? this.#nextReadyAt : Infinity;
+      let wake = this.#inflight < maxInflight && this.#queued > 0 ? nextReadyAt : Infinity;
       if (this.#heap.size > 0) {
         this.#heap.prune();
         const t = this.#heap.topDeadline();
@@ -724,6 +497,146 @@ export class DynamicBatcher implements AsyncDisposable {
     } finally {
       this.#pumping = false;
     }
+  }
+
+  /** Launches the batch Triton's rule picks; returns `now`, or when to look again. */
+  #dispatchTriton(now: number): number {
+    const cfg = this.#cfg;
+    const d = chooseTriton(this.#active, now, cfg, this.#closing);
+    if (d.group === null) return d.wake;
+    if (!this.#closing && this.#inflight > 0) {
+      const rows = d.rows;
+      const full = rows >= cfg.maxPreferred;
+      const at = this.#holdUntil(now, full, rows);
+      if (at > now) return at;
+    }
+    this.#launch(this.#take(d.group, d.n), null);
+    return now;
+  }
+
+  /** Launches the batch the cost rule picks; returns `now`, or when to look again. */
+  #dispatchByCost(now: number): number {
+    const cfg = this.#cfg;
+    // The group whose best request has the highest priority, then the oldest.
+    let g: Group | null = null;
+    let bestQ = Infinity;
+    let bestAt = Infinity;
+    for (let i = 0; i < this.#active.length; i++) {
+      const h = this.#active[i]!;
+      for (let q = 0; q < h.queues.length && q <= bestQ; q++) {
+        const head = h.queues[q]!.peek();
+        if (head === undefined) continue;
+        if (q < bestQ || head.enqueuedAt < bestAt) {
+          g = h;
+          bestQ = q;
+          bestAt = head.enqueuedAt;
+        }
+        break;
+      }
+    }
+    if (g === null) return Infinity;
+    // Candidates: the requests of that queue (one priority level), oldest first.
+    const queue = g.queues[bestQ]!;
+    const scan = Math.min(MAX_CANDIDATES, Math.max(64, 2 * cfg.maxBatch));
+    const cands: Request[] = [];
+    const span = queue.span;
+    for (let i = 0; i < span && cands.length < scan; i++) {
+      const r = queue.at(i);
+      if (r !== undefined) cands.push(r);
+    }
+    const limits = { maxRows: cfg.maxBatch, maxTokens: cfg.maxTokens };
+    let sel = selectByCost(cands, 0, g.padTo, this.#cost, limits);
+    // Among the first 48 batches at a length, every 8th one, if the next smaller size at that
+    // length was never measured, runs at that size instead. The base line makes larger
+    // batches look worth trying, so the model learns upwards by itself; from a first large
+    // batch it would never learn that fewer rows can cost less per row (a CPU's caches), so
+    // it measures each size below the one it chose once, while it is new to the length:
+    // later the requests an exploring batch leaves out would only add to the latency tail.
+    // (Counted in batches launched, so that a batch re-examined while it is held makes the
+    // same choice.)
+    let explored = false;
+    if (!this.#closing && sel.rows > 1 && this.#seq % 8 === 7 && this.#model.runsAtLength(sel.paddedLen) < 48) {
+      const lower = gridNode(gridIndex(sel.rows - 1));
+      if (this.#model.samplesNear(lower, sel.paddedLen) === 0) {
+        sel = selectByCost(cands, 0, g.padTo, this.#cost, { maxRows: lower, maxTokens: cfg.maxTokens });
+        explored = true;
+      }
+    }
+    sel = this.#spread(cands, g, sel);
+    if (!this.#closing) {
+      // While the batcher is still learning how batches in flight hold each other up, a shape
+      // the model has not measured runs alone the first time, so that its cost is not mixed
+      // up with the batches it would overlap.
+      if (this.#inflight > 0 && this.#overlap.samples < 16 && this.#model.samplesNear(sel.rows, sel.paddedLen) === 0) return Infinity;
+      let at = this.#inflight > 0 ? this.#holdUntil(now, sel.full, sel.rows, sel) : now;
+      if (cfg.delayMs > 0) at = Math.max(at, waitForCompany(now, sel, cands[0]!.enqueuedAt, cfg.delayMs, 1 / this.#arrivalGapMs));
+      if (at > now) return at;
+    }
+    if (explored) this.#explored++;
+    const reqs = new Array<Request>(sel.picked.length);
+    for (let i = 0; i < reqs.length; i++) reqs[i] = cands[sel.picked[i]!]!;
+    this.#takePicked(g, reqs);
+    this.#lastSel = sel;
+    this.#launch(reqs, sel);
+    return now;
+  }
+
+  /**
+   * With more than one context free on a session that runs batches side by side (or shares
+   * the machine between them), one large batch leaves the other contexts idle. The queue is
+   * then spread: batches of at most its rows over the free contexts, when they are predicted
+   * to serve more rows per ms together (each slowed by the others as the serialization
+   * estimate says) than the one batch alone.
+   */
+  #spread(cands: Request[], g: Group, sel: Selection): Selection {
+    const cfg = this.#cfg;
+    const free = cfg.maxInflight - this.#inflight;
+    if (this.#closing || free < 2 || sel.rows < 2 || this.#overlap.forHolds > 0 || !(sel.predictedMs > 0)) return sel;
+    let total = 0;
+    for (let i = 0; i < cands.length; i++) total += cands[i]!.batch;
+    const cap = Math.ceil(Math.min(total, free * cfg.maxBatch) / free);
+    if (cap >= sel.rows) return sel;
+    const alt = selectByCost(cands, 0, g.padTo, this.#cost, { maxRows: cap, maxTokens: cfg.maxTokens });
+    if (!(alt.predictedMs > 0)) return sel;
+    const together = Math.min(free, Math.ceil(total / alt.rows));
+    const slowdown = 1 + this.#overlap.value * (together - 1);
+    return (together * alt.rows) / (alt.predictedMs * slowdown) > sel.rows / sel.predictedMs ? alt : sel;
+  }
+
+  /** The in-flight rule (scheduling.launchAt), counting the holds. */
+  #holdUntil(now: number, full: boolean, rows: number, sel?: Selection): number {
+    let busyUntil = -Infinity;
+    for (const b of this.#running) if (b.predictedEnd > busyUntil) busyUntil = b.predictedEnd;
+    // Once the estimate has settled, only every 64th batch is launched early enough to keep
+    // it learning; the early launch costs the requests that then miss the batch.
+    const learning = !this.#overlap.settled || this.#holds % 64 === 0;
+    const state: InflightState = {
+      count: this.#inflight,
+      busyUntil,
+      serial: this.#overlap.forHolds,
+      handoverMs: this.#handoverMs,
+      leadFraction: learning ? 0.1 : 0,
+    };
+    const at = launchAt(now, sel ?? { picked: [], rows, paddedLen: 1, predictedMs: NaN, realTokens: 0, apartMs: NaN, full }, state);
+    if (at <= now) return now;
+    if (this.#holdStart === 0) {
+      this.#holdStart = now;
+      this.#holds++;
+    }
+    return at;
+  }
+
+  /** Removes the picked requests (all of one group) from their queues. */
+  #takePicked(g: Group, reqs: Request[]): void {
+    for (let i = 0; i < reqs.length; i++) {
+      const r = reqs[i]!;
+      r.queue!.unlink(r);
+      this.#levelCount[r.level - 1]!--;
+      r.state = RUNNING;
+    }
+    g.live -= reqs.length;
+    if (g.live === 0) this.#deactivate(g);
+    this.#queued -= reqs.length;
   }
 
   /** Nothing left to wait for: a stale timer (e.g. a long queue timeout) must not keep the process alive. */
@@ -749,91 +662,7 @@ export class DynamicBatcher implements AsyncDisposable {
     else this.#immediate = setImmediate(this.#onTimer);
   }
 
-  /** Picks the group to dispatch now (or null), leaving the request count in #takeN. */
-  #choose(now: number): Group | null {
-    const act = this.#active;
-    if (act.length === 1) {
-      const g = act[0]!;
-      const n = this.#plan(g, now);
-      if (n > 0) {
-        this.#takeN = n;
-        return g;
-      }
-      if (this.#planWake < this.#nextReadyAt) this.#nextReadyAt = this.#planWake;
-      return null;
-    }
-    let best: Group | null = null;
-    let bestN = 0;
-    let bestLevel = Infinity;
-    let bestOldest = Infinity;
-    for (let i = 0; i < act.length; i++) {
-      const g = act[i]!;
-      const n = this.#plan(g, now);
-      if (n === 0) {
-        if (this.#planWake < this.#nextReadyAt) this.#nextReadyAt = this.#planWake;
-        continue;
-      }
-      if (this.#planLevel < bestLevel || (this.#planLevel === bestLevel && this.#planOldest < bestOldest)) {
-        best = g;
-        bestN = n;
-        bestLevel = this.#planLevel;
-        bestOldest = this.#planOldest;
-      }
-    }
-    this.#takeN = bestN;
-    return best;
-  }
-
-  /**
-   * Triton's batch-forming rule on one group: walk the queue in priority order while the
-   * batch fits maxBatchSize; send the largest preferred size reached unless the delay has
-   * expired; else send everything that fits if the batch is full, the delay is 0 or
-   * expired, or the batcher is draining; else wait until the oldest request's delay ends.
-   */
-  #plan(g: Group, now: number): number {
-    const max = this.#maxBatch;
-    const maxPref = this.#maxPreferred;
-    const pref = this.#preferred;
-    let sum = 0;
-    let n = 0;
-    let bestPref = 0;
-    let capN = 0;
-    let stopped = false;
-    let oldest = Infinity;
-    let level = -1;
-    const queues = g.queues;
-    for (let q = 0; q < queues.length; q++) {
-      const queue = queues[q]!;
-      if (queue.live === 0) continue;
-      const head = queue.peek()!;
-      if (head.enqueuedAt < oldest) oldest = head.enqueuedAt;
-      if (level < 0) level = q >> 1;
-      if (stopped) continue;
-      const span = queue.span;
-      for (let i = 0; i < span; i++) {
-        const r = queue.at(i);
-        if (r === undefined) continue;
-        if (sum + r.batch > max) {
-          stopped = true;
-          break;
-        }
-        sum += r.batch;
-        n++;
-        if (pref[sum] === 1) bestPref = n;
-        if (sum <= maxPref) capN = n;
-      }
-    }
-    this.#planLevel = level;
-    this.#planOldest = oldest;
-    const delay = this.#delayMs;
-    const expired = delay > 0 && now - oldest >= delay;
-    if (bestPref === 0 && sum > maxPref && capN > 0) bestPref = capN;
-    if (bestPref > 0 && !expired && !this.#closing) return bestPref;
-    if (stopped || sum >= maxPref || delay === 0 || expired || this.#closing) return n;
-    this.#planWake = oldest + delay;
-    return 0;
-  }
-
+  /** Removes the first `n` requests of `g` (priority, then arrival, order) from the queue. */
   #take(g: Group, n: number): Request[] {
     const reqs = new Array<Request>(n);
     let k = 0;
@@ -854,9 +683,14 @@ export class DynamicBatcher implements AsyncDisposable {
     return reqs;
   }
 
-  #launch(reqs: Request[]): void {
+  /** Sends `reqs` (already out of the queue) to the session as one batch; `sel` is the cost rule's choice, if it made one. */
+  #launch(reqs: Request[], sel: Selection | null): void {
     const batch = new Batch(reqs, this.#seq++);
     const now = performance.now();
+    if (this.#holdStart > 0) {
+      this.#heldMs += now - this.#holdStart;
+      this.#holdStart = 0;
+    }
     let size = 0;
     let queueMsMax = this.#c.queueMsMax;
     let queueMsTotal = 0;
@@ -872,19 +706,42 @@ export class DynamicBatcher implements AsyncDisposable {
     this.#c.dispatched += reqs.length;
     this.#c.queueMsMax = queueMsMax;
     batch.size = size;
+    let busyUntil = -Infinity;
+    if (this.#running.size > 0) {
+      batch.ahead = [...this.#running];
+      for (const b of batch.ahead) if (b.predictedEnd > busyUntil) busyUntil = b.predictedEnd;
+    }
     this.#inflight++;
     this.#inflightReqs += reqs.length;
     this.#running.add(batch);
-    let feeds: Feeds;
     let work: Promise<Outputs>;
     try {
+      let feeds: Feeds;
       try {
-        feeds = this.#gather(batch);
+        feeds = gather(this.#cfg.layout, batch);
       } catch (e) {
         throw new InternalError(`building the batch inputs failed: ${(e as Error)?.message ?? String(e)}`, { cause: e });
       }
+      if (batch.realElements > 0) {
+        this.#c.realElements += batch.realElements;
+        this.#c.paddedElements += batch.paddedElements;
+        this.#metrics?.padding(batch.realElements, batch.paddedElements);
+      }
+      let real = 0;
+      for (let i = 0; i < reqs.length; i++) real += reqs[i]!.batch * reqs[i]!.rowLen;
+      this.#c.realTokens += real;
+      batch.paddedLen = product(batch.lens);
+      this.#c.paddedTokens += size * batch.paddedLen;
+      batch.predictedMs = sel !== null && sel.rows === size && sel.paddedLen === batch.paddedLen ? sel.predictedMs : this.#model.predict(size, batch.paddedLen);
       batch.startedAt = performance.now();
-      work = this.#session.run(feeds, this.#runOptions);
+      batch.assembleMs = batch.startedAt - now;
+      work = this.#session.run(feeds, this.#cfg.runOptions);
+      const t = performance.now();
+      this.#handoverMs += 0.1 * (t - now - this.#handoverMs);
+      if (batch.predictedMs > 0) {
+        const waits = busyUntil > t ? this.#overlap.forHolds * (busyUntil - t) : 0;
+        batch.predictedEnd = t + waits + batch.predictedMs;
+      }
       if (work === null || typeof work !== 'object' || typeof (work as { then?: unknown }).then !== 'function') {
         throw new InternalError(`session.run() returned ${describe(work)} instead of a Promise`);
       }
@@ -898,88 +755,21 @@ export class DynamicBatcher implements AsyncDisposable {
     );
   }
 
-  /** Concatenates the requests' inputs, padding the padded axes to the batch's lengths. */
-  #gather(batch: Batch): Feeds {
-    const reqs = batch.reqs;
-    const layout = this.#layout;
-    const nDims = layout.dims.length;
-    const g = reqs[0]!.group;
-    let lens: readonly number[] = EMPTY;
-    if (nDims > 0) {
-      if (g.padTo !== null && !g.padTo.includes(-1)) lens = g.padTo;
-      else {
-        const l = new Array<number>(nDims).fill(0);
-        for (let i = 0; i < reqs.length; i++) {
-          const rl = reqs[i]!.lens;
-          for (let di = 0; di < nDims; di++) if (rl[di]! > l[di]!) l[di] = rl[di]!;
-        }
-        if (g.padTo !== null) for (let di = 0; di < nDims; di++) if (g.padTo[di]! >= 0) l[di] = g.padTo[di]!;
-        lens = l;
-      }
-    }
-    batch.lens = lens;
-    if (reqs.length === 1 && this.#sameLens(reqs[0]!.lens, lens)) {
-      this.#countPadding(reqs, 0);
-      return reqs[0]!.feeds;
-    }
-    const feeds: Record<string, Tensor> = {};
-    let padded = 0;
-    let realTotal = 0;
-    for (let k = 0; k < layout.inputs.length; k++) {
-      const p = layout.inputs[k]!;
-      const first = reqs[0]!.feeds[p.name]!;
-      const dims = first.dims.slice();
-      dims[p.batchAxis] = batch.size;
-      for (let j = 0; j < p.padAxes.length; j++) dims[p.padAxes[j]!] = lens[p.padDims[j]!]!;
-      const total = product(dims);
-      const data = allocate(p.dtype, total, p.padFill);
-      let off = 0;
-      let real = 0;
-      for (let i = 0; i < reqs.length; i++) {
-        const t = reqs[i]!.feeds[p.name]!;
-        copyBox(t.data, t.dims, data, dims, t.dims, p.batchAxis, 0, off);
-        off += t.dims[p.batchAxis]!;
-        real += t.size;
-      }
-      if (p.padAxes.length > 0) {
-        padded += total - real;
-        realTotal += real;
-      }
-      feeds[p.name] = new Tensor(p.dtype, data as never, dims);
-    }
-    if (realTotal > 0) {
-      this.#c.realElements += realTotal;
-      this.#c.paddedElements += padded;
-      this.#metrics?.padding(realTotal, padded);
-    }
-    return feeds;
-  }
-
-  #countPadding(reqs: Request[], padded: number): void {
-    if (this.#layout.dims.length === 0) return;
-    let real = 0;
-    for (const p of this.#layout.inputs) if (p.padAxes.length > 0) for (const r of reqs) real += r.feeds[p.name]!.size;
-    this.#c.realElements += real;
-    this.#c.paddedElements += padded;
-    this.#metrics?.padding(real, padded);
-  }
-
-  #sameLens(a: readonly number[], b: readonly number[]): boolean {
-    for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-    return true;
-  }
-
   #onBatchDone(batch: Batch, out: Outputs | undefined, err: unknown): void {
-    const computeMs = performance.now() - batch.startedAt;
+    const doneAt = performance.now();
+    batch.doneAt = doneAt;
+    const computeMs = doneAt - batch.startedAt;
     this.#inflight--;
     this.#inflightReqs -= batch.reqs.length;
     this.#running.delete(batch);
+    this.#repredict(batch);
     const c = this.#c;
     c.computeMsTotal += computeMs;
+    c.rowsRun += batch.size;
     if (computeMs > c.computeMsMax) c.computeMsMax = computeMs;
     if (err === undefined) {
       try {
-        this.#checkOutputs(batch, out);
+        checkOutputs(this.#cfg.layout, batch, out);
         batch.outputs = out;
       } catch (e) {
         err = e;
@@ -988,15 +778,23 @@ export class DynamicBatcher implements AsyncDisposable {
     if (err === undefined) {
       c.batches++;
       c.samples += batch.size;
+      // What the batch cost includes gathering its inputs: padding is copied too, which on a
+      // fast session is a real share of the cost.
+      this.#learn(batch, computeMs + batch.assembleMs);
     } else {
       c.batchesFailed++;
       batch.error = err;
     }
+    batch.ahead = null;
     this.#metrics?.batch(batch.size, computeMs / 1000, err === undefined);
-    // Hand the session its next batch before splitting this one, so the device does not
-    // idle while results are copied out; close() waits until they are delivered.
-    this.#dispatch();
-    if (!this.#ordered) this.#deliver(batch);
+    // A session that runs batches off the JS thread (it declares contexts: TensorRT, worker
+    // threads) gets its next batch before this one is split, so that it does not idle while
+    // results are copied out. One that runs on the JS thread could not start it before the
+    // copying is done anyway; there the results go out first and the next batch is formed a
+    // microtask later (after the callers' continuations, queued as the results resolve), so
+    // that the requests those callers send next can join it.
+    if (this.#offThread) this.#dispatch();
+    if (!this.#cfg.ordered) this.#deliver(batch);
     else {
       this.#done.set(batch.seq, batch);
       for (let b = this.#done.get(this.#nextDeliver); b !== undefined; b = this.#done.get(this.#nextDeliver)) {
@@ -1005,35 +803,72 @@ export class DynamicBatcher implements AsyncDisposable {
         this.#deliver(b);
       }
     }
+    if (!this.#offThread && !this.#pumpScheduled) {
+      this.#pumpScheduled = true;
+      queueMicrotask(this.#pumpTask);
+    }
     this.#checkClosed();
   }
 
-  /** Checks the batch outputs before anything is split, so a bad output fails the batch as a whole. */
-  #checkOutputs(batch: Batch, out: Outputs | undefined): void {
-    if (out === null || typeof out !== 'object') {
-      throw new InternalError(`session.run() resolved with ${describe(out)} instead of an object of output Tensors`);
+  /**
+   * A batch finished: the batches launched behind it now know when it really ended, so
+   * their predicted ends are redone from that (else a late batch would leave every later
+   * prediction early, and batches would be launched into a queue inside the session).
+   */
+  #repredict(done: Batch): void {
+    const serial = this.#overlap.forHolds;
+    for (const b of this.#running) {
+      if (b.ahead === null || !(b.predictedMs > 0) || !b.ahead.includes(done)) continue;
+      let aheadEnd = 0;
+      for (const a of b.ahead) aheadEnd = Math.max(aheadEnd, a.doneAt > 0 ? a.doneAt : a.predictedEnd);
+      b.predictedEnd = b.startedAt + serial * Math.max(0, aheadEnd - b.startedAt) + b.predictedMs;
     }
-    for (const p of this.#layout.outputs) {
-      const t = out[p.name];
-      if (!(t instanceof Tensor)) {
-        throw new InternalError(`session.run() returned no Tensor for output ${JSON.stringify(p.name)} (got ${describe(t)})`);
-      }
-      if (t.dims.length <= p.batchAxis || t.dims[p.batchAxis] !== batch.size) {
-        throw new ShapeError(
-          `output ${JSON.stringify(p.name)} has dims ${formatDims(t.dims)}; expected ${batch.size} along its batch axis ${p.batchAxis}, the batch's size`,
-        );
-      }
-      for (let j = 0; j < p.trimAxes.length; j++) {
-        const a = p.trimAxes[j]!;
-        const want = batch.lens[p.trimDims[j]!]!;
-        if (t.dims[a] !== want) {
-          throw new ShapeError(
-            `output ${JSON.stringify(p.name)} dim ${a} is ${t.dims[a]} (dims ${formatDims(t.dims)}), but the batch was padded to ` +
-              `${this.#layout.dims[p.trimDims[j]!]} = ${want}; cannot trim it back (set options.padding.outputs.${p.name}.axes)`,
-          );
-        }
-      }
+  }
+
+  /**
+   * Teaches the cost model this batch's run time. A batch that ran alone, or nearly (the
+   * batches ahead of it ended within its first tenth), gives its own cost as measured. One
+   * launched while others still ran gives a sample of how much they held it up
+   * (OverlapEstimator). Its own cost is learned once that estimate has seen 16 batches:
+   * settled near 0 (side by side) or 1 (one after another: the latency less the wait), or in
+   * between, where batches share the machine, as the latency it had alongside the others.
+   * Before that it is not, because an inflated cost would make the hold-up look smaller
+   * than it is while the estimate forms.
+   */
+  #learn(batch: Batch, latencyMs: number): void {
+    const rows = batch.size;
+    const len = batch.paddedLen;
+    const overlap = this.#overlap;
+    const model = this.#model;
+    overlap.tick();
+    model.countRun(len);
+    const ahead = batch.ahead;
+    if (ahead === null) {
+      model.observe(rows, len, latencyMs);
+      return;
     }
+    let ranAfter = 0;
+    let overtook = false;
+    for (const a of ahead) {
+      if (a.doneAt > 0) ranAfter = Math.max(ranAfter, a.doneAt - batch.startedAt);
+      else overtook = true;
+    }
+    const own = model.predict(rows, len);
+    if (overtook) {
+      // It finished before a batch launched earlier: they ran side by side.
+      overlap.observe(latencyMs, own, latencyMs);
+      if (overlap.settled && overlap.value < 0.15) model.observe(rows, len, latencyMs);
+      return;
+    }
+    if (ranAfter <= 0.1 * latencyMs) {
+      model.observe(rows, len, latencyMs - overlap.value * ranAfter);
+      return;
+    }
+    if (own > 0) overlap.observe(latencyMs, own, ranAfter);
+    if (overlap.settled) model.observe(rows, len, Math.max(latencyMs - overlap.value * ranAfter, 0.05 * latencyMs));
+    // Batches that share the session (neither side by side nor one after another) cost what
+    // they take alongside each other; that is what serving them costs.
+    else if (overlap.samples >= 16) model.observe(rows, len, latencyMs);
   }
 
   #deliver(batch: Batch): void {
@@ -1043,8 +878,8 @@ export class DynamicBatcher implements AsyncDisposable {
       return;
     }
     const out = batch.outputs!;
-    const plans = this.#layout.outputs;
-    const whole = reqs.length === 1 && this.#sameLens(reqs[0]!.lens, batch.lens);
+    const layout = this.#cfg.layout;
+    const whole = reqs.length === 1 && sameLens(reqs[0]!.lens, batch.lens);
     const now = performance.now();
     let ok = 0;
     let off = 0;
@@ -1054,12 +889,10 @@ export class DynamicBatcher implements AsyncDisposable {
       off += r.batch;
       if (r.state !== RUNNING) continue;
       let result: Outputs;
-      if (whole) {
-        result = {};
-        for (let k = 0; k < plans.length; k++) result[plans[k]!.name] = out[plans[k]!.name]!;
-      } else {
+      if (whole) result = passThrough(layout, out);
+      else {
         try {
-          result = this.#split(out, r, start);
+          result = split(layout, out, r, start);
         } catch (e) {
           this.#settleError(r, new InternalError(`splitting the batch outputs failed: ${(e as Error).message}`, { cause: e }), 'error');
           continue;
@@ -1073,23 +906,6 @@ export class DynamicBatcher implements AsyncDisposable {
     }
     this.#c.succeeded += ok;
     if (ok > 0) this.#metrics?.outcome('success', ok);
-  }
-
-  /** Request `r`'s share of the batch outputs: its rows, trimmed to its own lengths, in buffers of its own. */
-  #split(out: Outputs, r: Request, start: number): Outputs {
-    const result: Outputs = {};
-    const plans = this.#layout.outputs;
-    for (let k = 0; k < plans.length; k++) {
-      const p = plans[k]!;
-      const t = out[p.name]!;
-      const dims = t.dims.slice();
-      dims[p.batchAxis] = r.batch;
-      for (let j = 0; j < p.trimAxes.length; j++) dims[p.trimAxes[j]!] = r.lens[p.trimDims[j]!]!;
-      const data = allocate(t.type, product(dims), 0);
-      copyBox(t.data, t.dims, data, dims, dims, p.batchAxis, start, 0);
-      result[p.name] = new Tensor(t.type, data as never, dims);
-    }
-    return result;
   }
 
   #detachSignal(r: Request): void {
@@ -1171,7 +987,7 @@ export class DynamicBatcher implements AsyncDisposable {
   }
 
   #checkClosed(): void {
-    if (this.#closing && !this.#closed && this.#queued === 0 && this.#inflight === 0) this.#finishClose();
+    if (this.#closing && !this.#closed && this.#queued === 0 && this.#inflight === 0 && !this.#warmupRunning) this.#finishClose();
   }
 
   #finishClose(): void {
@@ -1224,6 +1040,35 @@ export class DynamicBatcher implements AsyncDisposable {
         paddedElements: c.paddedElements,
         realElements: c.realElements,
         ratio: c.realElements > 0 ? c.paddedElements / c.realElements : 0,
+      },
+      totals: {
+        dispatched: c.dispatched,
+        queueMs: c.queueMsTotal,
+        batches: c.batches + c.batchesFailed,
+        rows: c.rowsRun,
+        computeMs: c.computeMsTotal,
+        realElements: c.realElements,
+        paddedElements: c.paddedElements,
+        realTokens: c.realTokens,
+        paddedTokens: c.paddedTokens,
+      },
+      costModel: {
+        scheduler: this.#cfg.scheduler,
+        ...this.#model.snapshot(),
+        serialization: { value: this.#overlap.value, samples: this.#overlap.samples },
+        handoverMs: this.#handoverMs,
+        holds: { count: this.#holds, ms: this.#heldMs },
+        explored: this.#explored,
+        lastBatch:
+          this.#lastSel === null
+            ? null
+            : {
+                rows: this.#lastSel.rows,
+                paddedLength: this.#lastSel.paddedLen,
+                predictedMs: this.#lastSel.predictedMs,
+                tokensPerMs: this.#lastSel.realTokens / this.#lastSel.predictedMs,
+              },
+        warmup: this.#warmupResult,
       },
     };
   }

@@ -124,12 +124,16 @@ export function planLayout(
   if (padding !== false && padding !== undefined) {
     for (const n of Object.keys(padding.inputs ?? {})) {
       if (!inputs.some((i) => i.name === n)) {
-        throw new InvalidArgumentError(`padding.inputs names an unknown input ${JSON.stringify(n)}; the model's inputs are ${inputs.map((i) => JSON.stringify(i.name)).join(', ')}`);
+        throw new InvalidArgumentError(
+          `padding.inputs names an unknown input ${JSON.stringify(n)}; the model's inputs are ${inputs.map((i) => JSON.stringify(i.name)).join(', ')}`,
+        );
       }
     }
     for (const n of Object.keys(padding.outputs ?? {})) {
       if (!outputs.some((o) => o.name === n)) {
-        throw new InvalidArgumentError(`padding.outputs names an unknown (or unfetched) output ${JSON.stringify(n)}; the outputs are ${outputs.map((o) => JSON.stringify(o.name)).join(', ')}`);
+        throw new InvalidArgumentError(
+          `padding.outputs names an unknown (or unfetched) output ${JSON.stringify(n)}; the outputs are ${outputs.map((o) => JSON.stringify(o.name)).join(', ')}`,
+        );
       }
     }
   }

@@ -10,9 +10,7 @@ import { InvalidArgumentError } from '../errors.js';
 export type Outcome = 'success' | 'error' | 'timeout' | 'aborted' | 'queue_full' | 'shutting_down' | 'invalid';
 export const OUTCOMES: readonly Outcome[] = ['success', 'error', 'timeout', 'aborted', 'queue_full', 'shutting_down', 'invalid'];
 
-const LATENCY_BUCKETS = [
-  0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
-];
+const LATENCY_BUCKETS = [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 const RATIO_BUCKETS = [0, 0.05, 0.1, 0.25, 0.5, 1, 2, 4, 8];
 
 export interface MetricsConfig {
@@ -85,9 +83,7 @@ export class BatcherMetrics {
     const histogram = (name: string, help: string, buckets: number[]): Histogram<string> =>
       family(name, constNames, (c) => new Histogram({ ...c, buckets }), help, Histogram);
     const child = <T extends Counter<string> | Histogram<string>>(m: T, extra: Record<string, string> = {}): Child<T> =>
-      (constNames.length === 0 && Object.keys(extra).length === 0
-        ? (m as unknown as Child<T>)
-        : (m.labels({ ...labels, ...extra }) as unknown as Child<T>));
+      constNames.length === 0 && Object.keys(extra).length === 0 ? (m as unknown as Child<T>) : (m.labels({ ...labels, ...extra }) as unknown as Child<T>);
 
     const requests = counter(
       'requests_total',
@@ -99,18 +95,28 @@ export class BatcherMetrics {
     this.#batchesOk = child(batches, { outcome: 'success' });
     this.#batchesFailed = child(batches, { outcome: 'error' });
     this.#queueDuration = child(
-      histogram('queue_duration_seconds', 'Time a request waited in the queue before its batch was sent (Triton: nv_inference_queue_duration_us)', LATENCY_BUCKETS),
+      histogram(
+        'queue_duration_seconds',
+        'Time a request waited in the queue before its batch was sent (Triton: nv_inference_queue_duration_us)',
+        LATENCY_BUCKETS,
+      ),
     );
     this.#requestDuration = child(
       histogram('request_duration_seconds', 'Time from run() to a successful result (Triton: nv_inference_request_duration_us)', LATENCY_BUCKETS),
     );
     this.#computeDuration = child(
-      histogram('compute_duration_seconds', 'Time a batch spent in session.run(), padding and splitting excluded (Triton: nv_inference_compute_infer_duration_us)', LATENCY_BUCKETS),
+      histogram(
+        'compute_duration_seconds',
+        'Time a batch spent in session.run(), padding and splitting excluded (Triton: nv_inference_compute_infer_duration_us)',
+        LATENCY_BUCKETS,
+      ),
     );
     const sizeBuckets: number[] = [];
     for (let b = 1; b < maxBatchSize; b *= 2) sizeBuckets.push(b);
     sizeBuckets.push(maxBatchSize);
-    this.#batchSize = child(histogram('batch_size', 'Samples per batch sent to the session (Triton: nv_inference_count / nv_inference_exec_count)', sizeBuckets));
+    this.#batchSize = child(
+      histogram('batch_size', 'Samples per batch sent to the session (Triton: nv_inference_count / nv_inference_exec_count)', sizeBuckets),
+    );
     this.#paddingRatio = child(
       histogram('padding_ratio', 'Per batch, padded elements / real elements of the padded inputs (no Triton equivalent)', RATIO_BUCKETS),
     );

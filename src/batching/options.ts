@@ -96,19 +96,66 @@ export const MetricsOptionsSchema = z
   })
   .strict();
 
+export const WarmupSchema = z
+  .object({
+    /** Padded lengths to run (default 8, 32 and 128, within what the session's profiles allow). */
+    lengths: z.array(z.number().int().min(1)).min(1).optional(),
+    /** Rows to run at each length (default 1, 2, 4, ... up to maxBatchSize and maxBatchTokens). */
+    rows: z.array(z.number().int().min(1)).min(1).optional(),
+    /** Stop starting new shapes after this long (default 2000 ms). */
+    maxMs: z.number().finite().min(0).max(600_000).optional(),
+  })
+  .strict();
+
 export const DynamicBatcherOptionsSchema = z
   .object({
     /**
+     * How batches are formed.
+     *
+     * - 'cost' (the default unless a Triton batch-forming option below is given): the
+     *   batcher learns what a batch costs the session from its own runs (rows x padded
+     *   length) and sends the batch that serves the most tokens per ms: requests of similar
+     *   length together, as many rows as pay (never a batch that costs more than running its
+     *   requests apart), holding a batch back only while the session could not start it yet.
+     *   maxBatchSize, maxBatchTokens, maxQueueDelayMs and buckets are limits it works within.
+     * - 'triton': Triton's dynamic batcher rule (preferred sizes, max batch, queue delay), in
+     *   arrival order. The default when maxBatchSize, preferredBatchSizes, maxQueueDelayMs or
+     *   buckets is set.
+     */
+    scheduler: z.enum(['cost', 'triton']).optional(),
+    /**
      * Triton `max_batch_size`: the most samples (sum of the requests' batch dims) in one
      * batch. A request larger than this is rejected with ERR_SHAPE. Default: the largest
-     * batch every TensorRT optimization profile allows, else 32.
+     * batch every TensorRT optimization profile allows, else 32 ('triton') or 256 ('cost',
+     * where the cost model and maxBatchTokens choose the size).
      */
-    maxBatchSize: z.number().int().min(1).max(1 << 20).optional(),
+    maxBatchSize: z
+      .number()
+      .int()
+      .min(1)
+      .max(1 << 20)
+      .optional(),
+    /**
+     * Text-embeddings-inference's `max_batch_tokens`: the most padded tokens in one batch
+     * (rows x the product of the padded lengths). When set, a request larger than this is
+     * rejected with ERR_SHAPE. Default: 16384 with scheduler 'cost' (a lone request above it
+     * still runs), none with 'triton'.
+     */
+    maxBatchTokens: z.number().int().min(1).optional(),
+    /**
+     * Runs a few batch shapes (zeros) through the session before serving, so the cost model
+     * starts from measurements rather than from its first requests; requests queue
+     * meanwhile. true for the default shapes. Only for models whose non-batch dims are fixed
+     * or padded. `await batcher.warmup()` waits for it.
+     */
+    warmup: z.union([z.boolean(), WarmupSchema]).optional(),
     /**
      * Triton `max_queue_delay_microseconds`, in milliseconds (fractions allowed, e.g. 0.25):
      * how long the oldest queued request may wait for others to join its batch when no
      * maximum or preferred size can be formed. Default 0: send what is there as soon as the
-     * session has a free slot (requests still gather while every slot is busy).
+     * session has a free slot (requests still gather while every slot is busy). With
+     * scheduler 'cost' it is a budget: requests wait within it only while they arrive faster
+     * than the session serves batches of the current size.
      */
     maxQueueDelayMs: z.number().finite().min(0).max(60_000).optional(),
     /**
@@ -168,12 +215,7 @@ export const DynamicBatcherOptionsSchema = z
      * every padded dim; an object gives buckets per dim name. A request longer than the
      * largest bucket is rejected with ERR_SHAPE. Default: none (pad to the longest in batch).
      */
-    buckets: z
-      .union([
-        z.array(z.number().int().min(1)).min(1),
-        z.record(z.string(), z.array(z.number().int().min(1)).min(1)),
-      ])
-      .optional(),
+    buckets: z.union([z.array(z.number().int().min(1)).min(1), z.record(z.string(), z.array(z.number().int().min(1)).min(1))]).optional(),
     /** Outputs to fetch from the session (default all); requests receive these. */
     outputs: z.array(z.string()).min(1).optional(),
     /** Prometheus metrics (prom-client); `false` turns them off (stats() still counts). */
@@ -182,6 +224,7 @@ export const DynamicBatcherOptionsSchema = z
   .strict();
 
 export type DynamicBatcherOptions = z.input<typeof DynamicBatcherOptionsSchema>;
+export type WarmupOptions = z.input<typeof WarmupSchema>;
 export type QueuePolicy = z.input<typeof QueuePolicySchema>;
 export type AxisOption = z.infer<typeof AxisSpec>;
 
@@ -203,11 +246,7 @@ export interface LevelPolicy {
   readonly allowTimeoutOverride: boolean;
 }
 
-export function resolveLevelPolicies(
-  levels: number,
-  base: QueuePolicy | undefined,
-  perLevel: Record<string, QueuePolicy> | undefined,
-): LevelPolicy[] {
+export function resolveLevelPolicies(levels: number, base: QueuePolicy | undefined, perLevel: Record<string, QueuePolicy> | undefined): LevelPolicy[] {
   const out: LevelPolicy[] = [];
   for (let level = 1; level <= levels; level++) {
     const o = { ...base, ...perLevel?.[String(level)] };

@@ -135,13 +135,7 @@ export function product(dims: readonly number[]): number {
  * Concatenates `parts` along `axis` into a tensor of dims `dims` (whose other axes are at
  * least the parts'), filling what no part covers with `fill`.
  */
-export function concatPadded(
-  dtype: DataType,
-  parts: readonly Tensor[],
-  dims: readonly number[],
-  axis: number,
-  fill: number | bigint,
-): Tensor {
+export function concatPadded(dtype: DataType, parts: readonly Tensor[], dims: readonly number[], axis: number, fill: number | bigint): Tensor {
   const data = allocate(dtype, product(dims), fill);
   let off = 0;
   for (let k = 0; k < parts.length; k++) {

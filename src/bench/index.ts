@@ -9,7 +9,6 @@ export { summarize, percentile, median, Samples, PERCENTILES, type LatencySummar
 export {
   readBatcherCounters,
   batcherWindow,
-  BATCHER_METRICS_PREFIX,
   type BatcherCounters,
   type BatcherWindow,
 } from './probes.js';

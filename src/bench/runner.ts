@@ -15,7 +15,6 @@
  */
 import { cpus, totalmem } from 'node:os';
 import { createRequire } from 'node:module';
-import { Registry } from 'prom-client';
 import { z } from 'zod';
 import { InvalidArgumentError, TensorRTNodeError } from '../errors.js';
 import { parseOptions } from '../options.js';
@@ -264,17 +263,17 @@ export async function runBench(model: BenchModel, options: BenchOptions = {}): P
     }
     emit({ kind: 'point', index: i, points, label, ms: cost });
     let batcher: DynamicBatcher | undefined;
-    const registry = new Registry();
-    if (p.batcher) batcher = new DynamicBatcher(session, { ...batcherOptions, metrics: { registry } });
+    // The window figures come from stats(); Prometheus metrics would only cost time here.
+    if (p.batcher) batcher = new DynamicBatcher(session, { ...batcherOptions, metrics: false });
     const submit: Submit = batcher ? (f) => batcher!.run(f) : (f) => session.run(f);
-    let bStart: Promise<BatcherCounters> | undefined;
-    let bEnd: Promise<BatcherCounters> | undefined;
+    let bStart: BatcherCounters | undefined;
+    let bEnd: BatcherCounters | undefined;
     const hooks = {
       onWindowStart: () => {
-        if (batcher) bStart = readBatcherCounters(registry);
+        if (batcher) bStart = readBatcherCounters(batcher);
       },
       onWindowEnd: () => {
-        if (batcher) bEnd = readBatcherCounters(registry);
+        if (batcher) bEnd = readBatcherCounters(batcher);
       },
     };
     let result: LoadResult;
@@ -293,7 +292,7 @@ export async function runBench(model: BenchModel, options: BenchOptions = {}): P
     } finally {
       await batcher?.close({ drain: false });
     }
-    const bw: BatcherWindow | null = batcher && bStart && bEnd ? batcherWindow(await bStart, await bEnd) : null;
+    const bw: BatcherWindow | null = batcher && bStart && bEnd ? batcherWindow(bStart, bEnd) : null;
     const record = toRecord(p, rate, result, bw, o);
     records.push(record);
     emit({ kind: 'point-done', index: i, points, label, record });

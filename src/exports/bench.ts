@@ -7,7 +7,7 @@ export { runBench, profileDims, type BenchOptions, type BenchModel, type BenchPr
 export { closedLoop, openLoop, type Submit, type LoadResult, type ClosedLoopOptions, type OpenLoopOptions, type WindowHooks } from '../bench/load.js';
 export { arrivalSchedule, type ArrivalDistribution } from '../bench/schedule.js';
 export { summarize, percentile, median, Samples, PERCENTILES, type LatencySummary } from '../bench/stats.js';
-export { readBatcherCounters, batcherWindow, BATCHER_METRICS_PREFIX, type BatcherCounters, type BatcherWindow } from '../bench/probes.js';
+export { readBatcherCounters, batcherWindow, type BatcherCounters, type BatcherWindow } from '../bench/probes.js';
 export { modelInputs, requestPool, type WorkloadOptions, type SeqRange } from '../bench/workload.js';
 export { BENCH_FORMAT, type BenchRecord, type BenchReport } from '../bench/report-schema.js';
 export { formatBenchText, formatRecordSummary, benchMarkdown, benchHtml, benchJson, latencyThroughputSvg } from '../bench/report.js';

@@ -67,7 +67,18 @@ describe('DynamicBatcher on ONNX Runtime with the embedded encoder', () => {
   ]) {
     it(`batched outputs equal unbatched ones within ${TOL} for mixed lengths (${variant.name})`, async () => {
       const shapes = [
-        [1, 5], [2, 17], [1, 1], [3, 9], [1, 33], [2, 2], [1, 64], [1, 12], [2, 30], [1, 7], [1, 16], [2, 3],
+        [1, 5],
+        [2, 17],
+        [1, 1],
+        [3, 9],
+        [1, 33],
+        [2, 2],
+        [1, 64],
+        [1, 12],
+        [2, 30],
+        [1, 7],
+        [1, 16],
+        [2, 3],
       ] as const;
       const feeds = shapes.map(([batch, len], k) => requestFeeds(batch, len, 100 + k));
       const want: Outputs[] = [];
@@ -84,6 +95,30 @@ describe('DynamicBatcher on ONNX Runtime with the embedded encoder', () => {
       await b.close();
     });
   }
+
+  it(`zero config, the cost model choosing: batched outputs equal unbatched ones within ${TOL} for mixed lengths`, async () => {
+    // Waves of 24 concurrent requests: the first batches teach the model, the later ones are
+    // formed by it (similar lengths together, as many rows as pay on this CPU).
+    const feeds = Array.from({ length: 120 }, (_, k) => requestFeeds(1 + (k % 2), 1 + ((k * 53) % 96), 300 + k));
+    const want: Outputs[] = [];
+    for (const f of feeds) want.push(await session.run(f));
+    const b = new DynamicBatcher(session);
+    expect(b.config.scheduler).toBe('cost');
+    let worst = 0;
+    for (let wave = 0; wave < 5; wave++) {
+      const part = feeds.slice(wave * 24, wave * 24 + 24);
+      const got = await Promise.all(part.map((f) => b.run(f)));
+      got.forEach((g, i) => (worst = Math.max(worst, worstDiff(g, want[wave * 24 + i]!))));
+    }
+    expect(worst).toBeLessThanOrEqual(TOL);
+    const st = b.stats();
+    expect(st.requests.succeeded).toBe(feeds.length);
+    expect(st.costModel.samples).toBe(st.batches.succeeded);
+    expect(st.costModel.lastBatch).not.toBeNull();
+    expect(st.batches.succeeded).toBeLessThan(feeds.length); // requests really were batched
+    expect(st.totals.paddedTokens).toBeGreaterThan(st.totals.realTokens); // and padded
+    await b.close();
+  });
 
   it('10,000 concurrent requests of mixed lengths and batch sizes: none lost, none mixed', async () => {
     // 400 distinct inputs (each its own tokens, length 1..48, batch 1..3), each with its

@@ -142,3 +142,37 @@ export function expectOutputsFor(out: Outputs, rows: number[][]): void {
 export function tick(ms = 0): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
+
+/**
+ * EncoderDouble whose runs take `cost(rows, seq)` ms of (fake) time: 'serial' runs one batch
+ * at a time in arrival order (one execution queue, like one GPU stream), 'parallel' runs
+ * each batch as soon as it arrives (separate cores or devices).
+ */
+export class TimedEncoder extends EncoderDouble {
+  #freeAt = 0;
+  constructor(
+    readonly cost: (rows: number, seq: number) => number,
+    readonly execution: 'serial' | 'parallel' = 'serial',
+    contexts?: number,
+  ) {
+    super('auto');
+    this.contexts = contexts;
+  }
+
+  override run(feeds: Feeds, options?: RunOptions): Promise<Outputs> {
+    const [rows, seq] = feeds.input_ids!.dims as [number, number];
+    const result = super.run(feeds, options);
+    const now = performance.now();
+    const start = this.execution === 'serial' ? Math.max(now, this.#freeAt) : now;
+    const end = start + this.cost(rows, seq);
+    if (this.execution === 'serial') this.#freeAt = end;
+    return new Promise((resolve, reject) => {
+      // Settle only at the end time, but take the outcome now (a rejection left unhandled
+      // until then would be reported).
+      result.then(
+        (v) => setTimeout(() => resolve(v), end - now),
+        (e: unknown) => setTimeout(() => reject(e), end - now),
+      );
+    });
+  }
+}

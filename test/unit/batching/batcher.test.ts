@@ -27,12 +27,7 @@ describe('DynamicBatcher: results', () => {
   it('batches requests of mixed lengths and batch sizes, pads, and returns each its own trimmed rows', async () => {
     const s = new EncoderDouble();
     const b = new DynamicBatcher(s);
-    const reqs = [
-      [idsFor(1, 3)],
-      [idsFor(2, 7), idsFor(3, 7)],
-      [idsFor(4, 1)],
-      [idsFor(5, 5), idsFor(6, 5), idsFor(7, 5)],
-    ];
+    const reqs = [[idsFor(1, 3)], [idsFor(2, 7), idsFor(3, 7)], [idsFor(4, 1)], [idsFor(5, 5), idsFor(6, 5), idsFor(7, 5)]];
     const outs = await Promise.all(reqs.map((rows) => b.run(request(...rows))));
     outs.forEach((o, i) => expectOutputsFor(o, reqs[i]!));
     // One batch of 7 rows padded to the longest request (7).
@@ -381,8 +376,13 @@ describe('DynamicBatcher: failures', () => {
       [{ ...good, extra: good.input_ids }, 'ERR_INVALID_ARG', /unknown input "extra"/],
       [{ ...good, input_ids: new Tensor('int32', [1, 2], [1, 2]) }, 'ERR_DTYPE', /input "input_ids" must be int64, got int32/],
       [{ ...good, input_ids: new Tensor('int64', [1n, 2n], [2]) }, 'ERR_SHAPE', /must have rank 2/],
-      [{ ...good, attention_mask: new Tensor('int64', [1n, 1n, 1n], [1, 3]) }, 'ERR_SHAPE', /padded inputs that share a length must agree/],
-      [{ ...good, attention_mask: new Tensor('int64', [1n, 1n, 1n, 1n], [2, 2]) }, 'ERR_SHAPE', /same batch/],
+      // The session contract's checks and messages (the shared feed validator, as session.run()):
+      [
+        { ...good, attention_mask: new Tensor('int64', [1n, 1n, 1n], [1, 3]) },
+        'ERR_SHAPE',
+        /"attention_mask" dim 1 \(sequence\) is 3 but input "input_ids" gave sequence = 2; inputs that share a symbolic dim must agree/,
+      ],
+      [{ ...good, attention_mask: new Tensor('int64', [1n, 1n, 1n, 1n], [2, 2]) }, 'ERR_SHAPE', /dim 0 \(batch\) is 2 but input "input_ids" gave batch = 1/],
       [{ input_ids: new Tensor('int64', [], [0, 2]), attention_mask: new Tensor('int64', [], [0, 2]) }, 'ERR_SHAPE', /batch >= 1/],
     ];
     for (const [feeds, code, msg] of cases) {
@@ -392,6 +392,23 @@ describe('DynamicBatcher: failures', () => {
     }
     expect(b.stats().requests.rejected.invalid).toBe(cases.length);
     expect(b.stats().requests.accepted).toBe(0);
+    await b.close();
+  });
+});
+
+describe('DynamicBatcher: feeds as session.run() takes them', () => {
+  it('takes tensors of other libraries (type, data, dims) as the session does, and batches them with Tensors', async () => {
+    const s = new EncoderDouble();
+    const b = new DynamicBatcher(s);
+    const plain = request(idsFor(1, 3));
+    const foreign = {
+      input_ids: { type: 'int64', data: plain.input_ids!.data, dims: [1, 3] },
+      attention_mask: { type: 'int64', data: plain.attention_mask!.data, dims: [1, 3] },
+    };
+    const [x, y] = await Promise.all([b.run(foreign as never), b.run(request(idsFor(2, 5)))]);
+    expectOutputsFor(x!, [idsFor(1, 3)]);
+    expectOutputsFor(y!, [idsFor(2, 5)]);
+    expect(s.calls.map((c) => [c.batch, c.seq])).toEqual([[2, 5]]);
     await b.close();
   });
 });
@@ -496,77 +513,80 @@ describe('DynamicBatcher: metrics', () => {
 });
 
 describe('DynamicBatcher: exactly once under a random mix of everything', () => {
-  it.each([true, false])('every accepted request settles exactly once; the stats add up; successes carry their own rows (close with drain: %s)', async (drain) => {
-    let seed = drain ? 99 : 7;
-    const rand = (): number => {
-      seed = (seed * 1664525 + 1013904223) >>> 0;
-      return seed / 2 ** 32;
-    };
-    const s = new EncoderDouble();
-    const realRun = s.run.bind(s);
-    let calls = 0;
-    // Completes after 0-3 ms; every 7th batch fails.
-    s.run = (feeds, opts) => {
-      const n = calls++;
-      const p = realRun(feeds, opts);
-      return new Promise((resolve, reject) =>
-        setTimeout(() => (n % 7 === 3 ? reject(new Error(`batch ${n} failed`)) : p.then(resolve, reject)), Math.floor(rand() * 4)),
-      );
-    };
-    const b = new DynamicBatcher(s, {
-      maxBatchSize: 8,
-      maxQueueDelayMs: 0.5,
-      preferredBatchSizes: [4],
-      maxInflightBatches: 2,
-      priorityLevels: 3,
-      queuePolicy: { timeoutMs: 6, timeoutAction: 'reject', maxSize: 40 },
-      priorityQueuePolicy: { '2': { timeoutMs: 4, timeoutAction: 'delay' } },
-      buckets: [4, 8],
-      preserveOrdering: true,
-    });
-    const settleCount = new Map<number, number>();
-    const tasks: Promise<void>[] = [];
-    let k = 0;
-    for (let round = 0; round < 60; round++) {
-      const burst = Math.floor(rand() * 12);
-      for (let i = 0; i < burst; i++, k++) {
-        const id = k;
-        const len = 1 + Math.floor(rand() * 8);
-        const rows = Array.from({ length: 1 + Math.floor(rand() * 2) }, (_, j) => idsFor(id * 2 + j + 1, len));
-        const ctl = new AbortController();
-        if (rand() < 0.1) setTimeout(() => ctl.abort(), Math.floor(rand() * 5));
-        const p = b.run(request(...rows), { priority: Math.floor(rand() * 4), signal: ctl.signal });
-        tasks.push(
-          p.then(
-            (out) => {
-              expectOutputsFor(out, rows);
-              settleCount.set(id, (settleCount.get(id) ?? 0) + 1);
-            },
-            (e: { code?: string }) => {
-              if (e.code !== 'ERR_QUEUE_FULL') settleCount.set(id, (settleCount.get(id) ?? 0) + 1);
-              expect(['ERR_TIMEOUT', 'ERR_ABORTED', 'ERR_QUEUE_FULL', 'ERR_SHUTTING_DOWN', undefined]).toContain(e.code);
-            },
-          ),
+  it.each([true, false])(
+    'every accepted request settles exactly once; the stats add up; successes carry their own rows (close with drain: %s)',
+    async (drain) => {
+      let seed = drain ? 99 : 7;
+      const rand = (): number => {
+        seed = (seed * 1664525 + 1013904223) >>> 0;
+        return seed / 2 ** 32;
+      };
+      const s = new EncoderDouble();
+      const realRun = s.run.bind(s);
+      let calls = 0;
+      // Completes after 0-3 ms; every 7th batch fails.
+      s.run = (feeds, opts) => {
+        const n = calls++;
+        const p = realRun(feeds, opts);
+        return new Promise((resolve, reject) =>
+          setTimeout(() => (n % 7 === 3 ? reject(new Error(`batch ${n} failed`)) : p.then(resolve, reject)), Math.floor(rand() * 4)),
         );
+      };
+      const b = new DynamicBatcher(s, {
+        maxBatchSize: 8,
+        maxQueueDelayMs: 0.5,
+        preferredBatchSizes: [4],
+        maxInflightBatches: 2,
+        priorityLevels: 3,
+        queuePolicy: { timeoutMs: 6, timeoutAction: 'reject', maxSize: 40 },
+        priorityQueuePolicy: { '2': { timeoutMs: 4, timeoutAction: 'delay' } },
+        buckets: [4, 8],
+        preserveOrdering: true,
+      });
+      const settleCount = new Map<number, number>();
+      const tasks: Promise<void>[] = [];
+      let k = 0;
+      for (let round = 0; round < 60; round++) {
+        const burst = Math.floor(rand() * 12);
+        for (let i = 0; i < burst; i++, k++) {
+          const id = k;
+          const len = 1 + Math.floor(rand() * 8);
+          const rows = Array.from({ length: 1 + Math.floor(rand() * 2) }, (_, j) => idsFor(id * 2 + j + 1, len));
+          const ctl = new AbortController();
+          if (rand() < 0.1) setTimeout(() => ctl.abort(), Math.floor(rand() * 5));
+          const p = b.run(request(...rows), { priority: Math.floor(rand() * 4), signal: ctl.signal });
+          tasks.push(
+            p.then(
+              (out) => {
+                expectOutputsFor(out, rows);
+                settleCount.set(id, (settleCount.get(id) ?? 0) + 1);
+              },
+              (e: { code?: string }) => {
+                if (e.code !== 'ERR_QUEUE_FULL') settleCount.set(id, (settleCount.get(id) ?? 0) + 1);
+                expect(['ERR_TIMEOUT', 'ERR_ABORTED', 'ERR_QUEUE_FULL', 'ERR_SHUTTING_DOWN', undefined]).toContain(e.code);
+              },
+            ),
+          );
+        }
+        await tick(Math.floor(rand() * 3));
       }
-      await tick(Math.floor(rand() * 3));
-    }
-    const closing = b.close({ drain, timeoutMs: 5000 });
-    await Promise.all(tasks);
-    await closing;
-    const st = b.stats();
-    const accepted = st.requests.accepted;
-    expect(accepted).toBeGreaterThan(100);
-    expect(settleCount.size).toBe(accepted);
-    expect([...settleCount.values()].every((n) => n === 1)).toBe(true);
-    const r = st.requests;
-    expect(r.succeeded + r.failed + r.timedOut + r.aborted + r.shutDown).toBe(accepted);
-    // The mix really exercised each path.
-    expect(r.failed).toBeGreaterThan(0);
-    expect(r.succeeded).toBeGreaterThan(0);
-    expect(r.timedOut + r.aborted).toBeGreaterThan(0);
-    if (!drain) expect(r.shutDown).toBeGreaterThan(0);
-    expect(st.queued).toBe(0);
-    expect(st.inflightBatches).toBe(0);
-  });
+      const closing = b.close({ drain, timeoutMs: 5000 });
+      await Promise.all(tasks);
+      await closing;
+      const st = b.stats();
+      const accepted = st.requests.accepted;
+      expect(accepted).toBeGreaterThan(100);
+      expect(settleCount.size).toBe(accepted);
+      expect([...settleCount.values()].every((n) => n === 1)).toBe(true);
+      const r = st.requests;
+      expect(r.succeeded + r.failed + r.timedOut + r.aborted + r.shutDown).toBe(accepted);
+      // The mix really exercised each path.
+      expect(r.failed).toBeGreaterThan(0);
+      expect(r.succeeded).toBeGreaterThan(0);
+      expect(r.timedOut + r.aborted).toBeGreaterThan(0);
+      if (!drain) expect(r.shutDown).toBeGreaterThan(0);
+      expect(st.queued).toBe(0);
+      expect(st.inflightBatches).toBe(0);
+    },
+  );
 });

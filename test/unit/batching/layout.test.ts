@@ -23,14 +23,15 @@ const HF_OUTPUTS: TensorInfo[] = [
 describe('zero-config layout from the model metadata', () => {
   it('pads every Hugging Face input along the sequence dim with 0 and trims last_hidden_state back', async () => {
     const b = new DynamicBatcher(metaSession(HF_INPUTS, HF_OUTPUTS));
-    expect(b.config.inputs).toEqual(
-      HF_INPUTS.map((i) => ({ name: i.name, batchAxis: 0, padAxes: [{ axis: 1, dim: 'sequence_length' }], padValue: 0n })),
-    );
+    expect(b.config.inputs).toEqual(HF_INPUTS.map((i) => ({ name: i.name, batchAxis: 0, padAxes: [{ axis: 1, dim: 'sequence_length' }], padValue: 0n })));
     expect(b.config.outputs).toEqual([
       { name: 'last_hidden_state', batchAxis: 0, trimAxes: [{ axis: 1, dim: 'sequence_length' }] },
       { name: 'pooler_output', batchAxis: 0, trimAxes: [] },
     ]);
-    expect(b.config.maxBatchSize).toBe(32);
+    // Zero config: the cost model sizes batches, within TEI's default token budget.
+    expect(b.config.scheduler).toBe('cost');
+    expect(b.config.maxBatchSize).toBe(256);
+    expect(b.config.maxBatchTokens).toBe(16384);
     expect(b.config.maxInflightBatches).toBe(1);
     expect(b.config.maxQueueDelayMs).toBe(0);
     expect(b.config.queuePolicies).toEqual([{ maxSize: 0, timeoutMs: 0, timeoutAction: 'reject', allowTimeoutOverride: true }]);
@@ -44,12 +45,7 @@ describe('zero-config layout from the model metadata', () => {
   });
 
   it('takes the first dynamic dim as the batch axis, also when it is -1 or not first', async () => {
-    const b = new DynamicBatcher(
-      metaSession(
-        [{ name: 'x', dtype: 'float32', dims: [3, -1, 'seq'] }],
-        [{ name: 'y', dtype: 'float32', dims: [3, -1, 'seq'] }],
-      ),
-    );
+    const b = new DynamicBatcher(metaSession([{ name: 'x', dtype: 'float32', dims: [3, -1, 'seq'] }], [{ name: 'y', dtype: 'float32', dims: [3, -1, 'seq'] }]));
     expect(b.config.inputs[0]).toMatchObject({ batchAxis: 1, padAxes: [{ axis: 2, dim: 'seq' }] });
     expect(b.config.outputs[0]).toMatchObject({ batchAxis: 1, trimAxes: [{ axis: 2, dim: 'seq' }] });
     await b.close();
@@ -67,7 +63,9 @@ describe('zero-config layout from the model metadata', () => {
     expect(b.config.maxBatchSize).toBe(64);
     expect(b.config.maxInflightBatches).toBe(3);
     expect(() => new DynamicBatcher(metaSession(inputs, HF_OUTPUTS), { maxBatchSize: 128 })).toThrow(/larger than the session's optimization profiles allow/);
-    expect(() => new DynamicBatcher(metaSession(inputs, HF_OUTPUTS), { buckets: [64, 512] })).toThrow(/longer than the session's optimization profiles allow \(256\)/);
+    expect(() => new DynamicBatcher(metaSession(inputs, HF_OUTPUTS), { buckets: [64, 512] })).toThrow(
+      /longer than the session's optimization profiles allow \(256\)/,
+    );
     await b.close();
   });
 
@@ -83,15 +81,13 @@ describe('zero-config layout from the model metadata', () => {
   });
 
   it('explains what it cannot batch', () => {
-    expect(() => new DynamicBatcher(metaSession([{ name: 'x', dtype: 'float32', dims: [1, 4] }], HF_OUTPUTS))).toThrow(
-      /input "x".*no dynamic \(batch\) dim/,
-    );
+    expect(() => new DynamicBatcher(metaSession([{ name: 'x', dtype: 'float32', dims: [1, 4] }], HF_OUTPUTS))).toThrow(/input "x".*no dynamic \(batch\) dim/);
     expect(() => new DynamicBatcher(metaSession(HF_INPUTS, HF_OUTPUTS), { padding: { inputs: { nope: { value: 1 } } } })).toThrow(
       /padding.inputs names an unknown input "nope"/,
     );
-    expect(() => new DynamicBatcher(metaSession(HF_INPUTS, HF_OUTPUTS), { padding: { outputs: { pooler_output: { axes: [{ axis: 1, dim: 'other' }] } } } })).toThrow(
-      /no input pads a dim of that name/,
-    );
+    expect(
+      () => new DynamicBatcher(metaSession(HF_INPUTS, HF_OUTPUTS), { padding: { outputs: { pooler_output: { axes: [{ axis: 1, dim: 'other' }] } } } }),
+    ).toThrow(/no input pads a dim of that name/);
     expect(() => new DynamicBatcher(metaSession(HF_INPUTS, HF_OUTPUTS), { preferredBatchSizes: [64] })).toThrow(/larger than maxBatchSize 32/);
     expect(() => new DynamicBatcher(metaSession(HF_INPUTS, HF_OUTPUTS), { priorityLevels: 2, defaultPriority: 3 })).toThrow(/outside the priority levels 1..2/);
     expect(() => new DynamicBatcher(metaSession(HF_INPUTS, HF_OUTPUTS), { maxQueueDelayMs: -1 } as never)).toThrow(/maxQueueDelayMs/);

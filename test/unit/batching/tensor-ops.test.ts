@@ -3,16 +3,7 @@ import { Tensor } from '../../../src/tensor.js';
 import { concatPadded, copyBox, sliceBox } from '../../../src/batching/tensor-ops.js';
 
 /** Element-by-element reference of copyBox. */
-function naiveCopy(
-  src: ArrayLike<number>,
-  sDims: number[],
-  dst: Float32Array,
-  dDims: number[],
-  box: number[],
-  axis: number,
-  sOff: number,
-  dOff: number,
-): void {
+function naiveCopy(src: ArrayLike<number>, sDims: number[], dst: Float32Array, dDims: number[], box: number[], axis: number, sOff: number, dOff: number): void {
   const rank = box.length;
   const total = box.reduce((a, b) => a * b, 1);
   const idx = new Array(rank).fill(0);

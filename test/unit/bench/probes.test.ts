@@ -15,47 +15,59 @@ function request(len: number, seed: number): Feeds {
 }
 
 describe('batcher counters', () => {
-  it('read the batcher histograms so that they agree with stats()', async () => {
+  it('come from stats().totals and agree with the Prometheus histograms', async () => {
     const registry = new Registry();
     const b = new DynamicBatcher(new EncoderDouble(), { maxBatchSize: 4, metrics: { registry } });
-    const zero = await readBatcherCounters(registry);
-    expect(zero.queueCount).toBe(0);
-    expect(zero.batchCount).toBe(0);
+    const zero = readBatcherCounters(b);
+    expect(zero.dispatched).toBe(0);
+    expect(zero.batches).toBe(0);
     await Promise.all(Array.from({ length: 23 }, (_, k) => b.run(request(3 + (k % 5), k))));
-    const mid = await readBatcherCounters(registry);
+    const mid = readBatcherCounters(b);
     await Promise.all(Array.from({ length: 9 }, (_, k) => b.run(request(6, 100 + k))));
-    const end = await readBatcherCounters(registry);
+    const end = readBatcherCounters(b);
     const st = b.stats();
+    const text = await b.metrics();
     await b.close();
 
-    expect(end.queueCount).toBe(32);
-    expect(end.batchCount).toBe(st.batches.succeeded);
-    expect(end.computeCount).toBe(st.batches.succeeded);
-    expect(end.batchSizeSum).toBe(st.batches.samples);
-    expect(end.paddedElements).toBe(st.padding.paddedElements);
-    expect(end.realElements).toBe(st.padding.realElements);
-    expect(end.queueSeconds * 1000).toBeCloseTo(st.queueTimeMs.mean * 32, 6);
+    const metric = (name: string): number => Number(new RegExp(`^tensorrt_node_batcher_${name} (\\S+)$`, 'm').exec(text)![1]);
+    expect(end.dispatched).toBe(32);
+    expect(end.dispatched).toBe(metric('queue_duration_seconds_count'));
+    expect(end.batches).toBe(st.batches.succeeded);
+    expect(end.batches).toBe(metric('batch_size_count'));
+    expect(end.rows).toBe(metric('batch_size_sum'));
+    expect(end.computeMs / 1000).toBeCloseTo(metric('compute_duration_seconds_sum'), 6);
+    expect(end.queueMs / 1000).toBeCloseTo(metric('queue_duration_seconds_sum'), 6);
+    expect(end.paddedElements).toBe(metric('padded_elements_total'));
+    expect(end.realElements).toBe(metric('real_elements_total'));
+    // One row per request: real tokens are the requests' lengths; padded ones rows x padded length.
+    const lens = [...Array.from({ length: 23 }, (_, k) => 3 + (k % 5)), ...Array.from({ length: 9 }, () => 6)];
+    expect(end.realTokens).toBe(lens.reduce((a, l) => a + l, 0));
+    expect(end.paddedTokens - end.realTokens).toBe(end.paddedElements / 2); // two padded inputs
 
     // The second window alone: 9 requests of one length, so no padding in it.
     const w = batcherWindow(mid, end);
-    expect(w.batches).toBe(end.batchCount - mid.batchCount);
+    expect(w.batches).toBe(end.batches - mid.batches);
     expect(w.meanBatchSize).toBeCloseTo(9 / w.batches, 12);
     expect(w.paddingRatio).toBe(0);
     expect(w.queueMs).not.toBeNull();
     expect(w.computeMs).not.toBeNull();
   });
 
+  const totals = (t: Partial<BatcherCounters>): BatcherCounters => ({
+    dispatched: 0, queueMs: 0, batches: 0, rows: 0, computeMs: 0, realElements: 0, paddedElements: 0, realTokens: 0, paddedTokens: 0, ...t,
+  });
+
   it('give null means for a window with nothing in it', () => {
-    const c: BatcherCounters = { queueSeconds: 1, queueCount: 2, computeSeconds: 3, computeCount: 4, batchSizeSum: 5, batchCount: 4, paddedElements: 6, realElements: 7 };
+    const c = totals({ dispatched: 2, queueMs: 1000, batches: 4, rows: 5, computeMs: 3000, realElements: 7, paddedElements: 6 });
     expect(batcherWindow(c, c)).toEqual({ queueMs: null, computeMs: null, meanBatchSize: null, batches: 0, paddingRatio: null });
   });
 
   it('turn totals into per-request and per-batch means', () => {
-    const a: BatcherCounters = { queueSeconds: 0.5, queueCount: 10, computeSeconds: 1, computeCount: 4, batchSizeSum: 10, batchCount: 4, paddedElements: 0, realElements: 100 };
-    const b: BatcherCounters = { queueSeconds: 0.7, queueCount: 30, computeSeconds: 1.3, computeCount: 9, batchSizeSum: 30, batchCount: 9, paddedElements: 50, realElements: 300 };
+    const a = totals({ dispatched: 10, queueMs: 500, batches: 4, rows: 10, computeMs: 1000, realElements: 100 });
+    const b = totals({ dispatched: 30, queueMs: 700, batches: 9, rows: 30, computeMs: 1300, paddedElements: 50, realElements: 300 });
     const w = batcherWindow(a, b);
-    expect(w.queueMs).toBeCloseTo(10, 9); // 0.2 s over 20 requests
-    expect(w.computeMs).toBeCloseTo(60, 9); // 0.3 s over 5 batches
+    expect(w.queueMs).toBeCloseTo(10, 9); // 200 ms over 20 requests
+    expect(w.computeMs).toBeCloseTo(60, 9); // 300 ms over 5 batches
     expect(w.meanBatchSize).toBe(4);
     expect(w.batches).toBe(5);
     expect(w.paddingRatio).toBe(0.25);
