@@ -216,7 +216,9 @@ for (const major of majors) {
       expect(v.refused).toEqual(isError('ERR_ABORTED', 'buildEngine() was aborted'));
       expect(v.startedBeforeStart).toBe(0);
       expect(v.cancelled).toEqual(isError('ERR_ABORTED', 'buildEngine() was aborted'));
-      expect(v).toMatchObject({ steps: 2, buildsCancelled: 1, buildsCompleted: 0, liveNetworks: 0, liveBuilders: 0 });
+      // Aborted at the second step; steps already on their way to JS may still arrive.
+      expect(v.steps).toBeGreaterThanOrEqual(2);
+      expect(v).toMatchObject({ buildsCancelled: 1, buildsCompleted: 0, liveNetworks: 0, liveBuilders: 0 });
     });
 
     it('saveEngine writes the plan and its sidecar; a session from the file has the symbolic dims', () => {
