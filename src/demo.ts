@@ -2,7 +2,9 @@
  * The demo, the README's main job: on the embedded encoder, with the best backend this
  * machine has, it converts the model to FP16, checks the conversion's accuracy against FP32,
  * serves a burst of concurrent requests of mixed lengths through the DynamicBatcher (and the
- * same requests directly, for comparison), and returns one summary.
+ * same requests directly, for comparison); then, on the embedded decoder, it generates text
+ * for a burst of prompts one at a time and with the Generator's continuous batching, checks
+ * that both give the same tokens, and returns one summary.
  */
 import { z } from 'zod';
 import { compare } from './accuracy/compare.js';
@@ -15,7 +17,10 @@ import { parseOptions } from './options.js';
 import { InvalidArgumentError } from './errors.js';
 import { createSession, type InferenceSession, type Outputs } from './session.js';
 import { Tensor } from './tensor.js';
-import { Xoshiro128 } from './onnx/random.js';
+import { Random } from './random.js';
+import { percentile as percentileOf } from './bench/stats.js';
+import { Generator, type GenerationStream } from './generation/index.js';
+import { createDecoderModel, decoderParameterCount, resolveDecoderConfig } from './onnx/decoder.js';
 
 export const DemoOptionsSchema = z
   .object({
@@ -34,6 +39,12 @@ export const DemoOptionsSchema = z
     /** Tolerances of the FP16-vs-FP32 check (see the README for why 1e-2). */
     atol: z.number().min(0).default(1e-2),
     rtol: z.number().min(0).default(1e-2),
+    /** The embedded decoder preset of the generation part, or 'none' to skip it. */
+    decoder: z.enum(['tiny', 'small', 'gpt2', 'none']).default('tiny'),
+    /** Prompts in the generation burst (lengths 1..40 tokens). */
+    generations: z.number().int().min(1).max(4096).default(16),
+    /** New tokens per prompt: uniformly drawn from 8..maxNewTokens. */
+    maxNewTokens: z.number().int().min(8).max(512).default(32),
     onStep: z.custom<(message: string) => void>((v) => v === undefined || typeof v === 'function').optional(),
   })
   .strict()
@@ -65,20 +76,39 @@ export interface DemoSummary {
   };
   batcher: ServingFigures;
   direct: ServingFigures;
+  /** Absent with decoder: 'none'. */
+  generation?: GenerationSummary;
   totalMs: number;
 }
 
+export interface GenerationFigures {
+  tokens: number;
+  wallMs: number;
+  tokensPerSecond: number;
+  ttftP50Ms: number;
+  itlP50Ms: number;
+}
+
+export interface GenerationSummary {
+  /** Generation runs on ONNX Runtime (a TensorRT decoder engine needs profiles over the past length; not built yet). */
+  backend: 'onnxruntime';
+  model: { preset: string; layers: number; hidden: number; vocabSize: number; parameters: number };
+  prompts: number;
+  newTokens: { min: number; max: number };
+  oneAtATime: GenerationFigures;
+  continuous: GenerationFigures & { meanBatch: number };
+  /** Prompts whose tokens were the same both ways (greedy decoding). */
+  identical: number;
+}
+
+/** The project's one percentile definition (bench/stats.ts), q in [0, 1]; 0 for no samples. */
 function percentile(sorted: readonly number[], q: number): number {
-  if (sorted.length === 0) return 0;
-  const pos = (sorted.length - 1) * q;
-  const lo = Math.floor(pos);
-  const hi = Math.ceil(pos);
-  return sorted[lo]! + (sorted[hi]! - sorted[lo]!) * (pos - lo);
+  return sorted.length === 0 ? 0 : percentileOf(sorted, q * 100);
 }
 
 /** Seeded requests of one row each: token ids in [1, vocab) and a full attention mask. */
 function makeRequests(n: number, minSeq: number, maxSeq: number, vocab: number, seed: number): Record<string, Tensor>[] {
-  const rng = new Xoshiro128(seed);
+  const rng = new Random(seed);
   return Array.from({ length: n }, () => {
     const seq = rng.nextInt(minSeq, maxSeq + 1);
     const ids = new BigInt64Array(seq);
@@ -227,10 +257,86 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoSummary> {
       },
       batcher: figures(o.requests, batched, stats.batches.meanSize, stats.padding.ratio),
       direct: figures(o.requests, direct, 1, 0),
+      ...(o.decoder === 'none' ? {} : { generation: await demoGeneration(o.decoder, o.generations, o.maxNewTokens, o.seed, step) }),
       totalMs: performance.now() - t0,
     };
   } finally {
     await Promise.all([ref.dispose(), half.dispose()]);
+  }
+}
+
+/** Consumes a stream, noting when each token came. */
+async function timed(stream: GenerationStream, start: number, ttft: number[], itl: number[]): Promise<number[]> {
+  const tokens: number[] = [];
+  let prev = start;
+  for await (const t of stream) {
+    const now = performance.now();
+    (tokens.length === 0 ? ttft : itl).push(now - prev);
+    prev = now;
+    tokens.push(t);
+  }
+  return tokens;
+}
+
+function generationFigures(tokens: number, wallMs: number, ttft: number[], itl: number[]): GenerationFigures {
+  return {
+    tokens,
+    wallMs,
+    tokensPerSecond: tokens / (wallMs / 1000),
+    ttftP50Ms: percentile(ttft.sort((a, b) => a - b), 0.5),
+    itlP50Ms: percentile(itl.sort((a, b) => a - b), 0.5),
+  };
+}
+
+/** A burst of prompts through the embedded decoder: one at a time, then continuously batched. */
+async function demoGeneration(
+  preset: 'tiny' | 'small' | 'gpt2',
+  n: number,
+  maxNewTokens: number,
+  seed: number,
+  step: (message: string) => void,
+): Promise<GenerationSummary> {
+  const cfg = resolveDecoderConfig({ preset });
+  step(`building the embedded decoder (${cfg.layers} layers, hidden ${cfg.hidden}) for generation on ONNX Runtime`);
+  const session = await createSession(encodeModel(createDecoderModel({ preset })), { backend: 'onnxruntime' });
+  try {
+    const rng = Random.forStream(seed, 'demo-generation');
+    const prompts = Array.from({ length: n }, () => Array.from({ length: rng.nextInt(1, 41) }, () => rng.nextInt(1, cfg.vocabSize)));
+    const lengths = prompts.map(() => rng.nextInt(8, maxNewTokens + 1));
+
+    step(`generating for ${n} prompts one at a time`);
+    const alone = new Generator(session, { maxBatchSize: 1, metrics: false });
+    const ttft1: number[] = [];
+    const itl1: number[] = [];
+    const t1 = performance.now();
+    const first: number[][] = [];
+    // All prompts arrive at once in both runs: time to first token counts from the burst's start.
+    for (let i = 0; i < n; i++) first.push(await timed(alone.stream(prompts[i]!, { maxNewTokens: lengths[i] }), t1, ttft1, itl1));
+    const wall1 = performance.now() - t1;
+    await alone.close();
+
+    step(`generating for the same ${n} prompts at once, continuously batched`);
+    const gen = new Generator(session, { maxBatchSize: n, metrics: false });
+    const ttft2: number[] = [];
+    const itl2: number[] = [];
+    const t2 = performance.now();
+    const batched = await Promise.all(prompts.map((p, i) => timed(gen.stream(p, { maxNewTokens: lengths[i] }), t2, ttft2, itl2)));
+    const wall2 = performance.now() - t2;
+    const stats = gen.stats();
+    await gen.close();
+
+    const total = lengths.reduce((a, b) => a + b, 0);
+    return {
+      backend: 'onnxruntime',
+      model: { preset, layers: cfg.layers, hidden: cfg.hidden, vocabSize: cfg.vocabSize, parameters: decoderParameterCount(cfg) },
+      prompts: n,
+      newTokens: { min: 8, max: maxNewTokens },
+      oneAtATime: generationFigures(total, wall1, ttft1, itl1),
+      continuous: { ...generationFigures(total, wall2, ttft2, itl2), meanBatch: stats.steps.meanDecodeRows },
+      identical: batched.filter((t, i) => t.length === first[i]!.length && t.every((x, j) => x === first[i]![j])).length,
+    };
+  } finally {
+    await session.dispose();
   }
 }
 
@@ -242,12 +348,31 @@ function shortReason(message: string): string {
   return message.split(/[;\n]/)[0]!.slice(0, 120);
 }
 
-/** The summary as one table. */
+/** Wraps `text` at spaces into lines of at most `width` characters (a longer word stays whole). */
+function wrap(text: string, width: number): string[] {
+  const lines: string[] = [];
+  let line = '';
+  for (const word of text.split(' ')) {
+    if (line === '') line = word;
+    else if (line.length + 1 + word.length <= width) line += ` ${word}`;
+    else {
+      lines.push(line);
+      line = word;
+    }
+  }
+  lines.push(line);
+  return lines;
+}
+
+/** The widest line formatDemo writes. */
+export const DEMO_TABLE_WIDTH = 100;
+
+/** The summary as one table, at most DEMO_TABLE_WIDTH columns wide (long values wrap). */
 export function formatDemo(s: DemoSummary): string {
   const rows: [string, string][] = [];
   const mib = (b: number) => `${(b / 2 ** 20).toFixed(1)} MiB`;
   rows.push(['backend', `${s.backend.name} (${s.backend.reason})`]);
-  rows.push(['model', `embedded BERT-style encoder: ${s.model.layers} layers, hidden ${s.model.hidden}, ${s.model.heads} heads, ${(s.model.parameters / 1e6).toFixed(1)}M parameters, ${mib(s.model.bytesFp32)}`]);
+  rows.push(['encoder', `embedded BERT-style encoder: ${s.model.layers} layers, hidden ${s.model.hidden}, ${s.model.heads} heads, ${(s.model.parameters / 1e6).toFixed(1)}M parameters, ${mib(s.model.bytesFp32)}`]);
   rows.push(['FP16 conversion', `${s.fp16.convertedNodes} nodes to FP16, ${s.fp16.keptFp32} kept FP32, ${s.fp16.castsAdded} casts; weights ${mib(s.fp16.bytesBefore)} -> ${mib(s.fp16.bytesAfter)}`]);
   for (const out of s.accuracy.outputs) {
     const top1 = out.top1Agreement === null ? '' : `, top-1 agreement ${(out.top1Agreement * 100).toFixed(1)}%`;
@@ -259,9 +384,9 @@ export function formatDemo(s: DemoSummary): string {
   rows.push(['accuracy check', `${s.accuracy.passed ? 'passed' : 'FAILED'} at atol ${s.accuracy.atol}, rtol ${s.accuracy.rtol} (Polygraphy's elemwise rule)`]);
   const serving = (f: ServingFigures, extra: string) =>
     `${f.throughput.toFixed(0)} req/s, p50 ${f.p50Ms.toFixed(1)} ms, p99 ${f.p99Ms.toFixed(1)} ms${extra}`;
-  rows.push([`${s.direct.requests} requests at once, direct run() (${s.backend.servedPrecision})`, serving(s.direct, '')]);
+  rows.push([`${s.direct.requests} requests, direct (${s.backend.servedPrecision})`, serving(s.direct, '')]);
   rows.push([
-    `the same through the DynamicBatcher`,
+    `the same, DynamicBatcher`,
     serving(s.batcher, `, mean batch ${s.batcher.meanBatchSize.toFixed(1)}, padding ${(s.batcher.paddingRatio * 100).toFixed(0)}% of real tokens`),
   ]);
   rows.push([
@@ -269,8 +394,30 @@ export function formatDemo(s: DemoSummary): string {
     `throughput x${(s.batcher.throughput / s.direct.throughput).toFixed(2)}, p50 ${s.batcher.p50Ms.toFixed(1)} ms vs ${s.direct.p50Ms.toFixed(1)} ms` +
       (s.backend.name === 'onnxruntime' ? ' (on a CPU, batching saves little compute and padding costs some; on a GPU a batch of 32 costs about what one request does)' : ''),
   ]);
+  const g = s.generation;
+  if (g) {
+    rows.push([
+      'decoder',
+      `embedded GPT-2-style decoder "${g.model.preset}": ${g.model.layers} layers, hidden ${g.model.hidden}, vocabulary ${g.model.vocabSize}, ` +
+        `${(g.model.parameters / 1e6).toFixed(1)}M parameters, on ${g.backend}`,
+    ]);
+    const gen = (f: GenerationFigures, extra: string) =>
+      `${f.tokensPerSecond.toFixed(0)} tokens/s, first token after p50 ${f.ttftP50Ms.toFixed(1)} ms, between tokens p50 ${f.itlP50Ms.toFixed(2)} ms${extra}`;
+    rows.push([`${g.prompts} prompts at once, one by one`, gen(g.oneAtATime, `; ${g.oneAtATime.tokens} tokens (${g.newTokens.min}..${g.newTokens.max} each)`)]);
+    rows.push(['the same, continuously batched', gen(g.continuous, `; mean batch ${g.continuous.meanBatch.toFixed(1)}`)]);
+    rows.push([
+      'continuous vs one by one',
+      `tokens/s x${(g.continuous.tokensPerSecond / g.oneAtATime.tokensPerSecond).toFixed(2)}; greedy tokens identical for ${g.identical} of ${g.prompts} prompts`,
+    ]);
+  }
   rows.push(['total time', `${(s.totalMs / 1000).toFixed(1)} s`]);
   const w = Math.max(...rows.map((r) => r[0].length));
-  const line = '-'.repeat(w + 2) + '+' + '-'.repeat(Math.max(...rows.map((r) => r[1].length)) + 2);
-  return [line, ...rows.map(([k, v]) => ` ${k.padEnd(w)} | ${v}`), line].join('\n');
+  const valueWidth = DEMO_TABLE_WIDTH - w - 4;
+  const line = '-'.repeat(w + 2) + '+' + '-'.repeat(valueWidth + 1);
+  const out = [line];
+  for (const [k, v] of rows) {
+    wrap(v, valueWidth).forEach((part, i) => out.push(` ${(i === 0 ? k : '').padEnd(w)} | ${part}`.trimEnd()));
+  }
+  out.push(line);
+  return out.join('\n');
 }

@@ -196,7 +196,9 @@ export class FileError extends TensorRTNodeError {
 
 /**
  * A worker thread (e.g. of the ONNX Runtime worker pool) failed or exited while it held runs;
- * `exitCode` is the thread's exit code when it exited.
+ * `exitCode` is the thread's exit code when it exited, `worker` its place in the pool,
+ * `reason` how it ended ('exit', 'error', 'oom', 'load'), and `lost: true` when the session
+ * cannot run any more.
  */
 export class WorkerError extends TensorRTNodeError {
   constructor(message: string, details?: ErrorDetails) {

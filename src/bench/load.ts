@@ -132,13 +132,37 @@ function call(submit: Submit, feeds: Feeds): Promise<unknown> {
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const turn = (): Promise<void> => new Promise((r) => setImmediate(r));
 
-/** Waits out the window (its hooks' timers may not have fired yet) and clears the timers. */
-async function endWindow(windowEnd: number, startTimer: NodeJS.Timeout, endTimer: NodeJS.Timeout): Promise<void> {
+/** Each hook once: from its timer, or from endWindow when the timer had not fired yet. */
+function onceHooks(o: WindowHooks): { start: () => void; end: () => void } {
+  let started = false;
+  let ended = false;
+  return {
+    start: () => {
+      if (started) return;
+      started = true;
+      o.onWindowStart?.();
+    },
+    end: () => {
+      if (ended) return;
+      ended = true;
+      o.onWindowEnd?.();
+    },
+  };
+}
+
+/**
+ * Waits out the window and makes sure both hooks ran: a timer due at the window's end can
+ * still be pending after a setImmediate turn (timers run at the next loop iteration, against
+ * libuv's cached clock), e.g. when the last request completed from a worker thread's message.
+ */
+async function endWindow(windowEnd: number, startTimer: NodeJS.Timeout, endTimer: NodeJS.Timeout, hooks: { start: () => void; end: () => void }): Promise<void> {
   const left = windowEnd - performance.now();
   if (left > 0) await sleep(left + 1);
   await turn();
   clearTimeout(startTimer);
   clearTimeout(endTimer);
+  hooks.start();
+  hooks.end();
 }
 
 function assertPool(pool: readonly Feeds[]): void {
@@ -154,8 +178,9 @@ export async function closedLoop(submit: Submit, pool: readonly Feeds[], o: Clos
   const t0 = performance.now();
   const ws = t0 + o.warmupMs;
   const we = ws + o.durationMs;
-  const startTimer = setTimeout(() => o.onWindowStart?.(), o.warmupMs);
-  const endTimer = setTimeout(() => o.onWindowEnd?.(), o.warmupMs + o.durationMs);
+  const hooks = onceHooks(o);
+  const startTimer = setTimeout(hooks.start, o.warmupMs);
+  const endTimer = setTimeout(hooks.end, o.warmupMs + o.durationMs);
   const worker = async (): Promise<void> => {
     for (;;) {
       const s = performance.now();
@@ -180,7 +205,7 @@ export async function closedLoop(submit: Submit, pool: readonly Feeds[], o: Clos
   await Promise.all(Array.from({ length: o.concurrency }, worker));
   // Workers stop at the window's end by the clock; the hooks' timers may not have run yet
   // when every worker finished on a synchronous rejection.
-  await endWindow(we, startTimer, endTimer);
+  await endWindow(we, startTimer, endTimer, hooks);
   return {
     mode: 'closed-loop',
     windowMs: o.durationMs,
@@ -222,8 +247,9 @@ export async function openLoop(submit: Submit, pool: readonly Feeds[], o: OpenLo
   const ws = t0 + o.warmupMs;
   const we = ws + o.durationMs;
   const windowEndOffset = o.warmupMs + o.durationMs;
-  const startTimer = setTimeout(() => o.onWindowStart?.(), Math.max(0, ws - performance.now()));
-  const endTimer = setTimeout(() => o.onWindowEnd?.(), Math.max(0, we - performance.now()));
+  const hooks = onceHooks(o);
+  const startTimer = setTimeout(hooks.start, Math.max(0, ws - performance.now()));
+  const endTimer = setTimeout(hooks.end, Math.max(0, we - performance.now()));
 
   const fire = (i: number): void => {
     const offset = arrivals[i]!;
@@ -312,7 +338,7 @@ export async function openLoop(submit: Submit, pool: readonly Feeds[], o: OpenLo
   // Whatever is still out (bounded by maxOutstanding) settles before the next run starts, so
   // it does not load the next configuration.
   await Promise.all(settled);
-  await endWindow(we, startTimer, endTimer);
+  await endWindow(we, startTimer, endTimer, hooks);
   return {
     mode: 'open-loop',
     windowMs: o.durationMs,

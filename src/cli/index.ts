@@ -12,6 +12,7 @@ import { registerBench } from './bench.js';
 import { registerDemo } from './demo.js';
 import { registerBuild } from './build.js';
 import { registerBuildAddon } from './build-addon.js';
+import { registerBenchGenerate } from './bench-generate.js';
 
 export const EXIT_OK = 0;
 export const EXIT_FAIL = 1;
@@ -42,6 +43,7 @@ export function buildProgram(): Command {
   registerBuild(program);
   registerDemo(program);
   registerBuildAddon(program);
+  registerBenchGenerate(program);
   return program;
 }
 

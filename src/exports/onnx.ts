@@ -1,7 +1,7 @@
 /**
  * `tensorrt-node/onnx`: the ONNX toolkit. Protobuf I/O with unknown fields preserved,
  * external data, inspection, tensor conversion, graph edits, type inference, a graph builder,
- * the embedded encoder and the seeded generator its weights come from, and the FP16
+ * the embedded encoder and decoder and the seeded generator their weights come from, and the FP16
  * conversion's parts (its check, activation measurement, default block list).
  */
 export {
@@ -103,6 +103,17 @@ export {
   type EncoderConfig,
   type EncoderPreset,
 } from '../onnx/encoder.js';
+export {
+  createDecoderModel,
+  resolveDecoderConfig,
+  decoderParameterCount,
+  decoderKvBytesPerToken,
+  DECODER_PRESETS,
+  DECODER_METADATA_KEY,
+  type DecoderOptions,
+  type DecoderConfig,
+  type DecoderPreset,
+} from '../onnx/decoder.js';
 export { convertToFloat16 } from '../fp16/convert.js';
 export {
   DEFAULT_FP16_BLOCK_OPS,

@@ -111,3 +111,14 @@ export {
   type EncoderConfig,
   type EncoderPreset,
 } from './encoder.js';
+export {
+  createDecoderModel,
+  resolveDecoderConfig,
+  decoderParameterCount,
+  decoderKvBytesPerToken,
+  DECODER_PRESETS,
+  DECODER_METADATA_KEY,
+  type DecoderOptions,
+  type DecoderConfig,
+  type DecoderPreset,
+} from './decoder.js';

@@ -5,8 +5,8 @@ import { describe, expect, it } from 'vitest';
 import { formatDemo, runDemo } from '../../src/demo.js';
 
 describe('demo', () => {
-  it('converts, checks accuracy and serves a burst, with real figures', async () => {
-    const s = await runDemo({ encoder: 'tiny', requests: 48, maxSeq: 32, backend: 'onnxruntime' });
+  it('converts, checks accuracy, serves a burst and generates text, with real figures, in 100 columns', async () => {
+    const s = await runDemo({ encoder: 'tiny', requests: 48, maxSeq: 32, backend: 'onnxruntime', generations: 6, maxNewTokens: 12 });
     expect(s.backend).toMatchObject({ name: 'onnxruntime', servedPrecision: 'fp32' });
     expect(s.model).toMatchObject({ layers: 2, hidden: 64 });
     expect(s.fp16.convertedNodes).toBeGreaterThan(0);
@@ -24,9 +24,16 @@ describe('demo', () => {
       expect(f.p99Ms).toBeGreaterThanOrEqual(f.p50Ms);
     }
     expect(s.batcher.meanBatchSize).toBeGreaterThan(1);
+    const g = s.generation!;
+    expect(g).toMatchObject({ backend: 'onnxruntime', prompts: 6, identical: 6, model: { preset: 'tiny', layers: 2 } });
+    expect(g.oneAtATime.tokens).toBe(g.continuous.tokens);
+    expect(g.continuous.meanBatch).toBeGreaterThan(1);
+    for (const f of [g.oneAtATime, g.continuous]) expect(f.tokensPerSecond).toBeGreaterThan(0);
     const text = formatDemo(s);
     expect(text).toMatch(/backend +\| onnxruntime/);
     expect(text).toMatch(/FP16 vs FP32: logits +\| pass/);
+    expect(text).toMatch(/greedy tokens identical for 6 of 6 prompts/);
+    for (const line of text.split('\n')) expect(line.length).toBeLessThanOrEqual(100);
   });
 
   it('refuses bad options with exit code 2 from the CLI', () => {

@@ -5,7 +5,6 @@ import * as path from 'node:path';
 import { OnnxRuntimeSession } from '../../src/backends/onnxruntime.js';
 import { createEncoderModel, decodeModel, encodeModel, writeModel, Xoshiro128 } from '../../src/onnx/index.js';
 import { Tensor } from '../../src/tensor.js';
-import { OnnxRuntimeError } from '../../src/errors.js';
 
 const VOCAB = 1024;
 
@@ -154,7 +153,7 @@ describe('embedded encoder under ONNX Runtime', () => {
     const small = await OnnxRuntimeSession.create(encodeModel(createEncoderModel({ maxPositions: 16 })));
     try {
       await expect(small.run(feeds(1, 16, 1))).resolves.toBeDefined();
-      await expect(small.run(feeds(1, 17, 1))).rejects.toBeInstanceOf(OnnxRuntimeError);
+      await expect(small.run(feeds(1, 17, 1))).rejects.toThrow(/^input "input_ids" dim 1 \(sequence\) must be at most 16, got 17 \(dims \[1, 17\]\): the model's Slice/);
     } finally {
       await small.dispose();
     }

@@ -1,4 +1,5 @@
-// The ONNX Runtime backend behind the InferenceSession contract, on small models built here.
+// The ONNX Runtime backend behind the InferenceSession contract, on small models built here,
+// in both execution modes (worker threads, the default, and in-thread).
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -31,11 +32,9 @@ const feeds = () => ({
   ids: new Tensor('int64', [1n, 2n, 3n, 4n, 0n, 9n], [2, 3]),
 });
 
-async function open(): Promise<InferenceSession> {
-  return createSession(tinyModel(), { backend: 'onnxruntime', intraOpNumThreads: 1 });
-}
+describe.each(['workers', 'in-thread'] as const)('ONNX Runtime session (%s)', (execution) => {
+  const open = (): Promise<InferenceSession> => createSession(tinyModel(), { backend: 'onnxruntime', execution, intraOpNumThreads: 1 });
 
-describe('ONNX Runtime session', () => {
   it('reports I/O metadata with symbolic dims', async () => {
     const s = await open();
     expect(s.backend).toBe('onnxruntime');
@@ -71,7 +70,7 @@ describe('ONNX Runtime session', () => {
     const dir = mkdtempSync(join(tmpdir(), 'trtn-ort-'));
     const file = join(dir, 'tiny.onnx');
     writeFileSync(file, tinyModel());
-    const s = await createSession(file, { backend: 'onnxruntime' });
+    const s = await createSession(file, { backend: 'onnxruntime', execution });
     expect((await s.run(feeds())).z!.data[0]).toBe(-3.5);
     await s.dispose();
   });
@@ -127,9 +126,13 @@ describe('ONNX Runtime session', () => {
     const out = await s.run({ x, ids: { type: 'int64', data: f.ids.data, dims: [2, 3] } });
     expect(Array.from(out.z!.data as Float32Array)).toEqual([-3.5, -4.5, 11.75, 13.5]);
     expect(out.z).toBeInstanceOf(Tensor);
-    await expect(s.run({ x: new ort.Tensor('float64', new Float64Array(6), [2, 3]), ids: f.ids })).rejects.toMatchObject(
-      { code: 'ERR_DTYPE', message: 'input "x" must be float32, got float64', input: 'x', expected: 'float32', got: 'float64' },
-    );
+    await expect(s.run({ x: new ort.Tensor('float64', new Float64Array(6), [2, 3]), ids: f.ids })).rejects.toMatchObject({
+      code: 'ERR_DTYPE',
+      message: 'input "x" must be float32, got float64',
+      input: 'x',
+      expected: 'float32',
+      got: 'float64',
+    });
     await expect(s.run({ x: new ort.Tensor('string', ['a'], [1]), ids: f.ids })).rejects.toThrow(/string tensors are not supported/);
     await s.dispose();
   });
@@ -163,7 +166,22 @@ describe('ONNX Runtime session', () => {
   });
 
   it('reports unloadable models and unknown backends with codes', async () => {
-    await expect(createSession(new Uint8Array([1, 2, 3, 4]), { backend: 'onnxruntime' })).rejects.toThrow(OnnxRuntimeError);
+    await expect(createSession(new Uint8Array([1, 2, 3, 4]), { backend: 'onnxruntime', execution })).rejects.toMatchObject({
+      code: 'ERR_ONNX_PARSE',
+      message: expect.stringMatching(/^the model bytes \(4 bytes\) could not be decoded as an ONNX ModelProto/),
+    });
+    // A valid model ONNX Runtime refuses: its reason, without C++ source locations.
+    const g = new GraphBuilder({ opset: 17 });
+    g.op('NoSuchOp', [g.input('x', 'float32', [1])], {}, 'y');
+    g.output('y', 'float32', [1]);
+    const refused = await createSession(encodeModel(g.build()), { backend: 'onnxruntime', execution }).then(
+      () => null,
+      (e: unknown) => e,
+    );
+    expect(refused).toBeInstanceOf(OnnxRuntimeError);
+    expect((refused as Error).message).toMatch(/^ONNX Runtime could not load the model \(\d+ bytes\): .*NoSuchOp/);
+    expect((refused as Error).message).not.toMatch(/\.(cc|h):\d+/);
+    await expect(createSession('/no/such/model.onnx', { backend: 'onnxruntime', execution })).rejects.toMatchObject({ code: 'ERR_IO' });
     await expect(createSession(tinyModel(), { backend: 'onnxruntime', threads: 2 } as never)).rejects.toThrow(/unknown option\(s\) "threads"/);
     await expect(createSession(tinyModel(), { backend: 'cuda' as never })).rejects.toMatchObject({ code: 'ERR_INVALID_ARG' });
     await expect(createSession(tinyModel(), { backend: 'tensorrt' })).rejects.toMatchObject({ code: 'ERR_TENSORRT_NOT_FOUND' });
