@@ -126,6 +126,8 @@ export interface TrtLoadResult {
   /** Siblings loaded by full path beside libnvinfer (builder resource, lean/dispatch runtimes). */
   preloaded?: string[];
   preloadErrors?: string[];
+  /** libnvinfer_lean beside libnvinfer (IRuntime::loadRuntime takes it), or null. */
+  leanRuntimePath?: string | null;
   /** ERR_TENSORRT_NOT_FOUND or ERR_TENSORRT_VERSION when not found. */
   code?: string;
   error?: string;
@@ -187,8 +189,12 @@ export interface NativeBuildConfig {
   tf32: boolean;
   /** -1: TensorRT decides. */
   maxAuxStreams: number;
-  /** A serialized timing cache to start from (empty: a new cache); null: no timing cache. */
-  timingCache: Uint8Array | null;
+  /**
+   * A timing-cache file (absolute path; null: no timing cache). The addon reads it under a
+   * lock on "<file>.lock" (missing: a new cache), and after the build merges its timings
+   * with what the file holds then and replaces it, under the same lock.
+   */
+  timingCachePath: string | null;
   /** TensorRT log lines of this severity and worse are reported as 'log' events; null: none. */
   logLevel: 'error' | 'warning' | 'info' | 'verbose' | null;
 }
@@ -201,7 +207,6 @@ export type NativeBuildEvent =
 
 export interface NativeBuildResult {
   plan: Uint8Array;
-  timingCache: Uint8Array | null;
   warnings: string[];
 }
 
@@ -230,6 +235,8 @@ export interface NativeEngineTensor {
   linear: boolean;
   /** Inputs: one range per optimization profile; outputs: []. */
   profiles: NativeProfileShape[];
+  /** Outputs: the input whose buffer the output is written into (getAliasedInputTensor), '' when none. */
+  aliasOf?: string;
 }
 
 export interface NativeEngineDescription {
@@ -305,7 +312,8 @@ export interface NativeAddon {
   trtProbe?(dirs: string[]): TrtLoadResult;
   trtLibraryNames?: [string, string];
   trtParseOnnx?(model: Uint8Array, modelPath: string | null, options: { device: number; stronglyTyped: boolean }): Promise<NativeParseResult>;
-  trtDeserialize?(plan: Uint8Array, options: { device: number; allowHostCode: boolean }): Promise<NativeTrtEngine>;
+  /** leanRuntime: deserialize through IRuntime::loadRuntime (plans built with excludeLeanRuntime). */
+  trtDeserialize?(plan: Uint8Array, options: { device: number; allowHostCode: boolean; leanRuntime?: boolean }): Promise<NativeTrtEngine>;
   /** Benchmarks only (scripts/bench-trt-overhead.ts); present only in builds with TENSORRT_NODE_STAGING_PROBE=ON. */
   TrtStagingProbe?: new (device: number, inputBytes: number[], outputs: { bytes: number; dims: number[] }[]) => NativeTrtStagingProbe;
 }

@@ -29,4 +29,8 @@ class NativeError : public std::runtime_error {
 
 [[noreturn]] void throwInvalidArg(const std::string& message);
 
+// The exception being handled, as a NativeError: itself, or ERR_INTERNAL with its message for
+// any other exception. Call it only inside a catch block.
+NativeError currentNativeError();
+
 }  // namespace trtn

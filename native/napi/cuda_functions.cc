@@ -15,6 +15,7 @@
 #include "napi/instance.h"
 #include "napi/js_error.h"
 #include "napi/pinned_pool_wrap.h"
+#include "napi/promise_worker.h"
 #include "napi/stream_wrap.h"
 
 namespace trtn {
@@ -134,12 +135,11 @@ Endpoint endpoint(Napi::Env env, Napi::Value v, const char* name) {
 
 // Copies that touch pageable memory block the calling thread inside CUDA, so they run on the
 // libuv pool: the JS thread only validates and queues them.
-class PageableCopy : public Napi::AsyncWorker {
+class PageableCopy : public PromiseWorker {
  public:
   PageableCopy(Napi::Env env, std::shared_ptr<cuda::Stream> stream, void* dst, const void* src, std::size_t bytes,
                std::vector<std::shared_ptr<const void>> keep, std::vector<Napi::Value> js)
-      : Napi::AsyncWorker(env, "tensorrt-node:copy"),
-        deferred_(Napi::Promise::Deferred::New(env)),
+      : PromiseWorker(env, "tensorrt-node:copy"),
         stream_(std::move(stream)),
         dst_(dst),
         src_(src),
@@ -147,36 +147,21 @@ class PageableCopy : public Napi::AsyncWorker {
         keep_(std::move(keep)) {
     for (auto& v : js) refs_.push_back(Napi::Persistent(v.As<Napi::Object>()));
   }
-  Napi::Promise promise() const { return deferred_.Promise(); }
 
-  void Execute() override {
-    try {
-      cuda::DeviceGuard guard(stream_->device());
-      TRTN_CU(memcpyAsync, cuda::address(dst_), cuda::address(src_), bytes_, stream_->get());
-      stream_->synchronize();
-    } catch (const NativeError& e) {
-      error_ = std::make_unique<NativeError>(e);
-    } catch (const std::exception& e) {
-      error_ = std::make_unique<NativeError>("ERR_INTERNAL", std::string("native addon error: ") + e.what());
-    }
-  }
-  void OnOK() override {
-    if (error_) {
-      deferred_.Reject(toJsError(Env(), *error_));
-    } else {
-      deferred_.Resolve(Env().Undefined());
-    }
+ protected:
+  void work() override {
+    cuda::DeviceGuard guard(stream_->device());
+    TRTN_CU(memcpyAsync, cuda::address(dst_), cuda::address(src_), bytes_, stream_->get());
+    stream_->synchronize();
   }
 
  private:
-  Napi::Promise::Deferred deferred_;
   std::shared_ptr<cuda::Stream> stream_;
   void* dst_;
   const void* src_;
   std::size_t bytes_;
   std::vector<std::shared_ptr<const void>> keep_;
   std::vector<Napi::ObjectReference> refs_;
-  std::unique_ptr<NativeError> error_;
 };
 
 // copyAsync(dst, dstOffset, src, srcOffset, bytes, stream) -> Promise<void>
@@ -233,77 +218,74 @@ Napi::Value memsetAsync(const Napi::CallbackInfo& info) {
 
 // The baseline for the pinned-pool benchmark: plain cuMemcpyAsync between a cuMemHostAlloc
 // buffer and device memory in a C++ loop, timed with CUDA events, on a libuv pool thread.
-class BandwidthProbe : public Napi::AsyncWorker {
+class BandwidthProbe : public PromiseWorker {
  public:
   BandwidthProbe(Napi::Env env, int device, std::size_t bytes, int iterations, bool toDevice)
-      : Napi::AsyncWorker(env, "tensorrt-node:bandwidth"),
-        deferred_(Napi::Promise::Deferred::New(env)),
+      : PromiseWorker(env, "tensorrt-node:bandwidth"),
         device_(device),
         bytes_(bytes),
         iterations_(iterations),
         toDevice_(toDevice) {}
-  Napi::Promise promise() const { return deferred_.Promise(); }
 
-  void Execute() override {
+ protected:
+  void work() override {
     void* host = nullptr;
     CUdeviceptr dev = 0;
     CUstream stream = nullptr;
     CUevent start = nullptr;
     CUevent stop = nullptr;
-    try {
-      cuda::DeviceGuard guard(device_);
-      TRTN_CU(memHostAlloc, &host, bytes_, CU_MEMHOSTALLOC_PORTABLE);
-      TRTN_CU(memAlloc, &dev, bytes_);
-      TRTN_CU(streamCreate, &stream, CU_STREAM_NON_BLOCKING);
-      TRTN_CU(eventCreate, &start, CU_EVENT_DEFAULT);
-      TRTN_CU(eventCreate, &stop, CU_EVENT_DEFAULT);
-      const CUdeviceptr to = toDevice_ ? dev : cuda::address(host);
-      const CUdeviceptr from = toDevice_ ? cuda::address(host) : dev;
-      TRTN_CU(memcpyAsync, to, from, bytes_, stream);  // warm-up
-      TRTN_CU(streamSynchronize, stream);
-      for (int i = 0; i < iterations_; i++) {
-        TRTN_CU(eventRecord, start, stream);
-        TRTN_CU(memcpyAsync, to, from, bytes_, stream);
-        TRTN_CU(eventRecord, stop, stream);
-        TRTN_CU(eventSynchronize, stop);
-        float ms = 0;
-        TRTN_CU(eventElapsedTime, &ms, start, stop);
-        ms_.push_back(ms);
+    // Frees what was made, whether the loop finished or threw.
+    struct Cleanup {
+      BandwidthProbe& self;
+      void*& host;
+      CUdeviceptr& dev;
+      CUstream& stream;
+      CUevent& start;
+      CUevent& stop;
+      ~Cleanup() {
+        if (stream == nullptr && host == nullptr && dev == 0) return;  // the driver was never usable
+        cuda::DeviceGuard guard(self.device_, std::nothrow);
+        const cuda::DriverApi& api = cuda::driver();
+        if (start) (void)api.eventDestroy(start);
+        if (stop) (void)api.eventDestroy(stop);
+        if (stream) (void)api.streamDestroy(stream);
+        if (dev) (void)api.memFree(dev);
+        if (host) (void)api.memFreeHost(host);
       }
-    } catch (const NativeError& e) {
-      error_ = std::make_unique<NativeError>(e);
-    } catch (const std::exception& e) {
-      error_ = std::make_unique<NativeError>("ERR_INTERNAL", std::string("native addon error: ") + e.what());
+    } cleanup{*this, host, dev, stream, start, stop};
+    cuda::DeviceGuard guard(device_);
+    TRTN_CU(memHostAlloc, &host, bytes_, CU_MEMHOSTALLOC_PORTABLE);
+    TRTN_CU(memAlloc, &dev, bytes_);
+    TRTN_CU(streamCreate, &stream, CU_STREAM_NON_BLOCKING);
+    TRTN_CU(eventCreate, &start, CU_EVENT_DEFAULT);
+    TRTN_CU(eventCreate, &stop, CU_EVENT_DEFAULT);
+    const CUdeviceptr to = toDevice_ ? dev : cuda::address(host);
+    const CUdeviceptr from = toDevice_ ? cuda::address(host) : dev;
+    TRTN_CU(memcpyAsync, to, from, bytes_, stream);  // warm-up
+    TRTN_CU(streamSynchronize, stream);
+    for (int i = 0; i < iterations_; i++) {
+      TRTN_CU(eventRecord, start, stream);
+      TRTN_CU(memcpyAsync, to, from, bytes_, stream);
+      TRTN_CU(eventRecord, stop, stream);
+      TRTN_CU(eventSynchronize, stop);
+      float ms = 0;
+      TRTN_CU(eventElapsedTime, &ms, start, stop);
+      ms_.push_back(ms);
     }
-    if (stream == nullptr && host == nullptr && dev == 0) return;  // the driver was never usable
-    cuda::DeviceGuard guard(device_, std::nothrow);
-    const cuda::DriverApi& api = cuda::driver();
-    if (start) (void)api.eventDestroy(start);
-    if (stop) (void)api.eventDestroy(stop);
-    if (stream) (void)api.streamDestroy(stream);
-    if (dev) (void)api.memFree(dev);
-    if (host) (void)api.memFreeHost(host);
   }
 
-  void OnOK() override {
-    Napi::Env env = Env();
-    if (error_) {
-      deferred_.Reject(toJsError(env, *error_));
-      return;
-    }
+  Napi::Value result(Napi::Env env) override {
     Napi::Array out = Napi::Array::New(env, ms_.size());
     for (std::size_t i = 0; i < ms_.size(); i++) out.Set(static_cast<uint32_t>(i), Napi::Number::New(env, ms_[i]));
-    deferred_.Resolve(out);
+    return out;
   }
 
  private:
-  Napi::Promise::Deferred deferred_;
   int device_;
   std::size_t bytes_;
   int iterations_;
   bool toDevice_;
   std::vector<float> ms_;
-  std::unique_ptr<NativeError> error_;
 };
 
 // bandwidthProbe(device, bytes, iterations, 'h2d' | 'd2h') -> Promise<number[]> (ms per copy)

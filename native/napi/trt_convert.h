@@ -66,6 +66,7 @@ inline Napi::Object toJs(Napi::Env env, const trt::EngineTensor& t) {
     profiles.Set(static_cast<uint32_t>(p), r);
   }
   o.Set("profiles", profiles);
+  if (!t.input) o.Set("aliasOf", t.aliasOf);
   return o;
 }
 

@@ -5,6 +5,7 @@
 #include "napi/args.h"
 #include "napi/instance.h"
 #include "napi/js_error.h"
+#include "napi/promise_worker.h"
 #include "napi/trt_context_wrap.h"
 #include "napi/trt_convert.h"
 
@@ -12,91 +13,52 @@ namespace trtn {
 
 namespace {
 
-std::unique_ptr<NativeError> currentError() {
-  try {
-    throw;
-  } catch (const NativeError& e) {
-    return std::make_unique<NativeError>(e);
-  } catch (const std::bad_alloc&) {
-    return std::make_unique<NativeError>("ERR_INTERNAL", "out of host memory in the native addon");
-  } catch (const std::exception& e) {
-    return std::make_unique<NativeError>("ERR_INTERNAL", std::string("native addon error: ") + e.what());
-  }
-}
-
-class DeserializeWorker : public Napi::AsyncWorker {
+// The plan is copied on the JS thread: JavaScript may detach or transfer its buffer while the
+// deserialization reads it on a pool thread.
+class DeserializeWorker : public PromiseWorker {
  public:
-  DeserializeWorker(Napi::Env env, Napi::Value plan, ByteView view, trt::DeserializeOptions options)
-      : Napi::AsyncWorker(env, "tensorrt-node:deserialize"),
-        deferred_(Napi::Promise::Deferred::New(env)),
-        view_(view),
-        options_(options) {
-    planRef_ = Napi::Persistent(plan.As<Napi::Object>());
-  }
-  Napi::Promise promise() const { return deferred_.Promise(); }
+  DeserializeWorker(Napi::Env env, ByteView plan, trt::DeserializeOptions options)
+      : PromiseWorker(env, "tensorrt-node:deserialize"), plan_(plan.data, plan.data + plan.size), options_(options) {}
 
-  void Execute() override {
-    try {
-      engine_ = trt::deserialize(view_.data, view_.size, options_);
-    } catch (...) {
-      error_ = currentError();
-    }
+ protected:
+  void work() override {
+    engine_ = trt::deserialize(plan_.data(), plan_.size(), options_);
+    std::vector<uint8_t>().swap(plan_);
   }
-  void OnOK() override {
-    if (error_) {
-      deferred_.Reject(toJsError(Env(), *error_));
-      return;
-    }
-    deferred_.Resolve(EngineWrap::create(Env(), std::move(engine_)));
-  }
-  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
+  Napi::Value result(Napi::Env env) override { return EngineWrap::create(env, std::move(engine_)); }
 
  private:
-  Napi::Promise::Deferred deferred_;
-  Napi::ObjectReference planRef_;
-  ByteView view_;
+  std::vector<uint8_t> plan_;
   trt::DeserializeOptions options_;
   std::shared_ptr<trt::Engine> engine_;
-  std::unique_ptr<NativeError> error_;
 };
 
-class ContextsWorker : public Napi::AsyncWorker {
+class ContextsWorker : public PromiseWorker {
  public:
   ContextsWorker(Napi::Env env, std::shared_ptr<trt::Engine> engine, std::vector<trt::ContextOptions> specs)
-      : Napi::AsyncWorker(env, "tensorrt-node:contexts"),
-        deferred_(Napi::Promise::Deferred::New(env)),
-        engine_(std::move(engine)),
-        specs_(std::move(specs)) {}
-  Napi::Promise promise() const { return deferred_.Promise(); }
+      : PromiseWorker(env, "tensorrt-node:contexts"), engine_(std::move(engine)), specs_(std::move(specs)) {}
 
-  void Execute() override {
+ protected:
+  void work() override {
     try {
       for (const auto& spec : specs_) contexts_.push_back(trt::createContext(engine_, spec));
     } catch (...) {
-      error_ = currentError();
       // Those already made go now, on this thread, rather than on the JS thread.
       contexts_.clear();
+      throw;
     }
   }
-  void OnOK() override {
-    Napi::Env env = Env();
-    if (error_) {
-      deferred_.Reject(toJsError(env, *error_));
-      return;
-    }
+  Napi::Value result(Napi::Env env) override {
     Napi::Array out = Napi::Array::New(env, contexts_.size());
     for (std::size_t i = 0; i < contexts_.size(); i++) out.Set(static_cast<uint32_t>(i), ContextWrap::create(env, contexts_[i]));
     contexts_.clear();
-    deferred_.Resolve(out);
+    return out;
   }
-  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
 
  private:
-  Napi::Promise::Deferred deferred_;
   std::shared_ptr<trt::Engine> engine_;
   std::vector<trt::ContextOptions> specs_;
   std::vector<std::shared_ptr<trt::ExecutionContext>> contexts_;
-  std::unique_ptr<NativeError> error_;
 };
 
 }  // namespace
@@ -184,7 +146,7 @@ Napi::Value EngineWrap::disposed(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(info.Env(), !engine_);
 }
 
-// trtDeserialize(plan: Uint8Array, { device, allowHostCode }) -> Promise<TrtEngine>
+// trtDeserialize(plan: Uint8Array, { device, allowHostCode, leanRuntime }) -> Promise<TrtEngine>
 Napi::Value trtDeserialize(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   return guarded(env, [&]() -> Napi::Value {
@@ -196,8 +158,9 @@ Napi::Value trtDeserialize(const Napi::CallbackInfo& info) {
     if (opts.IsObject()) {
       options.device = static_cast<int>(intProperty(opts.As<Napi::Object>(), "device", 0, 0, 1 << 16));
       options.allowHostCode = boolProperty(opts.As<Napi::Object>(), "allowHostCode", false);
+      options.leanRuntime = boolProperty(opts.As<Napi::Object>(), "leanRuntime", false);
     }
-    auto* worker = new DeserializeWorker(env, plan, view, options);
+    auto* worker = new DeserializeWorker(env, view, options);
     Napi::Promise promise = worker->promise();
     worker->Queue();
     return promise;

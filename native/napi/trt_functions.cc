@@ -52,6 +52,7 @@ Napi::Object describeLoad(Napi::Env env, const trt::LoadResult& r) {
     o.Set("pluginError", stringOrNull(env, lib.pluginError));
     o.Set("pluginsRegistered", lib.pluginsRegistered);
     o.Set("preloaded", strings(env, lib.preloaded));
+    o.Set("leanRuntimePath", stringOrNull(env, lib.leanRuntimePath));
     o.Set("preloadErrors", strings(env, lib.preloadErrors));
   }
   return o;

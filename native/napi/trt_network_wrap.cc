@@ -5,6 +5,7 @@
 #include "napi/args.h"
 #include "napi/instance.h"
 #include "napi/js_error.h"
+#include "napi/promise_worker.h"
 #include "napi/trt_convert.h"
 
 namespace trtn {
@@ -22,31 +23,17 @@ struct BuildEvent {
   std::string message;
 };
 
-using ProgressQueueWorker = Napi::AsyncProgressQueueWorker<BuildEvent>;
-
 // Forwards events to the JS thread while a build's Execute runs and drops them afterwards, so
 // TensorRT threads (or the process-wide logger) that still hold the sink reach nothing stale.
 struct BuildGate {
   std::mutex mu;
-  const ProgressQueueWorker::ExecutionProgress* progress = nullptr;
+  const Napi::AsyncProgressQueueWorker<BuildEvent>::ExecutionProgress* progress = nullptr;
 
   void send(const BuildEvent& e) {
     std::lock_guard<std::mutex> lock(mu);
     if (progress != nullptr) progress->Send(&e, 1);
   }
 };
-
-std::unique_ptr<NativeError> captureError() {
-  try {
-    throw;
-  } catch (const NativeError& e) {
-    return std::make_unique<NativeError>(e);
-  } catch (const std::bad_alloc&) {
-    return std::make_unique<NativeError>("ERR_INTERNAL", "out of host memory in the native addon");
-  } catch (const std::exception& e) {
-    return std::make_unique<NativeError>("ERR_INTERNAL", std::string("native addon error: ") + e.what());
-  }
-}
 
 trt::BuildConfig parseBuildConfig(Napi::Object o) {
   trt::BuildConfig c;
@@ -85,22 +72,22 @@ trt::BuildConfig parseBuildConfig(Napi::Object o) {
   c.fp16BuilderFlag = boolProperty(o, "fp16BuilderFlag", false);
   c.tf32 = boolProperty(o, "tf32", true);
   c.maxAuxStreams = static_cast<int>(intProperty(o, "maxAuxStreams", -1, -1, 64));
-  Napi::Value tc = property(o, "timingCache");
-  if (!tc.IsUndefined() && !tc.IsNull()) {
-    const ByteView view = bytesOf(tc, "config.timingCache");
-    c.useTimingCache = true;
-    c.timingCache.assign(view.data, view.data + view.size);
+  Napi::Value tc = property(o, "timingCachePath");
+  if (tc.IsString()) {
+    c.timingCachePath = tc.As<Napi::String>();
+    if (c.timingCachePath.empty()) throwInvalidArg("config.timingCachePath must not be empty");
+  } else if (!tc.IsUndefined() && !tc.IsNull()) {
+    throwInvalidArg("config.timingCachePath must be a string or null");
   }
   return c;
 }
 
-class BuildWorker : public ProgressQueueWorker {
+class BuildWorker : public ProgressPromiseWorker<BuildEvent> {
  public:
   BuildWorker(Napi::Env env, NetworkWrap* owner, Napi::Object ownerObject, std::shared_ptr<trt::Network> network,
               trt::BuildConfig config, std::shared_ptr<trt::BuildProgress> progress, std::shared_ptr<BuildGate> gate,
               Napi::Value onEvent, int logSeverity)
-      : ProgressQueueWorker(env, "tensorrt-node:build"),
-        deferred_(Napi::Promise::Deferred::New(env)),
+      : ProgressPromiseWorker(env, "tensorrt-node:build"),
         owner_(owner),
         network_(std::move(network)),
         config_(std::move(config)),
@@ -117,34 +104,35 @@ class BuildWorker : public ProgressQueueWorker {
     if (!cleanupRan_) napi_remove_env_cleanup_hook(env_, &BuildWorker::onCleanup, this);
   }
 
-  Napi::Promise promise() const { return deferred_.Promise(); }
-
  protected:
-  void Execute(const ExecutionProgress& progress) override {
+  void work(const Progress& progress) override {
     {
       std::lock_guard<std::mutex> lock(gate_->mu);
       gate_->progress = &progress;
     }
-    int64_t listener = -1;
+    // Closes the gate and removes the listener however the build ends.
+    struct Done {
+      BuildWorker& self;
+      int64_t listener = -1;
+      ~Done() {
+        if (listener >= 0) trt::removeLogListener(listener);
+        std::lock_guard<std::mutex> lock(self.gate_->mu);
+        self.gate_->progress = nullptr;
+      }
+    } done{*this};
     if (logSeverity_ >= 0 && !onEvent_.IsEmpty()) {
       auto gate = gate_;
-      listener =
-          trt::addLogListener(static_cast<trt::Severity>(logSeverity_), [gate](trt::Severity severity, const char* message) {
-            BuildEvent e;
-            e.kind = 3;
-            e.severity = static_cast<int>(severity);
-            e.message = message;
-            gate->send(e);
-          });
+      // Registered on this thread, which runs the build: it hears this build's messages only.
+      done.listener = trt::addThreadLogListener(static_cast<trt::Severity>(logSeverity_),
+                                                [gate](trt::Severity severity, const char* message) {
+                                                  BuildEvent e;
+                                                  e.kind = 3;
+                                                  e.severity = static_cast<int>(severity);
+                                                  e.message = message;
+                                                  gate->send(e);
+                                                });
     }
-    try {
-      result_ = network_->build(std::move(config_), progress_.get());
-    } catch (...) {
-      error_ = captureError();
-    }
-    if (listener >= 0) trt::removeLogListener(listener);
-    std::lock_guard<std::mutex> lock(gate_->mu);
-    gate_->progress = nullptr;
+    result_ = network_->build(std::move(config_), progress_.get());
   }
 
   void OnProgress(const BuildEvent* events, size_t count) override {
@@ -173,45 +161,31 @@ class BuildWorker : public ProgressQueueWorker {
     }
   }
 
-  void OnOK() override {
-    Napi::Env env = Env();
-    owner_->buildFinished();
-    if (error_) {
-      deferred_.Reject(toJsError(env, *error_));
-      return;
-    }
+  void finished() noexcept override { owner_->buildFinished(); }
+
+  Napi::Value result(Napi::Env env) override {
     Napi::Object out = Napi::Object::New(env);
     out.Set("plan", planArray(env));
-    if (result_.timingCache.empty()) {
-      out.Set("timingCache", env.Null());
-    } else {
-      Napi::Uint8Array tc = Napi::Uint8Array::New(env, result_.timingCache.size());
-      std::memcpy(tc.Data(), result_.timingCache.data(), result_.timingCache.size());
-      out.Set("timingCache", tc);
-    }
     out.Set("warnings", toJs(env, result_.warnings));
-    deferred_.Resolve(out);
-  }
-
-  void OnError(const Napi::Error& e) override {
-    owner_->buildFinished();
-    deferred_.Reject(e.Value());
+    return out;
   }
 
  private:
   // The plan's bytes as TensorRT made them, handed to JS without a copy where the runtime
   // allows external buffers.
   Napi::Uint8Array planArray(Napi::Env env) {
-    trt::HostBlob* mem = result_.plan.release();
+    std::unique_ptr<trt::HostBlob> mem = std::move(result_.plan);
     const std::size_t size = mem->size();
     napi_value ab = nullptr;
     const napi_status status = napi_create_external_arraybuffer(
         env, const_cast<void*>(mem->data()), size, [](napi_env, void*, void* hint) { delete static_cast<trt::HostBlob*>(hint); },
-        mem, &ab);
-    if (status == napi_ok) return Napi::Uint8Array::New(env, size, Napi::ArrayBuffer(env, ab), 0);
+        mem.get(), &ab);
+    if (status == napi_ok) {
+      mem.release();  // the ArrayBuffer's finalizer owns it now
+      return Napi::Uint8Array::New(env, size, Napi::ArrayBuffer(env, ab), 0);
+    }
     Napi::Uint8Array copy = Napi::Uint8Array::New(env, size);
     std::memcpy(copy.Data(), mem->data(), size);
-    delete mem;
     return copy;
   }
 
@@ -221,7 +195,6 @@ class BuildWorker : public ProgressQueueWorker {
     self->progress_->cancel();
   }
 
-  Napi::Promise::Deferred deferred_;
   NetworkWrap* owner_;
   Napi::ObjectReference ownerRef_;  // keeps owner_ alive until the build ends
   Napi::FunctionReference onEvent_;
@@ -233,60 +206,46 @@ class BuildWorker : public ProgressQueueWorker {
   napi_env env_;
   bool cleanupRan_ = false;
   trt::BuildResult result_;
-  std::unique_ptr<NativeError> error_;
 };
 
-class ParseWorker : public Napi::AsyncWorker {
+// The model is copied on the JS thread: JavaScript may detach or transfer its buffer while the
+// parser reads it on a pool thread.
+class ParseWorker : public PromiseWorker {
  public:
-  ParseWorker(Napi::Env env, Napi::Value bytes, ByteView view, std::string modelPath, trt::ParseOptions options)
-      : Napi::AsyncWorker(env, "tensorrt-node:parse"),
-        deferred_(Napi::Promise::Deferred::New(env)),
-        view_(view),
+  ParseWorker(Napi::Env env, ByteView model, std::string modelPath, trt::ParseOptions options)
+      : PromiseWorker(env, "tensorrt-node:parse"),
+        model_(model.data, model.data + model.size),
         modelPath_(std::move(modelPath)),
-        options_(options) {
-    bytesRef_ = Napi::Persistent(bytes.As<Napi::Object>());
-  }
-  Napi::Promise promise() const { return deferred_.Promise(); }
+        options_(options) {}
 
-  void Execute() override {
-    try {
-      network_ = trt::parseOnnx(view_.data, view_.size, modelPath_, options_, errors_);
-      if (network_) {
-        inputs_ = network_->inputs();
-        outputs_ = network_->outputs();
-      }
-    } catch (...) {
-      error_ = captureError();
+ protected:
+  void work() override {
+    network_ = trt::parseOnnx(model_.data(), model_.size(), modelPath_, options_, errors_);
+    if (network_) {
+      inputs_ = network_->inputs();
+      outputs_ = network_->outputs();
     }
   }
 
-  void OnOK() override {
-    Napi::Env env = Env();
-    if (error_) {
-      deferred_.Reject(toJsError(env, *error_));
-      return;
-    }
+  Napi::Value result(Napi::Env env) override {
     Napi::Object out = Napi::Object::New(env);
     out.Set("network", network_ ? NetworkWrap::create(env, std::move(network_)).As<Napi::Value>() : env.Null());
     out.Set("errors", toJsArray(env, errors_));
     out.Set("inputs", toJsArray(env, inputs_));
     out.Set("outputs", toJsArray(env, outputs_));
-    deferred_.Resolve(out);
+    return out;
   }
 
-  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
-
  private:
-  Napi::Promise::Deferred deferred_;
-  Napi::ObjectReference bytesRef_;
-  ByteView view_;
+  // IParser::parse reads the bytes during the call (the parser keeps its own copy of what the
+  // network refers to), so the copy lives as long as the worker.
+  std::vector<uint8_t> model_;
   std::string modelPath_;
   trt::ParseOptions options_;
   std::unique_ptr<trt::Network> network_;
   std::vector<trt::ParserError> errors_;
   std::vector<trt::NetworkTensor> inputs_;
   std::vector<trt::NetworkTensor> outputs_;
-  std::unique_ptr<NativeError> error_;
 };
 
 }  // namespace
@@ -317,7 +276,7 @@ void NetworkWrap::buildFinished() {
   progress_.reset();
 }
 
-// build(config, onEvent?) -> Promise<{ plan: Uint8Array, timingCache: Uint8Array | null, warnings: string[] }>
+// build(config, onEvent?) -> Promise<{ plan: Uint8Array, warnings: string[] }>
 Napi::Value NetworkWrap::build(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   return guarded(env, [&]() -> Napi::Value {
@@ -387,7 +346,7 @@ Napi::Value trtParseOnnx(const Napi::CallbackInfo& info) {
       options.device = static_cast<int>(intProperty(opts.As<Napi::Object>(), "device", 0, 0, 1 << 16));
       options.stronglyTyped = boolProperty(opts.As<Napi::Object>(), "stronglyTyped", true);
     }
-    auto* worker = new ParseWorker(env, bytes, view, std::move(modelPath), options);
+    auto* worker = new ParseWorker(env, view, std::move(modelPath), options);
     Napi::Promise promise = worker->promise();
     worker->Queue();
     return promise;

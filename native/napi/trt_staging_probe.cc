@@ -15,6 +15,7 @@
 #include "napi/instance.h"
 #include "napi/js_error.h"
 #include "napi/pinned_output.h"
+#include "napi/promise_worker.h"
 
 namespace trtn {
 
@@ -97,62 +98,42 @@ class ProbeCompletion : public Completion {
 
 // The baseline: the same H2D and D2H copies and a stream synchronize, in a C++ loop, each
 // round trip timed with a steady clock (wall time, as the JS side measures).
-class BareLoop : public Napi::AsyncWorker {
+class BareLoop : public PromiseWorker {
  public:
   BareLoop(Napi::Env env, std::shared_ptr<StagingProbeState> state, int iterations)
-      : Napi::AsyncWorker(env, "tensorrt-node:bare-loop"),
-        deferred_(Napi::Promise::Deferred::New(env)),
-        state_(std::move(state)),
-        iterations_(iterations) {}
-  Napi::Promise promise() const { return deferred_.Promise(); }
+      : PromiseWorker(env, "tensorrt-node:bare-loop"), state_(std::move(state)), iterations_(iterations) {}
 
-  void Execute() override {
-    try {
-      cuda::DeviceGuard guard(state_->device);
-      CUstream s = state_->stream->get();
-      auto once = [&] {
-        for (std::size_t i = 0; i < state_->inBytes.size(); i++) {
-          TRTN_CU(memcpyAsync, state_->inDevice[i]->address(), cuda::address(state_->inHost[i]->data()), state_->inBytes[i], s);
-        }
-        for (std::size_t i = 0; i < state_->outBytes.size(); i++) {
-          TRTN_CU(memcpyAsync, cuda::address(state_->outHost[i]->data()), state_->outDevice[i]->address(), state_->outBytes[i],
-                  s);
-        }
-        TRTN_CU(streamSynchronize, s);
-      };
-      for (int i = 0; i < 10; i++) once();
-      for (int i = 0; i < iterations_; i++) {
-        const auto t0 = std::chrono::steady_clock::now();
-        once();
-        micros_.push_back(std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count());
+ protected:
+  void work() override {
+    cuda::DeviceGuard guard(state_->device);
+    CUstream s = state_->stream->get();
+    auto once = [&] {
+      for (std::size_t i = 0; i < state_->inBytes.size(); i++) {
+        TRTN_CU(memcpyAsync, state_->inDevice[i]->address(), cuda::address(state_->inHost[i]->data()), state_->inBytes[i], s);
       }
-    } catch (const NativeError& e) {
-      error_ = std::make_unique<NativeError>(e);
-    } catch (const std::exception& e) {
-      error_ = std::make_unique<NativeError>("ERR_INTERNAL", std::string("native addon error: ") + e.what());
+      for (std::size_t i = 0; i < state_->outBytes.size(); i++) {
+        TRTN_CU(memcpyAsync, cuda::address(state_->outHost[i]->data()), state_->outDevice[i]->address(), state_->outBytes[i], s);
+      }
+      TRTN_CU(streamSynchronize, s);
+    };
+    for (int i = 0; i < 10; i++) once();
+    for (int i = 0; i < iterations_; i++) {
+      const auto t0 = std::chrono::steady_clock::now();
+      once();
+      micros_.push_back(std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count());
     }
   }
-  void OnOK() override {
-    state_->busy = false;
-    if (error_) {
-      deferred_.Reject(toJsError(Env(), *error_));
-      return;
-    }
-    Napi::Array out = Napi::Array::New(Env(), micros_.size());
+  void finished() noexcept override { state_->busy = false; }
+  Napi::Value result(Napi::Env env) override {
+    Napi::Array out = Napi::Array::New(env, micros_.size());
     for (std::size_t i = 0; i < micros_.size(); i++) out.Set(static_cast<uint32_t>(i), micros_[i]);
-    deferred_.Resolve(out);
-  }
-  void OnError(const Napi::Error& e) override {
-    state_->busy = false;
-    deferred_.Reject(e.Value());
+    return out;
   }
 
  private:
-  Napi::Promise::Deferred deferred_;
   std::shared_ptr<StagingProbeState> state_;
   int iterations_;
   std::vector<double> micros_;
-  std::unique_ptr<NativeError> error_;
 };
 
 }  // namespace

@@ -59,6 +59,9 @@ struct Library {
   // runtimes), so that libnvinfer's own bare-name loads find them.
   std::vector<std::string> preloaded;
   std::vector<std::string> preloadErrors;  // "path: dlerror" of siblings that did not load
+  // libnvinfer_lean.so.<major> beside libnvinfer (empty when absent): what IRuntime::loadRuntime
+  // takes for plans built with kEXCLUDE_LEAN_RUNTIME.
+  std::string leanRuntimePath;
 
   using CreateBuilderFn = void* (*)(void* logger, int32_t version);
   using CreateRuntimeFn = void* (*)(void* logger, int32_t version);
@@ -92,8 +95,11 @@ LoadResult probe(const std::vector<std::string>& dirs);
 // ILogger::Severity, in its order.
 enum class Severity { kInternalError = 0, kError = 1, kWarning = 2, kInfo = 3, kVerbose = 4 };
 using LogListener = std::function<void(Severity severity, const char* message)>;
-// Receives TensorRT's messages of `maxSeverity` and more severe; returns the id to remove it.
-int64_t addLogListener(Severity maxSeverity, LogListener listener);
+// Receives the TensorRT messages of `maxSeverity` and more severe that are logged on the
+// calling thread (the thread that runs a build), plus those logged on threads the addon never
+// called TensorRT from (TensorRT's own, which cannot be told apart by build): a build hears
+// neither other builds nor deserializations running at the same time. Returns the id to remove it.
+int64_t addThreadLogListener(Severity maxSeverity, LogListener listener);
 void removeLogListener(int64_t id);
 const char* severityName(Severity severity) noexcept;
 // "error" | "warning" | "info" | "verbose" (and "internal-error"); kWarning for anything else.
@@ -147,8 +153,10 @@ struct BuildConfig {
   bool fp16BuilderFlag = false;  // TensorRT 10.x only (weakly typed network)
   bool tf32 = true;              // TensorRT enables TF32 by default
   int maxAuxStreams = -1;        // -1: TensorRT decides
-  bool useTimingCache = false;
-  std::vector<uint8_t> timingCache;  // serialized cache to start from (may be empty)
+  // A timing-cache file (empty: none), as trtexec's --timingCacheFile: read under a lock before
+  // the build (missing: start empty), and after it merged with what the file holds then (other
+  // builds may have added to it) and written back through a temporary file, under the same lock.
+  std::string timingCachePath;
 };
 
 // Bytes TensorRT made (a serialized plan), freed with the object.
@@ -161,7 +169,6 @@ class HostBlob {
 
 struct BuildResult {
   std::unique_ptr<HostBlob> plan;
-  std::vector<uint8_t> timingCache;   // the cache after the build, when useTimingCache
   std::vector<std::string> warnings;  // things the build did differently from what was asked
 };
 
@@ -235,6 +242,9 @@ struct EngineTensor {
   bool onHost = false;                 // TensorLocation::kHOST
   bool linear = true;                  // TensorFormat::kLINEAR (row-major), the only layout JS exchanges
   std::vector<ProfileShape> profiles;  // inputs: the range of each optimization profile
+  // Outputs: the input whose buffer this output is written into (getAliasedInputTensor, e.g.
+  // a KV-cache update in place); empty when none.
+  std::string aliasOf;
 };
 
 struct DeserializeOptions {
@@ -242,6 +252,9 @@ struct DeserializeOptions {
   // Version-compatible plans embed a lean runtime (host code) that TensorRT runs only when
   // allowed; allow it for plans you trust.
   bool allowHostCode = false;
+  // Plans built version-compatible with kEXCLUDE_LEAN_RUNTIME carry no runtime: they are
+  // deserialized by the lean runtime beside libnvinfer, loaded through IRuntime::loadRuntime.
+  bool leanRuntime = false;
 };
 
 struct ContextOptions {
@@ -329,10 +342,12 @@ class Engine {
 };
 
 // Runs on a worker thread. Throws ERR_TENSORRT with TensorRT's reasons (wrong version, corrupt
-// plan, other GPU), ERR_CUDA_OOM, or ERR_TENSORRT_NOT_FOUND when load() found no library.
+// plan, other GPU), ERR_CUDA_OOM, or ERR_TENSORRT_NOT_FOUND when load() found no library (or,
+// with leanRuntime, no lean runtime beside it).
 std::shared_ptr<Engine> deserialize(const void* data, std::size_t size, const DeserializeOptions& options);
 // Worker thread. Throws ERR_INVALID_ARG for unsupported engines (shape-tensor inputs, host or
-// vectorized I/O, data-dependent output shapes), ERR_CUDA_OOM, ERR_TENSORRT.
+// vectorized I/O, data-dependent output shapes, an output aliasing an input of another shape
+// or type), ERR_CUDA_OOM, ERR_TENSORRT.
 std::shared_ptr<ExecutionContext> createContext(const std::shared_ptr<Engine>& engine, const ContextOptions& options);
 
 }  // namespace trtn::trt

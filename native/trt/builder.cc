@@ -1,8 +1,10 @@
 #include "trt/builder.h"
 
+#include "common/files.h"
 #include "common/native_error.h"
 #include "cuda/device.h"
 #include "trt/data_type.h"
+#include "trt/logger.h"
 #include "trt/trt_error.h"
 
 namespace trtn::trt {
@@ -94,19 +96,31 @@ BuildResult EngineBuilder::build(ProgressMonitor* monitor) {
 #endif
   }
 
-  if (config_.useTimingCache) {
-    cache.reset(config->createTimingCache(config_.timingCache.data(), config_.timingCache.size()));
-    if (!cache && !config_.timingCache.empty()) {
-      // A cache TensorRT cannot read (other version, corrupt): start from an empty one.
-      result.warnings.push_back("the timing cache could not be read and was replaced by an empty one: " + rec->takeSummary());
+  const std::string& cachePath = config_.timingCachePath;
+  bool mergeCache = false;
+  if (!cachePath.empty()) {
+    std::vector<uint8_t> bytes;
+    {
+      FileLock lock(cachePath, false);
+      bytes = readFileBytes(cachePath);
+    }
+    cache.reset(config->createTimingCache(bytes.data(), bytes.size()));
+    mergeCache = true;
+    if (!cache && !bytes.empty()) {
+      // Another TensorRT version's cache, or a corrupt one: the build starts empty, and the
+      // file (which may be someone's) is left as it is.
+      result.warnings.push_back("the timing cache " + cachePath + " could not be read by this TensorRT (" + rec->takeSummary() +
+                                "); the build used an empty cache and the file was left unchanged");
+      mergeCache = false;
       cache.reset(config->createTimingCache(nullptr, 0));
     }
     notNull(cache.get(), rec, "createTimingCache");
     if (!config->setTimingCache(*cache, false)) {
-      result.warnings.push_back("the timing cache belongs to another device or TensorRT version and was not used: " +
-                                rec->takeSummary());
-      cache.reset(notNull(config->createTimingCache(nullptr, 0), rec, "createTimingCache"));
-      CHECK_TRT(config->setTimingCache(*cache, false), rec);
+      // Made on another GPU: used anyway, as trtexec does (ignoreMismatch), and said so.
+      result.warnings.push_back(
+          "the timing cache " + cachePath +
+          " was made on another device; it was used anyway (its timings may not fit this GPU): " + rec->takeSummary());
+      CHECK_TRT(config->setTimingCache(*cache, true), rec);
     }
   }
   if (monitor != nullptr) config->setProgressMonitor(monitor);
@@ -122,17 +136,49 @@ BuildResult EngineBuilder::build(ProgressMonitor* monitor) {
     throwTrt(rec, "buildSerializedNetwork");
   }
   result.plan = std::make_unique<PlanBlob>(plan.release());
-  if (cache) {
-    std::unique_ptr<nvinfer1::IHostMemory> blob(cache->serialize());
-    if (blob && blob->size() > 0) {
-      const auto* bytes = static_cast<const uint8_t*>(blob->data());
-      result.timingCache.assign(bytes, bytes + blob->size());
-    }
-  }
+  if (mergeCache) saveTimingCache(*config, *cache, result.warnings);
   return result;
 }
 
+void EngineBuilder::saveTimingCache(nvinfer1::IBuilderConfig& config, const nvinfer1::ITimingCache& cache,
+                                    std::vector<std::string>& warnings) {
+  // What other builds wrote since this one read the file stays: merge under the lock, then
+  // replace the file (trtexec's updateTimingCacheFile, with the read and the write under one lock).
+  const std::string& path = config_.timingCachePath;
+  ErrorRecorder* rec = &net_.recorder();
+  try {
+    FileLock lock(path, true);
+    const std::vector<uint8_t> current = readFileBytes(path);
+    std::unique_ptr<nvinfer1::ITimingCache> merged;
+    const nvinfer1::ITimingCache* out = &cache;
+    if (!current.empty()) {
+      merged.reset(config.createTimingCache(current.data(), current.size()));
+      if (!merged) {
+        warnings.push_back("the timing cache " + path + " changed during the build and cannot be read by this TensorRT (" +
+                           rec->takeSummary() + "); it was left unchanged");
+        return;
+      }
+      if (!merged->combine(cache, true)) {
+        warnings.push_back("the timing cache " + path + " could not be merged with this build's timings (" + rec->takeSummary() +
+                           "); it was left unchanged");
+        return;
+      }
+      out = merged.get();
+    }
+    std::unique_ptr<nvinfer1::IHostMemory> blob(out->serialize());
+    if (!blob || blob->size() == 0) {
+      warnings.push_back("the timing cache could not be serialized: " + rec->takeSummary());
+      return;
+    }
+    writeFileAtomic(path, blob->data(), blob->size());
+  } catch (const NativeError& e) {
+    // The engine is built; a cache that cannot be saved is worth a warning, not the build.
+    warnings.push_back(std::string("the timing cache was not saved: ") + e.what());
+  }
+}
+
 BuildResult ParsedNetwork::build(BuildConfig config, BuildProgress* progress) {
+  Logger::markAddonThread();
   EngineBuilder builder(*this, std::move(config));
   if (progress == nullptr) return builder.build(nullptr);
   ProgressMonitor monitor(*progress);

@@ -4,6 +4,9 @@
 
 #include <NvInfer.h>
 
+#include <string>
+#include <vector>
+
 #include "trt/api.h"
 #include "trt/network.h"
 #include "trt/progress_monitor.h"
@@ -19,6 +22,7 @@ class EngineBuilder {
 
  private:
   void addProfiles(nvinfer1::IBuilderConfig& config);
+  void saveTimingCache(nvinfer1::IBuilderConfig& config, const nvinfer1::ITimingCache& cache, std::vector<std::string>& warnings);
 
   ParsedNetwork& net_;
   BuildConfig config_;

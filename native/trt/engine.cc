@@ -25,17 +25,33 @@ std::shared_ptr<DeserializedEngine> DeserializedEngine::deserialize(const void* 
                                                                     const DeserializeOptions& options) {
   const Library& lib = requireLibrary(false);
   if (data == nullptr || size == 0) throwInvalidArg("the plan is empty");
+  if (options.leanRuntime && lib.leanRuntimePath.empty()) {
+    throw NativeError("ERR_TENSORRT_NOT_FOUND",
+                      "the plan was built with excludeLeanRuntime and loads only through TensorRT's lean runtime (" +
+                          std::string("libnvinfer_lean.so.") + std::to_string(NV_TENSORRT_MAJOR) + "), which is not beside " +
+                          lib.inferPath);
+  }
   cuda::DeviceGuard guard(options.device);
+  // createInferRuntime returns null with the reason on the logger only.
+  LoggedErrors logged;
   std::shared_ptr<DeserializedEngine> e(new DeserializedEngine());
   e->device_ = options.device;
   e->recorder_ = std::make_unique<ErrorRecorder>();
   ErrorRecorder* rec = e->recorder_.get();
   nvinfer1::ILogger* logger = &Logger::instance();
-  e->runtime_.reset(
-      notNull(static_cast<nvinfer1::IRuntime*>(lib.createRuntime(logger, NV_TENSORRT_VERSION)), nullptr, "createInferRuntime"));
+  e->runtime_.reset(notNull(static_cast<nvinfer1::IRuntime*>(lib.createRuntime(logger, NV_TENSORRT_VERSION)), nullptr,
+                            "createInferRuntime", &logged));
   e->runtime_->setErrorRecorder(rec);
-  if (options.allowHostCode) e->runtime_->setEngineHostCodeAllowed(true);
-  e->engine_.reset(notNull(e->runtime_->deserializeCudaEngine(data, size), rec, "deserializeCudaEngine"));
+  nvinfer1::IRuntime* runtime = e->runtime_.get();
+  if (options.leanRuntime) {
+    // A plan without its runtime (kVERSION_COMPATIBLE + kEXCLUDE_LEAN_RUNTIME): the lean
+    // runtime library deserializes and runs it; the caller owns the runtime it returns.
+    e->leanRuntime_.reset(notNull(e->runtime_->loadRuntime(lib.leanRuntimePath.c_str()), rec, "loadRuntime", &logged));
+    e->leanRuntime_->setErrorRecorder(rec);
+    runtime = e->leanRuntime_.get();
+  }
+  if (options.allowHostCode) runtime->setEngineHostCodeAllowed(true);
+  e->engine_.reset(notNull(runtime->deserializeCudaEngine(data, size), rec, "deserializeCudaEngine", &logged));
   e->profiles_ = e->engine_->getNbOptimizationProfiles();
   e->pinned_ = cuda::PinnedPool::create(kPinnedCacheBytes);
   e->outputPool_ = cuda::PinnedPool::create(kOutputCacheBytes);
@@ -44,8 +60,10 @@ std::shared_ptr<DeserializedEngine> DeserializedEngine::deserialize(const void* 
 }
 
 DeserializedEngine::~DeserializedEngine() {
+  Logger::markAddonThread();
   cuda::DeviceGuard guard(device_, std::nothrow);
   engine_.reset();
+  leanRuntime_.reset();
   runtime_.reset();
 }
 
@@ -67,6 +85,10 @@ void DeserializedEngine::describe() {
     t.isShapeTensor = engine_->isShapeInferenceIO(name);
     t.onHost = engine_->getTensorLocation(name) == nvinfer1::TensorLocation::kHOST;
     t.linear = engine_->getTensorFormat(name) == nvinfer1::TensorFormat::kLINEAR;
+    if (!t.input) {
+      const char* alias = engine_->getAliasedInputTensor(name);
+      if (alias != nullptr) t.aliasOf = alias;
+    }
     if (t.input) {
       for (int32_t p = 0; p < profiles_; p++) {
         using nvinfer1::OptProfileSelector;

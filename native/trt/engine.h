@@ -43,9 +43,11 @@ class DeserializedEngine final : public Engine {
   std::vector<EngineTensor> tensors_;
   std::shared_ptr<cuda::PinnedPool> pinned_;
   std::shared_ptr<cuda::PinnedPool> outputPool_;
-  // Destroyed in reverse: the engine before the runtime, both before their recorder.
+  // Destroyed in reverse: the engine before the runtime that made it (the lean runtime, for
+  // plans without their own, before the runtime that loaded it), all before their recorder.
   std::unique_ptr<ErrorRecorder> recorder_;
   std::unique_ptr<nvinfer1::IRuntime> runtime_;
+  std::unique_ptr<nvinfer1::IRuntime> leanRuntime_;
   std::unique_ptr<nvinfer1::ICudaEngine> engine_;
 };
 

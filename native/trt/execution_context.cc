@@ -1,5 +1,6 @@
 #include "trt/execution_context.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include "common/native_error.h"
@@ -9,6 +10,7 @@
 #include "cuda/pinned_pool.h"
 #include "cuda/stream.h"
 #include "trt/data_type.h"
+#include "trt/logger.h"
 #include "trt/trt_error.h"
 
 namespace trtn::trt {
@@ -43,12 +45,13 @@ NativeError lostError() {
 
 EngineContext::EngineContext(std::shared_ptr<DeserializedEngine> engine, const ContextOptions& options)
     : engine_(std::move(engine)), engineBase_(engine_), options_(options) {
+  Logger::markAddonThread();
   cuda::DeviceGuard guard(engine_->device());
   try {
     init();
   } catch (...) {
     // Free what was made on the engine's device, in TensorRT's order, before the members go.
-    graphs_.clear();
+    clearGraphs();
     context_.reset();
     inputs_.clear();
     outputs_.clear();
@@ -82,6 +85,20 @@ void EngineContext::init() {
     b.tensor = &t;
     (t.input ? inputs_ : outputs_).push_back(std::move(b));
   }
+  for (Binding& out : outputs_) {
+    const std::string& alias = out.tensor->aliasOf;
+    if (alias.empty()) continue;
+    for (std::size_t i = 0; i < inputs_.size(); i++) {
+      if (inputs_[i].tensor->name == alias) out.aliasOf = static_cast<int>(i);
+    }
+    const EngineTensor* in = out.aliasOf >= 0 ? inputs_[static_cast<std::size_t>(out.aliasOf)].tensor : nullptr;
+    if (in == nullptr || in->dtype != out.tensor->dtype) {
+      throwInvalidArg("output " + quoted(out.tensor->name) + " aliases input " + quoted(alias) +
+                      (in == nullptr ? ", which the engine does not have"
+                                     : " of element type " + in->dtype + ", but is " + out.tensor->dtype) +
+                      "; tensorrt-node binds an aliased output to its input's buffer and needs both of one type");
+    }
+  }
   if (options_.inputBytes.size() != inputs_.size()) {
     throwInvalidArg("inputBytes has " + std::to_string(options_.inputBytes.size()) + " entries; the engine has " +
                     std::to_string(inputs_.size()) + " input(s)");
@@ -89,6 +106,9 @@ void EngineContext::init() {
 
   stream_ = std::make_shared<cuda::Stream>(engine_->device());
   recorder_ = std::make_unique<ErrorRecorder>();
+  // The engine's recorder may hold reports of calls that succeeded; a failure here must show
+  // its own reasons only.
+  engine_->recorder().clear();
   // Each context allocates activation memory for its own profile only when there are several.
   const auto strategy = engine_->profiles() > 1 ? nvinfer1::ExecutionContextAllocationStrategy::kON_PROFILE_CHANGE
                                                 : nvinfer1::ExecutionContextAllocationStrategy::kSTATIC;
@@ -115,8 +135,9 @@ void EngineContext::init() {
 }
 
 EngineContext::~EngineContext() {
+  Logger::markAddonThread();
   cuda::DeviceGuard guard(engine_->device(), std::nothrow);
-  graphs_.clear();
+  clearGraphs();
   context_.reset();
   // Buffers free on the stream, after the work already there.
   inputs_.clear();
@@ -129,8 +150,13 @@ void EngineContext::allocate(Binding& b, std::size_t bytes) {
   b.capacity = bytes;
 }
 
+const cuda::DeviceMemory& EngineContext::deviceOf(const Binding& b) const {
+  return b.aliasOf >= 0 ? *inputs_[static_cast<std::size_t>(b.aliasOf)].device : *b.device;
+}
+
 void EngineContext::setAddress(Binding& b) {
-  if (!context_->setTensorAddress(b.tensor->name.c_str(), b.device->data())) {
+  // An aliased output is written into its input's buffer (TensorRT requires the same address).
+  if (!context_->setTensorAddress(b.tensor->name.c_str(), deviceOf(b).data())) {
     throwTrt(recorder_.get(), "setTensorAddress(" + b.tensor->name + ")");
   }
 }
@@ -178,19 +204,52 @@ void EngineContext::probeOutputs() {
     }
   }
   for (std::size_t i = 0; i < outputs_.size(); i++) {
-    allocate(outputs_[i], need[i]);
-    setAddress(outputs_[i]);
+    Binding& b = outputs_[i];
+    if (b.aliasOf >= 0) {
+      // Same shape and type as its input: the input's buffer holds it.
+      b.capacity = inputs_[static_cast<std::size_t>(b.aliasOf)].capacity;
+      b.host = engine_->pinned()->acquire(b.capacity == 0 ? 1 : b.capacity);
+    } else {
+      allocate(b, need[i]);
+    }
+    setAddress(b);
   }
 }
 
 std::size_t EngineContext::graphs() const noexcept {
   std::size_t n = 0;
-  for (const auto& [key, g] : graphs_) n += g.graph ? 1 : 0;
+  for (const GraphEntry& g : graphs_) n += g.graph ? 1 : 0;
   return n;
+}
+
+void EngineContext::clearGraphs() noexcept {
+  graphIndex_.clear();
+  graphs_.clear();
 }
 
 void EngineContext::enqueueV3() {
   if (!context_->enqueueV3(stream_->get())) throwTrt(recorder_.get(), "enqueueV3", stream_->get());
+}
+
+std::string EngineContext::shapeKey() const {
+  std::string key;
+  for (const Binding& b : inputs_) {
+    key.append(reinterpret_cast<const char*>(b.lastDims.data()), b.lastDims.size() * sizeof(int64_t));
+    key.push_back('|');
+  }
+  return key;
+}
+
+EngineContext::GraphEntry& EngineContext::addGraph(std::string key) {
+  if (graphs_.size() >= kMaxGraphs) {
+    // The least recently run shape goes (a replay still in flight keeps its graph until it ends).
+    graphIndex_.erase(graphs_.back().key);
+    graphs_.pop_back();
+  }
+  graphs_.emplace_front();
+  graphs_.front().key = std::move(key);
+  graphIndex_[graphs_.front().key] = graphs_.begin();
+  return graphs_.front();
 }
 
 void EngineContext::infer(bool shapesChanged) {
@@ -201,41 +260,46 @@ void EngineContext::infer(bool shapesChanged) {
   // A graph replays the kernels TensorRT launched for one set of input shapes, including
   // copies of shape-dependent parameters it staged in its own buffers. It is therefore
   // captured and replayed only when this context ran the same shapes just before (the plain
-  // enqueueV3 after a shape change brings TensorRT's state back to those shapes).
-  std::string key;
-  for (const Binding& b : inputs_) {
-    key.append(reinterpret_cast<const char*>(b.lastDims.data()), b.lastDims.size() * sizeof(int64_t));
-    key.push_back('|');
+  // enqueueV3 after a shape change brings TensorRT's state back to those shapes). The first
+  // enqueueV3 of a context is never captured either: TensorRT loads kernels and allocates
+  // lazily on it, which stream capture forbids (trtexec runs one un-captured enqueue first).
+  if (shapesChanged || !warmedUp_) {
+    enqueueV3();
+    warmedUp_ = true;
+    return;
   }
-  auto it = graphs_.find(key);
-  if (it == graphs_.end()) {
-    if (graphs_.size() >= kMaxGraphs) {
+  std::string key = shapeKey();
+  auto found = graphIndex_.find(key);
+  GraphEntry* g = nullptr;
+  if (found != graphIndex_.end()) {
+    graphs_.splice(graphs_.begin(), graphs_, found->second);  // now the most recently run
+    g = &graphs_.front();
+    if (g->graph) {
+      g->graph->launch(stream_->get());
+      return;
+    }
+    if (g->skip > 0) {
+      g->skip--;
       enqueueV3();
       return;
     }
-    it = graphs_.emplace(key, GraphEntry{}).first;
-  }
-  GraphEntry& g = it->second;
-  g.runs++;
-  if (shapesChanged || g.failed) {
-    enqueueV3();
-    return;
-  }
-  if (g.graph) {
-    g.graph->launch(stream_->get());
-    return;
+  } else {
+    // Entries are made on capture, so shapes seen once never take a slot.
+    g = &addGraph(std::move(key));
   }
   auto graph = std::make_unique<CudaGraph>();
   graph->beginCapture(stream_->get());
   const bool captured = context_->enqueueV3(stream_->get());
   if (graph->endCapture(stream_->get(), captured)) {
-    g.graph = std::move(graph);
-    g.graph->launch(stream_->get());
+    g->graph = std::move(graph);
+    g->failures = 0;
+    g->graph->launch(stream_->get());
     return;
   }
-  // Not capturable (TensorRT reports operations illegal under capture): run it plainly, and
-  // never try this shape again.
-  g.failed = true;
+  // Not capturable this time (TensorRT did something capture forbids, or the enqueue failed
+  // under capture): run it plainly, and try again after a back-off.
+  g->failures++;
+  g->skip = std::min(kMaxRetryRuns, kRetryRuns << std::min(g->failures - 1, 16));
   graphFailures_++;
   recorder_->clear();
   enqueueV3();
@@ -243,6 +307,10 @@ void EngineContext::infer(bool shapesChanged) {
 
 std::vector<ExecutionContext::Output> EngineContext::enqueue(const std::vector<Input>& inputs, const std::vector<int>& wanted) {
   if (engine_->lost()) throw lostError();
+  Logger::markAddonThread();
+  // Reports of earlier calls (TensorRT may record errors on calls that succeed, and keeps a
+  // bounded number) must not stand in for this run's reasons.
+  recorder_->clear();
   try {
     cuda::DeviceGuard guard(engine_->device());
     if (inputs.size() != inputs_.size()) {
@@ -288,10 +356,14 @@ std::vector<ExecutionContext::Output> EngineContext::enqueue(const std::vector<I
         std::vector<int64_t> dims = outputShape(b);
         const std::size_t bytes = static_cast<std::size_t>(volumeOf(dims)) * b.tensor->elementSize;
         if (bytes > b.capacity) {
+          if (b.aliasOf >= 0) {
+            throw NativeError("ERR_TENSORRT", "output " + quoted(b.tensor->name) + " aliases input " + quoted(b.tensor->aliasOf) +
+                                                  " but TensorRT gives it the larger shape " + formatVector(dims));
+          }
           // The previous run finished (one run at a time), so nothing still uses the old buffers.
           allocate(b, bytes);
           setAddress(b);
-          graphs_.clear();
+          clearGraphs();
         }
         b.lastDims = std::move(dims);
       }
@@ -309,7 +381,7 @@ std::vector<ExecutionContext::Output> EngineContext::enqueue(const std::vector<I
         cuda::PinnedPool& pool = *engine_->outputPool();
         if (bytes >= kZeroCopyMinBytes && pool.stats().inUseBytes + bytes <= kZeroCopyBytes) block = pool.acquire(bytes);
         void* target = block ? block->data() : b.host->data();
-        TRTN_CU(memcpyAsync, cuda::address(target), b.device->address(), bytes, stream_->get());
+        TRTN_CU(memcpyAsync, cuda::address(target), deviceOf(b).address(), bytes, stream_->get());
       }
       out.push_back(Output{index, b.lastDims, bytes, std::move(block)});
     }

@@ -4,6 +4,7 @@
 #include <NvInferRuntime.h>
 
 #include <cstdint>
+#include <list>
 #include <memory>
 #include <string>
 #include <unordered_map>
@@ -24,8 +25,14 @@ namespace trtn::trt {
 
 class EngineContext final : public ExecutionContext {
  public:
-  // At most this many graphs per context; further shapes run without one.
+  // At most this many shapes keep a graph (or a failed capture's back-off) per context; the
+  // least recently run shape makes room for a new one.
   static constexpr std::size_t kMaxGraphs = 64;
+  // A shape whose capture failed runs plainly this many times before the next attempt, twice
+  // as many after each further failure, at most kMaxRetryRuns: graphs stay on for shapes that
+  // failed once for a passing reason, and cost little for shapes that never capture.
+  static constexpr int kRetryRuns = 2;
+  static constexpr int kMaxRetryRuns = 1024;
 
   EngineContext(std::shared_ptr<DeserializedEngine> engine, const ContextOptions& options);
   ~EngineContext() override;
@@ -49,24 +56,31 @@ class EngineContext final : public ExecutionContext {
   struct Binding {
     const EngineTensor* tensor = nullptr;
     std::size_t capacity = 0;
-    std::unique_ptr<cuda::DeviceMemory> device;
+    std::unique_ptr<cuda::DeviceMemory> device;  // null for an output aliasing an input
     std::shared_ptr<cuda::PinnedBlock> host;
     std::vector<int64_t> lastDims;  // inputs: the shape set last; outputs: its shape then
+    int aliasOf = -1;               // outputs: the input whose device buffer it is written into
   };
   struct GraphEntry {
-    int runs = 0;
-    bool failed = false;
-    std::unique_ptr<CudaGraph> graph;
+    std::string key;                   // the input shapes
+    std::unique_ptr<CudaGraph> graph;  // null while captures of this shape fail
+    int failures = 0;
+    int skip = 0;  // plain runs left before the next capture attempt
   };
+  using GraphList = std::list<GraphEntry>;  // most recently run first
 
   void init();
   void allocate(Binding& b, std::size_t bytes);
   void setAddress(Binding& b);
   void setInputShape(Binding& b, const std::vector<int64_t>& dims);
   std::vector<int64_t> outputShape(const Binding& b);
+  const cuda::DeviceMemory& deviceOf(const Binding& b) const;
   void probeOutputs();
   void infer(bool shapesChanged);
   void enqueueV3();
+  std::string shapeKey() const;
+  GraphEntry& addGraph(std::string key);
+  void clearGraphs() noexcept;
 
   std::shared_ptr<DeserializedEngine> engine_;  // first: destroyed last
   std::shared_ptr<Engine> engineBase_;
@@ -76,8 +90,10 @@ class EngineContext final : public ExecutionContext {
   std::unique_ptr<nvinfer1::IExecutionContext> context_;
   std::vector<Binding> inputs_;
   std::vector<Binding> outputs_;
-  std::unordered_map<std::string, GraphEntry> graphs_;
+  GraphList graphs_;
+  std::unordered_map<std::string, GraphList::iterator> graphIndex_;
   std::size_t graphFailures_ = 0;
+  bool warmedUp_ = false;     // a plain enqueueV3 ran (TensorRT's lazy first-run work is done)
   bool shapesStale_ = false;  // outputs' lastDims may not match the shapes set in the context
 };
 

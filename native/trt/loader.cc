@@ -174,6 +174,8 @@ std::vector<std::string> siblingsOf(const std::string& folder) {
 
 void preloadSiblings(const std::string& folder, Library& lib) {
   if (folder.empty()) return;
+  const std::string lean = join(folder, "libnvinfer_lean.so." + std::to_string(NV_TENSORRT_MAJOR));
+  if (isFile(lean)) lib.leanRuntimePath = lean;
   for (const std::string& path : siblingsOf(folder)) {
     if (dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL) != nullptr) {
       lib.preloaded.push_back(path);

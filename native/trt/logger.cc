@@ -13,6 +13,15 @@ static_assert(static_cast<int>(nvinfer1::ILogger::Severity::kWARNING) == static_
 static_assert(static_cast<int>(nvinfer1::ILogger::Severity::kINFO) == static_cast<int>(Severity::kInfo));
 static_assert(static_cast<int>(nvinfer1::ILogger::Severity::kVERBOSE) == static_cast<int>(Severity::kVerbose));
 
+namespace {
+
+// The innermost LoggedErrors scope of this thread, or null.
+thread_local LoggedErrors* tlsLoggedErrors = nullptr;
+// True on threads the addon calls TensorRT from (see Logger::markAddonThread).
+thread_local bool tlsAddonThread = false;
+
+}  // namespace
+
 Logger& Logger::instance() {
   static Logger* logger = new Logger();
   return *logger;
@@ -23,17 +32,27 @@ Logger::Logger() {
   if (env != nullptr && env[0] != '\0') stderrLevel_ = static_cast<int>(parseSeverity(env));
 }
 
+void Logger::markAddonThread() noexcept {
+  tlsAddonThread = true;
+}
+
 void Logger::log(Severity severity, const char* msg) noexcept {
   if (msg == nullptr) return;
   const int level = static_cast<int>(severity);
   const auto ours = static_cast<trt::Severity>(level);
   if (level <= stderrLevel_) std::fprintf(stderr, "[tensorrt-node] TensorRT %s: %s\n", severityName(ours), msg);
+  if (tlsLoggedErrors != nullptr && level <= static_cast<int>(trt::Severity::kError)) tlsLoggedErrors->add(msg);
   try {
+    const std::thread::id self = std::this_thread::get_id();
+    // A thread that is not the addon's is TensorRT's own: its messages belong to no build in
+    // particular, so every listener hears them.
+    const bool anyThread = !tlsAddonThread;
     std::vector<LogListener> targets;
     {
       std::lock_guard<std::mutex> lock(mu_);
       for (const auto& [id, entry] : listeners_) {
-        if (level <= static_cast<int>(entry.maxSeverity)) targets.push_back(entry.listener);
+        if (level <= static_cast<int>(entry.maxSeverity) && (anyThread || entry.thread == self))
+          targets.push_back(entry.listener);
       }
     }
     // Called outside the lock: a listener may take its time (it queues to JS).
@@ -43,10 +62,11 @@ void Logger::log(Severity severity, const char* msg) noexcept {
   }
 }
 
-int64_t Logger::addListener(trt::Severity maxSeverity, LogListener listener) {
+int64_t Logger::addThreadListener(trt::Severity maxSeverity, LogListener listener) {
+  markAddonThread();
   std::lock_guard<std::mutex> lock(mu_);
   const int64_t id = nextId_++;
-  listeners_.emplace(id, Entry{maxSeverity, std::move(listener)});
+  listeners_.emplace(id, Entry{maxSeverity, std::this_thread::get_id(), std::move(listener)});
   return id;
 }
 
@@ -55,12 +75,38 @@ void Logger::removeListener(int64_t id) {
   listeners_.erase(id);
 }
 
-int64_t addLogListener(Severity maxSeverity, LogListener listener) {
-  return Logger::instance().addListener(maxSeverity, std::move(listener));
+int64_t addThreadLogListener(Severity maxSeverity, LogListener listener) {
+  return Logger::instance().addThreadListener(maxSeverity, std::move(listener));
 }
 
 void removeLogListener(int64_t id) {
   Logger::instance().removeListener(id);
+}
+
+LoggedErrors::LoggedErrors() noexcept : outer_(tlsLoggedErrors) {
+  Logger::markAddonThread();
+  tlsLoggedErrors = this;
+}
+
+LoggedErrors::~LoggedErrors() {
+  tlsLoggedErrors = outer_;
+}
+
+void LoggedErrors::add(const char* message) noexcept {
+  try {
+    if (messages_.size() < kCapacity) messages_.emplace_back(message);
+  } catch (...) {
+    // Out of host memory: the message is lost, the call still fails with what was kept.
+  }
+}
+
+std::string LoggedErrors::summary() const {
+  std::string out;
+  for (const auto& m : messages_) {
+    if (!out.empty()) out += "; ";
+    out += m;
+  }
+  return out;
 }
 
 const char* severityName(Severity severity) noexcept {

@@ -58,14 +58,16 @@ std::unique_ptr<ParsedNetwork> ParsedNetwork::parse(const void* data, std::size_
                                                     const ParseOptions& options, std::vector<ParserError>& errors) {
   const Library& lib = requireLibrary(true);
   cuda::DeviceGuard guard(options.device);
+  // The factories return null with the reason on the logger only.
+  LoggedErrors logged;
   std::unique_ptr<ParsedNetwork> net(new ParsedNetwork());
   net->device_ = options.device;
   net->recorder_ = std::make_unique<ErrorRecorder>();
   ErrorRecorder* rec = net->recorder_.get();
   nvinfer1::ILogger* logger = &Logger::instance();
 
-  net->builder_.reset(
-      notNull(static_cast<nvinfer1::IBuilder*>(lib.createBuilder(logger, NV_TENSORRT_VERSION)), nullptr, "createInferBuilder"));
+  net->builder_.reset(notNull(static_cast<nvinfer1::IBuilder*>(lib.createBuilder(logger, NV_TENSORRT_VERSION)), nullptr,
+                              "createInferBuilder", &logged));
   net->builder_->setErrorRecorder(rec);
 
   nvinfer1::NetworkDefinitionCreationFlags flags = 0;
@@ -76,11 +78,11 @@ std::unique_ptr<ParsedNetwork> ParsedNetwork::parse(const void* data, std::size_
   net->stronglyTyped_ = options.stronglyTyped;
   if (options.stronglyTyped) flags |= 1U << static_cast<uint32_t>(nvinfer1::NetworkDefinitionCreationFlag::kSTRONGLY_TYPED);
 #endif
-  net->network_.reset(notNull(net->builder_->createNetworkV2(flags), rec, "createNetworkV2"));
+  net->network_.reset(notNull(net->builder_->createNetworkV2(flags), rec, "createNetworkV2", &logged));
 
   net->parser_.reset(notNull(static_cast<nvonnxparser::IParser*>(
                                  lib.createParser(static_cast<void*>(net->network_.get()), logger, NV_ONNX_PARSER_VERSION)),
-                             rec, "createParser"));
+                             rec, "createParser", &logged));
 
   const bool ok = net->parser_->parse(data, size, modelPath.empty() ? nullptr : modelPath.c_str());
   const int n = net->parser_->getNbErrors();
@@ -113,6 +115,7 @@ std::unique_ptr<ParsedNetwork> ParsedNetwork::parse(const void* data, std::size_
 }
 
 ParsedNetwork::~ParsedNetwork() {
+  Logger::markAddonThread();
   // TensorRT frees device memory of the builder in its device's context.
   cuda::DeviceGuard guard(device_, std::nothrow);
   parser_.reset();

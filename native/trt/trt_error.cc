@@ -1,10 +1,11 @@
 #include "trt/trt_error.h"
 
 #include "cuda/driver.h"
+#include "trt/logger.h"
 
 namespace trtn::trt {
 
-NativeError trtFailure(ErrorRecorder* recorder, const std::string& what, CUstream stream) {
+NativeError trtFailure(ErrorRecorder* recorder, const std::string& what, CUstream stream, const LoggedErrors* logged) {
   std::string fn(what);
   const auto paren = fn.find('(');
   if (paren != std::string::npos) fn.resize(paren);
@@ -14,6 +15,11 @@ NativeError trtFailure(ErrorRecorder* recorder, const std::string& what, CUstrea
   for (const auto& e : entries) {
     if (!reasons.empty()) reasons += "; ";
     reasons += e.desc;
+  }
+  if (reasons.empty() && logged != nullptr) {
+    reasons = logged->summary();
+    // What the logger said is text only: read allocation failures from it as from the recorder.
+    if (!reasons.empty()) entries.push_back({nvinfer1::ErrorCode::kUNSPECIFIED_ERROR, reasons});
   }
   // TensorRT returns false when a CUDA call inside it failed; a sticky error shows on the
   // stream, and that is what the caller must see (it says the context is lost).
@@ -33,8 +39,8 @@ NativeError trtFailure(ErrorRecorder* recorder, const std::string& what, CUstrea
   return NativeError(oom ? "ERR_CUDA_OOM" : "ERR_TENSORRT", message);
 }
 
-void throwTrt(ErrorRecorder* recorder, const std::string& what, CUstream stream) {
-  throw trtFailure(recorder, what, stream);
+void throwTrt(ErrorRecorder* recorder, const std::string& what, CUstream stream, const LoggedErrors* logged) {
+  throw trtFailure(recorder, what, stream, logged);
 }
 
 }  // namespace trtn::trt

@@ -13,15 +13,21 @@
 
 namespace trtn::trt {
 
+class LoggedErrors;
+
 // The NativeError for a failed TensorRT call: `what` names the call, `recorder` (may be null)
-// holds TensorRT's reasons, which are consumed. With `stream`, an error the stream reports wins
-// (TensorRT's CUDA runtime is its own, so its last-error slot is invisible here).
-NativeError trtFailure(ErrorRecorder* recorder, const std::string& what, CUstream stream = nullptr);
-[[noreturn]] void throwTrt(ErrorRecorder* recorder, const std::string& what, CUstream stream = nullptr);
+// holds TensorRT's reasons, which are consumed; `logged` (may be null) the errors TensorRT
+// logged meanwhile, which explain the calls that report on the logger only (factories). With
+// `stream`, an error the stream reports wins (TensorRT's CUDA runtime is its own, so its
+// last-error slot is invisible here).
+NativeError trtFailure(ErrorRecorder* recorder, const std::string& what, CUstream stream = nullptr,
+                       const LoggedErrors* logged = nullptr);
+[[noreturn]] void throwTrt(ErrorRecorder* recorder, const std::string& what, CUstream stream = nullptr,
+                           const LoggedErrors* logged = nullptr);
 
 template <typename T>
-T* notNull(T* p, ErrorRecorder* recorder, const char* what) {
-  if (p == nullptr) throwTrt(recorder, what);
+T* notNull(T* p, ErrorRecorder* recorder, const char* what, const LoggedErrors* logged = nullptr) {
+  if (p == nullptr) throwTrt(recorder, what, nullptr, logged);
   return p;
 }
 

@@ -39,7 +39,7 @@ LoadResult probe(const std::vector<std::string>& dirs) {
   return load(dirs);
 }
 
-int64_t addLogListener(Severity, LogListener) {
+int64_t addThreadLogListener(Severity, LogListener) {
   return 0;
 }
 void removeLogListener(int64_t) {}

@@ -10,13 +10,20 @@
  * the stream is done. The event loop never waits on the GPU.
  *
  * `cudaGraphs: true` captures, per context and per set of input shapes, the kernels of
- * enqueueV3 into a CUDA graph and replays it. Constraints: a graph is captured on the second
- * back-to-back run of a shape on a context and replayed only while that context keeps running
- * that shape (the first run after a shape change is a plain enqueueV3, which brings
- * TensorRT's shape-dependent state back in line with the graph); at most 64 graphs per
- * context; engines whose layers TensorRT cannot run under stream capture fall back to
- * enqueueV3 for that shape (see TrtContext.stats().graphFailures). Batching to a few padded
- * shapes (the DynamicBatcher's buckets) is what makes graphs pay off.
+ * enqueueV3 into a CUDA graph and replays it. Constraints: a context's first run is never
+ * captured (TensorRT loads kernels and allocates lazily on it, which stream capture forbids;
+ * trtexec warms up the same way); a graph is captured on the second back-to-back run of a
+ * shape on a context and replayed only while that context keeps running that shape (the first
+ * run after a shape change is a plain enqueueV3, which brings TensorRT's shape-dependent state
+ * back in line with the graph); each context keeps the graphs of its 64 most recently run
+ * shapes (shapes run once take no slot); a shape whose capture fails (layers TensorRT cannot
+ * run under capture) runs plainly and is tried again after 2, 4, 8, ... up to 1024 runs (see
+ * stats().graphFailures). Batching to a few padded shapes (the DynamicBatcher's buckets) is
+ * what makes graphs pay off.
+ *
+ * An output that TensorRT aliases to an input (getAliasedInputTensor, e.g. a KV-cache update
+ * in place) is written into that input's device buffer, which each run fills from the feeds
+ * first; the output comes back as its own tensor.
  *
  * A sticky CUDA error (illegal address, launch failure, ...) marks the session lost: later
  * runs fail at once with ERR_CUDA "the CUDA context is lost" instead of at random later.
@@ -71,6 +78,13 @@ export const TensorRTSessionOptionsSchema = z
      * plan file). Defaults to what the plan's sidecar says; enable only for plans you trust.
      */
     allowHostCode: z.boolean().optional(),
+    /**
+     * Deserialize through TensorRT's lean runtime (libnvinfer_lean beside libnvinfer, loaded
+     * with IRuntime::loadRuntime): what plans built with versionCompatible and
+     * excludeLeanRuntime (trtexec --versionCompatible --excludeLeanRuntime) need, as they carry
+     * no runtime of their own. Defaults to what the plan's sidecar says.
+     */
+    leanRuntime: z.boolean().optional(),
     /**
      * buildEngine() options for an ONNX model (createSession only); `cache` defaults to true
      * (the default cache folder), `device` to this session's device.
@@ -161,10 +175,12 @@ export class TensorRTSession implements InferenceSession {
     const runtime = requireTensorRT();
     const addon = loadAddon();
     if (addon.trtDeserialize === undefined) throw new TensorRTNodeError('ERR_TENSORRT_NOT_FOUND', 'this build of the addon has no TensorRT support');
-    const allowHostCode = opts.allowHostCode ?? info?.options.versionCompatible ?? false;
+    const leanRuntime = opts.leanRuntime ?? ((info?.options as { excludeLeanRuntime?: boolean } | undefined)?.excludeLeanRuntime === true);
+    // A plan without its runtime runs no embedded host code.
+    const allowHostCode = opts.allowHostCode ?? (info?.options.versionCompatible === true && !leanRuntime);
     let engine: NativeTrtEngine;
     try {
-      engine = await addon.trtDeserialize(plan, { device: opts.device, allowHostCode });
+      engine = await addon.trtDeserialize(plan, { device: opts.device, allowHostCode, leanRuntime });
     } catch (e) {
       const built = info?.tensorrt.version;
       if (built !== undefined && built !== runtime.version && !info?.options.versionCompatible) {

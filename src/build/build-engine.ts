@@ -15,15 +15,27 @@ import { dirname, resolve } from 'node:path';
 import {
   InvalidArgumentError,
   OnnxParseError,
+  TensorRTError,
   TensorRTNodeError,
   TensorRTNotFoundError,
   abortErrorFrom,
   describe,
 } from '../errors.js';
+import { formatDims } from '../tensor.js';
 import { loadAddon, type NativeBuildEvent, type NativeNetworkTensor, type NativeParseResult } from '../native.js';
 import { parseOptions } from '../options.js';
 import { requireTensorRT, type TensorRTRuntime } from '../backends/tensorrt-libs.js';
-import { decodeModel, allTensors, isExternal, externalDataInfo, resolveExternalLocation, readModel, encodeModel } from '../onnx/index.js';
+import {
+  decodeModel,
+  allTensors,
+  isExternal,
+  externalDataInfo,
+  resolveExternalLocation,
+  readModel,
+  encodeModel,
+  inspectModel,
+  type ModelProto,
+} from '../onnx/index.js';
 import { convertToFloat16 } from '../fp16/index.js';
 import { cacheKey, defaultCacheDir, EngineCache, sha256 } from './cache.js';
 import { writeFileAtomic } from '../files.js';
@@ -47,6 +59,12 @@ interface ModelSource {
   /** The model file (for external data), or null for bytes without a modelPath. */
   path: string | null;
   sha256: string;
+  /**
+   * The ONNX graph's output dims by output name, with their symbolic names: TensorRT's parser
+   * names the dims of inputs only, and the sidecar (hence the session, and the batcher's
+   * zero-config padding and trimming) needs the outputs' too.
+   */
+  outputDims: Map<string, readonly (number | string)[] | null>;
 }
 
 /**
@@ -54,7 +72,10 @@ interface ModelSource {
  * another cache key.
  */
 export async function modelDigest(bytes: Uint8Array, path: string | null): Promise<string> {
-  const model = decodeModel(bytes, path === null ? 'model' : `ONNX model ${JSON.stringify(path)}`);
+  return digestOf(decodeModel(bytes, path === null ? 'model' : `ONNX model ${JSON.stringify(path)}`), bytes, path);
+}
+
+async function digestOf(model: ModelProto, bytes: Uint8Array, path: string | null): Promise<string> {
   const locations = new Set<string>();
   for (const tp of allTensors(model)) if (isExternal(tp)) locations.add(externalDataInfo(tp).location);
   if (locations.size === 0) return sha256(bytes);
@@ -87,7 +108,9 @@ async function loadModel(model: string | Uint8Array, modelPath: string | undefin
   } else {
     throw new InvalidArgumentError(`model must be an ONNX file path or a Uint8Array of ONNX bytes, got ${describe(model)}`);
   }
-  return { bytes, path, sha256: await modelDigest(bytes, path) };
+  const decoded = decodeModel(bytes, path === null ? 'model' : `ONNX model ${JSON.stringify(path)}`);
+  const outputDims = new Map(inspectModel(decoded).outputs.map((o) => [o.name, o.dims] as const));
+  return { bytes, path, sha256: await digestOf(decoded, bytes, path), outputDims };
 }
 
 function formatParserErrors(result: NativeParseResult): string {
@@ -99,12 +122,39 @@ function formatParserErrors(result: NativeParseResult): string {
     .join('\n  ');
 }
 
-function ioInfo(tensors: readonly NativeNetworkTensor[]): EngineInfo['inputs'] {
-  return tensors.map((t) => ({
-    name: t.name,
-    dtype: t.dtype,
-    dims: t.dims.map((d, axis) => (d < 0 && t.dimNames[axis] ? t.dimNames[axis]! : d)),
-  }));
+/** I/O for the sidecar: -1 dims replaced by their symbolic name, from TensorRT or else from `onnxDims`. */
+function ioInfo(tensors: readonly NativeNetworkTensor[], onnxDims?: ModelSource['outputDims']): EngineInfo['inputs'] {
+  return tensors.map((t) => {
+    const fromOnnx = onnxDims?.get(t.name);
+    return {
+      name: t.name,
+      dtype: t.dtype,
+      dims: t.dims.map((d, axis) => {
+        if (d >= 0) return d;
+        const named = t.dimNames[axis] || fromOnnx?.[axis];
+        return typeof named === 'string' && named !== '' ? named : d;
+      }),
+    };
+  });
+}
+
+/**
+ * TensorRT's shape-tensor inputs (int32/int64 inputs whose values, not only their shape, set
+ * the shapes of what follows, e.g. a Reshape target) need their values in every optimization
+ * profile and at every run (setShapeValues / host-resident input), which tensorrt-node does
+ * not provide: refused here, right after parsing, instead of failing inside the build.
+ */
+function refuseShapeTensorInputs(inputs: readonly NativeNetworkTensor[]): void {
+  const shape = inputs.filter((i) => i.isShapeTensor);
+  if (shape.length === 0) return;
+  const list = shape.map((i) => `${JSON.stringify(i.name)} (${i.dtype} ${formatDims(i.dims)})`).join(', ');
+  throw new TensorRTError(
+    `the model's input${shape.length > 1 ? 's' : ''} ${list} ${shape.length > 1 ? 'are shape tensors' : 'is a shape tensor'}: ` +
+      'TensorRT reads its values (not only its shape) to size what follows, e.g. a Reshape target. tensorrt-node ' +
+      'supports inputs that are data only; make the value a constant (or an initializer) of the model, or compute it ' +
+      'from the shape of a data input (Shape -> Gather) instead of passing it in',
+    { inputs: shape.map((i) => i.name) },
+  );
 }
 
 function checkFp16Mode(opts: ParsedBuildOptions, runtime: TensorRTRuntime): void {
@@ -175,22 +225,12 @@ export async function buildEngine(model: string | Uint8Array, options: BuildOpti
   const network = parsed.network;
   let result;
   let profiles: Profile[];
-  let timingCache: Uint8Array | null = null;
   try {
+    refuseShapeTensorInputs(parsed.inputs);
     profiles = deriveProfiles(
       parsed.inputs.map((i) => ({ name: i.name, dims: i.dims, dimNames: i.dimNames })),
       { dims: opts.dims, profiles: opts.profiles },
     );
-    if (opts.timingCache !== undefined) {
-      try {
-        timingCache = await readFile(opts.timingCache);
-      } catch (e) {
-        if ((e as NodeJS.ErrnoException).code !== 'ENOENT') {
-          throw new TensorRTNodeError('ERR_IO', `cannot read the timing cache ${JSON.stringify(opts.timingCache)}: ${(e as Error).message}`, { cause: e });
-        }
-        timingCache = new Uint8Array(0);
-      }
-    }
     if (signal?.aborted) aborted();
     const tracker = new BuildProgressTracker();
     const onEvent = (e: NativeBuildEvent): void => {
@@ -221,7 +261,8 @@ export async function buildEngine(model: string | Uint8Array, options: BuildOpti
           fp16BuilderFlag: opts.precision === 'fp16' && opts.fp16Mode === 'builder-flag',
           tf32: opts.tf32,
           maxAuxStreams: opts.maxAuxStreams ?? -1,
-          timingCache,
+          // Read, merged and written back under a file lock by the addon (trtexec's --timingCacheFile).
+          timingCachePath: opts.timingCache === undefined ? null : resolve(opts.timingCache),
           logLevel: opts.onLog === undefined ? null : opts.logLevel,
         },
         onEvent,
@@ -235,7 +276,6 @@ export async function buildEngine(model: string | Uint8Array, options: BuildOpti
   } finally {
     network.dispose();
   }
-  if (opts.timingCache !== undefined && result.timingCache !== null) await writeFileAtomic(opts.timingCache, result.timingCache);
 
   const info: EngineInfo = {
     format: ENGINE_INFO_FORMAT,
@@ -247,7 +287,7 @@ export async function buildEngine(model: string | Uint8Array, options: BuildOpti
     gpu: { device: opts.device, name: gpu.name, computeCapability: gpu.computeCapability },
     plan: { bytes: result.plan.byteLength, sha256: sha256(result.plan) },
     inputs: ioInfo(parsed.inputs),
-    outputs: ioInfo(parsed.outputs),
+    outputs: ioInfo(parsed.outputs, source.outputDims),
     profiles: profilesAsRecords(profiles),
     buildSeconds: (performance.now() - started) / 1000,
     warnings: result.warnings,

@@ -11,6 +11,12 @@ namespace standin::cuda {
 
 namespace {
 
+// TRTN_STANDIN_OP_DELAY_US, unless a test set "cuda.op_delay_us" through the control interface.
+int64_t opDelayUs(const Driver& d) {
+  const std::string set = faultValue("cuda.op_delay_us");
+  return set.empty() ? d.opDelayUs : std::strtoll(set.c_str(), nullptr, 10);
+}
+
 void push(CUstream_st& s, Op op) {
   s.queue.push_back(std::move(op));
   s.enqueued++;
@@ -103,7 +109,8 @@ void runStream(Driver& d, Lock& lock, const std::shared_ptr<CUstream_st>& s) {
         // After a sticky error the context runs nothing more; queued work is dropped.
         if (ctx->sticky == CUDA_SUCCESS) {
           lock.unlock();
-          if (d.opDelayUs > 0) std::this_thread::sleep_for(std::chrono::microseconds(d.opDelayUs));
+          const int64_t delay = opDelayUs(d);
+          if (delay > 0) std::this_thread::sleep_for(std::chrono::microseconds(delay));
           const CUresult r = execute(d, op);
           lock.lock();
           if (r != CUDA_SUCCESS) poison(d, ctx, r, "a stream operation");

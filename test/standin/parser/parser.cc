@@ -5,13 +5,16 @@
 #include <NvOnnxParser.h>
 
 #include <cctype>
+#include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <iterator>
 #include <map>
 #include <memory>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "common/control.hpp"
@@ -103,6 +106,13 @@ bool isShapeSlot(const std::string& op, std::size_t slot) {
   return it != slots.end() && it->second.count(slot) != 0;
 }
 
+// "trt.read_delay_ms" (set through the control interface): a wait before the bytes are read,
+// so tests can change the caller's buffer meanwhile.
+void readDelay() {
+  const std::string ms = faultValue("trt.read_delay_ms");
+  if (!ms.empty()) std::this_thread::sleep_for(std::chrono::milliseconds(std::strtoll(ms.c_str(), nullptr, 10)));
+}
+
 bool isDataDependentOp(const std::string& op) {
   return op == "NonZero" || op == "NonMaxSuppression" || op == "Unique" || op == "Compress";
 }
@@ -131,6 +141,7 @@ class Parser final : public nvonnxparser::IParserDefaults {
     try {
       Counter("trt.parse.calls").add();
       errors_.clear();
+      readDelay();
       const bool ok = run(data, size, modelPath != nullptr ? modelPath : "");
       if (!ok) Counter("trt.parse.failed").add();
       return ok && errors_.empty();

@@ -616,7 +616,15 @@ nv::IHostMemory* Builder::buildSerializedNetwork(nv::INetworkDefinition& network
       plan.profiles.push_back(std::move(ranges));
     }
 
-    Progress progress(cfg.getProgressMonitor(), envInt("TRTN_STANDIN_BUILD_STEP_MS", 2));
+    const std::string stepSet = faultValue("trt.build_step_ms");
+    Progress progress(cfg.getProgressMonitor(),
+                      stepSet.empty() ? envInt("TRTN_STANDIN_BUILD_STEP_MS", 2) : std::strtoll(stepSet.c_str(), nullptr, 10));
+    {
+      // Names what is built, so tests can tell whose build a log line belongs to.
+      std::string names;
+      for (Tensor* t : net.outputs()) names += (names.empty() ? "" : ", ") + t->desc().name;
+      log(Severity::kINFO, "Building an engine for the network with outputs " + names + " (stand-in)");
+    }
     auto cancelled = [&]() -> nv::IHostMemory* {
       progress.finishAll();
       Counter("trt.build.cancelled").add();

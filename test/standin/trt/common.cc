@@ -2,9 +2,11 @@
 
 #include <dlfcn.h>
 
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <mutex>
+#include <thread>
 
 namespace standin::trt {
 
@@ -168,6 +170,14 @@ ILogger* processLogger() noexcept {
 void log(Severity severity, const std::string& message) noexcept {
   ILogger* l = processLogger();
   if (l != nullptr) l->log(severity, message.c_str());
+}
+
+void readDelay() noexcept {
+  try {
+    const std::string ms = faultValue("trt.read_delay_ms");
+    if (!ms.empty()) std::this_thread::sleep_for(std::chrono::milliseconds(std::strtoll(ms.c_str(), nullptr, 10)));
+  } catch (...) {
+  }
 }
 
 void Reporter::set(nvinfer1::IErrorRecorder* recorder) noexcept {

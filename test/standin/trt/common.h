@@ -60,6 +60,9 @@ std::vector<int64_t> resolveOutputDims(const TensorDesc& out, const std::vector<
 void offerLogger(ILogger* logger, const char* factory) noexcept;
 ILogger* processLogger() noexcept;
 void log(Severity severity, const std::string& message) noexcept;
+// Waits "trt.read_delay_ms" (set through the control interface) before a parse or a
+// deserialization reads its bytes, so tests can change the caller's buffer meanwhile.
+void readDelay() noexcept;
 
 // Errors go to the object's error recorder when one is set, else to the logger (kERROR), as
 // TensorRT reports them. A recorder is reference counted while set.

@@ -119,6 +119,7 @@ nv::ICudaEngine* Runtime::deserializeCudaEngine(void const* blob, std::size_t si
       Counter("trt.deserialize.failed").add();
       return nullptr;
     };
+    readDelay();
     if (faultHit("trt.deserialize_fail")) return fail(ErrorCode::kINTERNAL_ERROR, "stand-in fault trt.deserialize_fail");
     if (blob == nullptr || size == 0) return fail(ErrorCode::kINVALID_ARGUMENT, "the plan is empty");
     Plan plan;
@@ -391,6 +392,11 @@ bool ExecutionContext::init() {
   }
   staging_ = static_cast<uint8_t*>(host);
   if (strategy_ != nv::ExecutionContextAllocationStrategy::kUSER_MANAGED && !allocateActivations(0)) return false;
+  if (faultHit("trt.context_report")) {
+    reporter_.error(ErrorCode::kINTERNAL_ERROR,
+                    "ICudaEngine::createExecutionContext: Error Code 2: Internal Error (stand-in fault trt.context_report: "
+                    "reported on a call that succeeds)");
+  }
   Counter("trt.contexts.created").add();
   return true;
 }
@@ -605,6 +611,11 @@ bool ExecutionContext::enqueueV3(cudaStream_t stream) noexcept {
     };
     if (faultHit("trt.enqueue_fail"))
       return fail(ErrorCode::kFAILED_EXECUTION, "Error Code 1: Cuda Runtime (stand-in fault trt.enqueue_fail)");
+    if (faultHit("trt.enqueue_report")) {
+      reporter_.error(
+          ErrorCode::kINTERNAL_ERROR,
+          where + "Error Code 2: Internal Error (stand-in fault trt.enqueue_report: reported on a call that succeeds)");
+    }
     if (!allInputDimensionsSpecified()) {
       return fail(ErrorCode::kINVALID_STATE,
                   "Error Code 3: API Usage Error (not every input shape is set: call setInputShape for each dynamic input)");
