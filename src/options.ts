@@ -3,7 +3,7 @@
  * normalised objects; failures become one InvalidArgumentError naming each bad option,
  * what was expected and what was got.
  */
-import { z } from 'zod';
+import type { z } from 'zod';
 import { InvalidArgumentError, describe } from './errors.js';
 
 export function parseOptions<S extends z.ZodType>(schema: S, value: unknown, what: string): z.output<S> {

@@ -3,7 +3,7 @@ import { compare, isClassScores } from '../../../src/accuracy/compare.js';
 import { compareHtml, compareJson, formatCompareText } from '../../../src/accuracy/report.js';
 import { parseErrorStat, parseNamedValues, parseNonNegative, toleranceFor } from '../../../src/accuracy/tolerance.js';
 import { Tensor } from '../../../src/tensor.js';
-import { DTypeError, InvalidArgumentError, ShapeError } from '../../../src/errors.js';
+import { InvalidArgumentError, ShapeError } from '../../../src/errors.js';
 import type { Feeds, InferenceSession, Outputs, RunOptions, TensorInfo } from '../../../src/session.js';
 
 /** A test double: computes its outputs from the feeds with a plain function. */
