@@ -130,8 +130,15 @@ bool search(const std::vector<std::string>& dirs, int flags, LoadResult& result,
 }
 
 void loadParser(const Found& found, Library& lib) {
-  // The parser sits next to libnvinfer (or on the same loader path).
-  const std::string parserPath = join(found.dir, parserLibraryName());
+  // The parser of libnvinfer's own release sits beside it. Found through the loader path,
+  // libnvinfer's folder is still tried first: a bare-name dlopen may find another install's
+  // parser earlier on LD_LIBRARY_PATH (or in the ld.so cache), whose IParser was built against
+  // other headers; the loader path is the fallback for split installs.
+  std::string parserPath = join(found.dir, parserLibraryName());
+  if (found.dir.empty()) {
+    const std::string beside = join(folderOf(found.resolved), parserLibraryName());
+    if (!folderOf(found.resolved).empty() && isFile(beside)) parserPath = beside;
+  }
   void* parser = dlopen(parserPath.c_str(), RTLD_NOW | RTLD_LOCAL);
   if (parser == nullptr) {
     lib.parserError = parserPath + ": " + lastDlError();
@@ -155,15 +162,20 @@ void loadParser(const Found& found, Library& lib) {
 // folder that is not on the loader path (pip's tensorrt_libs, a tarball, TENSORRT_LIB_DIR)
 // those loads fail, so they are loaded here by full path first: a bare-name dlopen then finds
 // the library already loaded under its soname (what the pip wheel's __init__ does).
-std::vector<std::string> siblingsOf(const std::string& folder) {
+// Builder resources carry libnvinfer's full version in their name (libnvinfer dlopens
+// libnvinfer_builder_resource*.so.<major>.<minor>.<patch>): only those of the loaded version are
+// taken, so the leftovers of another release in the same folder (a tarball unpacked over an
+// older one) are neither mapped (they are large) nor found by libnvinfer in its place.
+std::vector<std::string> siblingsOf(const std::string& folder, int version) {
   const std::string major = std::to_string(NV_TENSORRT_MAJOR);
+  const std::string resourceSuffix = ".so." + versionString(version);
   std::vector<std::string> out;
   DIR* d = opendir(folder.c_str());
   if (d == nullptr) return out;
   while (const dirent* e = readdir(d)) {
     const std::string name = e->d_name;
-    const bool builderResource =
-        name.rfind("libnvinfer_builder_resource", 0) == 0 && name.find(".so." + major) != std::string::npos;
+    const bool builderResource = name.rfind("libnvinfer_builder_resource", 0) == 0 && name.size() > resourceSuffix.size() &&
+                                 name.compare(name.size() - resourceSuffix.size(), resourceSuffix.size(), resourceSuffix) == 0;
     const bool runtime = name == "libnvinfer_lean.so." + major || name == "libnvinfer_dispatch.so." + major;
     if (builderResource || runtime) out.push_back(join(folder, name));
   }
@@ -172,11 +184,11 @@ std::vector<std::string> siblingsOf(const std::string& folder) {
   return out;
 }
 
-void preloadSiblings(const std::string& folder, Library& lib) {
+void preloadSiblings(const std::string& folder, int version, Library& lib) {
   if (folder.empty()) return;
   const std::string lean = join(folder, "libnvinfer_lean.so." + std::to_string(NV_TENSORRT_MAJOR));
   if (isFile(lean)) lib.leanRuntimePath = lean;
-  for (const std::string& path : siblingsOf(folder)) {
+  for (const std::string& path : siblingsOf(folder, version)) {
     if (dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL) != nullptr) {
       lib.preloaded.push_back(path);
     } else {
@@ -274,7 +286,7 @@ LoadResult load(const std::vector<std::string>& dirs) {
   lib.createRuntime = found.createRuntime;
   loadParser(found, lib);
   const std::string folder = folderOf(found.resolved);
-  preloadSiblings(folder, lib);
+  preloadSiblings(folder, lib.version, lib);
   registerPlugins(found, folder, lib);
   gLibrary = std::move(lib);
   gLoaded = true;
