@@ -24,9 +24,13 @@ NativeError ioError(const std::string& what, const std::string& path, int err) {
 FileLock::FileLock(const std::string& path, bool exclusive) {
   const std::string lockPath = path + ".lock";
   fd_ = ::open(lockPath.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-  if (fd_ < 0) return;
+  if (fd_ < 0) {
+    error_ = lockPath + ": " + std::strerror(errno);
+    return;
+  }
   while (::flock(fd_, exclusive ? LOCK_EX : LOCK_SH) != 0) {
     if (errno != EINTR) {
+      error_ = lockPath + ": " + std::strerror(errno);
       ::close(fd_);
       fd_ = -1;
       return;
