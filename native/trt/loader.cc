@@ -6,6 +6,9 @@
 #include <link.h>
 #include <sys/stat.h>
 
+#include <climits>
+#include <cstdlib>
+
 #include <algorithm>
 #include <mutex>
 
@@ -56,6 +59,31 @@ bool isFile(const std::string& path) {
 
 std::string versionString(int v) {
   return std::to_string(v / 10000) + "." + std::to_string((v / 100) % 100) + "." + std::to_string(v % 100);
+}
+
+// major * 10000 + minor * 100 + patch of the file a path resolves to when that file is named
+// "<lib>.so.<major>.<minor>.<patch>" (how TensorRT's .deb and .tar installs name them behind
+// their soname links); 0 when it is not.
+int releaseOfFile(const std::string& path) {
+  char resolved[PATH_MAX];
+  if (::realpath(path.c_str(), resolved) == nullptr) return 0;
+  const std::string name = resolved;
+  const auto so = name.rfind(".so.");
+  if (so == std::string::npos) return 0;
+  int parts[3] = {0, 0, 0};
+  int n = 0;
+  std::size_t i = so + 4;
+  while (n < 3 && i < name.size()) {
+    std::size_t j = i;
+    while (j < name.size() && name[j] >= '0' && name[j] <= '9') j++;
+    if (j == i || j - i > 4) return 0;
+    parts[n++] = std::stoi(name.substr(i, j - i));
+    if (j == name.size()) break;
+    if (name[j] != '.') return 0;
+    i = j + 1;
+  }
+  if (n != 3 || i > name.size()) return 0;
+  return parts[0] * 10000 + parts[1] * 100 + parts[2];
 }
 
 template <typename Fn>
@@ -148,6 +176,18 @@ void loadParser(const Found& found, Library& lib) {
   auto parserVersion = symbol<VersionFn>(parser, "getNvOnnxParserVersion");
   if (createParser == nullptr) {
     lib.parserError = parserPath + ": createNvOnnxParser_INTERNAL missing";
+    dlclose(parser);
+    return;
+  }
+  // The parser has no TensorRT version of its own to ask (getNvOnnxParserVersion is
+  // onnx-tensorrt's), but installs name the file behind the soname by its release
+  // (libnvonnxparser.so.10.16.0): one older than the headers lacks IParser methods they
+  // declare, as for libnvinfer. A file without a version in its name (pip's) is taken as is.
+  const int fileVersion = releaseOfFile(realPath(parser, parserPath));
+  if (fileVersion != 0 && fileVersion < kMinVersion) {
+    lib.parserError = realPath(parser, parserPath) + " is TensorRT " + versionString(fileVersion) +
+                      "'s parser, but this addon was built with TensorRT " + headerVersion() + " headers and needs " +
+                      std::to_string(NV_TENSORRT_MAJOR) + "." + std::to_string(NV_TENSORRT_MINOR) + " or newer";
     dlclose(parser);
     return;
   }

@@ -3,11 +3,12 @@
  * an older one, LD_LIBRARY_PATH naming an older install before the one used), against stand-in
  * libraries compiled here (test doubles exporting the entry points the loader looks up,
  * nothing of TensorRT): only the builder resource of the loaded libnvinfer's exact version is
- * preloaded, and the parser is taken from libnvinfer's own folder before the loader path.
+ * preloaded, the parser is taken from libnvinfer's own folder before the loader path, and a
+ * parser whose file names a release older than the headers is refused.
  * Each load runs in its own process, because a successful load is kept for the process.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync } from 'node:fs';
+import { mkdtempSync, readdirSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -33,6 +34,7 @@ interface Load {
   libraryPath?: string;
   parserPath?: string | null;
   parserVersion?: number;
+  parserError?: string | null;
   preloaded?: string[];
 }
 
@@ -94,6 +96,27 @@ describe.skipIf(addons.length === 0)('TensorRT loader with two releases of one m
       fakeLibrary(split, `libnvinfer.so.${major}`, infer(version(major, minor)));
       const fallback = load(addon, [''], { LD_LIBRARY_PATH: `${split}:${other}` }).result;
       expect(fallback).toMatchObject({ found: true, parserPath: join(other, `libnvonnxparser.so.${major}`), parserVersion: 1111 });
+    });
+
+    it(`refuses a parser whose file names a release older than the headers, takes newer ones (${addon})`, () => {
+      const installed = (name: string, release: string, lib: string, source: string) => {
+        const dirPath = join(dir, name);
+        fakeLibrary(dirPath, `${lib}.so.${release}`, source);
+        symlinkSync(`${lib}.so.${release}`, join(dirPath, `${lib}.so.${major}`));
+        return dirPath;
+      };
+      const older = minor > 0 ? `${major}.${minor - 1}.3` : `${major - 1}.99.0`;
+      const old = installed('old-parser', `${major}.${minor}.0`, 'libnvinfer', infer(version(major, minor)));
+      fakeLibrary(old, `libnvonnxparser.so.${older}`, parser);
+      symlinkSync(`libnvonnxparser.so.${older}`, join(old, `libnvonnxparser.so.${major}`));
+      const refused = load(addon, [old]).result;
+      expect(refused).toMatchObject({ found: true, parserPath: null });
+      expect(refused.parserError).toContain(`is TensorRT ${older}'s parser, but this addon was built with TensorRT ${header} headers`);
+
+      const newer = installed('newer-parser', `${major}.${minor}.0`, 'libnvinfer', infer(version(major, minor)));
+      fakeLibrary(newer, `libnvonnxparser.so.${major}.${minor + 1}.0`, parser);
+      symlinkSync(`libnvonnxparser.so.${major}.${minor + 1}.0`, join(newer, `libnvonnxparser.so.${major}`));
+      expect(load(addon, [newer]).result).toMatchObject({ found: true, parserError: null, parserVersion: 4242 });
     });
   }
 });
