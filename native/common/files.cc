@@ -87,6 +87,15 @@ void writeFileAtomic(const std::string& path, const void* data, std::size_t size
     p += n;
     left -= static_cast<std::size_t>(n);
   }
+  // On disk before the rename: after a crash or power loss the name holds the old bytes or
+  // the new ones, never an empty or truncated file (ext4, xfs order the rename only after it).
+  const bool synced = ::fsync(fd) == 0 || errno == EINVAL || errno == ENOTSUP;  // some filesystems cannot
+  const int syncErr = errno;
+  if (!synced) {
+    ::close(fd);
+    ::unlink(tmp.c_str());
+    throw ioError("cannot write", tmp, syncErr);
+  }
   if (::close(fd) != 0) {
     const int err = errno;
     ::unlink(tmp.c_str());
