@@ -24,9 +24,13 @@ NativeError ioError(const std::string& what, const std::string& path, int err) {
 FileLock::FileLock(const std::string& path, bool exclusive) {
   const std::string lockPath = path + ".lock";
   fd_ = ::open(lockPath.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-  if (fd_ < 0) return;
+  if (fd_ < 0) {
+    error_ = lockPath + ": " + std::strerror(errno);
+    return;
+  }
   while (::flock(fd_, exclusive ? LOCK_EX : LOCK_SH) != 0) {
     if (errno != EINTR) {
+      error_ = lockPath + ": " + std::strerror(errno);
       ::close(fd_);
       fd_ = -1;
       return;
@@ -82,6 +86,15 @@ void writeFileAtomic(const std::string& path, const void* data, std::size_t size
     }
     p += n;
     left -= static_cast<std::size_t>(n);
+  }
+  // On disk before the rename: after a crash or power loss the name holds the old bytes or
+  // the new ones, never an empty or truncated file (ext4, xfs order the rename only after it).
+  const bool synced = ::fsync(fd) == 0 || errno == EINVAL || errno == ENOTSUP;  // some filesystems cannot
+  const int syncErr = errno;
+  if (!synced) {
+    ::close(fd);
+    ::unlink(tmp.c_str());
+    throw ioError("cannot write", tmp, syncErr);
   }
   if (::close(fd) != 0) {
     const int err = errno;

@@ -22,9 +22,12 @@ class FileLock {
   FileLock& operator=(const FileLock&) = delete;
 
   bool held() const noexcept { return fd_ >= 0; }
+  // Why the lock is not held (strerror of open or flock); empty when it is.
+  const std::string& error() const noexcept { return error_; }
 
  private:
   int fd_ = -1;
+  std::string error_;
 };
 
 // The file's bytes; empty when it does not exist. Throws NativeError ERR_IO otherwise.

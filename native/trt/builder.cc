@@ -148,6 +148,12 @@ void EngineBuilder::saveTimingCache(nvinfer1::IBuilderConfig& config, const nvin
   ErrorRecorder* rec = &net_.recorder();
   try {
     FileLock lock(path, true);
+    if (!lock.held()) {
+      // Written anyway (the rename keeps readers whole), but a concurrent build may drop
+      // this one's timings or the other way round: said, not hidden.
+      warnings.push_back("the timing cache " + path + " was merged and written without its lock (" + lock.error() +
+                         "); builds sharing it at the same time may lose each other's timings");
+    }
     const std::vector<uint8_t> current = readFileBytes(path);
     std::unique_ptr<nvinfer1::ITimingCache> merged;
     const nvinfer1::ITimingCache* out = &cache;
@@ -171,9 +177,12 @@ void EngineBuilder::saveTimingCache(nvinfer1::IBuilderConfig& config, const nvin
       return;
     }
     writeFileAtomic(path, blob->data(), blob->size());
-  } catch (const NativeError& e) {
-    // The engine is built; a cache that cannot be saved is worth a warning, not the build.
+  } catch (const std::exception& e) {
+    // The engine is built; a cache that cannot be saved (an I/O error, or no host memory for
+    // the merge) is worth a warning, not the build.
     warnings.push_back(std::string("the timing cache was not saved: ") + e.what());
+  } catch (...) {
+    warnings.push_back("the timing cache was not saved: an unknown error");
   }
 }
 

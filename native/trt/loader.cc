@@ -6,6 +6,9 @@
 #include <link.h>
 #include <sys/stat.h>
 
+#include <climits>
+#include <cstdlib>
+
 #include <algorithm>
 #include <mutex>
 
@@ -56,6 +59,31 @@ bool isFile(const std::string& path) {
 
 std::string versionString(int v) {
   return std::to_string(v / 10000) + "." + std::to_string((v / 100) % 100) + "." + std::to_string(v % 100);
+}
+
+// major * 10000 + minor * 100 + patch of the file a path resolves to when that file is named
+// "<lib>.so.<major>.<minor>.<patch>" (how TensorRT's .deb and .tar installs name them behind
+// their soname links); 0 when it is not.
+int releaseOfFile(const std::string& path) {
+  char resolved[PATH_MAX];
+  if (::realpath(path.c_str(), resolved) == nullptr) return 0;
+  const std::string name = resolved;
+  const auto so = name.rfind(".so.");
+  if (so == std::string::npos) return 0;
+  int parts[3] = {0, 0, 0};
+  int n = 0;
+  std::size_t i = so + 4;
+  while (n < 3 && i < name.size()) {
+    std::size_t j = i;
+    while (j < name.size() && name[j] >= '0' && name[j] <= '9') j++;
+    if (j == i || j - i > 4) return 0;
+    parts[n++] = std::stoi(name.substr(i, j - i));
+    if (j == name.size()) break;
+    if (name[j] != '.') return 0;
+    i = j + 1;
+  }
+  if (n != 3 || i > name.size()) return 0;
+  return parts[0] * 10000 + parts[1] * 100 + parts[2];
 }
 
 template <typename Fn>
@@ -130,8 +158,15 @@ bool search(const std::vector<std::string>& dirs, int flags, LoadResult& result,
 }
 
 void loadParser(const Found& found, Library& lib) {
-  // The parser sits next to libnvinfer (or on the same loader path).
-  const std::string parserPath = join(found.dir, parserLibraryName());
+  // The parser of libnvinfer's own release sits beside it. Found through the loader path,
+  // libnvinfer's folder is still tried first: a bare-name dlopen may find another install's
+  // parser earlier on LD_LIBRARY_PATH (or in the ld.so cache), whose IParser was built against
+  // other headers; the loader path is the fallback for split installs.
+  std::string parserPath = join(found.dir, parserLibraryName());
+  if (found.dir.empty()) {
+    const std::string beside = join(folderOf(found.resolved), parserLibraryName());
+    if (!folderOf(found.resolved).empty() && isFile(beside)) parserPath = beside;
+  }
   void* parser = dlopen(parserPath.c_str(), RTLD_NOW | RTLD_LOCAL);
   if (parser == nullptr) {
     lib.parserError = parserPath + ": " + lastDlError();
@@ -141,6 +176,18 @@ void loadParser(const Found& found, Library& lib) {
   auto parserVersion = symbol<VersionFn>(parser, "getNvOnnxParserVersion");
   if (createParser == nullptr) {
     lib.parserError = parserPath + ": createNvOnnxParser_INTERNAL missing";
+    dlclose(parser);
+    return;
+  }
+  // The parser has no TensorRT version of its own to ask (getNvOnnxParserVersion is
+  // onnx-tensorrt's), but installs name the file behind the soname by its release
+  // (libnvonnxparser.so.10.16.0): one older than the headers lacks IParser methods they
+  // declare, as for libnvinfer. A file without a version in its name (pip's) is taken as is.
+  const int fileVersion = releaseOfFile(realPath(parser, parserPath));
+  if (fileVersion != 0 && fileVersion < kMinVersion) {
+    lib.parserError = realPath(parser, parserPath) + " is TensorRT " + versionString(fileVersion) +
+                      "'s parser, but this addon was built with TensorRT " + headerVersion() + " headers and needs " +
+                      std::to_string(NV_TENSORRT_MAJOR) + "." + std::to_string(NV_TENSORRT_MINOR) + " or newer";
     dlclose(parser);
     return;
   }
@@ -155,15 +202,20 @@ void loadParser(const Found& found, Library& lib) {
 // folder that is not on the loader path (pip's tensorrt_libs, a tarball, TENSORRT_LIB_DIR)
 // those loads fail, so they are loaded here by full path first: a bare-name dlopen then finds
 // the library already loaded under its soname (what the pip wheel's __init__ does).
-std::vector<std::string> siblingsOf(const std::string& folder) {
+// Builder resources carry libnvinfer's full version in their name (libnvinfer dlopens
+// libnvinfer_builder_resource*.so.<major>.<minor>.<patch>): only those of the loaded version are
+// taken, so the leftovers of another release in the same folder (a tarball unpacked over an
+// older one) are neither mapped (they are large) nor found by libnvinfer in its place.
+std::vector<std::string> siblingsOf(const std::string& folder, int version) {
   const std::string major = std::to_string(NV_TENSORRT_MAJOR);
+  const std::string resourceSuffix = ".so." + versionString(version);
   std::vector<std::string> out;
   DIR* d = opendir(folder.c_str());
   if (d == nullptr) return out;
   while (const dirent* e = readdir(d)) {
     const std::string name = e->d_name;
-    const bool builderResource =
-        name.rfind("libnvinfer_builder_resource", 0) == 0 && name.find(".so." + major) != std::string::npos;
+    const bool builderResource = name.rfind("libnvinfer_builder_resource", 0) == 0 && name.size() > resourceSuffix.size() &&
+                                 name.compare(name.size() - resourceSuffix.size(), resourceSuffix.size(), resourceSuffix) == 0;
     const bool runtime = name == "libnvinfer_lean.so." + major || name == "libnvinfer_dispatch.so." + major;
     if (builderResource || runtime) out.push_back(join(folder, name));
   }
@@ -172,11 +224,11 @@ std::vector<std::string> siblingsOf(const std::string& folder) {
   return out;
 }
 
-void preloadSiblings(const std::string& folder, Library& lib) {
+void preloadSiblings(const std::string& folder, int version, Library& lib) {
   if (folder.empty()) return;
   const std::string lean = join(folder, "libnvinfer_lean.so." + std::to_string(NV_TENSORRT_MAJOR));
   if (isFile(lean)) lib.leanRuntimePath = lean;
-  for (const std::string& path : siblingsOf(folder)) {
+  for (const std::string& path : siblingsOf(folder, version)) {
     if (dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL) != nullptr) {
       lib.preloaded.push_back(path);
     } else {
@@ -274,7 +326,7 @@ LoadResult load(const std::vector<std::string>& dirs) {
   lib.createRuntime = found.createRuntime;
   loadParser(found, lib);
   const std::string folder = folderOf(found.resolved);
-  preloadSiblings(folder, lib);
+  preloadSiblings(folder, lib.version, lib);
   registerPlugins(found, folder, lib);
   gLibrary = std::move(lib);
   gLoaded = true;
