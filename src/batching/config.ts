@@ -50,6 +50,8 @@ export interface BatcherConfig {
   readonly defaultLevel: number;
   readonly policies: readonly LevelPolicy[];
   readonly maxInflight: number;
+  /** Batches the session runs at once (its declared contexts, else maxInflight); the rest of maxInflight wait at the session. */
+  readonly contexts: number;
   readonly ordered: boolean;
   /** Per padded dim, its sorted buckets or null. */
   readonly buckets: readonly (readonly number[] | null)[];
@@ -70,6 +72,8 @@ export interface WarmupPlan {
 export const DEFAULT_MAX_BATCH_TOKENS = 16384;
 const DEFAULT_COST_MAX_BATCH = 256;
 const DEFAULT_TRITON_MAX_BATCH = 32;
+/** Batches beyond the session's contexts kept in flight by default (see maxInflight below). */
+export const STAGED_BATCHES = 1;
 
 export function assertSession(session: unknown): asserts session is InferenceSession {
   if (
@@ -125,7 +129,15 @@ export function resolveBatcherConfig(session: InferenceSession, options: Dynamic
   const policies = resolveLevelPolicies(levels, o.queuePolicy, o.priorityQueuePolicy);
 
   const contexts = (session as { contexts?: unknown }).contexts;
-  const maxInflight = o.maxInflightBatches ?? (typeof contexts === 'number' && Number.isInteger(contexts) && contexts >= 1 ? contexts : 1);
+  // A session that runs batches off the JS thread (it declares its contexts) gets one batch
+  // more than it runs at once: the next batch waits at the session while one runs, so that a
+  // context does not idle for the hand-over (the result's way back, the next batch's forming
+  // and way out), as it does not for direct calls (ONNX Runtime's worker pool holds two runs
+  // per worker). The hold rule (scheduling.launchAt) keeps that batch back until shortly
+  // before a context comes free where batches run one after another, so requests still join.
+  const declared = typeof contexts === 'number' && Number.isInteger(contexts) && contexts >= 1 ? contexts : undefined;
+  const maxInflight = o.maxInflightBatches ?? (declared !== undefined ? declared + STAGED_BATCHES : 1);
+  const runsAtOnce = Math.min(maxInflight, declared ?? maxInflight);
   const ordered = o.preserveOrdering ?? false;
 
   const dims = layout.dims;
@@ -207,6 +219,7 @@ export function resolveBatcherConfig(session: InferenceSession, options: Dynamic
     defaultLevel,
     policies,
     maxInflight,
+    contexts: runsAtOnce,
     ordered,
     buckets: Object.freeze(buckets),
     runOptions,

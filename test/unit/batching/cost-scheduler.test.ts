@@ -254,7 +254,7 @@ describe('cost scheduler: batches in flight', () => {
     const cm = b.stats().costModel;
     expect(cm.serialization.value).toBeLessThan(0.2);
     expect(cm.holds.count).toBeLessThan(10);
-    expect(b.config.maxInflightBatches).toBe(2);
+    expect(b.config.maxInflightBatches).toBe(3);
     await b.close();
   });
 });
