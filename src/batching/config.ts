@@ -72,8 +72,6 @@ export interface WarmupPlan {
 export const DEFAULT_MAX_BATCH_TOKENS = 16384;
 const DEFAULT_COST_MAX_BATCH = 256;
 const DEFAULT_TRITON_MAX_BATCH = 32;
-/** Batches beyond the session's contexts kept in flight by default (see maxInflight below). */
-export const STAGED_BATCHES = 1;
 
 export function assertSession(session: unknown): asserts session is InferenceSession {
   if (
@@ -129,14 +127,8 @@ export function resolveBatcherConfig(session: InferenceSession, options: Dynamic
   const policies = resolveLevelPolicies(levels, o.queuePolicy, o.priorityQueuePolicy);
 
   const contexts = (session as { contexts?: unknown }).contexts;
-  // A session that runs batches off the JS thread (it declares its contexts) gets one batch
-  // more than it runs at once: the next batch waits at the session while one runs, so that a
-  // context does not idle for the hand-over (the result's way back, the next batch's forming
-  // and way out), as it does not for direct calls (ONNX Runtime's worker pool holds two runs
-  // per worker). The hold rule (scheduling.launchAt) keeps that batch back until shortly
-  // before a context comes free where batches run one after another, so requests still join.
   const declared = typeof contexts === 'number' && Number.isInteger(contexts) && contexts >= 1 ? contexts : undefined;
-  const maxInflight = o.maxInflightBatches ?? (declared !== undefined ? declared + STAGED_BATCHES : 1);
+  const maxInflight = o.maxInflightBatches ?? declared ?? 1;
   const runsAtOnce = Math.min(maxInflight, declared ?? maxInflight);
   const ordered = o.preserveOrdering ?? false;
 

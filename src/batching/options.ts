@@ -188,10 +188,9 @@ export const DynamicBatcherOptionsSchema = z
     /**
      * How many batches may run on the session at once (Triton: the instance count of an
      * `instance_group`). Default: the session's `contexts` (TensorRT execution contexts, ONNX
-     * Runtime worker threads) plus one when it declares them, so that the next batch already
-     * waits at the session while the others run (the hold rule keeps it back until shortly
-     * before a context comes free where batches run one after another); else 1 (a session on
-     * the JS thread runs one call at a time).
+     * Runtime worker threads) when it has them, else 1 (a session on the JS thread runs one
+     * call at a time). More than the contexts makes the extra batches wait at the session;
+     * the queue is then still spread over the contexts only.
      */
     maxInflightBatches: z.number().int().min(1).max(1024).optional(),
     /**

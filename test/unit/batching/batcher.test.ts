@@ -193,12 +193,14 @@ describe('DynamicBatcher: forming batches (Triton rules)', () => {
   });
 });
 
-describe('DynamicBatcher: batches in flight by default', () => {
-  it('keeps one batch more than the session declares contexts in flight (it waits at the session), and one without contexts', async () => {
+describe('DynamicBatcher: batches in flight beyond the contexts', () => {
+  it('defaults to the session contexts, and honours a larger maxInflightBatches (the extra batch waits at the session)', async () => {
     const s = new EncoderDouble('manual');
     s.contexts = 2;
-    const b = new DynamicBatcher(s, { maxBatchSize: 1 });
-    expect(b.config.maxInflightBatches).toBe(3);
+    const d = new DynamicBatcher(s, { maxBatchSize: 1 });
+    expect(d.config.maxInflightBatches).toBe(2);
+    await d.close();
+    const b = new DynamicBatcher(s, { maxBatchSize: 1, maxInflightBatches: 3 });
     const ps = [1, 2, 3, 4].map((k) => b.run(request(idsFor(k, 2))));
     await until(() => s.pending.length === 3, 'three batches in flight');
     await tick(5);

@@ -51,7 +51,7 @@ describe('zero-config layout from the model metadata', () => {
     await b.close();
   });
 
-  it('uses the TensorRT profile max batch as the default maxBatchSize and the session contexts + 1 as maxInflightBatches', async () => {
+  it('uses the TensorRT profile max batch as the default maxBatchSize and the session contexts as maxInflightBatches', async () => {
     const inputs: TensorInfo[] = HF_INPUTS.map((i) => ({
       ...i,
       profiles: [
@@ -61,8 +61,7 @@ describe('zero-config layout from the model metadata', () => {
     }));
     const b = new DynamicBatcher(metaSession(inputs, HF_OUTPUTS, { contexts: 3 }));
     expect(b.config.maxBatchSize).toBe(64);
-    // Its 3 contexts, and one batch more waiting at the session for the hand-over.
-    expect(b.config.maxInflightBatches).toBe(4);
+    expect(b.config.maxInflightBatches).toBe(3);
     expect(() => new DynamicBatcher(metaSession(inputs, HF_OUTPUTS), { maxBatchSize: 128 })).toThrow(/larger than the session's optimization profiles allow/);
     expect(() => new DynamicBatcher(metaSession(inputs, HF_OUTPUTS), { buckets: [64, 512] })).toThrow(
       /longer than the session's optimization profiles allow \(256\)/,
