@@ -6,6 +6,7 @@
  *
  *   node scripts/run-ts.mjs scripts/bench-batcher-zero-config.ts [--model bert-tiny] [--threads 0]
  *       [--execution workers] [--contexts 1] [--seconds 6] [--concurrency 1,8,32] [--workloads mixed,fixed] [--triton]
+ *       [--also '{"maxInflightBatches":2}' ...]
  *
  * Models: the embedded encoder (src/onnx/encoder.ts) with seeded weights at the sizes of a
  * BERT family member: "bert-tiny" (2 layers, hidden 128, 2 heads, the shape of the Hugging
@@ -54,6 +55,8 @@ const SECONDS = Number(arg('seconds', '6'));
 const CONCURRENCY = arg('concurrency', '1,8,32').split(',').map(Number);
 const WORKLOADS = arg('workloads', 'mixed,fixed').split(',');
 const WITH_TRITON = process.argv.includes('--triton');
+/** --also '{"maxInflightBatches":2}' (repeatable): a further batcher path with those options, to compare settings side by side. */
+const ALSO = process.argv.flatMap((a, i) => (a === '--also' ? [process.argv[i + 1]!] : []));
 const VOCAB = 30522;
 const SLICE = 0.5;
 
@@ -138,6 +141,7 @@ const paths: { name: string; options: DynamicBatcherOptions | null }[] = [
   { name: 'direct session.run', options: null },
   { name: 'batcher, zero config (cost model)', options: {} },
   ...(WITH_TRITON ? [{ name: "batcher, scheduler 'triton' (the old default)", options: { scheduler: 'triton' } as DynamicBatcherOptions }] : []),
+  ...ALSO.map((json) => ({ name: `batcher, ${json}`, options: JSON.parse(json) as DynamicBatcherOptions })),
 ];
 
 // Accuracy: batched against direct for a sample of mixed-length requests, in waves so that

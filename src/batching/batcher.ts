@@ -590,7 +590,8 @@ export class DynamicBatcher implements AsyncDisposable {
    */
   #spread(cands: Request[], g: Group, sel: Selection): Selection {
     const cfg = this.#cfg;
-    const free = cfg.maxInflight - this.#inflight;
+    // Over the contexts that are free, not the staged slot (that batch would wait at the session).
+    const free = cfg.contexts - this.#inflight;
     if (this.#closing || free < 2 || sel.rows < 2 || this.#overlap.forHolds > 0 || !(sel.predictedMs > 0)) return sel;
     let total = 0;
     for (let i = 0; i < cands.length; i++) total += cands[i]!.batch;

@@ -50,6 +50,8 @@ export interface BatcherConfig {
   readonly defaultLevel: number;
   readonly policies: readonly LevelPolicy[];
   readonly maxInflight: number;
+  /** Batches the session runs at once (its declared contexts, else maxInflight); the rest of maxInflight wait at the session. */
+  readonly contexts: number;
   readonly ordered: boolean;
   /** Per padded dim, its sorted buckets or null. */
   readonly buckets: readonly (readonly number[] | null)[];
@@ -125,7 +127,9 @@ export function resolveBatcherConfig(session: InferenceSession, options: Dynamic
   const policies = resolveLevelPolicies(levels, o.queuePolicy, o.priorityQueuePolicy);
 
   const contexts = (session as { contexts?: unknown }).contexts;
-  const maxInflight = o.maxInflightBatches ?? (typeof contexts === 'number' && Number.isInteger(contexts) && contexts >= 1 ? contexts : 1);
+  const declared = typeof contexts === 'number' && Number.isInteger(contexts) && contexts >= 1 ? contexts : undefined;
+  const maxInflight = o.maxInflightBatches ?? declared ?? 1;
+  const runsAtOnce = Math.min(maxInflight, declared ?? maxInflight);
   const ordered = o.preserveOrdering ?? false;
 
   const dims = layout.dims;
@@ -207,6 +211,7 @@ export function resolveBatcherConfig(session: InferenceSession, options: Dynamic
     defaultLevel,
     policies,
     maxInflight,
+    contexts: runsAtOnce,
     ordered,
     buckets: Object.freeze(buckets),
     runOptions,

@@ -187,8 +187,10 @@ export const DynamicBatcherOptionsSchema = z
     preserveOrdering: z.boolean().optional(),
     /**
      * How many batches may run on the session at once (Triton: the instance count of an
-     * `instance_group`). Default: the session's `contexts` (TensorRT execution contexts)
-     * when it has them, else 1 (ONNX Runtime runs one call at a time).
+     * `instance_group`). Default: the session's `contexts` (TensorRT execution contexts, ONNX
+     * Runtime worker threads) when it has them, else 1 (a session on the JS thread runs one
+     * call at a time). More than the contexts makes the extra batches wait at the session;
+     * the queue is then still spread over the contexts only.
      */
     maxInflightBatches: z.number().int().min(1).max(1024).optional(),
     /**

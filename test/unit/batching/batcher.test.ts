@@ -179,7 +179,7 @@ describe('DynamicBatcher: forming batches (Triton rules)', () => {
   it('runs up to maxInflightBatches batches at once', async () => {
     const s = new EncoderDouble('manual');
     s.contexts = 2;
-    const b = new DynamicBatcher(s, { maxBatchSize: 1 });
+    const b = new DynamicBatcher(s, { maxBatchSize: 1, maxInflightBatches: 2 });
     const ps = [1, 2, 3].map((k) => b.run(request(idsFor(k, 2))));
     await until(() => s.pending.length === 2, 'two batches in flight');
     await tick(5);
@@ -190,6 +190,31 @@ describe('DynamicBatcher: forming batches (Triton rules)', () => {
     s.releaseAll();
     await Promise.all(ps);
     await b.close();
+  });
+});
+
+describe('DynamicBatcher: batches in flight beyond the contexts', () => {
+  it('defaults to the session contexts, and honours a larger maxInflightBatches (the extra batch waits at the session)', async () => {
+    const s = new EncoderDouble('manual');
+    s.contexts = 2;
+    const d = new DynamicBatcher(s, { maxBatchSize: 1 });
+    expect(d.config.maxInflightBatches).toBe(2);
+    await d.close();
+    const b = new DynamicBatcher(s, { maxBatchSize: 1, maxInflightBatches: 3 });
+    const ps = [1, 2, 3, 4].map((k) => b.run(request(idsFor(k, 2))));
+    await until(() => s.pending.length === 3, 'three batches in flight');
+    await tick(5);
+    expect(b.stats()).toMatchObject({ queued: 1, inflightBatches: 3, inflightRequests: 3 });
+    s.releaseAll();
+    await until(() => s.pending.length === 1, 'the fourth batch');
+    s.releaseAll();
+    const outs = await Promise.all(ps);
+    outs.forEach((o, k) => expectOutputsFor(o, [idsFor(k + 1, 2)]));
+    await b.close();
+    const inThread = new EncoderDouble('manual');
+    const c = new DynamicBatcher(inThread, { maxBatchSize: 1 });
+    expect(c.config.maxInflightBatches).toBe(1);
+    await c.close();
   });
 });
 

@@ -229,9 +229,15 @@ describe('cost scheduler: batches in flight', () => {
     // requests at once; two are better used with 4 each.
     const linear = (n: number, l: number): number => 2 + 0.05 * n * l;
     const firstBatches: number[][] = [];
-    for (const contexts of [1, 2]) {
+    // The third case: one context with a second batch allowed to wait at the session; the
+    // queue is spread over free contexts only, so it still goes (nearly) at once.
+    for (const [contexts, inflight] of [
+      [1, undefined],
+      [2, undefined],
+      [1, 2],
+    ] as const) {
       const s = new TimedEncoder(linear, 'parallel', contexts);
-      const b = new DynamicBatcher(s, { warmup: { lengths: [64], rows: [1, 2, 4, 8], maxMs: 60_000 } });
+      const b = new DynamicBatcher(s, { warmup: { lengths: [64], rows: [1, 2, 4, 8], maxMs: 60_000 }, ...(inflight ? { maxInflightBatches: inflight } : {}) });
       let warmed = false;
       void b.warmup().then(() => (warmed = true));
       await runUntil(() => warmed);
@@ -245,6 +251,7 @@ describe('cost scheduler: batches in flight', () => {
     // One context: (nearly) all at once (what is left is within the 1% a larger batch must gain).
     expect(firstBatches[0]![0]).toBeGreaterThanOrEqual(6);
     expect(firstBatches[1]).toEqual([4, 4]);
+    expect(firstBatches[2]![0]).toBeGreaterThanOrEqual(6);
   });
 
   it('on a session that runs batches side by side, learns so and starts a batch as soon as a context is free', async () => {
