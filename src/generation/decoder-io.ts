@@ -52,6 +52,12 @@ export interface DecoderIO {
   readonly maxBatch: number | undefined;
   /** The most new positions one run takes (the longest prompt), when it says (TensorRT profiles). */
   readonly maxSequenceLength: number | undefined;
+  /**
+   * The most positions a sequence can hold (prompt + generated), when the session reports a
+   * limit on input_ids, position_ids or attention_mask axis 1 (`TensorInfo.limits`: the
+   * model's position table); the smallest of them, with its reason.
+   */
+  readonly positionLimit: { readonly max: number; readonly input: string; readonly reason: string } | undefined;
 }
 
 const PAST = /^(?:past_key_values|past)\.(\d+)\.(key|value)$/;
@@ -90,6 +96,17 @@ function timeAxisOf(dims: readonly Dim[]): number {
   if (named.length === 1) return named[0]!;
   if (symbolic.length === 1) return symbolic[0]!;
   return dims.length === 4 ? 2 : -1;
+}
+
+function positionLimitOf(infos: readonly (TensorInfo | undefined)[]): DecoderIO['positionLimit'] {
+  let best: { max: number; input: string; reason: string } | undefined;
+  for (const info of infos) {
+    for (const l of info?.limits ?? []) {
+      if (l.axis !== 1 || l.max === undefined || !(l.max >= 1)) continue;
+      if (best === undefined || l.max < best.max) best = { max: l.max, input: info!.name, reason: l.reason };
+    }
+  }
+  return best && Object.freeze(best);
 }
 
 function maxOfProfiles(info: TensorInfo | undefined, axis: number): number | undefined {
@@ -242,5 +259,6 @@ export function detectDecoder(session: InferenceSession): DecoderIO {
     maxTotalLength: maxOfProfiles(maskInfo, 1),
     maxBatch: maxOfProfiles(inputs.get('input_ids'), 0),
     maxSequenceLength: maxOfProfiles(inputs.get('input_ids'), 1),
+    positionLimit: positionLimitOf([inputs.get('input_ids'), positionInfo, maskInfo]),
   });
 }
