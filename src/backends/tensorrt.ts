@@ -52,6 +52,7 @@ import type { BackendSelection, FeedsLike, InferenceSession, Outputs, RunOptions
 import { DATA_TYPES, TENSORRT_DATA_TYPES, Tensor, type TensorData } from '../tensor.js';
 import { readSidecar, sidecarPath, type EngineInfo } from '../build/sidecar.js';
 import { defaultDimRanges } from '../build/profiles.js';
+import { decoderDimRanges } from '../generation/decoder-io.js';
 import type { BuildOptions, BuiltEngine } from '../build/index.js';
 import { RunTracker, raceAbort, selectOutputs } from './common.js';
 import { FeedValidator } from './feeds.js';
@@ -404,10 +405,12 @@ export async function createTensorRTSession(
   if (build.device !== undefined && build.device !== opts.device) {
     throw new InvalidArgumentError(`options.build.device (${build.device}) differs from options.device (${opts.device}); the engine must be built on the GPU it runs on`);
   }
-  // Dims the caller gave no range (and all of them without build.profiles) get the defaults.
+  // Dims the caller gave no range (and all of them without build.profiles) get the defaults:
+  // a decoder in Optimum's convention gets generation's (past length from 0, the prefill).
+  const inputs = io.filter((t) => t.kind === 'input').map((t) => ({ name: t.name, dims: t.dims ?? [] }));
   const ranges =
     build.profiles === undefined
-      ? { dims: { ...defaultDimRanges(io.filter((t) => t.kind === 'input').map((t) => ({ name: t.name, dims: t.dims ?? [] })), DEFAULT_BUILD_RANGES), ...build.dims } }
+      ? { dims: { ...defaultDimRanges(inputs, { ...DEFAULT_BUILD_RANGES, named: decoderDimRanges(inputs) }), ...build.dims } }
       : {};
   const built = await openers.buildEngine(model, { cache: true, ...build, ...ranges, device: opts.device });
   const where = typeof model === 'string' ? `built from ${JSON.stringify(model)}` : `built from ${model.byteLength} bytes of ONNX`;

@@ -10,7 +10,7 @@
  * and `present_key_values.{i}` spellings; int32 ids and masks (TensorRT engines); float16 or
  * bfloat16 KV and logits; logits of the last position only ([batch, vocab]).
  */
-import { OnnxError } from '../errors.js';
+import { InvalidArgumentError, OnnxError, describe } from '../errors.js';
 import { formatDims } from '../tensor.js';
 import type { DataType } from '../tensor.js';
 import type { Dim, InferenceSession, TensorInfo } from '../session.js';
@@ -52,6 +52,12 @@ export interface DecoderIO {
   readonly maxBatch: number | undefined;
   /** The most new positions one run takes (the longest prompt), when it says (TensorRT profiles). */
   readonly maxSequenceLength: number | undefined;
+  /**
+   * The most positions a sequence can hold (prompt + generated), when the session reports a
+   * limit on input_ids, position_ids or attention_mask axis 1 (`TensorInfo.limits`: the
+   * model's position table); the smallest of them, with its reason.
+   */
+  readonly positionLimit: { readonly max: number; readonly input: string; readonly reason: string } | undefined;
 }
 
 const PAST = /^(?:past_key_values|past)\.(\d+)\.(key|value)$/;
@@ -90,6 +96,17 @@ function timeAxisOf(dims: readonly Dim[]): number {
   if (named.length === 1) return named[0]!;
   if (symbolic.length === 1) return symbolic[0]!;
   return dims.length === 4 ? 2 : -1;
+}
+
+function positionLimitOf(infos: readonly (TensorInfo | undefined)[]): DecoderIO['positionLimit'] {
+  let best: { max: number; input: string; reason: string } | undefined;
+  for (const info of infos) {
+    for (const l of info?.limits ?? []) {
+      if (l.axis !== 1 || l.max === undefined || !(l.max >= 1)) continue;
+      if (best === undefined || l.max < best.max) best = { max: l.max, input: info!.name, reason: l.reason };
+    }
+  }
+  return best && Object.freeze(best);
 }
 
 function maxOfProfiles(info: TensorInfo | undefined, axis: number): number | undefined {
@@ -242,5 +259,80 @@ export function detectDecoder(session: InferenceSession): DecoderIO {
     maxTotalLength: maxOfProfiles(maskInfo, 1),
     maxBatch: maxOfProfiles(inputs.get('input_ids'), 0),
     maxSequenceLength: maxOfProfiles(inputs.get('input_ids'), 1),
+    positionLimit: positionLimitOf([inputs.get('input_ids'), positionInfo, maskInfo]),
   });
+}
+
+/** What a decoder's dynamic dim means, for the engine's optimization profile. */
+export type DecoderDimRole = 'batch' | 'sequence' | 'past' | 'total';
+
+export interface DecoderRangeOptions {
+  /** Rows per run (default 32, the Generator's default maxBatchSize). */
+  readonly maxBatch?: number;
+  /** New positions per run: the longest prompt one prefill takes (default 512). */
+  readonly maxSequenceLength?: number;
+  /** Positions a sequence holds in all, past + current (default 2048). */
+  readonly maxTotalLength?: number;
+}
+
+/**
+ * The roles of the dynamic dims of a model's inputs when they are a decoder in Optimum's
+ * convention (the names detectDecoder reads), keyed as buildEngine's `dims` takes them (the
+ * symbolic name, else "input:axis"); undefined when the inputs are not such a decoder (no
+ * input_ids, attention_mask and past_key_values.{i}.key/.value). A key used in two roles
+ * (a model naming the past and total axes alike) is reported as the wider one.
+ */
+export function decoderDimRoles(inputs: readonly { readonly name: string; readonly dims: readonly Dim[] }[]): Record<string, DecoderDimRole> | undefined {
+  const names = new Set(inputs.map((i) => i.name));
+  if (!names.has('input_ids') || !names.has('attention_mask') || !inputs.some((i) => PAST.test(i.name))) return undefined;
+  const rank: Record<DecoderDimRole, number> = { batch: 0, sequence: 1, past: 2, total: 3 };
+  const roles: Record<string, DecoderDimRole> = {};
+  const put = (input: string, dims: readonly Dim[], axis: number, role: DecoderDimRole): void => {
+    const d = dims[axis];
+    if (d === undefined || (typeof d === 'number' && d >= 0)) return;
+    const key = typeof d === 'string' && d !== '' ? d : `${input}:${axis}`;
+    const had = roles[key];
+    if (had === undefined || rank[role] > rank[had]) roles[key] = role;
+  };
+  for (const i of inputs) {
+    if (i.name === 'input_ids' || i.name === 'position_ids' || i.name === 'attention_mask') {
+      put(i.name, i.dims, 0, 'batch');
+      put(i.name, i.dims, 1, i.name === 'attention_mask' ? 'total' : 'sequence');
+    } else if (PAST.test(i.name)) {
+      put(i.name, i.dims, 0, 'batch');
+      const t = timeAxisOf(i.dims);
+      if (t >= 1) put(i.name, i.dims, t, 'past');
+    }
+  }
+  return roles;
+}
+
+/**
+ * Profile ranges that make sense for generation with no configuration: batch 1..maxBatch,
+ * sequence 1..maxSequenceLength (opt 1: decode steps are the most runs), past
+ * 0..maxTotalLength - 1 (0 is the prefill: an empty past, which TensorRT takes as an empty
+ * tensor), total 1..maxTotalLength. Undefined when the inputs are not a decoder.
+ */
+export function decoderDimRanges(
+  inputs: readonly { readonly name: string; readonly dims: readonly Dim[] }[],
+  o: DecoderRangeOptions = {},
+): Record<string, { min: number; opt: number; max: number }> | undefined {
+  const roles = decoderDimRoles(inputs);
+  if (roles === undefined) return undefined;
+  const check = (v: number | undefined, fallback: number, what: string, min: number): number => {
+    if (v === undefined) return fallback;
+    if (!Number.isInteger(v) || v < min) throw new InvalidArgumentError(`${what} must be an integer >= ${min}, got ${describe(v)}`);
+    return v;
+  };
+  const batch = check(o.maxBatch, 32, 'maxBatch', 1);
+  const total = check(o.maxTotalLength, 2048, 'maxTotalLength', 2);
+  const seq = check(o.maxSequenceLength, Math.min(512, total), 'maxSequenceLength', 1);
+  if (seq > total) throw new InvalidArgumentError(`maxSequenceLength ${seq} is more than maxTotalLength ${total} (a prompt is part of the total)`);
+  const range: Record<DecoderDimRole, { min: number; opt: number; max: number }> = {
+    batch: { min: 1, opt: batch, max: batch },
+    sequence: { min: 1, opt: 1, max: seq },
+    past: { min: 0, opt: Math.min(total - 1, 512), max: total - 1 },
+    total: { min: 1, opt: Math.min(total, 513), max: total },
+  };
+  return Object.fromEntries(Object.entries(roles).map(([k, role]) => [k, { ...range[role] }]));
 }

@@ -27,7 +27,7 @@
  * Every accepted generate() settles exactly once: each end goes through #finish or #fail, which
  * flip the sequence's state first.
  */
-import { InvalidArgumentError, OnnxError, ShuttingDownError, describe } from '../errors.js';
+import { InternalError, InvalidArgumentError, OnnxError, ShuttingDownError, describe } from '../errors.js';
 import type { InferenceSession, Outputs } from '../session.js';
 import { parseOptions } from '../options.js';
 import { KvBufferPool, assembleCache, decodeFeeds, lastLogits, prefillFeeds, presentCache, type BatchCache, type RowSource } from './batch-cache.js';
@@ -243,7 +243,7 @@ export class Generator implements AsyncDisposable {
 
   readonly #pumpTask = (): void => {
     this.#pumpQueued = false;
-    this.#pump();
+    this.#pumpSafely();
   };
 
   constructor(session: InferenceSession, options: GeneratorOptions = {}) {
@@ -376,6 +376,15 @@ export class Generator implements AsyncDisposable {
           `promptIds (${n} tokens) + maxNewTokens (${o.maxNewTokens}) - 1 = ${reserve} positions, more than the session's profiles allow (total sequence length at most ${maxTotal})`,
         );
       }
+      const pos = this.#io.positionLimit;
+      if (pos !== undefined && reserve > pos.max) {
+        // TGI's rule (inputs + max_new_tokens <= max_total_tokens, else 422): refused up front,
+        // not failed mid-generation when the sequence runs off the table.
+        throw new InvalidArgumentError(
+          `promptIds (${n} tokens) + maxNewTokens (${o.maxNewTokens}) - 1 = ${reserve} positions, more than the model allows: ` +
+            `${JSON.stringify(pos.input)} axis 1 at most ${pos.max} (${pos.reason}); shorten the prompt or lower maxNewTokens`,
+        );
+      }
       let stop: Set<number> | null = null;
       if (o.stopTokens !== undefined && o.stopTokens.length > 0) {
         for (let i = 0; i < o.stopTokens.length; i++) {
@@ -435,6 +444,8 @@ export class Generator implements AsyncDisposable {
     });
     this.#c.accepted++;
     if (s.signal?.aborted) {
+      // Never queued: finish it without touching the waiting count (#release counts a WAITING one out).
+      s.state = PREFILLING;
       this.#finish(s, 'aborted');
       return promise;
     }
@@ -466,12 +477,55 @@ export class Generator implements AsyncDisposable {
     queueMicrotask(this.#pumpTask);
   }
 
+  /**
+   * Runs #pump so that nothing it throws escapes (as an uncaught exception from a microtask or
+   * an unhandled rejection from a step's callback): the sequences it was working on end with
+   * an ERR_INTERNAL naming the cause, and the Generator goes on with the rest.
+   */
+  #pumpSafely(): void {
+    try {
+      this.#pump();
+    } catch (e) {
+      // Last resort (the steps' own preparation catches its errors): nothing tells which
+      // sequences the fault concerns, so all that are not in a step in flight end.
+      const error = this.#internal('scheduling', e);
+      if (!this.#stepping) {
+        for (const s of this.#prefilling) this.#fail(s, error, 'failed');
+        this.#prefilling = [];
+        for (const s of this.#rows) this.#fail(s, error, 'failed');
+        this.#rows = [];
+        this.#cache = null;
+        this.#liveRows = 0;
+      }
+      for (let i = this.#waitingHead; i < this.#waiting.length; i++) this.#fail(this.#waiting[i]!, error, 'failed');
+      this.#waiting = [];
+      this.#waitingHead = 0;
+      this.#round = [];
+      this.#checkClosed();
+    }
+  }
+
+  #internal(what: string, e: unknown): InternalError {
+    return new InternalError(`Generator: ${what} failed (a bug, please report it): ${e instanceof Error ? e.message : describe(e)}`, { cause: e });
+  }
+
   #pump(): void {
     if (this.#stepping) return;
     const now = performance.now();
     // Prefill goes first, but a new round never right after a prefill while sequences are
     // running: arrivals at every step would otherwise stall decoding until the batch is full.
-    const group = this.#pickPrefill(now);
+    let group: Sequence[] | null;
+    try {
+      group = this.#pickPrefill(now);
+    } catch (e) {
+      // A fault choosing a round would recur every pump: end what waits, keep the running batch.
+      const error = this.#internal('choosing a prefill round', e);
+      for (let i = this.#waitingHead; i < this.#waiting.length; i++) this.#fail(this.#waiting[i]!, error, 'failed');
+      this.#waiting = [];
+      this.#waitingHead = 0;
+      this.#round = [];
+      group = null;
+    }
     if (group !== null) {
       this.#lastWasPrefill = true;
       this.#runPrefill(group);
@@ -585,10 +639,18 @@ export class Generator implements AsyncDisposable {
     const t0 = performance.now();
     this.#takeWaiting(group);
     this.#prefilling = group;
-    const { feeds, width } = prefillFeeds(
-      this.#io,
-      group.map((s) => s.prompt),
-    );
+    let prepared: ReturnType<typeof prefillFeeds>;
+    try {
+      prepared = prefillFeeds(
+        this.#io,
+        group.map((s) => s.prompt),
+      );
+    } catch (e) {
+      this.#stepFailed(group, this.#internal('preparing a prefill step', e));
+      this.#schedule();
+      return;
+    }
+    const { feeds, width } = prepared;
     let tokens = 0;
     for (const s of group) tokens += s.prompt.length;
     this.#run(
@@ -602,17 +664,27 @@ export class Generator implements AsyncDisposable {
 
   #runDecode(): void {
     const t0 = performance.now();
-    this.#cutFinishedRows();
-    const rows = this.#rows;
-    const cache = this.#cache!;
-    const n = rows.length;
-    const tokens = new Int32Array(n);
-    const lens = new Int32Array(n);
-    for (let r = 0; r < n; r++) {
-      tokens[r] = rows[r]!.last;
-      lens[r] = rows[r]!.len;
+    let feeds: import('../session.js').Feeds;
+    let rows: Sequence[];
+    let cache: BatchCache;
+    try {
+      this.#cutFinishedRows();
+      rows = this.#rows;
+      cache = this.#cache!;
+      const n = rows.length;
+      const tokens = new Int32Array(n);
+      const lens = new Int32Array(n);
+      for (let r = 0; r < n; r++) {
+        tokens[r] = rows[r]!.last;
+        lens[r] = rows[r]!.len;
+      }
+      feeds = decodeFeeds(this.#io, cache, tokens, lens);
+    } catch (e) {
+      // The batch's cache may be half cut: its rows all end, the generator goes on.
+      this.#stepFailed(this.#rows, this.#internal('preparing a decode step', e));
+      this.#schedule();
+      return;
     }
-    const feeds = decodeFeeds(this.#io, cache, tokens, lens);
     this.#run(
       feeds,
       t0,
@@ -646,7 +718,7 @@ export class Generator implements AsyncDisposable {
           this.#stepFailed(members, e);
         }
         this.#stepping = false;
-        this.#pump();
+        this.#pumpSafely();
       },
       (e: unknown) => {
         isolate(e)
@@ -656,7 +728,7 @@ export class Generator implements AsyncDisposable {
           )
           .finally(() => {
             this.#stepping = false;
-            this.#pump();
+            this.#pumpSafely();
           });
       },
     );
