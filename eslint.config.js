@@ -28,7 +28,10 @@ export default tseslint.config(
       ecmaVersion: 2023,
       sourceType: 'module',
       globals: Object.fromEntries(
-        ['process', 'console', 'Buffer', 'URL', 'setTimeout', 'clearTimeout', 'setImmediate', 'setInterval', 'clearInterval', 'performance'].map((g) => [g, 'readonly']),
+        ['process', 'console', 'Buffer', 'URL', 'setTimeout', 'clearTimeout', 'setImmediate', 'setInterval', 'clearInterval', 'performance'].map((g) => [
+          g,
+          'readonly',
+        ]),
       ),
     },
   },

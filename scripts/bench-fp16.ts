@@ -99,7 +99,9 @@ try {
   }
   const worstT = Math.max(...totals);
   const worstP = Math.max(...peaks) / size;
-  console.log(`worst of ${runs}: ${worstT.toFixed(2)} s (target < 10 s: ${worstT < 10 ? 'met' : 'NOT met'}), peak ${worstP.toFixed(2)}x the model (target < 3x: ${worstP < 3 ? 'met' : 'NOT met'})`);
+  console.log(
+    `worst of ${runs}: ${worstT.toFixed(2)} s (target < 10 s: ${worstT < 10 ? 'met' : 'NOT met'}), peak ${worstP.toFixed(2)}x the model (target < 3x: ${worstP < 3 ? 'met' : 'NOT met'})`,
+  );
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }

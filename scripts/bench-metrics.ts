@@ -89,7 +89,9 @@ const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.len
 const ms = (x: number) => x.toFixed(0);
 function report(name: string, t: Timing): void {
   console.log(`${name}: runs (ms) ${t.wall.map(ms).join(', ')}`);
-  console.log(`  median ${ms(median(t.wall))} ms for the pair, best ${ms(Math.min(...t.wall))} ms; median ${ms(median(t.perOutput))} ms per output; CPU median ${ms(median(t.cpu))} ms`);
+  console.log(
+    `  median ${ms(median(t.wall))} ms for the pair, best ${ms(Math.min(...t.wall))} ms; median ${ms(median(t.perOutput))} ms per output; CPU median ${ms(median(t.cpu))} ms`,
+  );
 }
 console.log(`analyze() over 2 outputs of ${n.toLocaleString('en-US')} float32 elements, ${runs} runs, atol ${tol.atol} rtol ${tol.rtol}`);
 report('fast path (analyze)', fast);

@@ -58,9 +58,14 @@ async function group(name: string, tasks: { task: string; fn: () => void; inner?
   for (const t of run) {
     const inner = t.inner ?? 1;
     const f = t.fn;
-    bench.add(t.task, inner === 1 ? f : () => {
-      for (let i = 0; i < inner; i++) f();
-    });
+    bench.add(
+      t.task,
+      inner === 1
+        ? f
+        : () => {
+            for (let i = 0; i < inner; i++) f();
+          },
+    );
   }
   await bench.run();
   let baseNs: number | null = null;
@@ -72,7 +77,14 @@ async function group(name: string, tasks: { task: string; fn: () => void; inner?
     const task = bench.getTask(t.task)!;
     const r = task.result;
     if (r.state !== 'completed') {
-      rows.push({ group: name, task: t.task, opsPerSecond: null, nsPerOp: null, vsBaseline: null, note: `not measured: ${r.state === 'errored' ? r.error.message : r.state}` });
+      rows.push({
+        group: name,
+        task: t.task,
+        opsPerSecond: null,
+        nsPerOp: null,
+        vsBaseline: null,
+        note: `not measured: ${r.state === 'errored' ? r.error.message : r.state}`,
+      });
       continue;
     }
     // period: mean ms per sample (total time / runs), over `inner` operations.
@@ -99,7 +111,11 @@ const lengths = Array.from({ length: 8 }, (_, i) => (i === 0 ? 128 : rng.nextInt
 const requests = lengths.map((len, k) => generateInputs(ENCODER_INPUTS, { batch: 1, seq: len, seed: 10 + k, maskPattern: 'none' })[0]!);
 const maxLen = Math.max(...lengths);
 const hidden = new Tensor('float32', act, [8, 128, 64]);
-const logits = new Tensor('float32', Float32Array.from({ length: 32 }, (_, i) => i), [8, 4]);
+const logits = new Tensor(
+  'float32',
+  Float32Array.from({ length: 32 }, (_, i) => i),
+  [8, 4],
+);
 const assembledBytes = 2 * 8 * maxLen * 8;
 const splitBytes = lengths.reduce((s, l) => s + l * 64 * 4 + 4 * 4, 0);
 const copySrc = new Uint8Array(assembledBytes + splitBytes);
@@ -107,7 +123,13 @@ const copyDst = new Uint8Array(copySrc.length);
 
 function assemble(): void {
   for (const name of ['input_ids', 'attention_mask']) {
-    concatPadded('int64', requests.map((r) => r[name]!), [8, maxLen], 0, 0n);
+    concatPadded(
+      'int64',
+      requests.map((r) => r[name]!),
+      [8, maxLen],
+      0,
+      0n,
+    );
   }
 }
 function split(): void {
@@ -164,8 +186,18 @@ let sink = 0;
 const noop = (x: number): number => x + 1;
 await group('addon call overhead', [
   { task: 'baseline: JS function call', fn: () => void (sink = noop(sink)), inner: 1000 },
-  { task: 'addon.cudaHeaderVersion() (native, returns a constant)', fn: () => void (sink = native!.cudaHeaderVersion()), inner: 1000, ...(addonSkip ? { skip: addonSkip } : {}) },
-  { task: 'cuda.cudaHeaderVersion() (through src/cuda.ts)', fn: () => void (sink = cuda.cudaHeaderVersion()), inner: 1000, ...(addonSkip ? { skip: addonSkip } : {}) },
+  {
+    task: 'addon.cudaHeaderVersion() (native, returns a constant)',
+    fn: () => void (sink = native!.cudaHeaderVersion()),
+    inner: 1000,
+    ...(addonSkip ? { skip: addonSkip } : {}),
+  },
+  {
+    task: 'cuda.cudaHeaderVersion() (through src/cuda.ts)',
+    fn: () => void (sink = cuda.cudaHeaderVersion()),
+    inner: 1000,
+    ...(addonSkip ? { skip: addonSkip } : {}),
+  },
   {
     task: 'JS only: throw + catch new CudaError(...)',
     fn: () => {
@@ -193,8 +225,11 @@ await group('addon call overhead', [
 
 // ---------------------------------------------------------------- report
 
-const fmt = (v: number | null, d: number): string => (v === null ? 'n/a' : v >= 1e6 ? `${(v / 1e6).toFixed(2)}M` : v >= 1e3 ? `${(v / 1e3).toFixed(1)}k` : v.toFixed(d));
-console.log(`tinybench ${TIME} ms per task; ${cpus().length} x ${cpus()[0]?.model.trim()}, Node ${process.version}${native ? `, CUDA headers ${cuda.formatCudaVersion(cuda.cudaHeaderVersion())} (addon)` : ''}`);
+const fmt = (v: number | null, d: number): string =>
+  v === null ? 'n/a' : v >= 1e6 ? `${(v / 1e6).toFixed(2)}M` : v >= 1e3 ? `${(v / 1e3).toFixed(1)}k` : v.toFixed(d);
+console.log(
+  `tinybench ${TIME} ms per task; ${cpus().length} x ${cpus()[0]?.model.trim()}, Node ${process.version}${native ? `, CUDA headers ${cuda.formatCudaVersion(cuda.cudaHeaderVersion())} (addon)` : ''}`,
+);
 let current = '';
 for (const r of rows) {
   if (r.group !== current) {
@@ -206,9 +241,11 @@ for (const r of rows) {
     console.log('|---|---:|---:|---:|');
   }
   const ratio = r.vsBaseline === null ? '-' : r.task.startsWith('baseline') ? '1.00x' : `${r.vsBaseline.toFixed(2)}x`;
-  console.log(`| ${r.task}${r.note ? ` (${r.note})` : ''} | ${fmt(r.opsPerSecond, 0)} | ${r.nsPerOp === null ? 'n/a' : r.nsPerOp.toFixed(r.nsPerOp < 100 ? 1 : 0)} | ${ratio} |`);
+  console.log(
+    `| ${r.task}${r.note ? ` (${r.note})` : ''} | ${fmt(r.opsPerSecond, 0)} | ${r.nsPerOp === null ? 'n/a' : r.nsPerOp.toFixed(r.nsPerOp < 100 ? 1 : 0)} | ${ratio} |`,
+  );
 }
 console.log('');
-console.log('vs baseline: time per operation over the group baseline\'s, measured in the same run.');
+console.log("vs baseline: time per operation over the group baseline's, measured in the same run.");
 if (values.json) writeFileSync(values.json, `${JSON.stringify({ timeMsPerTask: TIME, node: process.version, rows }, null, 2)}\n`);
 if (sink === -1 && held === null) console.log('');

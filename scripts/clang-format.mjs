@@ -13,7 +13,10 @@ if (mode !== '--check' && mode !== '--write') {
 const require = createRequire(import.meta.url);
 const { getNativeBinary } = require('clang-format');
 const given = process.argv.slice(3);
-const files = given.length > 0 ? given : execFileSync('git', ['ls-files', 'native/*.cc', 'native/*.h', 'test/standin/*.cc', 'test/standin/*.h'], { encoding: 'utf8' }).split('\n').filter(Boolean);
+const files =
+  given.length > 0
+    ? given
+    : execFileSync('git', ['ls-files', 'native/*.cc', 'native/*.h', 'test/standin/*.cc', 'test/standin/*.h'], { encoding: 'utf8' }).split('\n').filter(Boolean);
 const bin = getNativeBinary();
 if (mode === '--write') {
   const r = spawnSync(bin, ['-i', '--style=file', ...files], { stdio: 'inherit' });

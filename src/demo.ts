@@ -120,7 +120,11 @@ function makeRequests(n: number, minSeq: number, maxSeq: number, vocab: number, 
   });
 }
 
-async function serve(run: (feeds: Record<string, Tensor>) => Promise<Outputs>, requests: Record<string, Tensor>[], concurrent: boolean): Promise<{ wallMs: number; latencies: number[] }> {
+async function serve(
+  run: (feeds: Record<string, Tensor>) => Promise<Outputs>,
+  requests: Record<string, Tensor>[],
+  concurrent: boolean,
+): Promise<{ wallMs: number; latencies: number[] }> {
   const latencies: number[] = [];
   const t0 = performance.now();
   const one = async (feeds: Record<string, Tensor>): Promise<void> => {
@@ -150,8 +154,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoSummary> {
   const step = o.onStep ?? (() => undefined);
   const t0 = performance.now();
 
-  const encoderOptions: EncoderOptions =
-    o.encoder === 'small' ? SMALL : typeof o.encoder === 'string' ? { preset: o.encoder } : (o.encoder as EncoderOptions);
+  const encoderOptions: EncoderOptions = o.encoder === 'small' ? SMALL : typeof o.encoder === 'string' ? { preset: o.encoder } : (o.encoder as EncoderOptions);
   const cfg = resolveEncoderConfig(encoderOptions);
   if (o.maxSeq > cfg.maxPositions) {
     throw new InvalidArgumentError(`maxSeq ${o.maxSeq} exceeds the encoder's ${cfg.maxPositions} positions`);
@@ -283,8 +286,14 @@ function generationFigures(tokens: number, wallMs: number, ttft: number[], itl: 
     tokens,
     wallMs,
     tokensPerSecond: tokens / (wallMs / 1000),
-    ttftP50Ms: percentile(ttft.sort((a, b) => a - b), 0.5),
-    itlP50Ms: percentile(itl.sort((a, b) => a - b), 0.5),
+    ttftP50Ms: percentile(
+      ttft.sort((a, b) => a - b),
+      0.5,
+    ),
+    itlP50Ms: percentile(
+      itl.sort((a, b) => a - b),
+      0.5,
+    ),
   };
 }
 
@@ -372,8 +381,14 @@ export function formatDemo(s: DemoSummary): string {
   const rows: [string, string][] = [];
   const mib = (b: number) => `${(b / 2 ** 20).toFixed(1)} MiB`;
   rows.push(['backend', `${s.backend.name} (${s.backend.reason})`]);
-  rows.push(['encoder', `embedded BERT-style encoder: ${s.model.layers} layers, hidden ${s.model.hidden}, ${s.model.heads} heads, ${(s.model.parameters / 1e6).toFixed(1)}M parameters, ${mib(s.model.bytesFp32)}`]);
-  rows.push(['FP16 conversion', `${s.fp16.convertedNodes} nodes to FP16, ${s.fp16.keptFp32} kept FP32, ${s.fp16.castsAdded} casts; weights ${mib(s.fp16.bytesBefore)} -> ${mib(s.fp16.bytesAfter)}`]);
+  rows.push([
+    'encoder',
+    `embedded BERT-style encoder: ${s.model.layers} layers, hidden ${s.model.hidden}, ${s.model.heads} heads, ${(s.model.parameters / 1e6).toFixed(1)}M parameters, ${mib(s.model.bytesFp32)}`,
+  ]);
+  rows.push([
+    'FP16 conversion',
+    `${s.fp16.convertedNodes} nodes to FP16, ${s.fp16.keptFp32} kept FP32, ${s.fp16.castsAdded} casts; weights ${mib(s.fp16.bytesBefore)} -> ${mib(s.fp16.bytesAfter)}`,
+  ]);
   for (const out of s.accuracy.outputs) {
     const top1 = out.top1Agreement === null ? '' : `, top-1 agreement ${(out.top1Agreement * 100).toFixed(1)}%`;
     rows.push([
@@ -382,8 +397,7 @@ export function formatDemo(s: DemoSummary): string {
     ]);
   }
   rows.push(['accuracy check', `${s.accuracy.passed ? 'passed' : 'FAILED'} at atol ${s.accuracy.atol}, rtol ${s.accuracy.rtol} (Polygraphy's elemwise rule)`]);
-  const serving = (f: ServingFigures, extra: string) =>
-    `${f.throughput.toFixed(0)} req/s, p50 ${f.p50Ms.toFixed(1)} ms, p99 ${f.p99Ms.toFixed(1)} ms${extra}`;
+  const serving = (f: ServingFigures, extra: string) => `${f.throughput.toFixed(0)} req/s, p50 ${f.p50Ms.toFixed(1)} ms, p99 ${f.p99Ms.toFixed(1)} ms${extra}`;
   rows.push([`${s.direct.requests} requests, direct (${s.backend.servedPrecision})`, serving(s.direct, '')]);
   rows.push([
     `the same, DynamicBatcher`,
@@ -392,7 +406,9 @@ export function formatDemo(s: DemoSummary): string {
   rows.push([
     'batcher vs direct',
     `throughput x${(s.batcher.throughput / s.direct.throughput).toFixed(2)}, p50 ${s.batcher.p50Ms.toFixed(1)} ms vs ${s.direct.p50Ms.toFixed(1)} ms` +
-      (s.backend.name === 'onnxruntime' ? ' (on a CPU, batching saves little compute and padding costs some; on a GPU a batch of 32 costs about what one request does)' : ''),
+      (s.backend.name === 'onnxruntime'
+        ? ' (on a CPU, batching saves little compute and padding costs some; on a GPU a batch of 32 costs about what one request does)'
+        : ''),
   ]);
   const g = s.generation;
   if (g) {

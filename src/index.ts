@@ -107,4 +107,14 @@ export { readModel, writeModel, type ReadModelOptions, type WriteModelOptions } 
 export type { ModelProto } from './onnx/schema.js';
 export { runtimeInfo, type RuntimeInfo } from './info.js';
 export { addonStatus, type AddonStatus } from './native.js';
-export { Generator, GenerationStream, type GenerateResult, type FinishReason, type GeneratorOptions, type GenerateOptions, type GeneratorCloseOptions, type GeneratorConfig, type GeneratorStats } from './generation/index.js';
+export {
+  Generator,
+  GenerationStream,
+  type GenerateResult,
+  type FinishReason,
+  type GeneratorOptions,
+  type GenerateOptions,
+  type GeneratorCloseOptions,
+  type GeneratorConfig,
+  type GeneratorStats,
+} from './generation/index.js';

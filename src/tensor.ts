@@ -10,19 +10,7 @@ import { DTypeError, InvalidArgumentError, ShapeError, TensorRTNodeError, descri
  * provider takes all but bfloat16.
  */
 export type DataType =
-  | 'float32'
-  | 'float16'
-  | 'bfloat16'
-  | 'float64'
-  | 'int8'
-  | 'uint8'
-  | 'int16'
-  | 'uint16'
-  | 'int32'
-  | 'uint32'
-  | 'int64'
-  | 'uint64'
-  | 'bool';
+  'float32' | 'float16' | 'bfloat16' | 'float64' | 'int8' | 'uint8' | 'int16' | 'uint16' | 'int32' | 'uint32' | 'int64' | 'uint64' | 'bool';
 
 export interface DataTypeMap {
   float32: Float32Array;
@@ -101,7 +89,18 @@ export const DATA_TYPES: Readonly<Record<DataType, DataTypeInfo>> = freezeRows({
   uint32: { array: Uint32Array, bytesPerElement: 4, onnx: 12, storage: 'Uint32Array', ...int(32, false), tensorrt: false, onnxruntime: true },
   int64: { array: BigInt64Array, bytesPerElement: 8, onnx: 7, storage: 'BigInt64Array', ...int(64, true), tensorrt: true, onnxruntime: true },
   uint64: { array: BigUint64Array, bytesPerElement: 8, onnx: 13, storage: 'BigUint64Array', ...int(64, false), tensorrt: false, onnxruntime: true },
-  bool: { array: Uint8Array, bytesPerElement: 1, onnx: 9, storage: 'Uint8Array (0 or 1)', kind: 'bool', bigint: false, min: 0, max: 1, tensorrt: true, onnxruntime: true },
+  bool: {
+    array: Uint8Array,
+    bytesPerElement: 1,
+    onnx: 9,
+    storage: 'Uint8Array (0 or 1)',
+    kind: 'bool',
+    bigint: false,
+    min: 0,
+    max: 1,
+    tensorrt: true,
+    onnxruntime: true,
+  },
 } satisfies Record<DataType, DataTypeInfo>);
 
 function freezeRows<T extends Record<string, object>>(table: T): Readonly<T> {
@@ -149,15 +148,11 @@ export function elementCount(dims: unknown, what = 'dims'): number {
   for (let i = 0; i < dims.length; i++) {
     const d: unknown = dims[i];
     if (typeof d !== 'number' || !Number.isInteger(d) || d < 0) {
-      throw new ShapeError(
-        `${what}[${i}] must be a non-negative integer, got ${describe(d)} (dims ${formatDims(dims)})`,
-      );
+      throw new ShapeError(`${what}[${i}] must be a non-negative integer, got ${describe(d)} (dims ${formatDims(dims)})`);
     }
     count *= d;
     if (count > MAX_ELEMENTS) {
-      throw new ShapeError(
-        `${what} ${formatDims(dims)} describe more than ${MAX_ELEMENTS} elements, the most a tensor can hold`,
-      );
+      throw new ShapeError(`${what} ${formatDims(dims)} describe more than ${MAX_ELEMENTS} elements, the most a tensor can hold`);
     }
   }
   return count;
@@ -313,17 +308,13 @@ export class Tensor<T extends DataType = DataType> {
       }
       array = data as TensorData;
     } else {
-      throw new InvalidArgumentError(
-        `tensor data must be a typed array or an array of values, got ${describe(data)}`,
-      );
+      throw new InvalidArgumentError(`tensor data must be a typed array or an array of values, got ${describe(data)}`);
     }
 
     const shape = dims === undefined ? [array.length] : dims;
     const count = elementCount(shape, 'dims');
     if (count !== array.length) {
-      throw new ShapeError(
-        `dims ${formatDims(shape as number[])} describe ${count} elements but data has ${array.length}`,
-      );
+      throw new ShapeError(`dims ${formatDims(shape as number[])} describe ${count} elements but data has ${array.length}`);
     }
     this.type = type as T;
     this.data = array as TypedArrayFor<T>;
@@ -347,11 +338,7 @@ export class Tensor<T extends DataType = DataType> {
   }
 
   /** A tensor of `type` holding `values` (converted from float32 for float16/bfloat16). */
-  static fromFloat32<T extends 'float32' | 'float16' | 'bfloat16'>(
-    type: T,
-    values: Float32Array,
-    dims: readonly number[] = [values.length],
-  ): Tensor<T> {
+  static fromFloat32<T extends 'float32' | 'float16' | 'bfloat16'>(type: T, values: Float32Array, dims: readonly number[] = [values.length]): Tensor<T> {
     if (type === 'float32') return new Tensor(type, values as TypedArrayFor<T>, dims);
     const conv = type === 'float16' ? float32ToFloat16Bits : float32ToBfloat16Bits;
     const out = new Uint16Array(values.length);

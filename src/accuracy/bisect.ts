@@ -31,7 +31,6 @@ import type { BisectInputStatus, BisectResult, BisectTensorReport } from './bise
 
 export type { BisectResult, BisectTensorReport, BisectDivergence, BisectInputStatus } from './bisect-types.js';
 
-
 export const BisectOptionsSchema = z
   .object({
     ...TOLERANCE_OPTION_FIELDS,
@@ -84,7 +83,11 @@ export interface BisectRun extends BisectResult {
  * Runs A and B with every intermediate tensor exposed and finds the first node (in A's
  * topological order) whose output diverges beyond tolerance.
  */
-export async function bisect(modelA: ModelProto | string | Uint8Array, modelB: ModelProto | string | Uint8Array, options: BisectOptions = {}): Promise<BisectRun> {
+export async function bisect(
+  modelA: ModelProto | string | Uint8Array,
+  modelB: ModelProto | string | Uint8Array,
+  options: BisectOptions = {},
+): Promise<BisectRun> {
   const opts = parseOptions(BisectOptionsSchema, options, 'bisect options');
   const a = await toModel(modelA, 'model A');
   const b = await toModel(modelB, 'model B');
@@ -155,7 +158,13 @@ function walk(graph: NonNullable<ModelProto['graph']>, outA: Outputs, outB: Outp
       }
     }
   });
-  return { ...(first ? { firstDivergence: first } : {}), checkedTensors: nodes.length, unmatchedTensors: unmatched, nodes, infinitiesCompareEqual: opts.infinitiesCompareEqual };
+  return {
+    ...(first ? { firstDivergence: first } : {}),
+    checkedTensors: nodes.length,
+    unmatchedTensors: unmatched,
+    nodes,
+    infinitiesCompareEqual: opts.infinitiesCompareEqual,
+  };
 }
 
 function compareTensor(
@@ -175,9 +184,21 @@ function compareTensor(
       ...base,
       passed: false,
       error: !sameKind ? `dtype ${ta.type} in A but ${tb.type} in B` : `shape [${ta.dims.join(', ')}] in A but [${tb.dims.join(', ')}] in B`,
-      maxAbsError: NaN, meanAbsError: NaN, medianAbsError: NaN, p99AbsError: NaN, maxRelError: NaN,
-      cosineSimilarity: NaN, relativeL2Error: NaN, nanCount: 0, nanCountA: 0, nanCountB: 0, infCount: 0, infCountA: 0, infCountB: 0,
-      requiredAtol: Infinity, requiredRtol: Infinity,
+      maxAbsError: NaN,
+      meanAbsError: NaN,
+      medianAbsError: NaN,
+      p99AbsError: NaN,
+      maxRelError: NaN,
+      cosineSimilarity: NaN,
+      relativeL2Error: NaN,
+      nanCount: 0,
+      nanCountA: 0,
+      nanCountB: 0,
+      infCount: 0,
+      infCountA: 0,
+      infCountB: 0,
+      requiredAtol: Infinity,
+      requiredRtol: Infinity,
     };
   }
   const tol = toleranceFor(opts, tensor);

@@ -159,7 +159,13 @@ const CLASS_AXIS_NAMES = /vocab|label|class|categor|num_?tokens/i;
  * - a last dim of one of `classAxisSizes` (e.g. the vocabulary size).
  * Hidden states and pooled embeddings ([batch, hidden]) are none of these: their top-k says nothing.
  */
-export function isClassScores(name: string, dtype: DataType, dims: readonly number[], declared: readonly (number | string)[] | undefined, classAxisSizes: readonly number[]): boolean {
+export function isClassScores(
+  name: string,
+  dtype: DataType,
+  dims: readonly number[],
+  declared: readonly (number | string)[] | undefined,
+  classAxisSizes: readonly number[],
+): boolean {
   if (!FLOATS.has(dtype) || dims.length < 2 || dims[dims.length - 1]! < 2) return false;
   if (CLASS_SCORE_NAMES.test(name)) return true;
   const last = declared?.[declared.length - 1];
@@ -223,7 +229,9 @@ export async function compare(a: InferenceSession, b: InferenceSession | Referen
     const ref = (b as ReferenceOutputs).reference;
     references = Array.isArray(ref) ? (ref as readonly Outputs[]) : [ref as Outputs];
     if (opts.inputs === undefined) {
-      throw new InvalidArgumentError('compare(a, { reference }) needs options.inputs: reference outputs only mean something with the inputs that produced them');
+      throw new InvalidArgumentError(
+        'compare(a, { reference }) needs options.inputs: reference outputs only mean something with the inputs that produced them',
+      );
     }
   } else {
     checkInputsAgree(a, bSession);
@@ -305,7 +313,10 @@ export async function compare(a: InferenceSession, b: InferenceSession | Referen
         `(${[...skipped].map(([n, why]) => `${JSON.stringify(n)}: ${why}`).join('; ') || 'no outputs'})`,
     );
   }
-  for (const key of unknownToleranceKeys(opts, outputs.map((o) => o.name))) {
+  for (const key of unknownToleranceKeys(
+    opts,
+    outputs.map((o) => o.name),
+  )) {
     warnings.push(`a per-output setting names ${JSON.stringify(key)}, which is not a compared output`);
   }
   for (const [name, why] of skipped) warnings.push(`output ${JSON.stringify(name)} skipped: ${why}`);

@@ -33,4 +33,13 @@ export { readInputFile, writeInputFile, parseInputJson, inputFileJson, INPUT_FIL
 export { readRefData, type RefDataSet } from './ref-data.js';
 export { inferValueRanges } from './model-hints.js';
 export { formatCompareText, compareJson, compareHtml, formatBisectText } from './report.js';
-export { bisect, BisectOptionsSchema, type BisectOptions, type BisectRun, type BisectResult, type BisectTensorReport, type BisectDivergence, type BisectInputStatus } from './bisect.js';
+export {
+  bisect,
+  BisectOptionsSchema,
+  type BisectOptions,
+  type BisectRun,
+  type BisectResult,
+  type BisectTensorReport,
+  type BisectDivergence,
+  type BisectInputStatus,
+} from './bisect.js';

@@ -118,9 +118,7 @@ function parseTensor(value: unknown, what: string): Tensor {
     const bytes = decodeBase64(value.base64, what);
     const info = DATA_TYPES[dtype];
     if (bytes.length !== count * info.bytesPerElement) {
-      throw new InvalidArgumentError(
-        `${what}: base64 holds ${bytes.length} bytes, ${dtype} ${JSON.stringify(shape)} needs ${count * info.bytesPerElement}`,
-      );
+      throw new InvalidArgumentError(`${what}: base64 holds ${bytes.length} bytes, ${dtype} ${JSON.stringify(shape)} needs ${count * info.bytesPerElement}`);
     }
     const copy = bytes.slice();
     return new Tensor(dtype, new info.array(copy.buffer, 0, count) as TensorData, shape);
@@ -155,7 +153,7 @@ function decodeValues(dtype: DataType, values: unknown[]): unknown[] {
 }
 
 function decodeBase64(text: string, what: string): Uint8Array {
-  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(text.replace(/\s+/g, '')) ) {
+  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(text.replace(/\s+/g, ''))) {
     throw new InvalidArgumentError(`${what}: not valid base64`);
   }
   return new Uint8Array(Buffer.from(text, 'base64'));
@@ -184,9 +182,7 @@ function encodeValues(t: Tensor): unknown[] {
 export function inputFileJson(iterations: readonly Feeds[], format: InputFileFormat = 'tensorrt-node'): unknown {
   if (format === 'polygraphy') {
     return iterations.map((feeds) =>
-      Object.fromEntries(
-        Object.entries(feeds).map(([name, t]) => [name, { array: Buffer.from(toNpy(t)).toString('base64'), polygraphy_class: 'ndarray' }]),
-      ),
+      Object.fromEntries(Object.entries(feeds).map(([name, t]) => [name, { array: Buffer.from(toNpy(t)).toString('base64'), polygraphy_class: 'ndarray' }])),
     );
   }
   return {

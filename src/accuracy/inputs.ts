@@ -27,17 +27,25 @@ import { Random } from '../random.js';
 
 export type MaskPattern = 'right' | 'left' | 'none';
 
-const rangeSchema = z
-  .tuple([z.number().finite(), z.number().finite()])
-  .refine(([lo, hi]) => lo <= hi, { message: 'a range [min, max] needs min <= max' });
+const rangeSchema = z.tuple([z.number().finite(), z.number().finite()]).refine(([lo, hi]) => lo <= hi, { message: 'a range [min, max] needs min <= max' });
 
 export const GenerateInputsOptionsSchema = z
   .object({
     /** Polygraphy's default seed is 1. */
     seed: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).default(1),
     iterations: z.number().int().min(1).max(100_000).default(1),
-    batch: z.number().int().min(1).max(1 << 20).default(2),
-    seq: z.number().int().min(1).max(1 << 24).default(16),
+    batch: z
+      .number()
+      .int()
+      .min(1)
+      .max(1 << 20)
+      .default(2),
+    seq: z
+      .number()
+      .int()
+      .min(1)
+      .max(1 << 24)
+      .default(16),
     /** Sizes of other symbolic dims, by dim name. */
     dims: z.record(z.string(), z.number().int().min(0)).default({}),
     /** Full shapes by input name; overrides the dims rules for that input. */
@@ -84,9 +92,7 @@ export function resolveDims(info: TensorInfo, opts: Pick<Normalised, 'batch' | '
     }
     info.dims.forEach((d, axis) => {
       if (typeof d === 'number' && d >= 0 && d !== given[axis]) {
-        throw new InvalidArgumentError(
-          `shapes[${JSON.stringify(info.name)}] dim ${axis} must be ${d} ${formatDims(info.dims)}, got ${formatDims(given)}`,
-        );
+        throw new InvalidArgumentError(`shapes[${JSON.stringify(info.name)}] dim ${axis} must be ${d} ${formatDims(info.dims)}, got ${formatDims(given)}`);
       }
     });
     return [...given];
@@ -122,9 +128,17 @@ function tensorFrom(dtype: DataType, values: Float64Array, dims: number[]): Tens
     case 'bfloat16':
       return Tensor.fromFloat32(dtype, Float32Array.from(values), dims);
     case 'int64':
-      return new Tensor('int64', BigInt64Array.from(values, (v) => BigInt(v)), dims);
+      return new Tensor(
+        'int64',
+        BigInt64Array.from(values, (v) => BigInt(v)),
+        dims,
+      );
     case 'uint64':
-      return new Tensor('uint64', BigUint64Array.from(values, (v) => BigInt(v)), dims);
+      return new Tensor(
+        'uint64',
+        BigUint64Array.from(values, (v) => BigInt(v)),
+        dims,
+      );
     default:
       // The values are already integers in the type's range (see generateOne), or floats for float32.
       return new Tensor(dtype, (DATA_TYPES[dtype].array as Float32ArrayConstructor).from(values) as TensorData as never, dims);

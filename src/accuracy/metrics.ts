@@ -31,9 +31,7 @@
  * generic path (analyzeGeneric) for everything else. They give the same numbers, bit for bit
  * (test/unit/accuracy/metrics-fastpath.test.ts); scripts/bench-metrics.ts times both.
  */
-import {
-  BLOCK, MAX_BUCKET, bucketLowerEdge, candidateRanges, coarseCounts, errorQuantiles, quantilesFromCounts, type GatherBits,
-} from './quantile.js';
+import { BLOCK, MAX_BUCKET, bucketLowerEdge, candidateRanges, coarseCounts, errorQuantiles, quantilesFromCounts, type GatherBits } from './quantile.js';
 import { absError, relError, type Numbers } from './elementwise.js';
 
 export { REL_EPSILON, elementErrors, type ErrorOptions } from './elementwise.js';
@@ -57,7 +55,6 @@ export const DEFAULT_TOLERANCE: Readonly<OutputTolerance> = Object.freeze({
   checkErrorStat: 'elemwise',
   errorQuantile: 0.99,
 });
-
 
 export interface ErrorStats {
   max: number;
@@ -150,10 +147,30 @@ const f32 = new Float32Array(1);
 const f32Bits = new Uint32Array(f32.buffer);
 
 // Slots of the running totals the block kernel carries from block to block.
-const S_ABS_KEPT = 0, S_ABS_SUM = 1, S_ABS_MAX = 2, S_ARGMAX = 3, S_FIRST_NAN = 4, S_ZEROS = 5, S_REL_KEPT = 6,
-  S_REL_SUM = 7, S_REL_MAX = 8, S_NAN_A = 9, S_NAN_B = 10, S_NAN_EITHER = 11, S_NAN_MISMATCH = 12, S_INF_A = 13,
-  S_INF_B = 14, S_INF_EITHER = 15, S_DOT = 16, S_AA = 17, S_BB = 18, S_DD = 19, S_MISMATCHES = 20, S_REQ_ATOL = 21,
-  S_REQ_RTOL = 22, S_SLOTS = 23;
+const S_ABS_KEPT = 0,
+  S_ABS_SUM = 1,
+  S_ABS_MAX = 2,
+  S_ARGMAX = 3,
+  S_FIRST_NAN = 4,
+  S_ZEROS = 5,
+  S_REL_KEPT = 6,
+  S_REL_SUM = 7,
+  S_REL_MAX = 8,
+  S_NAN_A = 9,
+  S_NAN_B = 10,
+  S_NAN_EITHER = 11,
+  S_NAN_MISMATCH = 12,
+  S_INF_A = 13,
+  S_INF_B = 14,
+  S_INF_EITHER = 15,
+  S_DOT = 16,
+  S_AA = 17,
+  S_BB = 18,
+  S_DD = 19,
+  S_MISMATCHES = 20,
+  S_REQ_ATOL = 21,
+  S_REQ_RTOL = 22,
+  S_SLOTS = 23;
 
 /**
  * One block of the single pass over the data. Exact quantities (sums, max, the elemwise
@@ -162,14 +179,33 @@ const S_ABS_KEPT = 0, S_ABS_SUM = 1, S_ABS_MAX = 2, S_ARGMAX = 3, S_FIRST_NAN = 
  * top 16 bits are counted here for the radix select.
  */
 function kernel(
-  a: Numbers, b: Numbers, from: number, to: number,
-  absCounts: Uint32Array, relCounts: Uint32Array, st: Float64Array,
-  atol: number, rtol: number, bool: boolean, infEqual: boolean,
+  a: Numbers,
+  b: Numbers,
+  from: number,
+  to: number,
+  absCounts: Uint32Array,
+  relCounts: Uint32Array,
+  st: Float64Array,
+  atol: number,
+  rtol: number,
+  bool: boolean,
+  infEqual: boolean,
 ): void {
-  let absKept = st[S_ABS_KEPT]!, absSum = st[S_ABS_SUM]!, absMax = st[S_ABS_MAX]!, argMax = st[S_ARGMAX]!;
-  let zeros = st[S_ZEROS]!, relKept = st[S_REL_KEPT]!, relSum = st[S_REL_SUM]!, relMax = st[S_REL_MAX]!;
-  let dot = st[S_DOT]!, aa = st[S_AA]!, bb = st[S_BB]!, dd = st[S_DD]!;
-  let mismatches = st[S_MISMATCHES]!, reqAtol = st[S_REQ_ATOL]!, reqRtol = st[S_REQ_RTOL]!;
+  let absKept = st[S_ABS_KEPT]!,
+    absSum = st[S_ABS_SUM]!,
+    absMax = st[S_ABS_MAX]!,
+    argMax = st[S_ARGMAX]!;
+  let zeros = st[S_ZEROS]!,
+    relKept = st[S_REL_KEPT]!,
+    relSum = st[S_REL_SUM]!,
+    relMax = st[S_REL_MAX]!;
+  let dot = st[S_DOT]!,
+    aa = st[S_AA]!,
+    bb = st[S_BB]!,
+    dd = st[S_DD]!;
+  let mismatches = st[S_MISMATCHES]!,
+    reqAtol = st[S_REQ_ATOL]!,
+    reqRtol = st[S_REQ_RTOL]!;
   for (let i = from; i < to; i++) {
     const x = a[i]!;
     const y = b[i]!;
@@ -209,10 +245,21 @@ function kernel(
       dd += q * q;
     } else nonFinite(x, y, st);
   }
-  st[S_ABS_KEPT] = absKept; st[S_ABS_SUM] = absSum; st[S_ABS_MAX] = absMax; st[S_ARGMAX] = argMax;
-  st[S_ZEROS] = zeros; st[S_REL_KEPT] = relKept; st[S_REL_SUM] = relSum; st[S_REL_MAX] = relMax;
-  st[S_DOT] = dot; st[S_AA] = aa; st[S_BB] = bb; st[S_DD] = dd;
-  st[S_MISMATCHES] = mismatches; st[S_REQ_ATOL] = reqAtol; st[S_REQ_RTOL] = reqRtol;
+  st[S_ABS_KEPT] = absKept;
+  st[S_ABS_SUM] = absSum;
+  st[S_ABS_MAX] = absMax;
+  st[S_ARGMAX] = argMax;
+  st[S_ZEROS] = zeros;
+  st[S_REL_KEPT] = relKept;
+  st[S_REL_SUM] = relSum;
+  st[S_REL_MAX] = relMax;
+  st[S_DOT] = dot;
+  st[S_AA] = aa;
+  st[S_BB] = bb;
+  st[S_DD] = dd;
+  st[S_MISMATCHES] = mismatches;
+  st[S_REQ_ATOL] = reqAtol;
+  st[S_REQ_RTOL] = reqRtol;
 }
 
 function nonFinite(x: number, y: number, st: Float64Array): void {
@@ -278,8 +325,15 @@ export function analyzeGeneric(a: Numbers, b: Numbers, tol: OutputTolerance, opt
  * quantiles given apart), shared by both paths.
  */
 function finish(
-  n: number, st: Float64Array, absKept: number, relKept: number, zeros: number, absCounts: Uint32Array,
-  absQ: number[], relQ: number[], tol: OutputTolerance,
+  n: number,
+  st: Float64Array,
+  absKept: number,
+  relKept: number,
+  zeros: number,
+  absCounts: Uint32Array,
+  absQ: number[],
+  relQ: number[],
+  tol: OutputTolerance,
 ): Analysis {
   const { atol, rtol } = tol;
   const [absMedian, absP90, absP95, absP99, absQuantile] = absQ;
@@ -407,8 +461,15 @@ const W_CAND_R = W_CAND_A + CAND_CAPACITY + 1;
 const W_LENGTH = W_CAND_R + CAND_CAPACITY + 1;
 
 // Slots of the fast path's running totals beyond the shared S_* slots.
-const F_NAN_ABS = S_SLOTS, F_NAN_REL = S_SLOTS + 1, F_NAN_VERDICT = S_SLOTS + 2, F_PA = S_SLOTS + 3,
-  F_PR = S_SLOTS + 4, F_LIM_A = S_SLOTS + 5, F_LIM_R = S_SLOTS + 6, F_ATOL = S_SLOTS + 7, F_RTOL = S_SLOTS + 8,
+const F_NAN_ABS = S_SLOTS,
+  F_NAN_REL = S_SLOTS + 1,
+  F_NAN_VERDICT = S_SLOTS + 2,
+  F_PA = S_SLOTS + 3,
+  F_PR = S_SLOTS + 4,
+  F_LIM_A = S_SLOTS + 5,
+  F_LIM_R = S_SLOTS + 6,
+  F_ATOL = S_SLOTS + 7,
+  F_RTOL = S_SLOTS + 8,
   F_SLOTS = S_SLOTS + 9;
 
 /** The sample's stride for n elements: about SAMPLE_TARGET elements, and prime to small factors so it does not keep to a few columns of a tensor. */
@@ -452,7 +513,10 @@ function createFastPath(): FastPath {
    * index (`to` when none).
    */
   function errorsF32(a: Float32Array, b: Float32Array, from: number, to: number, base: number): number {
-    let dot = st[S_DOT]!, aa = st[S_AA]!, bb = st[S_BB]!, dd = st[S_DD]!;
+    let dot = st[S_DOT]!,
+      aa = st[S_AA]!,
+      bb = st[S_BB]!,
+      dd = st[S_DD]!;
     let i = from;
     for (; i < to; i++) {
       const x = a[i]!;
@@ -472,7 +536,10 @@ function createFastPath(): FastPath {
       e[j] = d;
       e[j + 1] = r;
     }
-    st[S_DOT] = dot; st[S_AA] = aa; st[S_BB] = bb; st[S_DD] = dd;
+    st[S_DOT] = dot;
+    st[S_AA] = aa;
+    st[S_BB] = bb;
+    st[S_DD] = dd;
     return i;
   }
 
@@ -505,9 +572,14 @@ function createFastPath(): FastPath {
    * the errors rounded to float32 into `g` for step 3 (a zero abs error as -0).
    */
   function verdictF32(base: number, m: number): void {
-    const atol = st[F_ATOL]!, rtol = st[F_RTOL]!;
-    let absMax = st[S_ABS_MAX]!, relMax = st[S_REL_MAX]!, reqA = st[S_REQ_ATOL]!, reqR = st[S_REQ_RTOL]!;
-    let absSum = st[S_ABS_SUM]!, relSum = st[S_REL_SUM]!;
+    const atol = st[F_ATOL]!,
+      rtol = st[F_RTOL]!;
+    let absMax = st[S_ABS_MAX]!,
+      relMax = st[S_REL_MAX]!,
+      reqA = st[S_REQ_ATOL]!,
+      reqR = st[S_REQ_RTOL]!;
+    let absSum = st[S_ABS_SUM]!,
+      relSum = st[S_REL_SUM]!;
     let mismatches = 0;
     let jMax = -1;
     for (let j = 0; j < 2 * m; j += 2) {
@@ -533,8 +605,12 @@ function createFastPath(): FastPath {
       g[j] = -(0 - d);
       g[j + 1] = r;
     }
-    st[S_ABS_MAX] = absMax; st[S_REL_MAX] = relMax; st[S_REQ_ATOL] = reqA; st[S_REQ_RTOL] = reqR;
-    st[S_ABS_SUM] = absSum; st[S_REL_SUM] = relSum;
+    st[S_ABS_MAX] = absMax;
+    st[S_REL_MAX] = relMax;
+    st[S_REQ_ATOL] = reqA;
+    st[S_REQ_RTOL] = reqR;
+    st[S_ABS_SUM] = absSum;
+    st[S_REL_SUM] = relSum;
     if (jMax >= 0) st[S_ARGMAX] = base + (jMax >> 1);
     st[S_MISMATCHES] = st[S_MISMATCHES]! + mismatches;
   }
@@ -547,8 +623,10 @@ function createFastPath(): FastPath {
    * cleared later.
    */
   function countsF32(m: number): void {
-    const limA = st[F_LIM_A]! | 0, limR = st[F_LIM_R]! | 0;
-    let pa = st[F_PA]! | 0, pr = st[F_PR]! | 0;
+    const limA = st[F_LIM_A]! | 0,
+      limR = st[F_LIM_R]! | 0;
+    let pa = st[F_PA]! | 0,
+      pr = st[F_PR]! | 0;
     const end = W_BITS + 2 * m;
     for (let j = W_BITS; j < end; j += 2) {
       const wa = w[j]!;
@@ -625,7 +703,16 @@ function createFastPath(): FastPath {
   }
 
   /** Fallback gathers: recompute one kind of error over the inputs, keep the wanted buckets' bit patterns. */
-  function gatherAbsF32(a: Float32Array, b: Float32Array, from: number, to: number, slot: Int32Array, parts: Uint32Array[], fill: Uint32Array, infEqual: boolean): void {
+  function gatherAbsF32(
+    a: Float32Array,
+    b: Float32Array,
+    from: number,
+    to: number,
+    slot: Int32Array,
+    parts: Uint32Array[],
+    fill: Uint32Array,
+    infEqual: boolean,
+  ): void {
     for (let i = from; i < to; i++) {
       const x = a[i]!;
       const y = b[i]!;
@@ -638,7 +725,16 @@ function createFastPath(): FastPath {
     }
   }
 
-  function gatherRelF32(a: Float32Array, b: Float32Array, from: number, to: number, slot: Int32Array, parts: Uint32Array[], fill: Uint32Array, infEqual: boolean): void {
+  function gatherRelF32(
+    a: Float32Array,
+    b: Float32Array,
+    from: number,
+    to: number,
+    slot: Int32Array,
+    parts: Uint32Array[],
+    fill: Uint32Array,
+    infEqual: boolean,
+  ): void {
     for (let i = from; i < to; i++) {
       const x = a[i]!;
       const y = b[i]!;
@@ -721,7 +817,8 @@ function createFastPath(): FastPath {
     const relKept = n - st[F_NAN_REL]!;
     // A kind's wanted buckets come from its candidates when all were flagged and its region
     // did not fill up; otherwise from a pass over the inputs.
-    const gatherWith = (kind: 'abs' | 'rel', ranges: [number, number][] | undefined, from: number, to: number, limit: number): GatherBits =>
+    const gatherWith =
+      (kind: 'abs' | 'rel', ranges: [number, number][] | undefined, from: number, to: number, limit: number): GatherBits =>
       (buckets, slot, parts, fill) => {
         if (ranges !== undefined && to < limit && buckets.every((k) => inRanges(k, ranges))) {
           gatherCandidates(from, to, buckets, slot, parts, fill);

@@ -16,9 +16,7 @@ export function inferValueRanges(model: ModelProto): Record<string, [number, num
   const shapes = new Map<string, number[]>(graph.initializer.map((t) => [t.name, tensorProtoDims(t)]));
   const inits = new Set(graph.initializer.map((t) => t.name));
   const intInputs = new Set(
-    graph.input
-      .filter((i) => !inits.has(i.name) && i.type?.value.case === 'tensorType' && INTEGER_TYPES.has(i.type.value.value.elemType))
-      .map((i) => i.name),
+    graph.input.filter((i) => !inits.has(i.name) && i.type?.value.case === 'tensorType' && INTEGER_TYPES.has(i.type.value.value.elemType)).map((i) => i.name),
   );
   const out: Record<string, [number, number]> = {};
   for (const node of graph.node) {

@@ -55,7 +55,15 @@ export function coarseCounts(values: Float32Array): CoarseCounts {
   return { counts, kept };
 }
 
-function gatherStoredBlock(words: Uint32Array, values: Float32Array, from: number, to: number, slot: Int32Array, parts: Float32Array[], fill: Uint32Array): void {
+function gatherStoredBlock(
+  words: Uint32Array,
+  values: Float32Array,
+  from: number,
+  to: number,
+  slot: Int32Array,
+  parts: Float32Array[],
+  fill: Uint32Array,
+): void {
   for (let i = from; i < to; i++) {
     const v = values[i]!;
     if (v !== v) continue;
@@ -68,7 +76,15 @@ function gatherStoredBlock(words: Uint32Array, values: Float32Array, from: numbe
 // did) instead of reading a stored copy: two 40 MB arrays per 10M-element output cost more
 // to allocate and fault in than the arithmetic does.
 function gatherAbsBlock(
-  a: Numbers, b: Numbers, from: number, to: number, slot: Int32Array, parts: Float32Array[], fill: Uint32Array, bool: boolean, infEqual: boolean,
+  a: Numbers,
+  b: Numbers,
+  from: number,
+  to: number,
+  slot: Int32Array,
+  parts: Float32Array[],
+  fill: Uint32Array,
+  bool: boolean,
+  infEqual: boolean,
 ): void {
   for (let i = from; i < to; i++) {
     scratch[0] = absError(a[i]!, b[i]!, bool, infEqual);
@@ -80,7 +96,15 @@ function gatherAbsBlock(
 }
 
 function gatherRelBlock(
-  a: Numbers, b: Numbers, from: number, to: number, slot: Int32Array, parts: Float32Array[], fill: Uint32Array, bool: boolean, infEqual: boolean,
+  a: Numbers,
+  b: Numbers,
+  from: number,
+  to: number,
+  slot: Int32Array,
+  parts: Float32Array[],
+  fill: Uint32Array,
+  bool: boolean,
+  infEqual: boolean,
 ): void {
   for (let i = from; i < to; i++) {
     const y = b[i]!;
@@ -184,7 +208,12 @@ export function quantiles(values: Float32Array, qs: readonly number[], coarse: C
  * counts of those rounded errors: `kind` 'abs' for absError, 'rel' for relError.
  */
 export function errorQuantiles(
-  a: Numbers, b: Numbers, kind: 'abs' | 'rel', options: { bool: boolean; infEqual: boolean }, coarse: CoarseCounts, qs: readonly number[],
+  a: Numbers,
+  b: Numbers,
+  kind: 'abs' | 'rel',
+  options: { bool: boolean; infEqual: boolean },
+  coarse: CoarseCounts,
+  qs: readonly number[],
 ): number[] {
   const n = a.length;
   const { bool, infEqual } = options;
@@ -286,7 +315,11 @@ export const MAX_BUCKET = 0x7f80;
  * the sample inside them.
  */
 export function candidateRanges(
-  sample: Int32Array, offset: number, sampleZeros: number, qs: readonly number[], run: number,
+  sample: Int32Array,
+  offset: number,
+  sampleZeros: number,
+  qs: readonly number[],
+  run: number,
 ): { ranges: [number, number][]; fraction: number } | undefined {
   let m = 0;
   for (let k = 0; k <= MAX_BUCKET; k++) m += sample[offset + k]!;

@@ -60,11 +60,7 @@ async function readPbs(dir: string, files: string[]): Promise<{ file: string; na
 }
 
 /** Assigns tensors to `infos` by TensorProto name, else by position. */
-function assign(
-  tensors: { file: string; name: string; tensor: Tensor }[],
-  infos: readonly TensorInfo[],
-  kind: 'input' | 'output',
-): Record<string, Tensor> {
+function assign(tensors: { file: string; name: string; tensor: Tensor }[], infos: readonly TensorInfo[], kind: 'input' | 'output'): Record<string, Tensor> {
   const names = new Set(infos.map((i) => i.name));
   const byName = tensors.length > 0 && tensors.every((t) => names.has(t.name));
   if (!byName && tensors.length > infos.length) {

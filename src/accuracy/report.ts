@@ -50,7 +50,22 @@ function toleranceText(o: OutputReport): string {
 export function formatCompareText(result: CompareResult): string {
   const lines: string[] = [];
   lines.push(`Comparing ${result.a.label} against ${result.b.label} (${result.iterations} iteration${result.iterations === 1 ? '' : 's'})`);
-  const header = ['output', 'result', 'max abs', 'mean abs', 'median abs', 'p99 abs', 'max rel', 'cosine', 'rel L2', 'NaN', 'Inf', 'req atol', 'req rtol', 'top-1'];
+  const header = [
+    'output',
+    'result',
+    'max abs',
+    'mean abs',
+    'median abs',
+    'p99 abs',
+    'max rel',
+    'cosine',
+    'rel L2',
+    'NaN',
+    'Inf',
+    'req atol',
+    'req rtol',
+    'top-1',
+  ];
   const rows = [header];
   for (const o of result.outputs) {
     if (o.error) {
@@ -93,7 +108,9 @@ export function formatCompareText(result: CompareResult): string {
     if (o.topK) parts.push(`top-${o.topK.k} agreement ${pct(o.topK.topKAgreement)} over ${o.topK.rows} rows`);
     if (o.nanMismatchCount) parts.push(`${o.nanMismatchCount} NaN on one side only`);
     if (!o.passed && o.worst) {
-      parts.push(`worst at [${o.worst.index.join(', ')}]${result.iterations > 1 ? ` (iteration ${o.worst.iteration})` : ''}: A=${fmt(o.worst.a)} B=${fmt(o.worst.b)}`);
+      parts.push(
+        `worst at [${o.worst.index.join(', ')}]${result.iterations > 1 ? ` (iteration ${o.worst.iteration})` : ''}: A=${fmt(o.worst.a)} B=${fmt(o.worst.b)}`,
+      );
     }
     lines.push(parts.join('; '));
   }
@@ -143,7 +160,9 @@ export function bisectJson(b: BisectResult): Record<string, unknown> {
 
 export function formatBisectText(b: BisectResult): string {
   const lines: string[] = [];
-  lines.push(`Bisect: ${b.checkedTensors} intermediate tensor(s) matched by name and compared in topological order (${b.unmatchedTensors} had no counterpart in B)`);
+  lines.push(
+    `Bisect: ${b.checkedTensors} intermediate tensor(s) matched by name and compared in topological order (${b.unmatchedTensors} had no counterpart in B)`,
+  );
   const d = b.firstDivergence;
   if (d === undefined) {
     lines.push('No node output diverges beyond the tolerance.');
@@ -160,7 +179,9 @@ export function formatBisectText(b: BisectResult): string {
       (d.nanCount > 0 ? ' (a NaN is an error on either side)' : ''),
   );
   if (d.inputs.length > 0) {
-    lines.push(`  its inputs: ${d.inputs.map((i) => `${i.name} (${i.status}${i.maxAbsError === undefined ? '' : `, max abs ${fmt(i.maxAbsError)}`})`).join(', ')}`);
+    lines.push(
+      `  its inputs: ${d.inputs.map((i) => `${i.name} (${i.status}${i.maxAbsError === undefined ? '' : `, max abs ${fmt(i.maxAbsError)}`})`).join(', ')}`,
+    );
   }
   return lines.join('\n');
 }

@@ -92,7 +92,10 @@ export function parseErrorStat(text: string): ErrorStat | undefined {
   return (ERROR_STATS as readonly string[]).includes(text) ? (text as ErrorStat) : undefined;
 }
 
-const finiteNonNeg = z.number().min(0).refine((v) => Number.isFinite(v), 'must be finite');
+const finiteNonNeg = z
+  .number()
+  .min(0)
+  .refine((v) => Number.isFinite(v), 'must be finite');
 const perOutput = <T extends z.ZodType>(t: T) => z.union([t, z.record(z.string(), t)]);
 
 /** The tolerance options compare() and bisect() share: one value, or one per output name. */

@@ -70,9 +70,7 @@ export class ContextPool<T extends PoolMember> {
       if (i >= 0) return Promise.resolve(this.#free.splice(i, 1)[0]!);
     }
     if (!this.#members.some((m) => profiles.includes(m.profile))) {
-      return Promise.reject(
-        new RangeError(`no execution context serves profile(s) ${profiles.join(', ')}; contexts exist for ${this.profiles.join(', ')}`),
-      );
+      return Promise.reject(new RangeError(`no execution context serves profile(s) ${profiles.join(', ')}; contexts exist for ${this.profiles.join(', ')}`));
     }
     if (this.#waiters.length >= this.#maxQueue) {
       return Promise.reject(

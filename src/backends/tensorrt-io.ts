@@ -49,9 +49,7 @@ export function engineMeta(desc: NativeEngineDescription): EngineMeta {
     }
     if (t.onHost) throw new TensorRTError(`the engine's ${kind} ${JSON.stringify(t.name)} lives in host memory; tensorrt-node supports device I/O only`);
     if (!t.linear) {
-      throw new TensorRTError(
-        `the engine's ${kind} ${JSON.stringify(t.name)} has a vectorized layout; rebuild the engine without I/O format restrictions`,
-      );
+      throw new TensorRTError(`the engine's ${kind} ${JSON.stringify(t.name)} has a vectorized layout; rebuild the engine without I/O format restrictions`);
     }
     const list = t.mode === 'input' ? inputs : outputs;
     list.push(

@@ -90,9 +90,11 @@ export const TensorRTSessionOptionsSchema = z
      * buildEngine() options for an ONNX model (createSession only); `cache` defaults to true
      * (the default cache folder), `device` to this session's device.
      */
-    build: z.custom<Omit<BuildOptions, 'device'> & { device?: number }>((v) => v !== null && typeof v === 'object' && !Array.isArray(v), {
-      message: 'expected an object of buildEngine options',
-    }).optional(),
+    build: z
+      .custom<Omit<BuildOptions, 'device'> & { device?: number }>((v) => v !== null && typeof v === 'object' && !Array.isArray(v), {
+        message: 'expected an object of buildEngine options',
+      })
+      .optional(),
   })
   .strict();
 
@@ -172,11 +174,16 @@ export class TensorRTSession implements InferenceSession {
    * create() and createTensorRTSession() call it).
    * @internal
    */
-  static async deserialize(plan: Uint8Array, info: EngineInfo | null, where: string, opts: z.output<typeof TensorRTSessionOptionsSchema>): Promise<TensorRTSession> {
+  static async deserialize(
+    plan: Uint8Array,
+    info: EngineInfo | null,
+    where: string,
+    opts: z.output<typeof TensorRTSessionOptionsSchema>,
+  ): Promise<TensorRTSession> {
     const runtime = requireTensorRT();
     const addon = loadAddon();
     if (addon.trtDeserialize === undefined) throw new TensorRTNodeError('ERR_TENSORRT_NOT_FOUND', 'this build of the addon has no TensorRT support');
-    const leanRuntime = opts.leanRuntime ?? ((info?.options as { excludeLeanRuntime?: boolean } | undefined)?.excludeLeanRuntime === true);
+    const leanRuntime = opts.leanRuntime ?? (info?.options as { excludeLeanRuntime?: boolean } | undefined)?.excludeLeanRuntime === true;
     // A plan without its runtime runs no embedded host code.
     const allowHostCode = opts.allowHostCode ?? (info?.options.versionCompatible === true && !leanRuntime);
     let engine: NativeTrtEngine;
@@ -202,11 +209,7 @@ export class TensorRTSession implements InferenceSession {
    * pass a test double). Creates the contexts; on failure frees them and the engine.
    * @internal
    */
-  static async fromEngine(
-    engine: NativeTrtEngine,
-    opts: z.output<typeof TensorRTSessionOptionsSchema>,
-    info: EngineInfo | null,
-  ): Promise<TensorRTSession> {
+  static async fromEngine(engine: NativeTrtEngine, opts: z.output<typeof TensorRTSessionOptionsSchema>, info: EngineInfo | null): Promise<TensorRTSession> {
     const members: Member[] = [];
     try {
       const meta = engineMeta(engine.describe());
@@ -270,7 +273,15 @@ export class TensorRTSession implements InferenceSession {
       }
       if (options.signal?.aborted) throw abortErrorFrom(options.signal, 'run()');
       const wanted = fetches.map((name) => this.#meta.outputs.findIndex((o) => o.name === name));
-      const work = this.#tracker.track(this.#execute(tensors.map((t) => t.data), dims.flat(), wanted, profiles, options.signal));
+      const work = this.#tracker.track(
+        this.#execute(
+          tensors.map((t) => t.data),
+          dims.flat(),
+          wanted,
+          profiles,
+          options.signal,
+        ),
+      );
       return raceAbort(work, options.signal, 'run()');
     } catch (e) {
       return Promise.reject(e);
@@ -403,15 +414,15 @@ export async function createTensorRTSession(
   checkTensorRTDtypes(io);
   const build = opts.build ?? {};
   if (build.device !== undefined && build.device !== opts.device) {
-    throw new InvalidArgumentError(`options.build.device (${build.device}) differs from options.device (${opts.device}); the engine must be built on the GPU it runs on`);
+    throw new InvalidArgumentError(
+      `options.build.device (${build.device}) differs from options.device (${opts.device}); the engine must be built on the GPU it runs on`,
+    );
   }
   // Dims the caller gave no range (and all of them without build.profiles) get the defaults:
   // a decoder in Optimum's convention gets generation's (past length from 0, the prefill).
   const inputs = io.filter((t) => t.kind === 'input').map((t) => ({ name: t.name, dims: t.dims ?? [] }));
   const ranges =
-    build.profiles === undefined
-      ? { dims: { ...defaultDimRanges(inputs, { ...DEFAULT_BUILD_RANGES, named: decoderDimRanges(inputs) }), ...build.dims } }
-      : {};
+    build.profiles === undefined ? { dims: { ...defaultDimRanges(inputs, { ...DEFAULT_BUILD_RANGES, named: decoderDimRanges(inputs) }), ...build.dims } } : {};
   const built = await openers.buildEngine(model, { cache: true, ...build, ...ranges, device: opts.device });
   const where = typeof model === 'string' ? `built from ${JSON.stringify(model)}` : `built from ${model.byteLength} bytes of ONNX`;
   const session = await openers.deserialize(built.plan, built.info, where, opts);

@@ -30,7 +30,9 @@ export function benchProblems(report: BenchReport, maxErrorRate = DEFAULT_MAX_ER
     if (r.requests === 0) {
       out.push({
         configuration,
-        reason: `served nothing: no request completed in the ${r.durationSeconds.toFixed(2)} s window` + (r.errors > 0 ? `, ${r.errors} failed${errors}` : ' (give a longer --duration?)'),
+        reason:
+          `served nothing: no request completed in the ${r.durationSeconds.toFixed(2)} s window` +
+          (r.errors > 0 ? `, ${r.errors} failed${errors}` : ' (give a longer --duration?)'),
       });
     } else if (r.errors / measured > maxErrorRate) {
       const pct = (100 * r.errors) / measured;

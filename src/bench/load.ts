@@ -155,7 +155,12 @@ function onceHooks(o: WindowHooks): { start: () => void; end: () => void } {
  * still be pending after a setImmediate turn (timers run at the next loop iteration, against
  * libuv's cached clock), e.g. when the last request completed from a worker thread's message.
  */
-async function endWindow(windowEnd: number, startTimer: NodeJS.Timeout, endTimer: NodeJS.Timeout, hooks: { start: () => void; end: () => void }): Promise<void> {
+async function endWindow(
+  windowEnd: number,
+  startTimer: NodeJS.Timeout,
+  endTimer: NodeJS.Timeout,
+  hooks: { start: () => void; end: () => void },
+): Promise<void> {
   const left = windowEnd - performance.now();
   if (left > 0) await sleep(left + 1);
   await turn();

@@ -346,7 +346,12 @@ export function latencyThroughputSvg(records: readonly BenchRecord[], title: str
 
 export function benchHtml(report: BenchReport): string {
   const backends = [...new Set(report.records.map((r) => r.backend))];
-  const charts = backends.map((b) => latencyThroughputSvg(report.records.filter((r) => r.backend === b), `${b}: latency vs throughput`));
+  const charts = backends.map((b) =>
+    latencyThroughputSvg(
+      report.records.filter((r) => r.backend === b),
+      `${b}: latency vs throughput`,
+    ),
+  );
   const th = TABLE_HEADER.map((h) => `<th>${esc(h)}</th>`).join('');
   const rows = tableRows(report)
     .map((r) => `<tr>${r.map((c, i) => `<td${i >= 3 ? ' class="n"' : ''}>${esc(c)}</td>`).join('')}</tr>`)

@@ -41,7 +41,10 @@ export type RateSpec = z.infer<typeof RateSpecSchema>;
 
 export const BenchOptionsSchema = z
   .object({
-    backends: z.array(z.enum(['onnxruntime', 'tensorrt'])).min(1).default(['onnxruntime', 'tensorrt']),
+    backends: z
+      .array(z.enum(['onnxruntime', 'tensorrt']))
+      .min(1)
+      .default(['onnxruntime', 'tensorrt']),
     /** An unavailable backend is an error (true) or skipped with a note (false). */
     requireBackends: z.boolean().default(false),
     batcher: z.enum(['on', 'off', 'both']).default('both'),
@@ -167,7 +170,13 @@ async function openOnnxRuntime(model: BenchModel, o: Options): Promise<Inference
   return OnnxRuntimeSession.create(model.source, o.intraOpNumThreads > 0 ? { intraOpNumThreads: o.intraOpNumThreads } : {});
 }
 
-async function openTensorRT(model: BenchModel, inputs: readonly TensorInfo[], o: Options, maxBatch: number, progress: (m: string) => void): Promise<{ session: InferenceSession; version: string }> {
+async function openTensorRT(
+  model: BenchModel,
+  inputs: readonly TensorInfo[],
+  o: Options,
+  maxBatch: number,
+  progress: (m: string) => void,
+): Promise<{ session: InferenceSession; version: string }> {
   const { requireTensorRT } = await import('../backends/tensorrt-libs.js');
   const runtime = requireTensorRT();
   const { buildEngine } = await import('../build/index.js');

@@ -124,7 +124,6 @@ export function parseEncoderSpec(text: string): EncoderOptions {
   return out as EncoderOptions;
 }
 
-
 function parseBackends(text: string | undefined): ('onnxruntime' | 'tensorrt')[] | undefined {
   if (text === undefined) return undefined;
   return [
@@ -143,7 +142,8 @@ export function benchOptionsFromCli(o: BenchCliOptions): BenchOptions {
   const backends = parseBackends(o.backend);
   if (backends) opts.backends = backends;
   if (o.batcher !== undefined) {
-    if (o.batcher !== 'on' && o.batcher !== 'off' && o.batcher !== 'both') throw new InvalidArgumentError(`--batcher must be on, off or both, got ${describe(o.batcher)}`);
+    if (o.batcher !== 'on' && o.batcher !== 'off' && o.batcher !== 'both')
+      throw new InvalidArgumentError(`--batcher must be on, off or both, got ${describe(o.batcher)}`);
     opts.batcher = o.batcher;
   }
   const concurrency = parseConcurrency(o.concurrency);
@@ -151,7 +151,8 @@ export function benchOptionsFromCli(o: BenchCliOptions): BenchOptions {
   const rates = parseRates(o.rate);
   if (rates) opts.rates = rates;
   if (o.distribution !== undefined) {
-    if (o.distribution !== 'poisson' && o.distribution !== 'constant') throw new InvalidArgumentError(`--distribution must be poisson or constant, got ${describe(o.distribution)}`);
+    if (o.distribution !== 'poisson' && o.distribution !== 'constant')
+      throw new InvalidArgumentError(`--distribution must be poisson or constant, got ${describe(o.distribution)}`);
     opts.distribution = o.distribution;
   }
   const duration = numberArg(o.duration, '--duration', 0.05, 3600, 'seconds');
@@ -270,7 +271,9 @@ class Progress {
         this.#pointMs = 0;
         if (!this.#bar && e.record) {
           const r = e.record;
-          this.#line(`[bench ${e.index}/${e.points}]   ${r.throughput.toFixed(1)} inferences/s, p50 ${r.p50?.toFixed(3) ?? 'n/a'} ms, p99 ${r.p99?.toFixed(3) ?? 'n/a'} ms, errors ${r.errors}`);
+          this.#line(
+            `[bench ${e.index}/${e.points}]   ${r.throughput.toFixed(1)} inferences/s, p50 ${r.p50?.toFixed(3) ?? 'n/a'} ms, p99 ${r.p99?.toFixed(3) ?? 'n/a'} ms, errors ${r.errors}`,
+          );
         }
         this.#tick();
         break;
@@ -331,8 +334,14 @@ export function registerBench(program: Command): void {
         'direct session.run() against the DynamicBatcher, on every available backend side by side',
     )
     .argument('[model]', 'ONNX model; without it the embedded encoder (--encoder)')
-    .option('--encoder <spec>', `embedded encoder: ${Object.keys(ENCODER_PRESETS).join(' | ')} (default tiny), optionally with KEY=VALUE sizes: layers, hidden, heads, intermediate, vocab, max-positions, classes, type-vocab, seed`)
-    .option('--backend <list>', 'backends, comma-separated: onnxruntime,tensorrt (default both; tensorrt is skipped with the reason where its libraries are absent)')
+    .option(
+      '--encoder <spec>',
+      `embedded encoder: ${Object.keys(ENCODER_PRESETS).join(' | ')} (default tiny), optionally with KEY=VALUE sizes: layers, hidden, heads, intermediate, vocab, max-positions, classes, type-vocab, seed`,
+    )
+    .option(
+      '--backend <list>',
+      'backends, comma-separated: onnxruntime,tensorrt (default both; tensorrt is skipped with the reason where its libraries are absent)',
+    )
     .option('--batcher <mode>', 'on | off | both (default both): requests through a DynamicBatcher, straight to session.run(), or each')
     .option('--concurrency <list>', 'closed-loop sweep: requests kept outstanding, e.g. 1,8,32 (default 1,8,32; none to skip)')
     .option('--rate <list>', 'open-loop rates: requests/s, or N% of the best closed-loop throughput of the backend (default 50%,90%; none to skip)')
@@ -357,7 +366,10 @@ export function registerBench(program: Command): void {
     .option('--markdown <file>', 'write the tables as markdown')
     .option('--html <file>', 'write a self-contained HTML page with latency-vs-throughput charts')
     .option('--quiet', 'no progress on stderr')
-    .option('--max-error-rate <fraction>', 'exit 1 when more than this fraction of a configuration\'s requests fail (default 0: any failed request; a configuration that serves nothing always fails)')
+    .option(
+      '--max-error-rate <fraction>',
+      "exit 1 when more than this fraction of a configuration's requests fail (default 0: any failed request; a configuration that serves nothing always fails)",
+    )
     .action(async (model: string | undefined, opts: BenchCliOptions, cmd: Command) => {
       // commander keeps the argv it parsed (untyped); it goes into the report as the command.
       const raw = (cmd.parent as unknown as { rawArgs?: string[] } | null)?.rawArgs?.slice(2) ?? ['bench'];

@@ -173,9 +173,11 @@ export function registerBuild(program: Command): void {
     .requiredOption('--onnx <file>', 'the ONNX model')
     .option('--saveEngine <file>', 'where to write the plan (default: the model name with .plan); the sidecar goes to <file>.json')
     .option('--fp16', 'FP16: convert the model to mixed precision, then build strongly typed')
-    .addOption(new Option('--fp16-mode <mode>', "how FP16 is made ('builder-flag' is TensorRT 10.x's kFP16)").choices(['convert', 'builder-flag']).default('convert'))
-    .option('--shapes <name:min/opt/max>', 'an input\'s shape range, dims joined by x, e.g. input_ids:1x1/8x128/32x512 (repeatable)', collect, [])
-    .option('--dims <name:min,opt,max>', 'a symbolic dim\'s range, e.g. batch:1,8,32 (repeatable)', collect, [])
+    .addOption(
+      new Option('--fp16-mode <mode>', "how FP16 is made ('builder-flag' is TensorRT 10.x's kFP16)").choices(['convert', 'builder-flag']).default('convert'),
+    )
+    .option('--shapes <name:min/opt/max>', "an input's shape range, dims joined by x, e.g. input_ids:1x1/8x128/32x512 (repeatable)", collect, [])
+    .option('--dims <name:min,opt,max>', "a symbolic dim's range, e.g. batch:1,8,32 (repeatable)", collect, [])
     .option('--workspace <MiB>', 'workspace memory-pool limit in MiB')
     .option('--timing-cache <file>', 'timing cache: read if present, written after the build')
     .option('--opt-level <0-5>', 'builder optimization level (TensorRT default 3)')

@@ -89,7 +89,6 @@ export function parseValueRanges(words: readonly string[] | undefined): Record<s
   return out;
 }
 
-
 interface TrtOptions {
   fp16: boolean;
   /** Sizes the generated inputs give symbolic dims, by name (batch-like, sequence-like, --dim). */
@@ -138,7 +137,13 @@ async function checkModel(model: string, backendName: BackendName, what: string)
  * first (FP32, or FP16 with --trt-fp16), as `polygraphy run --trt` does; a serialized plan
  * (any other file) is loaded as it is.
  */
-async function openSession(model: string, proto: ModelProto | undefined, backendName: BackendName, threads: number | undefined, trt: TrtOptions): Promise<InferenceSession> {
+async function openSession(
+  model: string,
+  proto: ModelProto | undefined,
+  backendName: BackendName,
+  threads: number | undefined,
+  trt: TrtOptions,
+): Promise<InferenceSession> {
   if (backendName === 'onnxruntime') return OnnxRuntimeSession.create(model, threads === undefined ? {} : { intraOpNumThreads: threads });
   if (proto === undefined) return createSession(model, { backend: 'tensorrt' });
   const { requireTensorRT } = await import('../backends/tensorrt-libs.js');
@@ -163,12 +168,24 @@ export async function runCompare(modelA: string, modelB: string | undefined, o: 
   if (o.refData !== undefined && modelB !== undefined) {
     throw new InvalidArgumentError('--ref-data checks one model against stored outputs; give one model, not two');
   }
-  if (o.refData !== undefined && o.bBackend !== undefined) throw new InvalidArgumentError('--b-backend has no meaning with --ref-data (B is the stored outputs)');
+  if (o.refData !== undefined && o.bBackend !== undefined)
+    throw new InvalidArgumentError('--b-backend has no meaning with --ref-data (B is the stored outputs)');
   if (o.refData !== undefined && o.inputs !== undefined) throw new InvalidArgumentError('--inputs and --ref-data both give inputs; use one');
   if (o.bisect && modelB === undefined) throw new InvalidArgumentError('--bisect needs two models: compare A.onnx B.onnx --bisect');
   const external = o.refData !== undefined || o.inputs !== undefined;
-  if (external && (o.iterations !== undefined || o.seed !== undefined || o.valRange !== undefined || o.batch !== undefined || o.seq !== undefined || o.dim !== undefined || o.maskPattern !== undefined)) {
-    throw new InvalidArgumentError('--seed, --val-range, --batch, --seq, --dim, --mask-pattern and --iterations shape generated inputs; they cannot be combined with --inputs or --ref-data');
+  if (
+    external &&
+    (o.iterations !== undefined ||
+      o.seed !== undefined ||
+      o.valRange !== undefined ||
+      o.batch !== undefined ||
+      o.seq !== undefined ||
+      o.dim !== undefined ||
+      o.maskPattern !== undefined)
+  ) {
+    throw new InvalidArgumentError(
+      '--seed, --val-range, --batch, --seq, --dim, --mask-pattern and --iterations shape generated inputs; they cannot be combined with --inputs or --ref-data',
+    );
   }
   const saveFormat = (o.saveInputsFormat ?? 'tensorrt-node') as InputFileFormat;
   if (saveFormat !== 'tensorrt-node' && saveFormat !== 'polygraphy') {
@@ -299,7 +316,10 @@ export function registerCompare(program: Command): void {
     .option('--error-quantile <values...>', 'quantile for --check-error-stat quantile (default 0.99), or OUTPUT:Q')
     .option('--infinities-compare-equal', 'equal infinities on both sides count as no error (the default)')
     .option('--no-infinities-compare-equal', "equal infinities are a NaN error, as by Polygraphy's default (NaN is always an error, also NaN against NaN)")
-    .option('--top-k <k>', 'k for the top-k agreement of class-score outputs: named like logits/scores/probs/class, or whose last axis is the vocabulary or a label axis (default 5)')
+    .option(
+      '--top-k <k>',
+      'k for the top-k agreement of class-score outputs: named like logits/scores/probs/class, or whose last axis is the vocabulary or a label axis (default 5)',
+    )
     .option('--outputs <names...>', 'compare only these outputs')
     .option('--json <file>', 'write the report as JSON')
     .option('--html <file>', 'write a self-contained HTML report with error histograms')

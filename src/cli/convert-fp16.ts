@@ -60,7 +60,10 @@ const int = (text: string | undefined, option: string, min: number): number | un
 function list(text: string | undefined): string[] | undefined {
   if (text === undefined) return undefined;
   if (/^\s*none\s*$/i.test(text)) return [];
-  return text.split(',').map((s) => s.trim()).filter((s) => s !== '');
+  return text
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
 }
 
 function modelInputs(model: ModelProto): TensorInfo[] {
@@ -78,7 +81,9 @@ async function calibrationOptions(model: ModelProto, o: ConvertFp16CliOptions): 
   const off = o.calibrate === false;
   if (o.calibrationData !== undefined && off) throw new InvalidArgumentError('--calibration-data and --no-calibrate contradict each other; use one');
   if (shaping && (o.calibrationData !== undefined || off)) {
-    throw new InvalidArgumentError(`--batch, --seq, --seed and --iterations shape generated calibration inputs; they do not go with ${off ? '--no-calibrate' : '--calibration-data'}`);
+    throw new InvalidArgumentError(
+      `--batch, --seq, --seed and --iterations shape generated calibration inputs; they do not go with ${off ? '--no-calibrate' : '--calibration-data'}`,
+    );
   }
   if (off) return { calibrate: false };
   if (o.calibrationData !== undefined) {
@@ -107,7 +112,8 @@ async function calibrationOptions(model: ModelProto, o: ConvertFp16CliOptions): 
 
 export function optionsFromCli(o: ConvertFp16CliOptions): Fp16Options {
   const ops = list(o.blockOps);
-  if (o.blockOpsReplace && ops === undefined) throw new InvalidArgumentError('--block-ops-replace needs --block-ops LIST (the list that replaces the default one; "none" for none)');
+  if (o.blockOpsReplace && ops === undefined)
+    throw new InvalidArgumentError('--block-ops-replace needs --block-ops LIST (the list that replaces the default one; "none" for none)');
   if (!o.blockOpsReplace && ops !== undefined && ops.length === 0) {
     throw new InvalidArgumentError('--block-ops none adds nothing to the default block list; add --block-ops-replace to block no op type');
   }
@@ -153,7 +159,9 @@ export function formatFp16Report(report: Fp16Report, input: string, output: stri
     lines.push(`    ${g.opType} x${g.nodes.length} [${g.rule}] ${names}: ${g.reason}`);
   }
   lines.push(`  casts added  ${report.castsAdded}`);
-  lines.push(`  weights      ${kib(report.bytesBefore)} -> ${kib(report.bytesAfter)} (${((100 * report.bytesAfter) / Math.max(1, report.bytesBefore)).toFixed(1)}%)`);
+  lines.push(
+    `  weights      ${kib(report.bytesBefore)} -> ${kib(report.bytesAfter)} (${((100 * report.bytesAfter) / Math.max(1, report.bytesBefore)).toFixed(1)}%)`,
+  );
   lines.push(...calibrationLines(report));
   return lines.join('\n');
 }
@@ -236,7 +244,6 @@ export async function runConvertFp16(input: string, o: ConvertFp16CliOptions): P
   return report;
 }
 
-
 export function registerConvertFp16(program: Command): void {
   program
     .command('convert-fp16')
@@ -245,7 +252,10 @@ export function registerConvertFp16(program: Command): void {
     .requiredOption('-o, --output <file>', 'where to write the converted model')
     .option('--json <file>', 'also write the conversion report as JSON')
     .option('--no-keep-io-types', 'let float32 graph inputs and outputs become float16 (default: keep them float32)')
-    .option('--block-ops <list>', `op types kept FP32, comma-separated, added to the default list (${Object.keys(DEFAULT_FP16_BLOCK_OPS).join(',')}); unknown op types are refused`)
+    .option(
+      '--block-ops <list>',
+      `op types kept FP32, comma-separated, added to the default list (${Object.keys(DEFAULT_FP16_BLOCK_OPS).join(',')}); unknown op types are refused`,
+    )
     .option('--block-ops-replace', '--block-ops replaces the default list instead of adding to it ("--block-ops none --block-ops-replace" blocks no op type)')
     .option('--block-nodes <regex>', 'keep nodes whose name matches the regular expression FP32 (repeatable)', collect)
     .option('--init-max <n>', 'keep FP32 a node whose constant inputs exceed this magnitude (default 65504)')

@@ -46,7 +46,10 @@ export function describeCalibrationInputs(feedsList: readonly Feeds[]): Fp16Cali
     for (const [name, t] of Object.entries(feeds)) {
       let e = out.get(name);
       if (!e) out.set(name, (e = { name, dtype: t.type, dims: [...t.dims], min: Infinity, max: -Infinity }));
-      const values = t.type === 'float32' || t.type === 'int32' || t.type === 'int8' || t.type === 'uint8' || t.type === 'bool' ? (t.data as ArrayLike<number>) : t.toFloat64();
+      const values =
+        t.type === 'float32' || t.type === 'int32' || t.type === 'int8' || t.type === 'uint8' || t.type === 'bool'
+          ? (t.data as ArrayLike<number>)
+          : t.toFloat64();
       for (let i = 0; i < values.length; i++) {
         const v = Number(values[i]);
         if (v < e.min) e.min = v;

@@ -29,7 +29,11 @@ export function checkMixedPrecision(model: ModelProto): PrecisionProblem[] {
       const declared = elemTypeOf(v.type);
       const got = inferred.get(v.name);
       if (declared !== undefined && got !== undefined && declared !== got) {
-        problems.push({ kind: 'value-info', where: v.name, message: `${v.name} is declared ${onnxTypeName(declared)} but its producer gives ${onnxTypeName(got)}` });
+        problems.push({
+          kind: 'value-info',
+          where: v.name,
+          message: `${v.name} is declared ${onnxTypeName(declared)} but its producer gives ${onnxTypeName(got)}`,
+        });
       }
     }
     const producer = new Map<string, { op: string; to?: number; input: string }>();
@@ -39,7 +43,8 @@ export function checkMixedPrecision(model: ModelProto): PrecisionProblem[] {
     graph.node.forEach((n, i) => {
       const where = n.name || `${n.opType}#${i}`;
       for (const o of n.output) {
-        if (o && types.get(o) === undefined) problems.push({ kind: 'untyped', where, message: `output ${JSON.stringify(o)} of ${where} has no determinable type` });
+        if (o && types.get(o) === undefined)
+          problems.push({ kind: 'untyped', where, message: `output ${JSON.stringify(o)} of ${where} has no determinable type` });
       }
       const sig = opSignature(n);
       if (sig) {
@@ -65,7 +70,11 @@ export function checkMixedPrecision(model: ModelProto): PrecisionProblem[] {
       if (n.opType === 'Cast') {
         const p = producer.get(n.input[0]!);
         if (p?.op === 'Cast' && types.get(p.input) === getIntAttribute(n, 'to')) {
-          problems.push({ kind: 'cancelling-casts', where, message: `${where} casts ${JSON.stringify(p.input)} back to the type it had before the Cast that feeds it` });
+          problems.push({
+            kind: 'cancelling-casts',
+            where,
+            message: `${where} casts ${JSON.stringify(p.input)} back to the type it had before the Cast that feeds it`,
+          });
         }
       }
       for (const g of subgraphsOf(n)) visit(g, types);

@@ -70,12 +70,7 @@ interface ConstInfo {
   underflow: boolean;
 }
 
-type Decision =
-  | { kind: 'fp16' }
-  | { kind: 'fp32'; rule?: KeepRule; reason?: string }
-  | { kind: 'none' }
-  | { kind: 'follow' }
-  | { kind: 'control' };
+type Decision = { kind: 'fp16' } | { kind: 'fp32'; rule?: KeepRule; reason?: string } | { kind: 'none' } | { kind: 'follow' } | { kind: 'control' };
 
 interface Context {
   opts: ResolvedFp16Options;
@@ -227,7 +222,9 @@ class GraphConversion {
       } else if (p) {
         const sig = opSignature(p.node);
         if (sig?.kind === 'movement') {
-          const ins = this.tInputs(p.node, sig).map((k) => p.node.input[k]!).filter((i) => this.isFloat(i));
+          const ins = this.tInputs(p.node, sig)
+            .map((k) => p.node.input[k]!)
+            .filter((i) => this.isFloat(i));
           const infos = ins.map((i) => this.constInfo(i));
           if (ins.length > 0 && infos.every((x) => x !== null)) {
             info = { maxAbs: Math.max(...infos.map((x) => x!.maxAbs)), underflow: infos.some((x) => x!.underflow) };
@@ -400,7 +397,11 @@ class GraphConversion {
     const blocked = this.ctx.blockOps.get(node.opType);
     if (blocked !== undefined) {
       const normalisation = node.opType === 'LayerNormalization' || node.opType === 'RMSNormalization';
-      return { kind: 'fp32', rule: 'blockOps', reason: normalisation && blocked === DEFAULT_FP16_BLOCK_OPS[node.opType] ? this.normalisationReason(node, blocked) : blocked };
+      return {
+        kind: 'fp32',
+        rule: 'blockOps',
+        reason: normalisation && blocked === DEFAULT_FP16_BLOCK_OPS[node.opType] ? this.normalisationReason(node, blocked) : blocked,
+      };
     }
     const floatIns = tin.map((p) => node.input[p]!).filter((n) => this.isFloat(n));
     for (const i of floatIns) {
@@ -417,7 +418,11 @@ class GraphConversion {
       for (const a of acts) {
         const s = this.ctx.stats.get(a);
         if (s && s.maxAbs > opts.dataMax) {
-          return { kind: 'fp32', rule: 'dataMax', reason: `activation ${JSON.stringify(a)} reaches |x| = ${fmt(s.maxAbs)} > dataMax ${fmt(opts.dataMax)} in the calibration run` };
+          return {
+            kind: 'fp32',
+            rule: 'dataMax',
+            reason: `activation ${JSON.stringify(a)} reaches |x| = ${fmt(s.maxAbs)} > dataMax ${fmt(opts.dataMax)} in the calibration run`,
+          };
         }
       }
     }

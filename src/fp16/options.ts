@@ -20,8 +20,7 @@ export const DEFAULT_FP16_BLOCK_OPS: Readonly<Record<string, string>> = Object.f
   LpNormalization: 'sum of p-th powers over an axis overflows FP16',
   MeanVarianceNormalization: 'mean/variance statistics over many elements',
   RMSNormalization: 'mean of squares over the hidden size overflows FP16 like LayerNorm',
-  Softmax:
-    'exp and a normalising sum along the axis: the sum of thousands of terms loses low bits, and attention-mask biases (-1e4 ... -3.4e38) saturate',
+  Softmax: 'exp and a normalising sum along the axis: the sum of thousands of terms loses low bits, and attention-mask biases (-1e4 ... -3.4e38) saturate',
   LogSoftmax: 'log of a sum of exponentials, as Softmax, and logs of tiny FP16 values',
   Exp: 'exp(x) overflows FP16 for x > 11.09',
   Pow: 'x^p overflows quickly (x^2 > 65504 for |x| > 256); decomposed LayerNorm/variance patterns square activations',
@@ -115,7 +114,12 @@ export const Fp16OptionsSchema = z
         z
           .object({
             batch: z.number().int().min(1).max(4096).default(2),
-            seq: z.number().int().min(1).max(1 << 20).default(128),
+            seq: z
+              .number()
+              .int()
+              .min(1)
+              .max(1 << 20)
+              .default(128),
             seed: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).default(1),
             iterations: z.number().int().min(1).max(1000).default(2),
             /** Sizes of other symbolic dims, by name. */
@@ -134,16 +138,7 @@ export type ResolvedFp16Options = z.output<typeof Fp16OptionsSchema>;
 
 /** Why a node stayed FP32. */
 export type KeepRule =
-  | 'blockOps'
-  | 'blockNodes'
-  | 'initMax'
-  | 'initUnderflow'
-  | 'dataMax'
-  | 'reductionDepth'
-  | 'unknownOp'
-  | 'unknownType'
-  | 'dataMovement'
-  | 'consumers';
+  'blockOps' | 'blockNodes' | 'initMax' | 'initUnderflow' | 'dataMax' | 'reductionDepth' | 'unknownOp' | 'unknownType' | 'dataMovement' | 'consumers';
 
 export interface Fp16KeptNode {
   node: string;

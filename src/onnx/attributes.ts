@@ -66,16 +66,7 @@ export const floatsAttr = (v: readonly number[]): FloatsAttr => new FloatsAttr(v
  * strings (STRINGS).
  */
 export type AttributeValue =
-  | number
-  | bigint
-  | string
-  | FloatAttr
-  | FloatsAttr
-  | Tensor
-  | TensorProto
-  | GraphProto
-  | readonly (number | bigint)[]
-  | readonly string[];
+  number | bigint | string | FloatAttr | FloatsAttr | Tensor | TensorProto | GraphProto | readonly (number | bigint)[] | readonly string[];
 
 function isProto(v: unknown, typeName: string): boolean {
   return typeof v === 'object' && v !== null && (v as { $typeName?: string }).$typeName === typeName;

@@ -60,7 +60,12 @@ export const EncoderOptionsSchema = z
     /** Token type vocabulary; 0 (default) means no token_type_ids input. */
     typeVocabSize: z.number().int().min(0).max(64).default(0),
     classes: z.number().int().min(1).max(100_000).optional(),
-    seed: z.number().int().min(0).max(2 ** 32 - 1).default(0),
+    seed: z
+      .number()
+      .int()
+      .min(0)
+      .max(2 ** 32 - 1)
+      .default(0),
     /** ai.onnx opset; 17 (LayerNormalization's first opset) to 21. */
     opset: z.number().int().min(17).max(21).default(17),
     layerNormEpsilon: z.number().positive().max(1).default(1e-12),

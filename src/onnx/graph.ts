@@ -93,7 +93,13 @@ export function addNodes(graph: GraphProto, nodes: readonly NodeProto[], options
 
 /** Removes the given nodes (or those matching a predicate) from `graph`; returns how many were removed. */
 export function removeNodes(graph: GraphProto, which: Iterable<NodeProto> | ((node: NodeProto) => boolean)): number {
-  const drop = typeof which === 'function' ? which : ((set) => (n: NodeProto) => set.has(n))(new Set(which));
+  const drop =
+    typeof which === 'function'
+      ? which
+      : (
+          (set) => (n: NodeProto) =>
+            set.has(n)
+        )(new Set(which));
   const before = graph.node.length;
   graph.node = graph.node.filter((n) => !drop(n));
   return before - graph.node.length;
@@ -149,9 +155,7 @@ export function makeValueInfo(name: string, elemType: number, dims?: readonly Di
 /** Dims of a tensor type: numbers, symbolic names, -1 for unknown; undefined when the rank is unknown. */
 export function dimsOf(type: TypeProto | undefined): Dim[] | undefined {
   if (type?.value.case !== 'tensorType' || !type.value.value.shape) return undefined;
-  return type.value.value.shape.dim.map((d) =>
-    d.value.case === 'dimValue' ? Number(d.value.value) : d.value.case === 'dimParam' ? d.value.value : -1,
-  );
+  return type.value.value.shape.dim.map((d) => (d.value.case === 'dimValue' ? Number(d.value.value) : d.value.case === 'dimParam' ? d.value.value : -1));
 }
 
 /** name -> ValueInfoProto over the graph's inputs, outputs and value_info (value_info last wins). */
@@ -222,10 +226,7 @@ export interface ExposeResult {
  * narrows by element type (e.g. only float32). Types come from value_info, else from type
  * inference; tensors whose type is unknown are skipped. The original model is not changed.
  */
-export function exposeTensors(
-  model: ModelProto,
-  options: { names?: readonly string[]; elemTypes?: readonly number[] } = {},
-): ExposeResult {
+export function exposeTensors(model: ModelProto, options: { names?: readonly string[]; elemTypes?: readonly number[] } = {}): ExposeResult {
   const graph = model.graph;
   if (!graph) throw new OnnxError('the model has no graph');
   const types = inferElemTypes(graph);

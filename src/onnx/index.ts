@@ -75,16 +75,7 @@ export {
   type NodeSpec,
   type ExposeResult,
 } from './graph.js';
-export {
-  topologicalOrder,
-  inferElemTypes,
-  inferOutputTypes,
-  outerScopeInputs,
-  opSignature,
-  elemTypeOf,
-  OP_SIGNATURES,
-  type OpSignature,
-} from './ops.js';
+export { topologicalOrder, inferElemTypes, inferOutputTypes, outerScopeInputs, opSignature, elemTypeOf, OP_SIGNATURES, type OpSignature } from './ops.js';
 export {
   getAttribute,
   getIntAttribute,

@@ -68,8 +68,7 @@ function describeValue(v: ValueInfoProto): OnnxValueInfo {
     sparseTensorType: 'sparse_tensor',
   };
   const kind = type?.value.case ? kinds[type.value.case]! : 'unknown';
-  const elemType =
-    type?.value.case === 'tensorType' || type?.value.case === 'sparseTensorType' ? type.value.value.elemType : 0;
+  const elemType = type?.value.case === 'tensorType' || type?.value.case === 'sparseTensorType' ? type.value.value.elemType : 0;
   const dtype = elemType ? onnxTypeName(elemType) : '';
   return {
     name: v.name,

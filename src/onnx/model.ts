@@ -160,8 +160,7 @@ export function resolveExternalLocation(location: string, baseDir: string, tenso
   }
   if (path.isAbsolute(location) || path.win32.isAbsolute(location) || /^[a-zA-Z]:/.test(location)) {
     throw new OnnxError(
-      `${label}: external data location ${JSON.stringify(location)} is an absolute path; ONNX external data must be ` +
-        `a path relative to the model's folder`,
+      `${label}: external data location ${JSON.stringify(location)} is an absolute path; ONNX external data must be ` + `a path relative to the model's folder`,
       { reason: 'external-data-location', location },
     );
   }
@@ -169,10 +168,10 @@ export function resolveExternalLocation(location: string, baseDir: string, tenso
   const resolved = path.resolve(base, location.replace(/\\/g, '/'));
   const rel = path.relative(base, resolved);
   if (escapes(rel)) {
-    throw new OnnxError(
-      `${label}: external data location ${JSON.stringify(location)} leaves the model's folder ${JSON.stringify(base)}`,
-      { reason: 'external-data-location', location },
-    );
+    throw new OnnxError(`${label}: external data location ${JSON.stringify(location)} leaves the model's folder ${JSON.stringify(base)}`, {
+      reason: 'external-data-location',
+      location,
+    });
   }
   return resolved;
 }
@@ -239,15 +238,13 @@ export async function loadExternalData(model: ModelProto, baseDir: string): Prom
       }
       const n = length ?? expected ?? size - offset;
       if (expected !== undefined && n !== expected) {
-        throw new OnnxError(
-          `tensor ${JSON.stringify(tp.name)} (${onnxTypeName(tp.dataType)}) needs ${expected} bytes but its external_data length is ${n}`,
-          { reason: 'external-data-range' },
-        );
+        throw new OnnxError(`tensor ${JSON.stringify(tp.name)} (${onnxTypeName(tp.dataType)}) needs ${expected} bytes but its external_data length is ${n}`, {
+          reason: 'external-data-range',
+        });
       }
       if (offset + n > size) {
         throw new OnnxError(
-          `tensor ${JSON.stringify(tp.name)}: external data ${JSON.stringify(location)} is ${size} bytes, too short for ` +
-            `offset ${offset} + length ${n}`,
+          `tensor ${JSON.stringify(tp.name)}: external data ${JSON.stringify(location)} is ${size} bytes, too short for ` + `offset ${offset} + length ${n}`,
           { reason: 'external-data-range' },
         );
       }
@@ -432,10 +429,11 @@ export async function writeModel(model: ModelProto, file: string, options: Write
   const initializers: TensorProto[] = [];
   const collect = (g: GraphProto): void => {
     initializers.push(...g.initializer);
-    for (const n of g.node) for (const a of n.attribute) {
-      if (a.g) collect(a.g);
-      for (const sg of a.graphs) collect(sg);
-    }
+    for (const n of g.node)
+      for (const a of n.attribute) {
+        if (a.g) collect(a.g);
+        for (const sg of a.graphs) collect(sg);
+      }
   };
   if (model.graph) collect(model.graph);
   for (const tp of initializers) {

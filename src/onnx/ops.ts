@@ -40,8 +40,7 @@ function tOf(node: NodeProto, inputs: Types, sig: OpSignature): number | undefin
   return undefined;
 }
 
-const dtypeAttr = (node: NodeProto, fallback: number | undefined): number | undefined =>
-  getIntAttribute(node, 'dtype') ?? fallback;
+const dtypeAttr = (node: NodeProto, fallback: number | undefined): number | undefined => getIntAttribute(node, 'dtype') ?? fallback;
 
 const MOVE: OpSignature = { kind: 'movement' };
 const PLAIN: OpSignature = {};
@@ -85,19 +84,83 @@ export const OP_SIGNATURES: Readonly<Record<string, OpSignature>> = Object.freez
   // element-wise and other ops whose float inputs and outputs all share T
   ...Object.fromEntries(
     [
-      'Abs', 'Acos', 'Acosh', 'Add', 'Asin', 'Asinh', 'Atan', 'Atanh', 'AveragePool', 'BatchNormalization', 'Ceil',
-      'Celu', 'Clip', 'Conv', 'ConvTranspose', 'Cos', 'Cosh', 'Div', 'Einsum', 'Elu', 'Erf', 'Exp', 'Floor', 'Gelu',
-      'Gemm', 'GlobalAveragePool', 'GlobalLpPool', 'GroupNormalization', 'HardSigmoid', 'HardSwish', 'Hardmax',
-      'InstanceNormalization', 'LRN', 'LeakyRelu', 'Log', 'LogSoftmax', 'LpNormalization', 'LpPool', 'MatMul', 'Mean',
-      'MeanVarianceNormalization', 'Mish', 'Mod', 'Mul', 'PRelu', 'Pow', 'Range', 'Reciprocal', 'RMSNormalization',
-      'Round', 'Selu', 'Shrink', 'Sigmoid', 'Sign', 'Sin', 'Sinh', 'Softmax', 'Softplus', 'Softsign', 'Sqrt', 'Sub',
-      'Sum', 'Tan', 'Tanh', 'ThresholdedRelu', 'Not', 'And', 'Or', 'Xor', 'BitShift', 'Det', 'Swish',
+      'Abs',
+      'Acos',
+      'Acosh',
+      'Add',
+      'Asin',
+      'Asinh',
+      'Atan',
+      'Atanh',
+      'AveragePool',
+      'BatchNormalization',
+      'Ceil',
+      'Celu',
+      'Clip',
+      'Conv',
+      'ConvTranspose',
+      'Cos',
+      'Cosh',
+      'Div',
+      'Einsum',
+      'Elu',
+      'Erf',
+      'Exp',
+      'Floor',
+      'Gelu',
+      'Gemm',
+      'GlobalAveragePool',
+      'GlobalLpPool',
+      'GroupNormalization',
+      'HardSigmoid',
+      'HardSwish',
+      'Hardmax',
+      'InstanceNormalization',
+      'LRN',
+      'LeakyRelu',
+      'Log',
+      'LogSoftmax',
+      'LpNormalization',
+      'LpPool',
+      'MatMul',
+      'Mean',
+      'MeanVarianceNormalization',
+      'Mish',
+      'Mod',
+      'Mul',
+      'PRelu',
+      'Pow',
+      'Range',
+      'Reciprocal',
+      'RMSNormalization',
+      'Round',
+      'Selu',
+      'Shrink',
+      'Sigmoid',
+      'Sign',
+      'Sin',
+      'Sinh',
+      'Softmax',
+      'Softplus',
+      'Softsign',
+      'Sqrt',
+      'Sub',
+      'Sum',
+      'Tan',
+      'Tanh',
+      'ThresholdedRelu',
+      'Not',
+      'And',
+      'Or',
+      'Xor',
+      'BitShift',
+      'Det',
+      'Swish',
     ].map((op) => [op, PLAIN]),
   ),
   // pure data movement (and exact selections)
   ...Object.fromEntries(
-    ['Identity', 'Transpose', 'Flatten', 'Concat', 'DepthToSpace', 'SpaceToDepth', 'Max', 'Min', 'Neg', 'Relu',
-      'GlobalMaxPool'].map((op) => [op, MOVE]),
+    ['Identity', 'Transpose', 'Flatten', 'Concat', 'DepthToSpace', 'SpaceToDepth', 'Max', 'Min', 'Neg', 'Relu', 'GlobalMaxPool'].map((op) => [op, MOVE]),
   ),
   Reshape: { fixedInputs: [1], kind: 'movement' },
   Expand: { fixedInputs: [1], kind: 'movement' },
@@ -225,11 +288,7 @@ export function outerScopeInputs(graph: GraphProto): Set<string> {
  * outputs) win over inferred ones unless `trustValueInfo` is false (then only graph inputs
  * are taken as declared). Types that cannot be found are absent from the map.
  */
-export function inferElemTypes(
-  graph: GraphProto,
-  outer?: ReadonlyMap<string, number>,
-  options: { trustValueInfo?: boolean } = {},
-): Map<string, number> {
+export function inferElemTypes(graph: GraphProto, outer?: ReadonlyMap<string, number>, options: { trustValueInfo?: boolean } = {}): Map<string, number> {
   const types = new Map<string, number>(outer ?? []);
   for (const t of graph.initializer) types.set(t.name, t.dataType);
   for (const s of graph.sparseInitializer) if (s.values) types.set(s.values.name, s.values.dataType);
@@ -320,8 +379,13 @@ export function topologicalOrder(graph: GraphProto): NodeProto[] {
     for (const u of users[i]!) if (--pending[u]! === 0) push(u);
   }
   if (order.length !== nodes.length) {
-    const stuck = nodes.filter((_, i) => pending[i]! > 0).slice(0, 5).map((n) => JSON.stringify(n.name || n.opType));
-    throw new OnnxError(`graph ${JSON.stringify(graph.name)} has a cycle (or a node consuming its own output); involved: ${stuck.join(', ')}`, { reason: 'cycle' });
+    const stuck = nodes
+      .filter((_, i) => pending[i]! > 0)
+      .slice(0, 5)
+      .map((n) => JSON.stringify(n.name || n.opType));
+    throw new OnnxError(`graph ${JSON.stringify(graph.name)} has a cycle (or a node consuming its own output); involved: ${stuck.join(', ')}`, {
+      reason: 'cycle',
+    });
   }
   return order;
 }

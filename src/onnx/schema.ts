@@ -193,11 +193,7 @@ const MESSAGES: readonly MessageSpec[] = [
       {
         name: 'Dimension',
         oneofs: ['value'],
-        fields: [
-          f('dim_value', 1, 'int64', { oneof: 0 }),
-          f('dim_param', 2, 'string', { oneof: 0 }),
-          f('denotation', 3, 'string'),
-        ],
+        fields: [f('dim_value', 1, 'int64', { oneof: 0 }), f('dim_param', 2, 'string', { oneof: 0 }), f('denotation', 3, 'string')],
       },
     ],
   },

@@ -12,9 +12,7 @@ import { DTypeError, OnnxError, OnnxParseError, describe } from '../errors.js';
 import { DATA_TYPES, DATA_TYPE_NAMES, Tensor, dataTypeFromOnnx, formatDims, type DataType, type TensorData } from '../tensor.js';
 import { DATA_LOCATION, TENSOR_TYPE, TensorProtoSchema, type TensorProto } from './schema.js';
 
-const ONNX_TYPE_NAMES: Readonly<Record<number, string>> = Object.freeze(
-  Object.fromEntries(Object.entries(TENSOR_TYPE).map(([k, v]) => [v, k.toLowerCase()])),
-);
+const ONNX_TYPE_NAMES: Readonly<Record<number, string>> = Object.freeze(Object.fromEntries(Object.entries(TENSOR_TYPE).map(([k, v]) => [v, k.toLowerCase()])));
 
 /**
  * The name of an ONNX element type: our DataType name where we support the type
@@ -106,14 +104,12 @@ export function tensorFromProto(tp: TensorProto): Tensor {
   const dtype = dataTypeFromOnnx(tp.dataType);
   if (dtype === undefined) {
     throw new DTypeError(
-      `${label} has element type ${onnxTypeName(tp.dataType)}, which tensorrt-node does not support ` +
-        `(supported: ${DATA_TYPE_NAMES.join(', ')})`,
+      `${label} has element type ${onnxTypeName(tp.dataType)}, which tensorrt-node does not support ` + `(supported: ${DATA_TYPE_NAMES.join(', ')})`,
     );
   }
   if (isExternal(tp)) {
     throw new OnnxError(
-      `${label} keeps its data in an external file that was not loaded; read the model with { loadExternalData: true } ` +
-        `(the default) from its path`,
+      `${label} keeps its data in an external file that was not loaded; read the model with { loadExternalData: true } ` + `(the default) from its path`,
     );
   }
   const dims = tensorProtoDims(tp);
@@ -123,9 +119,7 @@ export function tensorFromProto(tp: TensorProto): Tensor {
     const raw = tp.rawData;
     const expected = count * info.bytesPerElement;
     if (raw.byteLength !== expected) {
-      throw new OnnxParseError(
-        `${label} (${dtype} ${formatDims(dims)}) needs ${expected} bytes of raw_data, got ${raw.byteLength}`,
-      );
+      throw new OnnxParseError(`${label} (${dtype} ${formatDims(dims)}) needs ${expected} bytes of raw_data, got ${raw.byteLength}`);
     }
     const buf = new ArrayBuffer(expected);
     new Uint8Array(buf).set(raw);

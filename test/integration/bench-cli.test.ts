@@ -51,16 +51,26 @@ describe('tensorrt-node bench on the tiny encoder (ONNX Runtime)', () => {
     const html = join(dir, 'bench.html');
     const r = await cli(
       'bench',
-      '--concurrency', '1,4',
-      '--rate', '50%',
-      '--duration', '0.6',
-      '--warmup', '0.2',
-      '--seq', '16:64',
-      '--batch', '2',
-      '--threads', '1',
-      '--json', json,
-      '--markdown', md,
-      '--html', html,
+      '--concurrency',
+      '1,4',
+      '--rate',
+      '50%',
+      '--duration',
+      '0.6',
+      '--warmup',
+      '0.2',
+      '--seq',
+      '16:64',
+      '--batch',
+      '2',
+      '--threads',
+      '1',
+      '--json',
+      json,
+      '--markdown',
+      md,
+      '--html',
+      html,
     );
     expect(r.err).not.toMatch(/^error/m);
     expect(r.code).toBe(0);
@@ -147,11 +157,33 @@ describe('tensorrt-node bench on the tiny encoder (ONNX Runtime)', () => {
     // 1000 tokens into an encoder with 512 positions: every request fails.
     const json = join(dir, 'failed.json');
     const r = await cli(
-      'bench', '--backend', 'onnxruntime', '--batcher', 'off', '--concurrency', '1', '--rate', 'none',
-      '--seq', '1000', '--pool', '2', '--duration', '0.15', '--warmup', '0', '--threads', '1', '--quiet', '--json', json,
+      'bench',
+      '--backend',
+      'onnxruntime',
+      '--batcher',
+      'off',
+      '--concurrency',
+      '1',
+      '--rate',
+      'none',
+      '--seq',
+      '1000',
+      '--pool',
+      '2',
+      '--duration',
+      '0.15',
+      '--warmup',
+      '0',
+      '--threads',
+      '1',
+      '--quiet',
+      '--json',
+      json,
     );
     expect(r.code).toBe(1);
-    expect(r.err).toMatch(/error: 1 of 1 configuration\(s\) failed \(exit 1\):\n {2}onnxruntime direct concurrency 1: served nothing: no request completed in the 0\.15 s window, \d+ failed; errors: \d+ × ERR_/);
+    expect(r.err).toMatch(
+      /error: 1 of 1 configuration\(s\) failed \(exit 1\):\n {2}onnxruntime direct concurrency 1: served nothing: no request completed in the 0\.15 s window, \d+ failed; errors: \d+ × ERR_/,
+    );
     const rec = BenchReportSchema.parse(JSON.parse(await readFile(json, 'utf8'))).records[0]!;
     expect(rec.requests).toBe(0);
     expect(rec.errors).toBeGreaterThan(0);

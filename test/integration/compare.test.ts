@@ -117,7 +117,7 @@ describe('the encoder against its FP16 conversion', () => {
   // FP16 ops in 2 layers; measured max errors are ~2e-3 (hidden states) and ~5e-4 (logits),
   // so atol = rtol = 1e-2 leaves a 5x margin while still catching a broken conversion, whose
   // errors are O(0.1) or more.
-  it('passes with atol = rtol = 1e-2, fails Polygraphy\'s default 1e-5 naming both outputs', async () => {
+  it("passes with atol = rtol = 1e-2, fails Polygraphy's default 1e-5 naming both outputs", async () => {
     const a = await OnnxRuntimeSession.create(encoderPath);
     const b = await OnnxRuntimeSession.create(encoder16Path);
     try {
@@ -163,13 +163,35 @@ describe('ONNX backend node tests (--ref-data)', () => {
   const dtypeCases = ['test_einsum_batch_matmul', 'test_mod_mixed_sign_int16', 'test_mod_uint16', 'test_bitshift_left_uint32', 'test_max_uint64'];
 
   it.each(cases)('%s passes against its expected outputs', async (name) => {
-    const { code, out } = await cli('compare', join(NODE_TESTS, name, 'model.onnx'), '--ref-data', join(NODE_TESTS, name), '--atol', '1e-5', '--rtol', '1e-3', '--threads', '1');
+    const { code, out } = await cli(
+      'compare',
+      join(NODE_TESTS, name, 'model.onnx'),
+      '--ref-data',
+      join(NODE_TESTS, name),
+      '--atol',
+      '1e-5',
+      '--rtol',
+      '1e-3',
+      '--threads',
+      '1',
+    );
     expect(out).toContain('PASSED');
     expect(code).toBe(0);
   });
 
   it.each(dtypeCases)('%s (beyond float32/int64) passes against its expected outputs', async (name) => {
-    const { code, out } = await cli('compare', join(NODE_TESTS, name, 'model.onnx'), '--ref-data', join(NODE_TESTS, name), '--atol', '1e-12', '--rtol', '0', '--threads', '1');
+    const { code, out } = await cli(
+      'compare',
+      join(NODE_TESTS, name, 'model.onnx'),
+      '--ref-data',
+      join(NODE_TESTS, name),
+      '--atol',
+      '1e-12',
+      '--rtol',
+      '0',
+      '--threads',
+      '1',
+    );
     expect(out).toContain('PASSED');
     expect(code).toBe(0);
   });
@@ -201,7 +223,7 @@ describe('ONNX backend node tests (--ref-data)', () => {
     }
   });
 
-  it('compares a float32 model with its float64 twin (built here), casting the feeds to B\'s width', async () => {
+  it("compares a float32 model with its float64 twin (built here), casting the feeds to B's width", async () => {
     const rng = new Random(5);
     const weights = Array.from({ length: 12 }, () => rng.nextFloat() - 0.5);
     const model = (dtype: 'float32' | 'float64') => {
@@ -246,7 +268,7 @@ describe('ONNX backend node tests (--ref-data)', () => {
     expect(failed[0].requiredAtol).toBeCloseTo(0.01, 6);
   });
 
-  it('matches .pb tensors by position when their names are not the model\'s', async () => {
+  it("matches .pb tensors by position when their names are not the model's", async () => {
     const a = await OnnxRuntimeSession.create(join(NODE_TESTS, 'test_add', 'model.onnx'));
     try {
       const [set] = await readRefData(join(NODE_TESTS, 'test_add'), a.inputs, a.outputs);
@@ -370,7 +392,26 @@ describe('tensorrt-node compare', () => {
     const json = join(dir, 'self.json');
     const html = join(dir, 'self.html');
     const saved = join(dir, 'inputs.json');
-    const { code, out } = await cli('compare', encoderPath, '--b-backend', 'onnxruntime', '--seed', '7', '--batch', '3', '--seq', '10', '--iterations', '2', '--json', json, '--html', html, '--save-inputs', saved);
+    const { code, out } = await cli(
+      'compare',
+      encoderPath,
+      '--b-backend',
+      'onnxruntime',
+      '--seed',
+      '7',
+      '--batch',
+      '3',
+      '--seq',
+      '10',
+      '--iterations',
+      '2',
+      '--json',
+      json,
+      '--html',
+      html,
+      '--save-inputs',
+      saved,
+    );
     expect(code).toBe(0);
     expect(out).toContain('Comparing encoder.onnx (onnxruntime) against encoder.onnx (onnxruntime) (2 iterations)');
     const report = JSON.parse(await readFile(json, 'utf8'));
@@ -419,8 +460,14 @@ describe('tensorrt-node compare', () => {
       [['compare', encoderPath, '--b-backend', 'onnxruntime', '--check-error-stat', 'p50', '--json', json], 'elemwise|max|mean|median|quantile'],
       [['compare', encoderPath, '--bisect', '--json', json], '--bisect needs two models'],
       [['compare', encoderPath, '--b-backend', 'gpu'], '--b-backend must be onnxruntime or tensorrt'],
-      [['compare', encoderPath, '--b-backend', 'onnxruntime', '--val-range', 'input_ids:5', '--json', json], '--val-range "input_ids:5": expected NAME:MIN,MAX'],
-      [['compare', encoderPath, '--b-backend', 'onnxruntime', '--val-range', 'nope:0,1', '--json', json], 'input "nope" (given a value range or shape) is not an input'],
+      [
+        ['compare', encoderPath, '--b-backend', 'onnxruntime', '--val-range', 'input_ids:5', '--json', json],
+        '--val-range "input_ids:5": expected NAME:MIN,MAX',
+      ],
+      [
+        ['compare', encoderPath, '--b-backend', 'onnxruntime', '--val-range', 'nope:0,1', '--json', json],
+        'input "nope" (given a value range or shape) is not an input',
+      ],
       [['compare', join(dir, 'missing.onnx'), '--b-backend', 'onnxruntime', '--json', json], 'error ERR_IO'],
       [['compare', encoderPath, join(dir, 'mlp.onnx'), '--json', json], 'the two models take different inputs'],
       [['compare', encoderPath, '--b-backend', 'onnxruntime', '--inputs', join(NODE_TESTS, 'README.md'), '--json', json], 'is not valid JSON'],
@@ -447,9 +494,15 @@ describe('tensorrt-node compare', () => {
       [['compare', empty, encoderPath], `error ERR_ONNX_PARSE: model A ${JSON.stringify(empty)} is empty (0 bytes)`],
       [['compare', encoderPath, dir], `error ERR_IO: model B ${JSON.stringify(dir)} is a folder, expected a file`],
       [['compare', encoderPath, notOnnx], `error ERR_ONNX_PARSE: model B ${JSON.stringify(notOnnx)} is not an ONNX model`],
-      [['compare', encoderPath, '--ref-data', join(dir, 'no-such-set')], `error ERR_IO: --ref-data folder ${JSON.stringify(join(dir, 'no-such-set'))} does not exist`],
+      [
+        ['compare', encoderPath, '--ref-data', join(dir, 'no-such-set')],
+        `error ERR_IO: --ref-data folder ${JSON.stringify(join(dir, 'no-such-set'))} does not exist`,
+      ],
       [['compare', encoderPath, '--ref-data', encoderPath], `error ERR_IO: --ref-data folder ${JSON.stringify(encoderPath)} is not a folder`],
-      [['compare', encoderPath, encoderPath, '--inputs', join(dir, 'no-inputs.json')], `error ERR_IO: --inputs ${JSON.stringify(join(dir, 'no-inputs.json'))} does not exist`],
+      [
+        ['compare', encoderPath, encoderPath, '--inputs', join(dir, 'no-inputs.json')],
+        `error ERR_IO: --inputs ${JSON.stringify(join(dir, 'no-inputs.json'))} does not exist`,
+      ],
     ];
     for (const [args, message] of cases) {
       const { code, err } = await cli(...args, '--json', json);

@@ -57,7 +57,12 @@ describe('embedded encoder under ONNX Runtime', () => {
   });
 
   it('runs any batch and sequence length up to maxPositions with finite outputs', async () => {
-    for (const [batch, seq] of [[1, 1], [8, 128], [3, 7], [2, 512]] as const) {
+    for (const [batch, seq] of [
+      [1, 1],
+      [8, 128],
+      [3, 7],
+      [2, 512],
+    ] as const) {
       const out = await session.run(feeds(batch, seq, batch * 1000 + seq));
       expect(out.last_hidden_state!.dims).toEqual([batch, seq, 64]);
       expect(out.logits!.dims).toEqual([batch, 4]);
@@ -93,10 +98,12 @@ describe('embedded encoder under ONNX Runtime', () => {
     const hx = x.last_hidden_state!.data as Float32Array;
     const hy = y.last_hidden_state!.data as Float32Array;
     let m = 0;
-    for (let b = 0; b < 4; b++) for (let s = 0; s < lengths[b]!; s++) for (let k = 0; k < 64; k++) {
-      const i = (b * 16 + s) * 64 + k;
-      m = Math.max(m, Math.abs(hx[i]! - hy[i]!));
-    }
+    for (let b = 0; b < 4; b++)
+      for (let s = 0; s < lengths[b]!; s++)
+        for (let k = 0; k < 64; k++) {
+          const i = (b * 16 + s) * 64 + k;
+          m = Math.max(m, Math.abs(hx[i]! - hy[i]!));
+        }
     expect(m).toBeLessThanOrEqual(1e-5);
     // And a shorter sequence without the padding gives the same logits for that row.
     const short = feeds(1, 9, 0);
@@ -153,7 +160,9 @@ describe('embedded encoder under ONNX Runtime', () => {
     const small = await OnnxRuntimeSession.create(encodeModel(createEncoderModel({ maxPositions: 16 })));
     try {
       await expect(small.run(feeds(1, 16, 1))).resolves.toBeDefined();
-      await expect(small.run(feeds(1, 17, 1))).rejects.toThrow(/^input "input_ids" dim 1 \(sequence\) must be at most 16, got 17 \(dims \[1, 17\]\): the model's Slice/);
+      await expect(small.run(feeds(1, 17, 1))).rejects.toThrow(
+        /^input "input_ids" dim 1 \(sequence\) must be at most 16, got 17 \(dims \[1, 17\]\): the model's Slice/,
+      );
     } finally {
       await small.dispose();
     }

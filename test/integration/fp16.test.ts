@@ -126,17 +126,28 @@ describe('FP16 encoder against FP32 under ONNX Runtime', () => {
     await s.dispose();
     const { model, report } = await convertToFloat16(fp32, { calibrationData: calib });
     expect(report.calibration).toMatchObject({ source: 'data', runs: 2, tensorsMeasured: expect.any(Number), keptByDataMax: 4, dataMax: 512 });
-    expect(report.calibration.inputs.map((i) => [i.name, i.dims])).toEqual([['input_ids', [4, 32]], ['attention_mask', [4, 32]]]);
+    expect(report.calibration.inputs.map((i) => [i.name, i.dims])).toEqual([
+      ['input_ids', [4, 32]],
+      ['attention_mask', [4, 32]],
+    ]);
     const dataMax = report.keptFp32.filter((k) => k.rule === 'dataMax');
     // The attention-mask bias is (1 - mask) * -10000: its Mul, Unsqueeze and the Adds into the scores.
     expect(dataMax.map((k) => k.opType).sort()).toEqual(['Add', 'Add', 'Mul', 'Unsqueeze']);
     expect(dataMax[0]!.reason).toMatch(/reaches \|x\| = 10000 > dataMax 512/);
     expect(checkMixedPrecision(model)).toEqual([]);
     const other: Feeds = {
-      input_ids: new Tensor('int64', BigInt64Array.from({ length: 3 * 17 }, (_, i) => BigInt((i * 37) % 1000 + 1)), [3, 17]),
-      attention_mask: new Tensor('int64', BigInt64Array.from({ length: 3 * 17 }, (_, i) => (i % 17 < 17 - (i / 17 | 0) * 4 ? 1n : 0n)), [3, 17]),
+      input_ids: new Tensor(
+        'int64',
+        BigInt64Array.from({ length: 3 * 17 }, (_, i) => BigInt(((i * 37) % 1000) + 1)),
+        [3, 17],
+      ),
+      attention_mask: new Tensor(
+        'int64',
+        BigInt64Array.from({ length: 3 * 17 }, (_, i) => (i % 17 < 17 - ((i / 17) | 0) * 4 ? 1n : 0n)),
+        [3, 17],
+      ),
     };
-    const [[a, b]] = await runBoth(fp32, model, [other]) as [[Outputs, Outputs]];
+    const [[a, b]] = (await runBoth(fp32, model, [other])) as [[Outputs, Outputs]];
     expect(b.logits!.dims).toEqual([3, 4]);
     expect(diff(a.logits!, b.logits!).maxAbs).toBeLessThan(1e-2);
   });
@@ -144,7 +155,11 @@ describe('FP16 encoder against FP32 under ONNX Runtime', () => {
 
 describe('FP16 conversion of subgraphs', () => {
   const w = (n: number, dims: number[], s = 0.3) =>
-    new Tensor('float32', Float32Array.from({ length: n }, (_, i) => s * Math.sin(i * 1.7 + 0.3)), dims);
+    new Tensor(
+      'float32',
+      Float32Array.from({ length: n }, (_, i) => s * Math.sin(i * 1.7 + 0.3)),
+      dims,
+    );
 
   function controlFlowModel(): ModelProto {
     // h = tanh(x W); y = If(c, exp(h W) [Exp blocked inside], 2h + W_row) + h;
@@ -223,7 +238,11 @@ describe('ONNX files exported by PyTorch (test/fixtures/fp16-pytorch)', () => {
       expect(checkMixedPrecision(model)).toEqual([]);
       const data = path.join(root, name, 'test_data_set_0');
       const pb = (prefix: string) =>
-        fs.readdirSync(data).filter((f) => f.startsWith(prefix)).sort().map((f) => readTensorProto(fs.readFileSync(path.join(data, f)), f).tensor);
+        fs
+          .readdirSync(data)
+          .filter((f) => f.startsWith(prefix))
+          .sort()
+          .map((f) => readTensorProto(fs.readFileSync(path.join(data, f)), f).tensor);
       const s = await OnnxRuntimeSession.create(bytes);
       const feeds: Feeds = Object.fromEntries(pb('input_').map((t, i) => [s.inputs[i]!.name, t]));
       const expected = pb('output_');
@@ -287,18 +306,37 @@ describe('tensorrt-node convert-fp16', () => {
     expect(r.stdout).toMatch(/FP16 nodes\s+\d+: .*MatMul 18/);
     // Calibrated on generated inputs by default: the attention-mask bias (-10000) passes dataMax.
     expect(r.stdout).toMatch(/kept FP32\s+12: blockOps 7, dataMax 4, dataMovement 1/);
-    expect(r.stdout).toMatch(/calibration {2}generated inputs \(seed 1, 2 batch\(es\) of 2 x 128\): input_ids int64 \[2, 128\] in \[0, 1023\], attention_mask int64 \[2, 128\] in \[0, 1\]/);
+    expect(r.stdout).toMatch(
+      /calibration {2}generated inputs \(seed 1, 2 batch\(es\) of 2 x 128\): input_ids int64 \[2, 128\] in \[0, 1023\], attention_mask int64 \[2, 128\] in \[0, 1\]/,
+    );
     expect(r.stdout).toMatch(/\d+ float tensors measured against dataMax 512; largest \|x\| 1\.00e\+4 at "[^"]+"; 4 node\(s\) kept FP32 by it/);
     // The LayerNorm reason names this model's width (hidden 64).
     expect(r.stdout).toContain('mean and variance over the normalised width of 64 activations');
     const report = JSON.parse(fs.readFileSync(json, 'utf8'));
-    expect(Object.keys(report).sort()).toEqual(['bytesAfter', 'bytesBefore', 'calibration', 'castsAdded', 'convertedNodes', 'initializersConverted', 'keptFp32']);
+    expect(Object.keys(report).sort()).toEqual([
+      'bytesAfter',
+      'bytesBefore',
+      'calibration',
+      'castsAdded',
+      'convertedNodes',
+      'initializersConverted',
+      'keptFp32',
+    ]);
     expect(report.calibration).toMatchObject({ source: 'random', generated: { seed: 1, batch: 2, seq: 128, iterations: 2 }, runs: 2 });
-    expect(report.keptFp32[0]).toEqual({ node: '/embeddings/LayerNormalization', opType: 'LayerNormalization', rule: 'blockOps', reason: expect.any(String), graph: '' });
+    expect(report.keptFp32[0]).toEqual({
+      node: '/embeddings/LayerNormalization',
+      opType: 'LayerNormalization',
+      rule: 'blockOps',
+      reason: expect.any(String),
+      graph: '',
+    });
     const model = await readModel(out);
     expect(checkMixedPrecision(model)).toEqual([]);
     const s = await OnnxRuntimeSession.create(out);
-    expect(s.outputs.map((o) => [o.name, o.dtype])).toEqual([['last_hidden_state', 'float32'], ['logits', 'float32']]);
+    expect(s.outputs.map((o) => [o.name, o.dtype])).toEqual([
+      ['last_hidden_state', 'float32'],
+      ['logits', 'float32'],
+    ]);
     await s.dispose();
   });
 
@@ -309,8 +347,25 @@ describe('tensorrt-node convert-fp16', () => {
     const s = await OnnxRuntimeSession.create(input);
     await writeInputFile(inputs, generateInputs(s.inputs, { seed: 3, batch: 2, seq: 16, valueRanges: { input_ids: [1, 1000] } }));
     await s.dispose();
-    const r = await cli('convert-fp16', input, '-o', out, '--json', json, '--block-ops', 'Softmax', '--block-ops-replace', '--block-nodes', 'ffn/MatMul$',
-      '--max-reduction-depth', 'inf', '--calibration-data', inputs, '--no-keep-io-types', '-q');
+    const r = await cli(
+      'convert-fp16',
+      input,
+      '-o',
+      out,
+      '--json',
+      json,
+      '--block-ops',
+      'Softmax',
+      '--block-ops-replace',
+      '--block-nodes',
+      'ffn/MatMul$',
+      '--max-reduction-depth',
+      'inf',
+      '--calibration-data',
+      inputs,
+      '--no-keep-io-types',
+      '-q',
+    );
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     expect(r.stdout).toBe('');

@@ -99,9 +99,7 @@ describe('parseOptions', () => {
     expect(parseOptions(schema, { size: 2 }, 'test options')).toEqual({ size: 2, mode: 'a' });
   });
   it('names each bad option with what it got', () => {
-    expect(() => parseOptions(schema, { size: 0, mode: 'c' }, 'test options')).toThrow(
-      /invalid test options: size: .*\(got 0\); mode: .*\(got "c"\)/,
-    );
+    expect(() => parseOptions(schema, { size: 0, mode: 'c' }, 'test options')).toThrow(/invalid test options: size: .*\(got 0\); mode: .*\(got "c"\)/);
     expect(() => parseOptions(schema, { size: 1, sise: 2 }, 'test options')).toThrow(/unknown option\(s\) "sise"/);
     try {
       parseOptions(schema, { size: 'x' }, 'test options');

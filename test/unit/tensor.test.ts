@@ -60,9 +60,7 @@ describe('Tensor construction', () => {
   });
 
   it('checks dims against the element count', () => {
-    expect(() => new Tensor('float32', new Float32Array(6), [4, 2])).toThrow(
-      'dims [4, 2] describe 8 elements but data has 6',
-    );
+    expect(() => new Tensor('float32', new Float32Array(6), [4, 2])).toThrow('dims [4, 2] describe 8 elements but data has 6');
     expect(new Tensor('float32', new Float32Array(0), [0, 5]).size).toBe(0);
     expect(new Tensor('float32', new Float32Array(1), []).size).toBe(1);
   });
@@ -107,15 +105,27 @@ describe('Tensor construction', () => {
     expect(Array.from(new Tensor('float16', new Uint16Array([0x3c00, 0x7bff])).toFloat32())).toEqual([1, 65504]);
     expect(Array.from(new Tensor('bfloat16', new Uint16Array([0x3f80, 0xc000])).toFloat64())).toEqual([1, -2]);
     expect(Array.from(new Tensor('int64', [5n, -7n]).toFloat64())).toEqual([5, -7]);
-    expect(Array.from(Tensor.fromFloat32('float16', new Float32Array([0.1])).toFloat32())).toEqual([
-      float16BitsToFloat32(float32ToFloat16Bits(0.1)),
-    ]);
+    expect(Array.from(Tensor.fromFloat32('float16', new Float32Array([0.1])).toFloat32())).toEqual([float16BitsToFloat32(float32ToFloat16Bits(0.1))]);
   });
 });
 
 describe('the dtypes onnxruntime-node runs', () => {
   it('has one table row per dtype: storage, ONNX number, kind and backends', () => {
-    expect(DATA_TYPE_NAMES).toEqual(['float32', 'float16', 'bfloat16', 'float64', 'int8', 'uint8', 'int16', 'uint16', 'int32', 'uint32', 'int64', 'uint64', 'bool']);
+    expect(DATA_TYPE_NAMES).toEqual([
+      'float32',
+      'float16',
+      'bfloat16',
+      'float64',
+      'int8',
+      'uint8',
+      'int16',
+      'uint16',
+      'int32',
+      'uint32',
+      'int64',
+      'uint64',
+      'bool',
+    ]);
     for (const t of DATA_TYPE_NAMES) {
       const info = DATA_TYPES[t];
       expect(info.array.BYTES_PER_ELEMENT).toBe(info.bytesPerElement);
@@ -138,7 +148,9 @@ describe('the dtypes onnxruntime-node runs', () => {
     expect(() => new Tensor('uint16', [-1])).toThrow(/out of range for a uint16 tensor \(0\.\.65535\)/);
     expect(() => new Tensor('uint64', [-1n])).toThrow('data[0] = -1 is out of range for a uint64 tensor (0..2^64-1)');
     expect(() => new Tensor('uint64', [2n ** 64n])).toThrow(DTypeError);
-    expect(() => new Tensor('float64', new Float32Array(1) as never)).toThrow('data for a float64 tensor must be a Float64Array, got a Float32Array of length 1');
+    expect(() => new Tensor('float64', new Float32Array(1) as never)).toThrow(
+      'data for a float64 tensor must be a Float64Array, got a Float32Array of length 1',
+    );
   });
 
   it('infers the new types from their typed arrays; a Uint16Array stays ambiguous', () => {

@@ -81,9 +81,13 @@ describe('isClassScores (which outputs get top-k agreement)', () => {
   });
 
   it('gives no top-k agreement to a pooled output through compare()', async () => {
-    const pooled = new FnSession([{ name: 'x', dtype: 'float32', dims: ['batch', 4] }], [{ name: 'pooler_output', dtype: 'float32', dims: ['batch', 4] }], (f) => ({
-      pooler_output: new Tensor('float32', Float32Array.from(f.x!.data as Float32Array), f.x!.dims),
-    }));
+    const pooled = new FnSession(
+      [{ name: 'x', dtype: 'float32', dims: ['batch', 4] }],
+      [{ name: 'pooler_output', dtype: 'float32', dims: ['batch', 4] }],
+      (f) => ({
+        pooler_output: new Tensor('float32', Float32Array.from(f.x!.data as Float32Array), f.x!.dims),
+      }),
+    );
     const r = await compare(pooled, pooled, { generate: { seed: 1, batch: 3 } });
     expect(r.outputs[0]!.topK).toBeUndefined();
     const asked = await compare(pooled, pooled, { generate: { seed: 1, batch: 3 }, logitsOutputs: ['pooler_output'] });
@@ -143,19 +147,28 @@ describe('compare() over sessions', () => {
     expect(r.outputs[0]!.maxAbsError).toBe(0.5);
     expect(r.outputs[0]!.maxRelError).toBeCloseTo(0.5 / 4.5, 12);
     await expect(compare(model(), { reference })).rejects.toThrow('needs options.inputs');
-    await expect(compare(model(), { reference: [reference, reference] }, { inputs: { x } })).rejects.toThrow('1 iteration(s) of inputs but 2 of reference outputs');
+    await expect(compare(model(), { reference: [reference, reference] }, { inputs: { x } })).rejects.toThrow(
+      '1 iteration(s) of inputs but 2 of reference outputs',
+    );
   });
 
   it('reports shape and dtype mismatches as failed outputs with codes, not crashes', async () => {
     const x = new Tensor('float32', Float32Array.from([1, 2, 3, 4]), [1, 4]);
-    const r = await compare(model(), {
-      reference: {
-        logits: new Tensor('float32', new Float32Array(3), [1, 3]),
-        sum: new Tensor('int32', new Int32Array(1), [1]),
+    const r = await compare(
+      model(),
+      {
+        reference: {
+          logits: new Tensor('float32', new Float32Array(3), [1, 3]),
+          sum: new Tensor('int32', new Int32Array(1), [1]),
+        },
       },
-    }, { inputs: { x } });
+      { inputs: { x } },
+    );
     expect(r.passed).toBe(false);
-    expect(r.outputs[0]!.error).toEqual({ code: 'ERR_SHAPE', message: 'output "logits" has shape [1, 4] in A but [1, 3] in B; outputs of different shapes are not compared' });
+    expect(r.outputs[0]!.error).toEqual({
+      code: 'ERR_SHAPE',
+      message: 'output "logits" has shape [1, 4] in A but [1, 3] in B; outputs of different shapes are not compared',
+    });
     expect(r.outputs[1]!.error!.code).toBe('ERR_DTYPE');
     const json = JSON.parse(JSON.stringify(compareJson(r)));
     expect(json.outputs[0]).toMatchObject({ name: 'logits', passed: false, error: { code: 'ERR_SHAPE' } });
@@ -173,9 +186,10 @@ describe('compare() over sessions', () => {
   });
 
   it('refuses inputs that do not fit, with the input named', async () => {
-    await expect(compare(model(), model(), { inputs: { x: new Tensor('int32', new Int32Array(4), [1, 4]) } })).rejects.toMatchObject(
-      { code: 'ERR_DTYPE', message: 'inputs: input "x" must be float32, got int32' },
-    );
+    await expect(compare(model(), model(), { inputs: { x: new Tensor('int32', new Int32Array(4), [1, 4]) } })).rejects.toMatchObject({
+      code: 'ERR_DTYPE',
+      message: 'inputs: input "x" must be float32, got int32',
+    });
     await expect(compare(model(), model(), { inputs: { y: new Tensor('float32', new Float32Array(4), [1, 4]) } })).rejects.toThrow(InvalidArgumentError);
     await expect(compare(model(), model(), { inputs: { x: new Tensor('float32', new Float32Array(3), [1, 3]) } })).rejects.toThrow(ShapeError);
     const other = new FnSession([{ name: 'z', dtype: 'float32', dims: [1] }], outInfo, () => ({}));
@@ -188,7 +202,21 @@ describe('compare() over sessions', () => {
     const r = await compare(model(), model(1.001), { generate: { seed: 1 } });
     const json = JSON.parse(JSON.stringify(compareJson(r)));
     expect(json.passed).toBe(false);
-    for (const key of ['name', 'passed', 'maxAbsError', 'meanAbsError', 'medianAbsError', 'p99AbsError', 'maxRelError', 'cosineSimilarity', 'relativeL2Error', 'nanCount', 'infCount', 'requiredAtol', 'requiredRtol']) {
+    for (const key of [
+      'name',
+      'passed',
+      'maxAbsError',
+      'meanAbsError',
+      'medianAbsError',
+      'p99AbsError',
+      'maxRelError',
+      'cosineSimilarity',
+      'relativeL2Error',
+      'nanCount',
+      'infCount',
+      'requiredAtol',
+      'requiredRtol',
+    ]) {
       expect(json.outputs[0]).toHaveProperty(key);
     }
     // Relative to B: |x - 1.001x| / |1.001x|.

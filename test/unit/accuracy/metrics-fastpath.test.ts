@@ -92,7 +92,7 @@ const TOLERANCES = [
   tol(1e-4, 1e-3, 'quantile', 1),
 ];
 
-describe('the float32 fast path gives exactly the generic path\'s numbers', () => {
+describe("the float32 fast path gives exactly the generic path's numbers", () => {
   it('on small outputs with NaN, infinities, zeros in b and subnormals', () => {
     for (const n of [0, 1, 2, 7, 100, 5000]) {
       for (const seed of [1, 2, 3]) {

@@ -1,13 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import {
-  engineMeta,
-  firstViolation,
-  matchingProfiles,
-  profileInputBytes,
-  selectProfiles,
-  tensorBytes,
-  tensorInfo,
-} from '../../../src/backends/tensorrt-io.js';
+import { engineMeta, firstViolation, matchingProfiles, profileInputBytes, selectProfiles, tensorBytes, tensorInfo } from '../../../src/backends/tensorrt-io.js';
 import { DTypeError, ProfileRangeError } from '../../../src/errors.js';
 import type { NativeEngineDescription, NativeEngineTensor } from '../../../src/native.js';
 
@@ -97,16 +89,39 @@ describe('profile selection', () => {
   });
 
   it('lists every profile the feeds fit, in order', () => {
-    expect(matchingProfiles(meta, [[2, 100], [2, 100]])).toEqual([0]);
-    expect(matchingProfiles(meta, [[2, 200], [2, 200]])).toEqual([1]);
-    expect(selectProfiles(meta, [[8, 128], [8, 128]])).toEqual([0]);
-    expect(selectProfiles(meta, [[1, 129], [1, 129]])).toEqual([1]);
+    expect(
+      matchingProfiles(meta, [
+        [2, 100],
+        [2, 100],
+      ]),
+    ).toEqual([0]);
+    expect(
+      matchingProfiles(meta, [
+        [2, 200],
+        [2, 200],
+      ]),
+    ).toEqual([1]);
+    expect(
+      selectProfiles(meta, [
+        [8, 128],
+        [8, 128],
+      ]),
+    ).toEqual([0]);
+    expect(
+      selectProfiles(meta, [
+        [1, 129],
+        [1, 129],
+      ]),
+    ).toEqual([1]);
   });
 
   it('throws ERR_PROFILE_RANGE naming the input, its dims and each allowed range', () => {
     let err: unknown;
     try {
-      selectProfiles(meta, [[2, 64], [32, 64]]);
+      selectProfiles(meta, [
+        [2, 64],
+        [32, 64],
+      ]);
     } catch (e) {
       err = e;
     }

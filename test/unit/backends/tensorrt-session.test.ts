@@ -84,9 +84,7 @@ describe('TensorRTSession over a test double', () => {
   it('validates feeds before anything reaches the engine', async () => {
     const { engine, session } = await open();
     await expect(session.run({ input_ids: feeds(1, 2).input_ids })).rejects.toMatchObject({ code: 'ERR_INVALID_ARG' });
-    await expect(
-      session.run({ ...feeds(1, 2), attention_mask: new Tensor('int32', new Int32Array(2), [1, 2]) }),
-    ).rejects.toMatchObject({ code: 'ERR_DTYPE' });
+    await expect(session.run({ ...feeds(1, 2), attention_mask: new Tensor('int32', new Int32Array(2), [1, 2]) })).rejects.toMatchObject({ code: 'ERR_DTYPE' });
     await expect(session.run(feeds(9, 4))).rejects.toMatchObject({
       code: 'ERR_PROFILE_RANGE',
       message: expect.stringContaining('input "input_ids" dims [9, 4]') as string,

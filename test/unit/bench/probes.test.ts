@@ -54,7 +54,16 @@ describe('batcher counters', () => {
   });
 
   const totals = (t: Partial<BatcherCounters>): BatcherCounters => ({
-    dispatched: 0, queueMs: 0, batches: 0, rows: 0, computeMs: 0, realElements: 0, paddedElements: 0, realTokens: 0, paddedTokens: 0, ...t,
+    dispatched: 0,
+    queueMs: 0,
+    batches: 0,
+    rows: 0,
+    computeMs: 0,
+    realElements: 0,
+    paddedElements: 0,
+    realTokens: 0,
+    paddedTokens: 0,
+    ...t,
   });
 
   it('give null means for a window with nothing in it', () => {

@@ -82,7 +82,20 @@ const RECORDS = [
   record({}),
   record({ concurrency: 8, throughput: 800, samplesPerSecond: 1600, p50: 9, p90: 12, p99: 20, latencyMs: lat(10) }),
   record({ batcher: true, throughput: 210, samplesPerSecond: 420, meanBatchSize: 2, queueMs: 0.01, computeMs: 0.8, batches: 420, paddingRatio: 0.3 }),
-  record({ batcher: true, concurrency: 8, throughput: 1500, samplesPerSecond: 3000, p50: 4, p90: 5, p99: 7, meanBatchSize: 14, queueMs: 0.5, computeMs: 3, batches: 214, paddingRatio: 0.4 }),
+  record({
+    batcher: true,
+    concurrency: 8,
+    throughput: 1500,
+    samplesPerSecond: 3000,
+    p50: 4,
+    p90: 5,
+    p99: 7,
+    meanBatchSize: 14,
+    queueMs: 0.5,
+    computeMs: 3,
+    batches: 214,
+    paddingRatio: 0.4,
+  }),
   record({
     batcher: true,
     mode: 'open-loop',
@@ -134,7 +147,9 @@ describe('text', () => {
   it('gives a trtexec-style summary per configuration', () => {
     const s = formatRecordSummary(RECORDS[0]!);
     expect(s).toContain('Throughput: 200 inferences/s, 400 samples/s');
-    expect(s).toContain('Latency: min = 0.500 ms, max = 4.000 ms, mean = 1.000 ms, median = 0.900 ms, percentile(90%) = 1.500 ms, percentile(95%) = 2.000 ms, percentile(99%) = 3.000 ms');
+    expect(s).toContain(
+      'Latency: min = 0.500 ms, max = 4.000 ms, mean = 1.000 ms, median = 0.900 ms, percentile(90%) = 1.500 ms, percentile(95%) = 2.000 ms, percentile(99%) = 3.000 ms',
+    );
     expect(s).toContain('Enqueue Time');
     expect(s).toContain('H2D Latency, GPU Compute Time, D2H Latency: not reported (the onnxruntime session does not time device stages)');
   });
@@ -146,7 +161,9 @@ describe('text', () => {
     expect(open).toContain('queue time 0.300 ms mean per request, compute time 2.000 ms mean per batch');
     expect(open).toContain('Errors: 2 (2 × ERR_QUEUE_FULL: the queue is full), dropped: 3');
     expect(open).toContain('incomplete: 1 (latency counted up to the drain deadline: a lower bound)');
-    expect(formatRecordSummary(RECORDS[5]!)).toContain('H2D Latency, GPU Compute Time, D2H Latency: not reported (the tensorrt session does not time device stages)');
+    expect(formatRecordSummary(RECORDS[5]!)).toContain(
+      'H2D Latency, GPU Compute Time, D2H Latency: not reported (the tensorrt session does not time device stages)',
+    );
   });
 
   it('prints skipped backends with the reason, a table row per record, and the notes', () => {
@@ -166,7 +183,9 @@ describe('markdown', () => {
   it('has the command, the table and the latency detail', () => {
     const md = benchMarkdown(report(RECORDS));
     expect(md).toContain('```\ntensorrt-node bench --duration 2\n```');
-    expect(md).toContain('| backend | path | load | inferences/s | samples/s | p50 ms | p90 ms | p99 ms | mean batch | queue ms | compute ms | errors | dropped |');
+    expect(md).toContain(
+      '| backend | path | load | inferences/s | samples/s | p50 ms | p90 ms | p99 ms | mean batch | queue ms | compute ms | errors | dropped |',
+    );
     expect(md).toContain('| onnxruntime | batcher | concurrency 8 | 1500 | 3000 | 4.000 | 5.000 | 7.000 | 14.0 | 0.500 | 3.000 | 0 | - |');
     expect(md).toContain('## Latency detail (ms)');
     expect(md).toContain('not reported');

@@ -16,9 +16,7 @@ describe('profileDims (the TensorRT profile the benchmark builds)', () => {
   });
 
   it('names unnamed dynamic dims input:axis and pins dims given a size', () => {
-    const inputs: TensorInfo[] = [
-      { name: 'x', dtype: 'float32', dims: [-1, -1, 'channels', 8] },
-    ];
+    const inputs: TensorInfo[] = [{ name: 'x', dtype: 'float32', dims: [-1, -1, 'channels', 8] }];
     expect(profileDims(inputs, { maxBatch: 4, seqMax: 64, concrete: { channels: 3 } })).toEqual({
       'x:0': { min: 1, opt: 4, max: 4 },
       'x:1': { min: 1, opt: 64, max: 64 },

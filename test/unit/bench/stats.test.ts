@@ -3,7 +3,7 @@ import { Samples, median, percentile, summarize } from '../../../src/bench/stats
 
 const range = (n: number): Float64Array => Float64Array.from({ length: n }, (_, i) => i + 1);
 
-describe('percentile (linear interpolation, NumPy\'s default)', () => {
+describe("percentile (linear interpolation, NumPy's default)", () => {
   it('interpolates between order statistics at h = (n - 1) p / 100', () => {
     const a = range(100); // 1..100
     expect(percentile(a, 90)).toBeCloseTo(90.1, 12);

@@ -17,7 +17,11 @@ import { InvalidArgumentError, OnnxError } from '../../../src/errors.js';
 const { FLOAT, FLOAT16 } = TENSOR_TYPE;
 
 function weights(n: number, scale = 0.1, offset = 0): Tensor<'float32'> {
-  return new Tensor('float32', Float32Array.from({ length: n }, (_, i) => offset + scale * Math.sin(i + 1)), [n]);
+  return new Tensor(
+    'float32',
+    Float32Array.from({ length: n }, (_, i) => offset + scale * Math.sin(i + 1)),
+    [n],
+  );
 }
 
 /** x [2,4] -> MatMul(W) -> Add(b) -> Relu -> LayerNorm -> MatMul(W2) -> y */
@@ -54,7 +58,9 @@ describe('convertToFloat16: options', () => {
   it('refuses op types in the block lists that neither ONNX nor the model has, naming them', async () => {
     const m = mlp();
     await expect(convertToFloat16(m, { extraBlockOps: ['NoSuchOp'] })).rejects.toThrow(InvalidArgumentError);
-    await expect(convertToFloat16(m, { blockOps: ['Softmax', 'NoSuchOp', 'layernorm'] })).rejects.toThrow(/unknown op types "NoSuchOp", "layernorm" in the block list/);
+    await expect(convertToFloat16(m, { blockOps: ['Softmax', 'NoSuchOp', 'layernorm'] })).rejects.toThrow(
+      /unknown op types "NoSuchOp", "layernorm" in the block list/,
+    );
     // Known ONNX op types that this model lacks are fine, and so are the model's own (custom) ones.
     await expect(convertToFloat16(m, { extraBlockOps: ['Softmax', 'Gelu'] })).resolves.toBeDefined();
   });
@@ -71,7 +77,9 @@ describe('convertToFloat16: options', () => {
     const small = await convertToFloat16(mlp(), { calibrate: { batch: 3, seq: 4, seed: 9, iterations: 1 } });
     expect(small.report.calibration).toMatchObject({ source: 'random', generated: { seed: 9, batch: 3, seq: 4, iterations: 1 }, runs: 1 });
     expect(small.report.calibration.inputs[0]!.dims).toEqual([3, 4]);
-    await expect(convertToFloat16(mlp(), { calibrate: false, calibrationData: [{ x: new Tensor('float32', new Float32Array(4), [1, 4]) }] })).rejects.toThrow(/contradict/);
+    await expect(convertToFloat16(mlp(), { calibrate: false, calibrationData: [{ x: new Tensor('float32', new Float32Array(4), [1, 4]) }] })).rejects.toThrow(
+      /contradict/,
+    );
   });
 
   it('keeps the op after an activation of ~4e6 in FP32 without any calibration data given', async () => {
@@ -116,7 +124,9 @@ describe('convertToFloat16: structure', () => {
         opType: 'LayerNormalization',
         rule: 'blockOps',
         // The real width of this model's LayerNorm (4), not BERT-base's 768.
-        reason: expect.stringMatching(/^mean and variance over the normalised width of 4 activations: the sum of squares of 4 activations of magnitude 10 is 400 \(below FP16 max/),
+        reason: expect.stringMatching(
+          /^mean and variance over the normalised width of 4 activations: the sum of squares of 4 activations of magnitude 10 is 400 \(below FP16 max/,
+        ),
       }),
     ]);
     const t = typesOf(model);
@@ -332,9 +342,12 @@ describe('convertToFloat16: structure', () => {
     const { model, report } = await convertToFloat16(createEncoderModel());
     expect(checkMixedPrecision(model)).toEqual([]);
     expect(report.convertedNodes.MatMul).toBe(18);
-    expect(report.keptFp32.filter((k) => k.rule === 'blockOps').map((k) => k.opType).sort()).toEqual(
-      [...Array(5).fill('LayerNormalization'), 'Softmax', 'Softmax'].sort(),
-    );
+    expect(
+      report.keptFp32
+        .filter((k) => k.rule === 'blockOps')
+        .map((k) => k.opType)
+        .sort(),
+    ).toEqual([...Array(5).fill('LayerNormalization'), 'Softmax', 'Softmax'].sort());
     // Every tensor has a type, every MatMul/Add is FP16 in and out, every LayerNorm FP32.
     const t = typesOf(model);
     for (const n of model.graph!.node) {

@@ -86,8 +86,23 @@ describe('createEncoderModel', () => {
 
   it('uses only ops TensorRT parses at opset 17 and the documented I/O', () => {
     const g = createEncoderModel({ typeVocabSize: 2 }).graph!;
-    const allowed = new Set(['Gather', 'Shape', 'Slice', 'Add', 'Sub', 'Mul', 'Cast', 'Unsqueeze', 'MatMul', 'Reshape',
-      'Transpose', 'Softmax', 'Erf', 'Tanh', 'LayerNormalization']);
+    const allowed = new Set([
+      'Gather',
+      'Shape',
+      'Slice',
+      'Add',
+      'Sub',
+      'Mul',
+      'Cast',
+      'Unsqueeze',
+      'MatMul',
+      'Reshape',
+      'Transpose',
+      'Softmax',
+      'Erf',
+      'Tanh',
+      'LayerNormalization',
+    ]);
     expect(g.node.filter((n) => !allowed.has(n.opType) || n.domain !== '')).toEqual([]);
     expect(g.input.map((i) => i.name)).toEqual(['input_ids', 'attention_mask', 'token_type_ids']);
     expect(g.output.map((o) => o.name)).toEqual(['last_hidden_state', 'logits']);

@@ -61,10 +61,11 @@ describe('graph queries', () => {
     sortGraph(g);
     const pos = new Map(g.node.map((n, i) => [n, i]));
     const producers = producerMap(g);
-    for (const n of g.node) for (const i of n.input) {
-      const p = producers.get(i);
-      if (p) expect(pos.get(p)!).toBeLessThan(pos.get(n)!);
-    }
+    for (const n of g.node)
+      for (const i of n.input) {
+        const p = producers.get(i);
+        if (p) expect(pos.get(p)!).toBeLessThan(pos.get(n)!);
+      }
     const cyc = new GraphBuilder();
     cyc.input('a', 'float32', [1]);
     cyc.op('Add', ['a', 'd'], {}, 'c');

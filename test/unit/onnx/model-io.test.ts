@@ -41,7 +41,10 @@ function modelWithUnknownFields(): Uint8Array {
     w.tag(50, WireType.LengthDelimited).string('node-level unknown'); // unknown in NodeProto
     w.join();
     w.tag(2, WireType.LengthDelimited).string('g');
-    for (const [field, name] of [[11, 'x'], [12, 'y']] as const) {
+    for (const [field, name] of [
+      [11, 'x'],
+      [12, 'y'],
+    ] as const) {
       w.tag(field, WireType.LengthDelimited).fork(); // ValueInfoProto
       w.tag(1, WireType.LengthDelimited).string(name);
       w.tag(2, WireType.LengthDelimited).fork(); // TypeProto
@@ -220,7 +223,7 @@ describe('external data', () => {
     expect([...model.graph!.initializer[0]!.rawData]).toEqual([...tp.rawData]);
 
     const far = await modelPointingAt('far.bin', 'far');
-    const m = (await readModel(far, { loadExternalData: false }));
+    const m = await readModel(far, { loadExternalData: false });
     m.graph!.initializer[0]!.externalData.push(create(StringStringEntryProtoSchema, { key: 'offset', value: '99999999' }));
     fs.writeFileSync(far, toBinary(ModelProtoSchema, m));
     fs.writeFileSync(path.join(path.dirname(far), 'far.bin'), Buffer.alloc(16));

@@ -1,14 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { create, toBinary } from '@bufbuild/protobuf';
-import {
-  TENSOR_TYPE,
-  TensorProtoSchema,
-  encodeTensorProto,
-  onnxTypeName,
-  readTensorProto,
-  tensorFromProto,
-  tensorToProto,
-} from '../../../src/onnx/index.js';
+import { TENSOR_TYPE, TensorProtoSchema, encodeTensorProto, onnxTypeName, readTensorProto, tensorFromProto, tensorToProto } from '../../../src/onnx/index.js';
 import { Tensor, float32ToFloat16Bits, type DataType } from '../../../src/tensor.js';
 import { DTypeError, OnnxParseError } from '../../../src/errors.js';
 
@@ -65,9 +57,7 @@ describe('tensorToProto / tensorFromProto', () => {
     expect(() => tensorFromProto(create(TensorProtoSchema, { name: 'w', dataType: TENSOR_TYPE.FLOAT, dims: [3n], floatData: [1, 2] }))).toThrow(
       /tensor "w" \(float32 \[3\]\) has 3 elements but stores 2/,
     );
-    expect(() => tensorFromProto(create(TensorProtoSchema, { dataType: TENSOR_TYPE.FLOAT, dims: [3n], rawData: new Uint8Array(8) }))).toThrow(
-      OnnxParseError,
-    );
+    expect(() => tensorFromProto(create(TensorProtoSchema, { dataType: TENSOR_TYPE.FLOAT, dims: [3n], rawData: new Uint8Array(8) }))).toThrow(OnnxParseError);
   });
 
   it('names unsupported element types', () => {
