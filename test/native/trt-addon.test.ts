@@ -8,25 +8,15 @@
  * install TensorRT.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { trtAddonsUnderTest } from './fixtures/stand-in-libs.js';
 
 const root = join(__dirname, '..', '..');
-const release = join(root, 'build', 'Release');
-const addons = process.env.TENSORRT_NODE_TEST_TRT_ADDONS
-  ? process.env.TENSORRT_NODE_TEST_TRT_ADDONS.split(':').filter((p) => p !== '')
-  : (() => {
-      try {
-        return readdirSync(release)
-          .filter((n) => /^tensorrt_node-trt\d+\.node$/.test(n))
-          .map((n) => join(release, n));
-      } catch {
-        return [];
-      }
-    })();
+const addons = trtAddonsUnderTest();
 
 const script = String.raw`
 const addon = require(process.argv[1]);

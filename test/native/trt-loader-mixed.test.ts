@@ -8,24 +8,13 @@
  * Each load runs in its own process, because a successful load is kept for the process.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, symlinkSync } from 'node:fs';
+import { mkdtempSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { fakeLibrary, inferSource as infer, parserSource as parser, trtVersion as version } from './fixtures/stand-in-libs.js';
+import { fakeLibrary, inferSource as infer, parserSource as parser, trtVersion as version, trtAddonsUnderTest } from './fixtures/stand-in-libs.js';
 
-const release = join(__dirname, '..', '..', 'build', 'Release');
-const addons = process.env.TENSORRT_NODE_TEST_TRT_ADDONS
-  ? process.env.TENSORRT_NODE_TEST_TRT_ADDONS.split(':').filter((p) => p !== '')
-  : (() => {
-      try {
-        return readdirSync(release)
-          .filter((n) => /^tensorrt_node-trt\d+\.node$/.test(n))
-          .map((n) => join(release, n));
-      } catch {
-        return [];
-      }
-    })();
+const addons = trtAddonsUnderTest();
 
 const root = mkdtempSync(join(tmpdir(), 'trtn-mixed-trt-'));
 
