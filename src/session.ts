@@ -47,9 +47,18 @@ export interface TensorInfo {
 export interface RunOptions {
   /** Aborting rejects the run with ERR_ABORTED; work already on the device completes and is dropped. */
   signal?: AbortSignal;
-  /** Names of the outputs to return; all outputs when omitted. */
-  outputs?: readonly string[];
+  /**
+   * Which outputs to return: an array of names (all outputs when omitted), or, by output name,
+   * tensors to fill in place (onnxruntime-node's preallocated fetches). Each given tensor must
+   * have the output's dtype and the dims this run produces (checked before anything runs where
+   * the model's dims tell them: ERR_DTYPE, ERR_SHAPE); run() returns those same tensors, and
+   * only the outputs named.
+   */
+  outputs?: readonly string[] | OutputTargets;
 }
+
+/** Caller-provided output tensors by output name (RunOptions.outputs). */
+export type OutputTargets = Readonly<Record<string, Tensor>>;
 
 /** Feeds of our Tensors, by input name: what the harness generates and returns. */
 export type Feeds = Readonly<Record<string, Tensor>>;
