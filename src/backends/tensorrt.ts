@@ -51,8 +51,7 @@ import { parseOptions } from '../options.js';
 import type { BackendSelection, FeedsLike, InferenceSession, Outputs, RunOptions, TensorInfo } from '../session.js';
 import { DATA_TYPES, TENSORRT_DATA_TYPES, Tensor, type TensorData } from '../tensor.js';
 import { readSidecar, sidecarPath, type EngineInfo } from '../build/sidecar.js';
-import { defaultDimRanges } from '../build/profiles.js';
-import { decoderDimRanges } from '../generation/decoder-io.js';
+import { engineDimRanges } from '../build/generation.js';
 import type { BuildOptions, BuiltEngine } from '../build/index.js';
 import { RunTracker, raceAbort, selectOutputs } from './common.js';
 import { FeedValidator } from './feeds.js';
@@ -419,10 +418,9 @@ export async function createTensorRTSession(
     );
   }
   // Dims the caller gave no range (and all of them without build.profiles) get the defaults:
-  // a decoder in Optimum's convention gets generation's (past length from 0, the prefill).
-  const inputs = io.filter((t) => t.kind === 'input').map((t) => ({ name: t.name, dims: t.dims ?? [] }));
-  const ranges =
-    build.profiles === undefined ? { dims: { ...defaultDimRanges(inputs, { ...DEFAULT_BUILD_RANGES, named: decoderDimRanges(inputs) }), ...build.dims } } : {};
+  // a decoder's from build.generation (the build layer's choice, as for buildEngine and the CLI).
+  const inputs = io.filter((t) => t.kind === 'input');
+  const ranges = build.profiles === undefined ? { dims: engineDimRanges(inputs, build, DEFAULT_BUILD_RANGES, 'options.build') } : {};
   const built = await openers.buildEngine(model, { cache: true, ...build, ...ranges, device: opts.device });
   const where = typeof model === 'string' ? `built from ${JSON.stringify(model)}` : `built from ${model.byteLength} bytes of ONNX`;
   const session = await openers.deserialize(built.plan, built.info, where, opts);

@@ -39,6 +39,8 @@ export const EngineInfoSchema = z
     profiles: z.array(z.record(z.string(), Range)),
     buildSeconds: z.number().min(0),
     warnings: z.array(z.string()),
+    /** A decoder's generation limits (build/generation.ts), which shaped its profile. */
+    generation: z.object({ maxBatchSize: z.number().int(), maxSeqLen: z.number().int(), maxInputLen: z.number().int() }).optional(),
     /** FP16 conversion report, when the model was converted before the build. */
     fp16: z.unknown().optional(),
   })
