@@ -28,7 +28,7 @@
  * flip the sequence's state first.
  */
 import { InternalError, InvalidArgumentError, OnnxError, ShuttingDownError, describe } from '../errors.js';
-import type { InferenceSession, Outputs } from '../session.js';
+import type { InferenceSession, Outputs, RunOptions } from '../session.js';
 import { parseOptions } from '../options.js';
 import { KvBufferPool, assembleCache, decodeFeeds, lastLogits, prefillFeeds, presentCache, type BatchCache, type RowSource } from './batch-cache.js';
 import { detectDecoder, type DecoderIO } from './decoder-io.js';
@@ -57,6 +57,14 @@ const WAITING = 0;
 const PREFILLING = 1;
 const RUNNING = 2;
 const DONE = 3;
+
+/**
+ * A decode step's past is the batch's whole KV cache, dead once the step has it (the next past
+ * is the step's present): an ONNX Runtime session in worker mode moves it to the worker instead
+ * of cloning it on this thread every step (`transferFeeds`; other sessions ignore the option).
+ * A prefill's feeds are small and copied, so a failed prefill can still retry each row alone.
+ */
+const DECODE_RUN_OPTIONS: RunOptions & { readonly transferFeeds: boolean } = Object.freeze({ transferFeeds: true });
 
 class Sequence {
   state = WAITING;
@@ -691,6 +699,7 @@ export class Generator implements AsyncDisposable {
       (out, host0, sessionMs) => this.#afterDecode(rows, cache, out, t0, host0, sessionMs),
       rows,
       (e) => this.#isolateDecode(rows, cache, e),
+      DECODE_RUN_OPTIONS,
     );
   }
 
@@ -700,13 +709,14 @@ export class Generator implements AsyncDisposable {
     done: (out: Outputs, host0: number, sessionMs: number) => void,
     members: readonly Sequence[],
     isolate: (error: unknown) => Promise<void>,
+    runOptions?: RunOptions,
   ): void {
     this.#stepping = true;
     const runAt = performance.now();
     const host0 = runAt - t0;
     let work: Promise<Outputs>;
     try {
-      work = this.#session.run(feeds);
+      work = runOptions === undefined ? this.#session.run(feeds) : this.#session.run(feeds, runOptions);
     } catch (e) {
       work = Promise.reject(e);
     }
