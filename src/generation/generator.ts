@@ -753,9 +753,11 @@ export class Generator implements AsyncDisposable {
   async #isolateDecode(rows: Sequence[], cache: BatchCache, error: unknown): Promise<void> {
     const live: number[] = [];
     for (let r = 0; r < rows.length; r++) if (rows[r]!.state !== DONE) live.push(r);
-    // A session that moved the past away (a transferred buffer) leaves nothing to retry from.
+    // A session that moved the past away (a worker's transferFeeds) leaves nothing to decode
+    // from: each row's cache is made again by a prefill of its whole history (prompt and tokens so
+    // far), which gives the decode step's present and logits. Only this failure path pays for it.
     const detached = cache.tensors.some((t) => t.data.byteLength === 0 && t.size > 0);
-    if (live.length <= 1 || detached) {
+    if (live.length <= 1) {
       this.#stepFailed(rows, error);
       return;
     }
@@ -767,8 +769,16 @@ export class Generator implements AsyncDisposable {
       const s = rows[r]!;
       if (s.state === DONE) continue;
       try {
-        const single = assembleCache(io, [{ cache, row: r, len: s.len }], s.len);
-        const out = await this.#session.run(decodeFeeds(io, single, [s.last], [s.len]));
+        let feeds: import('../session.js').Feeds;
+        if (detached) {
+          const history = new Int32Array(s.len + 1);
+          history.set(s.prompt);
+          for (let i = 0; i < s.tokens.length; i++) history[s.prompt.length + i] = s.tokens[i]!;
+          feeds = prefillFeeds(io, [history]).feeds;
+        } else {
+          feeds = decodeFeeds(io, assembleCache(io, [{ cache, row: r, len: s.len }], s.len), [s.last], [s.len]);
+        }
+        const out = await this.#session.run(feeds);
         if (s.state === DONE) continue;
         const present = presentCache(io, out, 1, s.len + 1);
         const { values, vocab } = lastLogits(io, out, 1);

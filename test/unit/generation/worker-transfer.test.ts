@@ -87,4 +87,38 @@ describe('Generator over ONNX Runtime in worker mode', () => {
       expect(p.pastBytesAfter).toBe(p.pastBytesBefore);
     }
   });
+
+  it('a decode step that fails after its past moved is retried row by row from each history; generation goes on', async () => {
+    const prompts = [[5, 6], [9, 3, 7, 1], [11], [40, 41, 42]];
+    let decodes = 0;
+    const retried: number[] = [];
+    const failing = new Proxy(workers, {
+      get(target, key, receiver) {
+        if (key !== 'run') return Reflect.get(target, key, receiver) as unknown;
+        return async (feeds: FeedsLike, options?: RunOptions) => {
+          const f = feeds as Record<string, Tensor>;
+          const decode = f.input_ids!.dims[1] === 1 && f['past_key_values.0.key']!.dims[2]! > 0;
+          if (!decode && decodes === 3) retried.push(f.input_ids!.dims[1]!);
+          const out = await target.run(feeds, options);
+          // The third decode step fails once its past is gone (moved to the worker).
+          if (decode && ++decodes === 3) throw new Error('injected failure after the run');
+          return out;
+        };
+      },
+    });
+    const run = async (session: InferenceSession) => {
+      const gen = new Generator(session, { maxBatchSize: 4 });
+      const results = await Promise.all(prompts.map((p) => gen.generate(p, { maxNewTokens: 6 })));
+      const stats = gen.stats();
+      await gen.close();
+      return { tokens: results.map((r) => r.tokens), reasons: results.map((r) => r.finishReason), failed: stats.steps.failed };
+    };
+    const got = await run(failing);
+    const want = await run(inThread);
+    expect(got.reasons).toEqual(['length', 'length', 'length', 'length']);
+    expect(got.failed).toBe(1);
+    // One prefill per row of its whole history: prompt + the 3 tokens made before the failed step.
+    expect(retried.sort((a, b) => a - b)).toEqual(prompts.map((p) => p.length + 3).sort((a, b) => a - b));
+    expect(got.tokens).toEqual(want.tokens);
+  });
 });
