@@ -16,7 +16,7 @@
  * (the Generator's default) against cloned to it.
  *
  *   node scripts/run-ts.mjs scripts/bench-generation.ts [--preset small|tiny|gpt2] [--repeats 5]
- *     [--requests-per-client 1] [--threads N] [--json FILE]
+ *     [--requests-per-client 1] [--threads N] [--json FILE] [--main-thread-only]
  */
 import { writeFile } from 'node:fs/promises';
 import os from 'node:os';
@@ -68,57 +68,62 @@ const common = {
   onProgress: (m: string) => process.stderr.write(`- ${m}\n`),
 };
 
-const a = await runGenerationBench(session, { ...common, newTokens: { min: 32, max: 32 } });
-console.log(`## A. 32 new tokens each\n${formatGenerationBench(a)}\n`);
-const b = await runGenerationBench(session, { ...common, newTokens: { min: 8, max: 64 } });
-console.log(`## B. 8..64 new tokens\n${formatGenerationBench(b)}\n`);
+// --main-thread-only skips A, B and the assembly timing (the last measurement alone).
+async function modesAndAssembly() {
+  const a = await runGenerationBench(session, { ...common, newTokens: { min: 32, max: 32 } });
+  console.log(`## A. 32 new tokens each\n${formatGenerationBench(a)}\n`);
+  const b = await runGenerationBench(session, { ...common, newTokens: { min: 8, max: 64 } });
+  console.log(`## B. 8..64 new tokens\n${formatGenerationBench(b)}\n`);
 
-// Each ratio is the median over rounds of the two modes' tokens/s in the same round (a shared
-// machine's load moves between rounds; within one, the modes run back to back).
-const paired = (r: GenerationBenchReport, mode: GenerationMode, base: GenerationMode) => pairedRatio(r, 16, mode, base);
-const ra = paired(a, 'continuous', 'sequential');
-const rb = paired(b, 'continuous', 'static');
-const ratioA = ra.median;
-const ratioB = rb.median;
-const list = (xs: number[]) => xs.map((x) => x.toFixed(2)).join(', ');
-console.log(`A: continuous / one at a time = ${ratioA.toFixed(2)}x (target >= 3); per round: ${list(ra.ratios)}`);
-console.log(`B: continuous / static batches = ${ratioB.toFixed(2)}x (target >= 1.3); per round: ${list(rb.ratios)}`);
-for (const [name, r] of [
-  ['A', a],
-  ['B', b],
-] as const) {
-  const c = r.rows.find((x) => x.mode === 'continuous')!;
-  const share = c.hostMsPerStep! / (c.hostMsPerStep! + c.sessionMsPerStep!);
+  // Each ratio is the median over rounds of the two modes' tokens/s in the same round (a shared
+  // machine's load moves between rounds; within one, the modes run back to back).
+  const paired = (r: GenerationBenchReport, mode: GenerationMode, base: GenerationMode) => pairedRatio(r, 16, mode, base);
+  const ra = paired(a, 'continuous', 'sequential');
+  const rb = paired(b, 'continuous', 'static');
+  const ratioA = ra.median;
+  const ratioB = rb.median;
+  const list = (xs: number[]) => xs.map((x) => x.toFixed(2)).join(', ');
+  console.log(`A: continuous / one at a time = ${ratioA.toFixed(2)}x (target >= 3); per round: ${list(ra.ratios)}`);
+  console.log(`B: continuous / static batches = ${ratioB.toFixed(2)}x (target >= 1.3); per round: ${list(rb.ratios)}`);
+  for (const [name, r] of [
+    ['A', a],
+    ['B', b],
+  ] as const) {
+    const c = r.rows.find((x) => x.mode === 'continuous')!;
+    const share = c.hostMsPerStep! / (c.hostMsPerStep! + c.sessionMsPerStep!);
+    console.log(
+      `${name}: continuous host work ${c.hostMsPerStep!.toFixed(2)} ms per step against ${c.sessionMsPerStep!.toFixed(2)} ms in session.run() (${(share * 100).toFixed(1)}% of a step)`,
+    );
+  }
+
+  // Cache assembly alone: the copy a join or a leave costs, for 16 rows of 100 positions.
+  const io = detectDecoder(session);
+  const rows = 16;
+  const width = 100;
+  const full: BatchCache = {
+    rows,
+    width,
+    tensors: io.kv.map((s) => Tensor.zeros(s.dtype, [rows, ...s.dims.slice(1).map((d, i) => (i + 1 === s.timeAxis ? width : (d as number)))])),
+  };
+  const sources: RowSource[] = Array.from({ length: rows - 1 }, (_, r) => ({ cache: full, row: r + 1, len: width - r }));
+  const bytes = (rows - 1) * width * io.kvBytesPerToken;
+  const time = (f: () => void): number => {
+    for (let i = 0; i < 3; i++) f();
+    const n = 20;
+    const t0 = performance.now();
+    for (let i = 0; i < n; i++) f();
+    return (performance.now() - t0) / n;
+  };
+  const fresh = time(() => void assembleCache(io, sources, width));
+  const pool = new KvBufferPool(2 * io.kv.length);
+  const pooled = time(() => pool.release(assembleCache(io, sources, width, pool)));
   console.log(
-    `${name}: continuous host work ${c.hostMsPerStep!.toFixed(2)} ms per step against ${c.sessionMsPerStep!.toFixed(2)} ms in session.run() (${(share * 100).toFixed(1)}% of a step)`,
+    `cache assembly, ${rows - 1} rows x ${width} positions (${(bytes / 2 ** 20).toFixed(1)} MiB): fresh memory ${fresh.toFixed(2)} ms ` +
+      `(${(bytes / 2 ** 30 / (fresh / 1000)).toFixed(1)} GiB/s), pooled ${pooled.toFixed(2)} ms (${(bytes / 2 ** 30 / (pooled / 1000)).toFixed(1)} GiB/s)`,
   );
+  return { a, b, ratioA, ratioB, assembly: { fresh, pooled, bytes } };
 }
-
-// Cache assembly alone: the copy a join or a leave costs, for 16 rows of 100 positions.
-const io = detectDecoder(session);
-const rows = 16;
-const width = 100;
-const full: BatchCache = {
-  rows,
-  width,
-  tensors: io.kv.map((s) => Tensor.zeros(s.dtype, [rows, ...s.dims.slice(1).map((d, i) => (i + 1 === s.timeAxis ? width : (d as number)))])),
-};
-const sources: RowSource[] = Array.from({ length: rows - 1 }, (_, r) => ({ cache: full, row: r + 1, len: width - r }));
-const bytes = (rows - 1) * width * io.kvBytesPerToken;
-const time = (f: () => void): number => {
-  for (let i = 0; i < 3; i++) f();
-  const n = 20;
-  const t0 = performance.now();
-  for (let i = 0; i < n; i++) f();
-  return (performance.now() - t0) / n;
-};
-const fresh = time(() => void assembleCache(io, sources, width));
-const pool = new KvBufferPool(2 * io.kv.length);
-const pooled = time(() => pool.release(assembleCache(io, sources, width, pool)));
-console.log(
-  `cache assembly, ${rows - 1} rows x ${width} positions (${(bytes / 2 ** 20).toFixed(1)} MiB): fresh memory ${fresh.toFixed(2)} ms ` +
-    `(${(bytes / 2 ** 30 / (fresh / 1000)).toFixed(1)} GiB/s), pooled ${pooled.toFixed(2)} ms (${(bytes / 2 ** 30 / (pooled / 1000)).toFixed(1)} GiB/s)`,
-);
+const modes = process.argv.includes('--main-thread-only') ? undefined : await modesAndAssembly();
 
 // P1-6: the main thread's time per step in worker mode, the past moved to the worker (the
 // Generator's default) against cloned there (postMessage's structured clone, as before), side
@@ -181,6 +186,6 @@ const json = arg('json');
 if (json)
   await writeFile(
     json,
-    `${JSON.stringify({ date: new Date().toISOString(), preset, repeats, perClient, a, b, ratioA, ratioB, assembly: { fresh, pooled, bytes }, mainThread: { moved: movedRuns, cloned: clonedRuns, mainRatio, tpsRatio, sameTokens } }, null, 2)}\n`,
+    `${JSON.stringify({ date: new Date().toISOString(), preset, repeats, perClient, ...modes, mainThread: { moved: movedRuns, cloned: clonedRuns, mainRatio, tpsRatio, sameTokens } }, null, 2)}\n`,
   );
 await session.dispose();
