@@ -50,7 +50,7 @@ import { loadAddon, type NativeTrtContext, type NativeTrtEngine } from '../nativ
 import { parseOptions } from '../options.js';
 import type { BackendSelection, FeedsLike, InferenceSession, Outputs, RunOptions, TensorInfo } from '../session.js';
 import { DATA_TYPES, TENSORRT_DATA_TYPES, Tensor, type TensorData } from '../tensor.js';
-import { readSidecar, sidecarPath, type EngineInfo } from '../build/sidecar.js';
+import { readSidecar, sidecarInputLimits, sidecarPath, type EngineInfo } from '../build/sidecar.js';
 import { engineDimRanges } from '../build/generation.js';
 import type { BuildOptions, BuiltEngine } from '../build/index.js';
 import { RunTracker, raceAbort, selectOutputs } from './common.js';
@@ -153,7 +153,7 @@ export class TensorRTSession implements InferenceSession {
     this.#served = this.#pool.profiles;
     this.info = info;
     const named = (name: string, list: EngineInfo['inputs'] | undefined) => list?.find((t) => t.name === name)?.dims;
-    this.inputs = Object.freeze(meta.inputs.map((m) => tensorInfo(m, named(m.name, info?.inputs))));
+    this.inputs = Object.freeze(meta.inputs.map((m) => Object.freeze({ ...tensorInfo(m, named(m.name, info?.inputs)), ...sidecarInputLimits(info, m.name) })));
     this.outputs = Object.freeze(meta.outputs.map((m) => tensorInfo(m, named(m.name, info?.outputs))));
     this.#feeds = new FeedValidator(this.inputs);
   }

@@ -41,6 +41,7 @@ import { cacheKey, defaultCacheDir, EngineCache, sha256 } from './cache.js';
 import { writeFileAtomic } from '../files.js';
 import { BuildOptionsSchema, HARDWARE_COMPATIBILITY, normaliseForKey, type BuildOptions, type ParsedBuildOptions } from './options.js';
 import { deriveProfiles, profilesAsRecords, type Profile } from './profiles.js';
+import { findInputLimits, splitInputLimits } from '../backends/input-limits.js';
 import { engineDimRanges, generationDimRanges, generationLimits } from './generation.js';
 import { BuildProgressTracker } from './progress.js';
 import { ENGINE_INFO_FORMAT, sidecarPath, writeSidecar, type EngineInfo } from './sidecar.js';
@@ -68,6 +69,8 @@ interface ModelSource {
   outputDims: Map<string, readonly (number | string)[] | null>;
   /** The ONNX graph's inputs (initializers excluded), for the default decoder ranges. */
   inputs: readonly { name: string; dims: readonly (number | string)[] | null }[];
+  /** Limits the graph puts on the inputs (a position table's rows), for the sidecar. */
+  inputLimits: ReturnType<typeof splitInputLimits>;
 }
 
 /**
@@ -115,7 +118,7 @@ async function loadModel(model: string | Uint8Array, modelPath: string | undefin
   const inspected = inspectModel(decoded);
   const outputDims = new Map(inspected.outputs.map((o) => [o.name, o.dims] as const));
   const inputs = inspected.inputs.map((i) => ({ name: i.name, dims: i.dims }));
-  return { bytes, path, sha256: await digestOf(decoded, bytes, path), outputDims, inputs };
+  return { bytes, path, sha256: await digestOf(decoded, bytes, path), outputDims, inputs, inputLimits: splitInputLimits(findInputLimits(decoded)) };
 }
 
 function formatParserErrors(result: NativeParseResult): string {
@@ -295,7 +298,11 @@ export async function buildEngine(model: string | Uint8Array, options: BuildOpti
     tensorrt: { version: runtime.version, headers: addon.buildInfo.tensorrt },
     gpu: { device: opts.device, name: gpu.name, computeCapability: gpu.computeCapability },
     plan: { bytes: result.plan.byteLength, sha256: sha256(result.plan) },
-    inputs: ioInfo(parsed.inputs),
+    inputs: ioInfo(parsed.inputs).map((t) => {
+      const limits = source.inputLimits.perInput[t.name];
+      const valueRange = source.inputLimits.valueRanges[t.name];
+      return { ...t, ...(limits && limits.length > 0 ? { limits } : {}), ...(valueRange ? { valueRange: { ...valueRange } } : {}) };
+    }),
     outputs: ioInfo(parsed.outputs, source.outputDims),
     profiles: profilesAsRecords(profiles),
     buildSeconds: (performance.now() - started) / 1000,

@@ -57,7 +57,20 @@ export interface DecoderIO {
    * limit on input_ids, position_ids or attention_mask axis 1 (`TensorInfo.limits`: the
    * model's position table); the smallest of them, with its reason.
    */
-  readonly positionLimit: { readonly max: number; readonly input: string; readonly reason: string } | undefined;
+  readonly positionLimit: PositionLimit | undefined;
+}
+
+/**
+ * The most positions a sequence can hold, and what says so: a limit on axis 1 of input_ids,
+ * position_ids or attention_mask (`TensorInfo.limits`), or position_ids' value range (a table
+ * of N rows indexed by position_ids takes positions 0..N - 1: N positions).
+ */
+export interface PositionLimit {
+  readonly max: number;
+  readonly input: string;
+  readonly reason: string;
+  /** 'length': axis 1 of `input` at most `max`; 'values': `input`'s values at most `max - 1`. */
+  readonly kind: 'length' | 'values';
 }
 
 const PAST = /^(?:past_key_values|past)\.(\d+)\.(key|value)$/;
@@ -98,13 +111,19 @@ function timeAxisOf(dims: readonly Dim[]): number {
   return dims.length === 4 ? 2 : -1;
 }
 
-function positionLimitOf(infos: readonly (TensorInfo | undefined)[]): DecoderIO['positionLimit'] {
-  let best: { max: number; input: string; reason: string } | undefined;
+function positionLimitOf(infos: readonly (TensorInfo | undefined)[], positionIds: TensorInfo | undefined): PositionLimit | undefined {
+  let best: PositionLimit | undefined;
   for (const info of infos) {
     for (const l of info?.limits ?? []) {
       if (l.axis !== 1 || l.max === undefined || !(l.max >= 1)) continue;
-      if (best === undefined || l.max < best.max) best = { max: l.max, input: info!.name, reason: l.reason };
+      if (best === undefined || l.max < best.max) best = { max: l.max, input: info!.name, reason: l.reason, kind: 'length' };
     }
+  }
+  // Positions are fed from 0 (the Generator counts a row's real tokens): values up to N - 1 are N positions.
+  const range = positionIds?.valueRange;
+  if (range !== undefined && Number.isFinite(range.max) && range.max >= 0) {
+    const max = Math.floor(range.max) + 1;
+    if (best === undefined || max < best.max) best = { max, input: positionIds!.name, reason: range.reason, kind: 'values' };
   }
   return best && Object.freeze(best);
 }
@@ -259,7 +278,7 @@ export function detectDecoder(session: InferenceSession): DecoderIO {
     maxTotalLength: maxOfProfiles(maskInfo, 1),
     maxBatch: maxOfProfiles(inputs.get('input_ids'), 0),
     maxSequenceLength: maxOfProfiles(inputs.get('input_ids'), 1),
-    positionLimit: positionLimitOf([inputs.get('input_ids'), positionInfo, maskInfo]),
+    positionLimit: positionLimitOf([inputs.get('input_ids'), positionInfo, maskInfo], positionInfo),
   });
 }
 

@@ -390,7 +390,8 @@ export class Generator implements AsyncDisposable {
         // not failed mid-generation when the sequence runs off the table.
         throw new InvalidArgumentError(
           `promptIds (${n} tokens) + maxNewTokens (${o.maxNewTokens}) - 1 = ${reserve} positions, more than the model allows: ` +
-            `${JSON.stringify(pos.input)} axis 1 at most ${pos.max} (${pos.reason}); shorten the prompt or lower maxNewTokens`,
+            `${JSON.stringify(pos.input)} ${pos.kind === 'values' ? `values at most ${pos.max - 1}, so at most ${pos.max} positions` : `axis 1 at most ${pos.max}`} ` +
+            `(${pos.reason}); shorten the prompt or lower maxNewTokens`,
         );
       }
       let stop: Set<number> | null = null;

@@ -64,6 +64,9 @@ function recording(inner: InferenceSession): { session: InferenceSession; runs: 
       for (const f of onRun) f(runs.length);
       return outputs;
     },
+    get disposed() {
+      return inner.disposed;
+    },
     dispose: () => inner.dispose(),
     [Symbol.asyncDispose]: () => inner.dispose(),
   } as InferenceSession;
@@ -185,7 +188,20 @@ const scenarios: Record<string, () => Promise<unknown>> = {
     );
     const cliInfo = cli.status === 0 ? (JSON.parse(cli.stdout) as { profiles: unknown; generation: unknown }) : null;
     const fromCliPlan = cliInfo ? await createSession(cliPlan, { backend: 'tensorrt' }) : null;
+    // The position table (64 rows) is below the default profile's 2048: the sidecar's limit refuses.
+    const gen = new Generator(defaults, { metrics: false });
+    const beyondTable = await gen
+      .generate(
+        Array.from({ length: 10 }, (_, i) => i + 1),
+        { maxNewTokens: 60 },
+      )
+      .catch(errorData);
+    await gen.close();
+    const valueRanges = (s: InferenceSession | null) => s && Object.fromEntries(s.inputs.filter((i) => i.valueRange).map((i) => [i.name, i.valueRange!.max]));
     const out = {
+      positionLimit: gen.config.decoder.positionLimit,
+      beyondTable,
+      valueRanges: { createSession: valueRanges(defaults), fromPlanFile: valueRanges(fromCliPlan) },
       built: { profiles: built.info.profiles, generation: built.info.generation },
       createSession: profilesOf(viaCreate),
       defaults: profilesOf(defaults),

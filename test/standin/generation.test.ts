@@ -143,6 +143,15 @@ for (const major of majors) {
       expect(v.defaults.attention_mask).toEqual([{ min: [1, 1], opt: [32, 513], max: [32, 2048] }]);
       expect(v.defaults['past_key_values.0.key']).toEqual([{ min: [1, 2, 0, 8], opt: [32, 2, 512, 8], max: [32, 2, 2047, 8] }]);
       expect(v.defaults.input_ids).toEqual([{ min: [1, 1], opt: [32, 1], max: [32, 512] }]);
+      // The position table's 64 rows, found in the ONNX graph at build time, kept in the sidecar
+      // (also when the plan is opened from its file) and reported by the session.
+      expect(v.valueRanges.createSession).toEqual({ input_ids: 63, position_ids: 63 });
+      expect(v.valueRanges.fromPlanFile).toEqual({ input_ids: 63, position_ids: 63 });
+      expect(v.positionLimit).toMatchObject({ max: 64, input: 'position_ids', kind: 'values' });
+      expect(v.beyondTable).toMatchObject({
+        code: 'ERR_INVALID_ARG',
+        message: expect.stringMatching(/69 positions.*"position_ids" values at most 63, so at most 64 positions/),
+      });
     });
 
     it('one sequence: prefill with an empty past, then present fed back as past, each token the argmax of its logits', () => {
