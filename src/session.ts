@@ -42,6 +42,21 @@ export interface TensorInfo {
   readonly profiles?: readonly ProfileRange[];
   /** Inputs: limits on dims beyond what `dims` says; run() refuses feeds outside them (ERR_SHAPE). */
   readonly limits?: readonly DimLimit[];
+  /**
+   * Inputs: the range its values must lie in, when the model makes it knowable (a table the
+   * input indexes: position_ids into a position table of N rows gives max N - 1, input_ids
+   * into the vocabulary). ONNX Runtime refuses values outside it (ERR_INVALID_ARG); TensorRT
+   * only reports it (from the build's sidecar). The Generator reads position_ids' as the most
+   * positions a sequence can hold.
+   */
+  readonly valueRange?: ValueRange;
+}
+
+/** Inclusive bounds on an input's values, with the reason (e.g. the table and its rows). */
+export interface ValueRange {
+  readonly min: number;
+  readonly max: number;
+  readonly reason: string;
 }
 
 export interface RunOptions {

@@ -20,7 +20,7 @@
  * runtime's own failure is translated instead (ort-errors.ts).
  */
 import { InvalidArgumentError, ShapeError } from '../errors.js';
-import type { DimLimit } from '../session.js';
+import type { DimLimit, ValueRange } from '../session.js';
 import { getIntAttribute, getTensorAttribute } from '../onnx/attributes.js';
 import { dimsOf } from '../onnx/graph.js';
 import type { GraphProto, ModelProto, NodeProto, TensorProto } from '../onnx/schema.js';
@@ -424,7 +424,11 @@ export interface FeedLike {
  * The limits the feed validator takes (one dim of one input: `TensorInfo.limits`), by input,
  * and the rest (sums of dims, values), which checkInputLimits checks.
  */
-export function splitInputLimits(limits: InputLimits): { perInput: Record<string, DimLimit[]>; rest: InputLimits } {
+export function splitInputLimits(limits: InputLimits): {
+  perInput: Record<string, DimLimit[]>;
+  valueRanges: Record<string, ValueRange>;
+  rest: InputLimits;
+} {
   const perInput: Record<string, DimLimit[]> = {};
   const rest: DimSumLimit[] = [];
   for (const l of limits.dims) {
@@ -436,7 +440,28 @@ export function splitInputLimits(limits: InputLimits): { perInput: Record<string
     }
     (perInput[term.input] ??= []).push({ axis: term.axis, max, reason: l.reason });
   }
-  return { perInput, rest: { dims: rest, values: limits.values } };
+  return { perInput, valueRanges: valueRangesOf(limits.values), rest: { dims: rest, values: limits.values } };
+}
+
+/**
+ * Per input, the range every value limit on it allows together (`TensorInfo.valueRange`): the
+ * largest min and the smallest max, with the reason of the limit that set the max (the table
+ * a position_ids or input_ids input indexes).
+ */
+export function valueRangesOf(values: readonly ValueLimit[]): Record<string, ValueRange> {
+  const out: Record<string, { min: number; max: number; reason: string }> = {};
+  for (const v of values) {
+    const had = out[v.input];
+    if (had === undefined) out[v.input] = { min: v.min, max: v.max, reason: v.reason };
+    else {
+      had.min = Math.max(had.min, v.min);
+      if (v.max < had.max) {
+        had.max = v.max;
+        had.reason = v.reason;
+      }
+    }
+  }
+  return Object.fromEntries(Object.entries(out).map(([k, r]) => [k, Object.freeze(r)]));
 }
 
 /**

@@ -29,7 +29,7 @@ import { z } from 'zod';
 import type * as Ort from 'onnxruntime-node';
 import { DTypeError, DisposedError, InvalidArgumentError, OnnxRuntimeError, abortErrorFrom } from '../errors.js';
 import { DATA_TYPES, ONNXRUNTIME_DATA_TYPES, type Tensor, asTensor, isDataType } from '../tensor.js';
-import type { BackendSelection, DimLimit, FeedsLike, InferenceSession, Outputs, RunOptions, TensorInfo } from '../session.js';
+import type { BackendSelection, DimLimit, FeedsLike, InferenceSession, Outputs, RunOptions, TensorInfo, ValueRange } from '../session.js';
 import { RunTracker, selectOutputs } from './common.js';
 import { FeedValidator } from './feeds.js';
 import { parseOptions } from '../options.js';
@@ -83,7 +83,7 @@ export interface OrtRunOptions extends RunOptions {
   transferFeeds?: boolean;
 }
 
-function toTensorInfo(m: WireValueMetadata, kind: 'input' | 'output', limits?: readonly DimLimit[]): TensorInfo {
+function toTensorInfo(m: WireValueMetadata, kind: 'input' | 'output', limits?: readonly DimLimit[], valueRange?: ValueRange): TensorInfo {
   if (!m.isTensor) {
     throw new OnnxRuntimeError(`model ${kind} ${JSON.stringify(m.name)} is not a tensor; only tensor ${kind}s are supported`);
   }
@@ -94,7 +94,13 @@ function toTensorInfo(m: WireValueMetadata, kind: 'input' | 'output', limits?: r
     );
   }
   const dims = Object.freeze(m.shape!.map((d) => (typeof d === 'number' ? d : d === '' ? -1 : d)));
-  return Object.freeze({ name: m.name, dtype: m.type, dims, ...(limits && limits.length > 0 ? { limits: Object.freeze([...limits]) } : {}) });
+  return Object.freeze({
+    name: m.name,
+    dtype: m.type,
+    dims,
+    ...(limits && limits.length > 0 ? { limits: Object.freeze([...limits]) } : {}),
+    ...(valueRange ? { valueRange } : {}),
+  });
 }
 
 /** The decoded graph (for its limits), or why it does not decode. ONNX Runtime may still load what we cannot (ORT format). */
@@ -128,9 +134,9 @@ export class OnnxRuntimeSession implements InferenceSession {
     this.execution = execution;
     // Failures come back as rejections; ONNX Runtime logs them too only when asked for verbose/info.
     this.#runLogSeverityLevel = logSeverityLevel <= 1 ? logSeverityLevel : 4;
-    const { perInput, rest } = splitInputLimits(limits);
+    const { perInput, valueRanges, rest } = splitInputLimits(limits);
     this.#limits = rest;
-    this.inputs = Object.freeze(exec.inputs.map((m) => toTensorInfo(m, 'input', perInput[m.name])));
+    this.inputs = Object.freeze(exec.inputs.map((m) => toTensorInfo(m, 'input', perInput[m.name], valueRanges[m.name])));
     this.outputs = Object.freeze(exec.outputs.map((m) => toTensorInfo(m, 'output')));
     this.#feeds = new FeedValidator(this.inputs);
     this.#untakeable = this.inputs.find((i) => !DATA_TYPES[i.dtype].onnxruntime);

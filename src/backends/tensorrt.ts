@@ -50,9 +50,8 @@ import { loadAddon, type NativeTrtContext, type NativeTrtEngine } from '../nativ
 import { parseOptions } from '../options.js';
 import type { BackendSelection, FeedsLike, InferenceSession, Outputs, RunOptions, TensorInfo } from '../session.js';
 import { DATA_TYPES, TENSORRT_DATA_TYPES, Tensor, type TensorData } from '../tensor.js';
-import { readSidecar, sidecarPath, type EngineInfo } from '../build/sidecar.js';
-import { defaultDimRanges } from '../build/profiles.js';
-import { decoderDimRanges } from '../generation/decoder-io.js';
+import { readSidecar, sidecarInputLimits, sidecarPath, type EngineInfo } from '../build/sidecar.js';
+import { engineDimRanges } from '../build/generation.js';
 import type { BuildOptions, BuiltEngine } from '../build/index.js';
 import { RunTracker, raceAbort, selectOutputs } from './common.js';
 import { FeedValidator } from './feeds.js';
@@ -154,7 +153,7 @@ export class TensorRTSession implements InferenceSession {
     this.#served = this.#pool.profiles;
     this.info = info;
     const named = (name: string, list: EngineInfo['inputs'] | undefined) => list?.find((t) => t.name === name)?.dims;
-    this.inputs = Object.freeze(meta.inputs.map((m) => tensorInfo(m, named(m.name, info?.inputs))));
+    this.inputs = Object.freeze(meta.inputs.map((m) => Object.freeze({ ...tensorInfo(m, named(m.name, info?.inputs)), ...sidecarInputLimits(info, m.name) })));
     this.outputs = Object.freeze(meta.outputs.map((m) => tensorInfo(m, named(m.name, info?.outputs))));
     this.#feeds = new FeedValidator(this.inputs);
   }
@@ -419,10 +418,9 @@ export async function createTensorRTSession(
     );
   }
   // Dims the caller gave no range (and all of them without build.profiles) get the defaults:
-  // a decoder in Optimum's convention gets generation's (past length from 0, the prefill).
-  const inputs = io.filter((t) => t.kind === 'input').map((t) => ({ name: t.name, dims: t.dims ?? [] }));
-  const ranges =
-    build.profiles === undefined ? { dims: { ...defaultDimRanges(inputs, { ...DEFAULT_BUILD_RANGES, named: decoderDimRanges(inputs) }), ...build.dims } } : {};
+  // a decoder's from build.generation (the build layer's choice, as for buildEngine and the CLI).
+  const inputs = io.filter((t) => t.kind === 'input');
+  const ranges = build.profiles === undefined ? { dims: engineDimRanges(inputs, build, DEFAULT_BUILD_RANGES, 'options.build') } : {};
   const built = await openers.buildEngine(model, { cache: true, ...build, ...ranges, device: opts.device });
   const where = typeof model === 'string' ? `built from ${JSON.stringify(model)}` : `built from ${model.byteLength} bytes of ONNX`;
   const session = await openers.deserialize(built.plan, built.info, where, opts);

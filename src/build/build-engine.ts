@@ -41,6 +41,8 @@ import { cacheKey, defaultCacheDir, EngineCache, sha256 } from './cache.js';
 import { writeFileAtomic } from '../files.js';
 import { BuildOptionsSchema, HARDWARE_COMPATIBILITY, normaliseForKey, type BuildOptions, type ParsedBuildOptions } from './options.js';
 import { deriveProfiles, profilesAsRecords, type Profile } from './profiles.js';
+import { findInputLimits, splitInputLimits } from '../backends/input-limits.js';
+import { engineDimRanges, generationDimRanges, generationLimits } from './generation.js';
 import { BuildProgressTracker } from './progress.js';
 import { ENGINE_INFO_FORMAT, sidecarPath, writeSidecar, type EngineInfo } from './sidecar.js';
 
@@ -65,6 +67,10 @@ interface ModelSource {
    * zero-config padding and trimming) needs the outputs' too.
    */
   outputDims: Map<string, readonly (number | string)[] | null>;
+  /** The ONNX graph's inputs (initializers excluded), for the default decoder ranges. */
+  inputs: readonly { name: string; dims: readonly (number | string)[] | null }[];
+  /** Limits the graph puts on the inputs (a position table's rows), for the sidecar. */
+  inputLimits: ReturnType<typeof splitInputLimits>;
 }
 
 /**
@@ -109,8 +115,10 @@ async function loadModel(model: string | Uint8Array, modelPath: string | undefin
     throw new InvalidArgumentError(`model must be an ONNX file path or a Uint8Array of ONNX bytes, got ${describe(model)}`);
   }
   const decoded = decodeModel(bytes, path === null ? 'model' : `ONNX model ${JSON.stringify(path)}`);
-  const outputDims = new Map(inspectModel(decoded).outputs.map((o) => [o.name, o.dims] as const));
-  return { bytes, path, sha256: await digestOf(decoded, bytes, path), outputDims };
+  const inspected = inspectModel(decoded);
+  const outputDims = new Map(inspected.outputs.map((o) => [o.name, o.dims] as const));
+  const inputs = inspected.inputs.map((i) => ({ name: i.name, dims: i.dims }));
+  return { bytes, path, sha256: await digestOf(decoded, bytes, path), outputDims, inputs, inputLimits: splitInputLimits(findInputLimits(decoded)) };
 }
 
 function formatParserErrors(result: NativeParseResult): string {
@@ -191,7 +199,11 @@ export async function buildEngine(model: string | Uint8Array, options: BuildOpti
   }
   const gpu = addon.cudaDeviceProperties(opts.device);
   const source = await loadModel(model, opts.modelPath);
-  const normalised = normaliseForKey(opts);
+  // A decoder gets generation's ranges for the dims the caller left out (generation.ts); the
+  // resolved ranges, not their spelling, go into the cache key.
+  const dims = engineDimRanges(source.inputs, opts);
+  const generation = generationDimRanges(source.inputs, opts.generation ?? {}) === undefined ? undefined : generationLimits(opts.generation);
+  const normalised = normaliseForKey({ ...opts, dims });
   const key = cacheKey({ modelSha256: source.sha256, options: normalised, tensorrtVersion: runtime.version, computeCapability: gpu.computeCapability });
   const cacheDir = opts.cache === false ? null : opts.cache === true ? defaultCacheDir() : resolve(opts.cache);
   const cache = cacheDir === null ? null : new EngineCache(cacheDir);
@@ -229,7 +241,7 @@ export async function buildEngine(model: string | Uint8Array, options: BuildOpti
     refuseShapeTensorInputs(parsed.inputs);
     profiles = deriveProfiles(
       parsed.inputs.map((i) => ({ name: i.name, dims: i.dims, dimNames: i.dimNames })),
-      { dims: opts.dims, profiles: opts.profiles },
+      { dims, profiles: opts.profiles },
     );
     if (signal?.aborted) aborted();
     const tracker = new BuildProgressTracker();
@@ -286,12 +298,17 @@ export async function buildEngine(model: string | Uint8Array, options: BuildOpti
     tensorrt: { version: runtime.version, headers: addon.buildInfo.tensorrt },
     gpu: { device: opts.device, name: gpu.name, computeCapability: gpu.computeCapability },
     plan: { bytes: result.plan.byteLength, sha256: sha256(result.plan) },
-    inputs: ioInfo(parsed.inputs),
+    inputs: ioInfo(parsed.inputs).map((t) => {
+      const limits = source.inputLimits.perInput[t.name];
+      const valueRange = source.inputLimits.valueRanges[t.name];
+      return { ...t, ...(limits && limits.length > 0 ? { limits } : {}), ...(valueRange ? { valueRange: { ...valueRange } } : {}) };
+    }),
     outputs: ioInfo(parsed.outputs, source.outputDims),
     profiles: profilesAsRecords(profiles),
     buildSeconds: (performance.now() - started) / 1000,
     warnings: result.warnings,
     ...(fp16Report === undefined ? {} : { fp16: fp16Report }),
+    ...(generation === undefined ? {} : { generation }),
   };
   const cachePath = cache === null ? null : await cache.put(result.plan, info);
   return { plan: result.plan, info, fromCache: false, cachePath };

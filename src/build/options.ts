@@ -46,6 +46,22 @@ export const ProfileSchema = z
   .strict();
 export type ProfileInput = z.input<typeof ProfileSchema>;
 
+/**
+ * A decoder's generation limits (TensorRT-LLM's trtllm-build vocabulary), which shape its
+ * profile's batch, sequence, past and total ranges: see generation.ts.
+ */
+export const GenerationBuildOptionsSchema = z
+  .object({
+    /** Rows per run: the most sequences a step holds (trtllm-build --max_batch_size; default 32). */
+    maxBatchSize: z.number().int().min(1).max(65536).optional(),
+    /** Positions a sequence holds in all, prompt + generated (--max_seq_len; default 2048). */
+    maxSeqLen: z.number().int().min(2).max(2 ** 30).optional(),
+    /** New positions one run takes: the longest prompt (--max_input_len; default min(512, maxSeqLen)). */
+    maxInputLen: z.number().int().min(1).max(2 ** 30).optional(),
+  })
+  .strict();
+export type GenerationBuildOptions = z.input<typeof GenerationBuildOptionsSchema>;
+
 const fn = <T>(what: string) => z.custom<T>((v) => typeof v === 'function', { message: `expected ${what}` });
 
 export const BuildOptionsSchema = z
@@ -61,6 +77,12 @@ export const BuildOptionsSchema = z
     fp16: z.record(z.string(), z.unknown()).optional(),
     /** Ranges of symbolic dims for the default profile, e.g. { batch: [1, 64], seq: [1, 512] }. */
     dims: z.record(z.string(), DimRangeSchema).default({}),
+    /**
+     * A decoder (Optimum's convention) gets the ranges generation needs for the dims `dims`
+     * leaves out: past 0..maxSeqLen - 1, total 1..maxSeqLen, sequence 1..maxInputLen, batch
+     * 1..maxBatchSize (defaults 2048, 512, 32). Refused for a model that is not a decoder.
+     */
+    generation: GenerationBuildOptionsSchema.optional(),
     /** Optimization profiles; one derived from `dims` when omitted. */
     profiles: z.array(ProfileSchema).min(1).max(64).optional(),
     /** Limit of the workspace memory pool, bytes (TensorRT's default: the device's memory). */

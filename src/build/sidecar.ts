@@ -8,12 +8,24 @@ import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
 import { FileError } from '../errors.js';
 import { writeFileAtomic } from '../files.js';
+import type { TensorInfo } from '../session.js';
 
 export const ENGINE_INFO_FORMAT = 'tensorrt-node/engine-info@1';
 
 const Hex64 = z.string().regex(/^[0-9a-f]{64}$/, 'expected a sha256 hex digest');
 const Dims = z.array(z.number().int());
-const IoTensor = z.object({ name: z.string(), dtype: z.string(), dims: z.array(z.union([z.number().int(), z.string()])) }).loose();
+const Limit = z.object({ axis: z.number().int(), min: z.number().optional(), max: z.number().optional(), reason: z.string() });
+const IoTensor = z
+  .object({
+    name: z.string(),
+    dtype: z.string(),
+    dims: z.array(z.union([z.number().int(), z.string()])),
+    /** Inputs: limits on dims the ONNX graph makes knowable (TensorInfo.limits), e.g. a position table's rows. */
+    limits: z.array(Limit).optional(),
+    /** Inputs: the range of values the graph takes (TensorInfo.valueRange), e.g. position_ids into a table. */
+    valueRange: z.object({ min: z.number(), max: z.number(), reason: z.string() }).optional(),
+  })
+  .loose();
 const Range = z.object({ min: Dims, opt: Dims, max: Dims }).loose();
 
 export const EngineInfoSchema = z
@@ -39,6 +51,8 @@ export const EngineInfoSchema = z
     profiles: z.array(z.record(z.string(), Range)),
     buildSeconds: z.number().min(0),
     warnings: z.array(z.string()),
+    /** A decoder's generation limits (build/generation.ts), which shaped its profile. */
+    generation: z.object({ maxBatchSize: z.number().int(), maxSeqLen: z.number().int(), maxInputLen: z.number().int() }).optional(),
     /** FP16 conversion report, when the model was converted before the build. */
     fp16: z.unknown().optional(),
   })
@@ -80,4 +94,17 @@ export async function readSidecar(path: string, options: { optional?: boolean } 
     throw new FileError(`the engine sidecar ${JSON.stringify(path)} is not a ${ENGINE_INFO_FORMAT} file: ${issues}`, { path });
   }
   return parsed.data;
+}
+
+/**
+ * What the sidecar knows about input `name` beyond the engine (TensorInfo's `limits` and
+ * `valueRange`, found in the ONNX graph at build time), for the session's TensorInfo.
+ */
+export function sidecarInputLimits(info: EngineInfo | null | undefined, name: string): Pick<TensorInfo, 'limits' | 'valueRange'> {
+  const entry = info?.inputs.find((t) => t.name === name);
+  if (entry === undefined) return {};
+  return {
+    ...(entry.limits && entry.limits.length > 0 ? { limits: Object.freeze(entry.limits.map((l) => Object.freeze({ ...l }))) } : {}),
+    ...(entry.valueRange ? { valueRange: Object.freeze({ ...entry.valueRange }) } : {}),
+  };
 }

@@ -9,7 +9,10 @@
 import { basename, extname, resolve } from 'node:path';
 import { Option, type Command } from 'commander';
 import { InvalidArgumentError } from '../errors.js';
-import type { BuildOptions, BuildProgressEvent, DimRangeInput, ProfileInput } from '../build/options.js';
+import type { BuildOptions, BuildProgressEvent, DimRangeInput, GenerationBuildOptions, ProfileInput } from '../build/options.js';
+import { GENERATION_DEFAULTS } from '../build/generation.js';
+import { decoderDimRoles } from '../generation/decoder-io.js';
+import type { Dim } from '../session.js';
 import { writeTritonModel, type TritonExportOptions } from '../build/triton.js';
 import { collect, intArg, numberArg } from './args.js';
 import { readOnnxInput } from './input-files.js';
@@ -34,6 +37,8 @@ interface BuildFlags {
   tritonVersion: string;
   instances: string;
   maxBatchSize?: string;
+  maxSeqLen?: string;
+  maxInputLen?: string;
   maxQueueDelayMs?: string;
   preferredBatchSizes?: string;
   priorityLevels?: string;
@@ -113,9 +118,37 @@ export function tritonOptionsFrom(flags: BuildFlags, name: string): TritonExport
   };
 }
 
-export function buildOptionsFrom(flags: BuildFlags): BuildOptions {
+/**
+ * A decoder's generation limits from --max-seq-len, --max-input-len and (for a decoder, as
+ * trtllm-build's --max_batch_size) --max-batch-size; undefined when none applies. `inputs`
+ * are the model's, to tell a decoder; without them --max-batch-size stays the batcher's.
+ */
+export function generationFrom(flags: BuildFlags, inputs?: readonly { name: string; dims: readonly Dim[] | null }[]): GenerationBuildOptions | undefined {
+  const g: GenerationBuildOptions = {};
+  if (flags.maxSeqLen !== undefined) g.maxSeqLen = integer('--max-seq-len', flags.maxSeqLen, 2);
+  if (flags.maxInputLen !== undefined) g.maxInputLen = integer('--max-input-len', flags.maxInputLen, 1);
+  const maxSeqLen = g.maxSeqLen ?? GENERATION_DEFAULTS.maxSeqLen;
+  if (g.maxInputLen !== undefined && g.maxInputLen > maxSeqLen) {
+    throw new InvalidArgumentError(
+      `--max-input-len ${g.maxInputLen} is more than ${g.maxSeqLen === undefined ? 'the default ' : ''}--max-seq-len ${maxSeqLen}: a prompt is part of the sequence`,
+    );
+  }
+  const decoder = inputs !== undefined && decoderDimRoles(inputs.map((i) => ({ name: i.name, dims: i.dims ?? [] }))) !== undefined;
+  if (inputs !== undefined && !decoder && Object.keys(g).length > 0) {
+    const names = inputs.map((i) => JSON.stringify(i.name)).join(', ') || '(none)';
+    throw new InvalidArgumentError(
+      `${g.maxSeqLen !== undefined ? '--max-seq-len' : '--max-input-len'} applies to a decoder with a KV cache in Hugging Face Optimum's convention ` +
+        `(input_ids, attention_mask, past_key_values.{i}.key/.value), but the model's inputs are ${names}; give its ranges with --dims or --shapes`,
+    );
+  }
+  if (decoder && flags.maxBatchSize !== undefined) g.maxBatchSize = integer('--max-batch-size', flags.maxBatchSize, 1);
+  return Object.keys(g).length > 0 ? g : undefined;
+}
+
+export function buildOptionsFrom(flags: BuildFlags, inputs?: readonly { name: string; dims: readonly Dim[] | null }[]): BuildOptions {
   const shapes = parseShapes(flags.shapes);
   const dims = parseDims(flags.dims);
+  const generation = generationFrom(flags, inputs);
   const opts: BuildOptions = {
     precision: flags.fp16 ? 'fp16' : 'fp32',
     fp16Mode: flags.fp16Mode,
@@ -125,6 +158,7 @@ export function buildOptionsFrom(flags: BuildFlags): BuildOptions {
     refit: flags.refit === true,
     device: integer('--device', flags.device),
   };
+  if (generation !== undefined) opts.generation = generation;
   if (shapes !== undefined && Object.keys(shapes).length > 0) opts.profiles = [{ shapes, dims }];
   if (flags.workspace !== undefined) opts.workspaceBytes = integer('--workspace', flags.workspace, 1) * 2 ** 20;
   if (flags.timingCache !== undefined) opts.timingCache = resolve(flags.timingCache);
@@ -190,7 +224,12 @@ export function registerBuild(program: Command): void {
     .option('--triton-name <name>', 'the model name in the Triton repository (default: the model file name)')
     .option('--triton-version <n>', 'the model version folder', '1')
     .option('--instances <n>', 'Triton instance_group count (= TensorRT execution contexts)', '1')
-    .option('--max-batch-size <n>', 'batcher/Triton max batch size (default: what the engine profiles accept)')
+    .option(
+      '--max-batch-size <n>',
+      "batcher/Triton max batch size (default: what the engine profiles accept); for a decoder also the profile's batch max (default 32)",
+    )
+    .option('--max-seq-len <n>', 'decoder: positions per sequence, prompt + generated (past 0..n-1, total 1..n; default 2048)')
+    .option('--max-input-len <n>', 'decoder: the longest prompt one run takes (sequence 1..n; default min(512, --max-seq-len))')
     .option('--max-queue-delay-ms <ms>', 'batcher/Triton max queue delay')
     .option('--preferred-batch-sizes <list>', 'batcher/Triton preferred batch sizes, comma-separated')
     .option('--priority-levels <n>', 'batcher/Triton priority levels')
@@ -206,11 +245,16 @@ export function registerBuild(program: Command): void {
       const name = flags.tritonName ?? basename(onnx, extname(onnx));
       // Everything is validated before the build, so a bad flag costs no build time and a
       // failed build leaves no partial output.
-      const options = buildOptionsFrom(flags);
+      buildOptionsFrom(flags);
       const triton = flags.tritonRepo === undefined ? undefined : tritonOptionsFrom(flags, name);
       const planPath = resolve(flags.saveEngine ?? `${onnx.replace(/\.onnx$/i, '')}.plan`);
       // The model before TensorRT: a missing or broken file is what the user must hear about.
-      await readOnnxInput(flags.onnx!, '--onnx model');
+      const proto = await readOnnxInput(flags.onnx!, '--onnx model');
+      const { inspectModel } = await import('../onnx/index.js');
+      const inputs = inspectModel(proto).inputs;
+      // Again with the model's inputs: --max-batch-size shapes a decoder's profile too, and the
+      // generation flags on a model that is not a decoder are refused here, before TensorRT.
+      const options = buildOptionsFrom(flags, inputs);
       const { buildEngine, saveEngine } = await import('../build/build-engine.js');
       const progress = await progressReporter(flags.progress);
       let engine;

@@ -5,9 +5,11 @@
  * real tokens (padding gets 1, as Hugging Face fills it).
  *
  * Between steps the batch's cache is the model's own present tensors: with the same rows, a
- * decode step's present is the next step's past as it is (no copy). Only when rows leave or
- * join is a new cache assembled, copying each kept row's real positions (the padding of the
- * longest row that left is trimmed), one contiguous run per (row, head).
+ * decode step's present is the next step's past as it is (no copy here; an ONNX Runtime session
+ * in worker mode is asked to move it to its worker rather than clone it, see the Generator's
+ * DECODE_RUN_OPTIONS). Only when rows leave or join is a new cache assembled, copying each kept
+ * row's real positions (the padding of the longest row that left is trimmed), one contiguous run
+ * per (row, head).
  */
 import { InternalError } from '../errors.js';
 import { DATA_TYPES, Tensor, formatDims, type TensorData } from '../tensor.js';

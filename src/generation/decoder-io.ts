@@ -10,7 +10,7 @@
  * and `present_key_values.{i}` spellings; int32 ids and masks (TensorRT engines); float16 or
  * bfloat16 KV and logits; logits of the last position only ([batch, vocab]).
  */
-import { InvalidArgumentError, OnnxError, describe } from '../errors.js';
+import { OnnxError } from '../errors.js';
 import { formatDims } from '../tensor.js';
 import type { DataType } from '../tensor.js';
 import type { Dim, InferenceSession, TensorInfo } from '../session.js';
@@ -57,7 +57,20 @@ export interface DecoderIO {
    * limit on input_ids, position_ids or attention_mask axis 1 (`TensorInfo.limits`: the
    * model's position table); the smallest of them, with its reason.
    */
-  readonly positionLimit: { readonly max: number; readonly input: string; readonly reason: string } | undefined;
+  readonly positionLimit: PositionLimit | undefined;
+}
+
+/**
+ * The most positions a sequence can hold, and what says so: a limit on axis 1 of input_ids,
+ * position_ids or attention_mask (`TensorInfo.limits`), or position_ids' value range (a table
+ * of N rows indexed by position_ids takes positions 0..N - 1: N positions).
+ */
+export interface PositionLimit {
+  readonly max: number;
+  readonly input: string;
+  readonly reason: string;
+  /** 'length': axis 1 of `input` at most `max`; 'values': `input`'s values at most `max - 1`. */
+  readonly kind: 'length' | 'values';
 }
 
 const PAST = /^(?:past_key_values|past)\.(\d+)\.(key|value)$/;
@@ -98,13 +111,19 @@ function timeAxisOf(dims: readonly Dim[]): number {
   return dims.length === 4 ? 2 : -1;
 }
 
-function positionLimitOf(infos: readonly (TensorInfo | undefined)[]): DecoderIO['positionLimit'] {
-  let best: { max: number; input: string; reason: string } | undefined;
+function positionLimitOf(infos: readonly (TensorInfo | undefined)[], positionIds: TensorInfo | undefined): PositionLimit | undefined {
+  let best: PositionLimit | undefined;
   for (const info of infos) {
     for (const l of info?.limits ?? []) {
       if (l.axis !== 1 || l.max === undefined || !(l.max >= 1)) continue;
-      if (best === undefined || l.max < best.max) best = { max: l.max, input: info!.name, reason: l.reason };
+      if (best === undefined || l.max < best.max) best = { max: l.max, input: info!.name, reason: l.reason, kind: 'length' };
     }
+  }
+  // Positions are fed from 0 (the Generator counts a row's real tokens): values up to N - 1 are N positions.
+  const range = positionIds?.valueRange;
+  if (range !== undefined && Number.isFinite(range.max) && range.max >= 0) {
+    const max = Math.floor(range.max) + 1;
+    if (best === undefined || max < best.max) best = { max, input: positionIds!.name, reason: range.reason, kind: 'values' };
   }
   return best && Object.freeze(best);
 }
@@ -259,21 +278,12 @@ export function detectDecoder(session: InferenceSession): DecoderIO {
     maxTotalLength: maxOfProfiles(maskInfo, 1),
     maxBatch: maxOfProfiles(inputs.get('input_ids'), 0),
     maxSequenceLength: maxOfProfiles(inputs.get('input_ids'), 1),
-    positionLimit: positionLimitOf([inputs.get('input_ids'), positionInfo, maskInfo]),
+    positionLimit: positionLimitOf([inputs.get('input_ids'), positionInfo, maskInfo], positionInfo),
   });
 }
 
 /** What a decoder's dynamic dim means, for the engine's optimization profile. */
 export type DecoderDimRole = 'batch' | 'sequence' | 'past' | 'total';
-
-export interface DecoderRangeOptions {
-  /** Rows per run (default 32, the Generator's default maxBatchSize). */
-  readonly maxBatch?: number;
-  /** New positions per run: the longest prompt one prefill takes (default 512). */
-  readonly maxSequenceLength?: number;
-  /** Positions a sequence holds in all, past + current (default 2048). */
-  readonly maxTotalLength?: number;
-}
 
 /**
  * The roles of the dynamic dims of a model's inputs when they are a decoder in Optimum's
@@ -305,34 +315,4 @@ export function decoderDimRoles(inputs: readonly { readonly name: string; readon
     }
   }
   return roles;
-}
-
-/**
- * Profile ranges that make sense for generation with no configuration: batch 1..maxBatch,
- * sequence 1..maxSequenceLength (opt 1: decode steps are the most runs), past
- * 0..maxTotalLength - 1 (0 is the prefill: an empty past, which TensorRT takes as an empty
- * tensor), total 1..maxTotalLength. Undefined when the inputs are not a decoder.
- */
-export function decoderDimRanges(
-  inputs: readonly { readonly name: string; readonly dims: readonly Dim[] }[],
-  o: DecoderRangeOptions = {},
-): Record<string, { min: number; opt: number; max: number }> | undefined {
-  const roles = decoderDimRoles(inputs);
-  if (roles === undefined) return undefined;
-  const check = (v: number | undefined, fallback: number, what: string, min: number): number => {
-    if (v === undefined) return fallback;
-    if (!Number.isInteger(v) || v < min) throw new InvalidArgumentError(`${what} must be an integer >= ${min}, got ${describe(v)}`);
-    return v;
-  };
-  const batch = check(o.maxBatch, 32, 'maxBatch', 1);
-  const total = check(o.maxTotalLength, 2048, 'maxTotalLength', 2);
-  const seq = check(o.maxSequenceLength, Math.min(512, total), 'maxSequenceLength', 1);
-  if (seq > total) throw new InvalidArgumentError(`maxSequenceLength ${seq} is more than maxTotalLength ${total} (a prompt is part of the total)`);
-  const range: Record<DecoderDimRole, { min: number; opt: number; max: number }> = {
-    batch: { min: 1, opt: batch, max: batch },
-    sequence: { min: 1, opt: 1, max: seq },
-    past: { min: 0, opt: Math.min(total - 1, 512), max: total - 1 },
-    total: { min: 1, opt: Math.min(total, 513), max: total },
-  };
-  return Object.fromEntries(Object.entries(roles).map(([k, role]) => [k, { ...range[role] }]));
 }

@@ -28,7 +28,7 @@
  * flip the sequence's state first.
  */
 import { InternalError, InvalidArgumentError, OnnxError, ShuttingDownError, describe } from '../errors.js';
-import type { InferenceSession, Outputs } from '../session.js';
+import type { InferenceSession, Outputs, RunOptions } from '../session.js';
 import { parseOptions } from '../options.js';
 import { KvBufferPool, assembleCache, decodeFeeds, lastLogits, prefillFeeds, presentCache, type BatchCache, type RowSource } from './batch-cache.js';
 import { detectDecoder, type DecoderIO } from './decoder-io.js';
@@ -57,6 +57,14 @@ const WAITING = 0;
 const PREFILLING = 1;
 const RUNNING = 2;
 const DONE = 3;
+
+/**
+ * A decode step's past is the batch's whole KV cache, dead once the step has it (the next past
+ * is the step's present): an ONNX Runtime session in worker mode moves it to the worker instead
+ * of cloning it on this thread every step (`transferFeeds`; other sessions ignore the option).
+ * A prefill's feeds are small and copied, so a failed prefill can still retry each row alone.
+ */
+const DECODE_RUN_OPTIONS: RunOptions & { readonly transferFeeds: boolean } = Object.freeze({ transferFeeds: true });
 
 class Sequence {
   state = WAITING;
@@ -382,7 +390,8 @@ export class Generator implements AsyncDisposable {
         // not failed mid-generation when the sequence runs off the table.
         throw new InvalidArgumentError(
           `promptIds (${n} tokens) + maxNewTokens (${o.maxNewTokens}) - 1 = ${reserve} positions, more than the model allows: ` +
-            `${JSON.stringify(pos.input)} axis 1 at most ${pos.max} (${pos.reason}); shorten the prompt or lower maxNewTokens`,
+            `${JSON.stringify(pos.input)} ${pos.kind === 'values' ? `values at most ${pos.max - 1}, so at most ${pos.max} positions` : `axis 1 at most ${pos.max}`} ` +
+            `(${pos.reason}); shorten the prompt or lower maxNewTokens`,
         );
       }
       let stop: Set<number> | null = null;
@@ -691,6 +700,7 @@ export class Generator implements AsyncDisposable {
       (out, host0, sessionMs) => this.#afterDecode(rows, cache, out, t0, host0, sessionMs),
       rows,
       (e) => this.#isolateDecode(rows, cache, e),
+      DECODE_RUN_OPTIONS,
     );
   }
 
@@ -700,13 +710,14 @@ export class Generator implements AsyncDisposable {
     done: (out: Outputs, host0: number, sessionMs: number) => void,
     members: readonly Sequence[],
     isolate: (error: unknown) => Promise<void>,
+    runOptions?: RunOptions,
   ): void {
     this.#stepping = true;
     const runAt = performance.now();
     const host0 = runAt - t0;
     let work: Promise<Outputs>;
     try {
-      work = this.#session.run(feeds);
+      work = runOptions === undefined ? this.#session.run(feeds) : this.#session.run(feeds, runOptions);
     } catch (e) {
       work = Promise.reject(e);
     }
@@ -743,9 +754,11 @@ export class Generator implements AsyncDisposable {
   async #isolateDecode(rows: Sequence[], cache: BatchCache, error: unknown): Promise<void> {
     const live: number[] = [];
     for (let r = 0; r < rows.length; r++) if (rows[r]!.state !== DONE) live.push(r);
-    // A session that moved the past away (a transferred buffer) leaves nothing to retry from.
+    // A session that moved the past away (a worker's transferFeeds) leaves nothing to decode
+    // from: each row's cache is made again by a prefill of its whole history (prompt and tokens so
+    // far), which gives the decode step's present and logits. Only this failure path pays for it.
     const detached = cache.tensors.some((t) => t.data.byteLength === 0 && t.size > 0);
-    if (live.length <= 1 || detached) {
+    if (live.length <= 1) {
       this.#stepFailed(rows, error);
       return;
     }
@@ -757,8 +770,16 @@ export class Generator implements AsyncDisposable {
       const s = rows[r]!;
       if (s.state === DONE) continue;
       try {
-        const single = assembleCache(io, [{ cache, row: r, len: s.len }], s.len);
-        const out = await this.#session.run(decodeFeeds(io, single, [s.last], [s.len]));
+        let feeds: import('../session.js').Feeds;
+        if (detached) {
+          const history = new Int32Array(s.len + 1);
+          history.set(s.prompt);
+          for (let i = 0; i < s.tokens.length; i++) history[s.prompt.length + i] = s.tokens[i]!;
+          feeds = prefillFeeds(io, [history]).feeds;
+        } else {
+          feeds = decodeFeeds(io, assembleCache(io, [{ cache, row: r, len: s.len }], s.len), [s.last], [s.len]);
+        }
+        const out = await this.#session.run(feeds);
         if (s.state === DONE) continue;
         const present = presentCache(io, out, 1, s.len + 1);
         const { values, vocab } = lastLogits(io, out, 1);

@@ -162,6 +162,25 @@ describe('findInputLimits', () => {
     );
     const int32 = { dims: [2], data: new Int32Array([3, -512]) };
     expect(() => checkInputLimits(limits, { position_ids: int32 })).not.toThrow();
+    // What sessions report as TensorInfo.valueRange (and the Generator reads as 512 positions).
+    expect(splitInputLimits(limits).valueRanges).toEqual({
+      position_ids: {
+        min: -512,
+        max: 511,
+        reason: 'the model\'s Gather "/Gather" looks up initializer "pos" [512, 8] (512 entries on axis 0) by these values',
+      },
+    });
+  });
+
+  it('value ranges of one input from several tables: the tightest bounds, with the reason of the smaller table', () => {
+    const g = new GraphBuilder({ opset: 17 });
+    const pos = g.input('position_ids', 'int64', ['batch', 'seq']);
+    g.op('Gather', [g.initializer('big', table(512)), pos], { axis: 0 }, 'a');
+    g.op('Gather', [g.initializer('small', table(100)), pos], { axis: 0 }, 'b');
+    g.output('a', 'float32', ['batch', 'seq', 8]);
+    g.output('b', 'float32', ['batch', 'seq', 8]);
+    const { valueRanges } = splitInputLimits(findInputLimits(g.build()));
+    expect(valueRanges.position_ids).toMatchObject({ min: -100, max: 99, reason: expect.stringMatching(/initializer "small" \[100, 8\]/) });
   });
 
   it('finds no limit where the graph does not make one knowable', () => {
