@@ -8,6 +8,7 @@ import { GraphBuilder } from '../../src/onnx/builder.js';
 import { createEncoderModel } from '../../src/onnx/encoder.js';
 import { encodeModel } from '../../src/onnx/model.js';
 import { OnnxRuntimeSession } from '../../src/backends/onnxruntime.js';
+import { DynamicBatcher } from '../../src/batching/index.js';
 import { Tensor } from '../../src/tensor.js';
 import { DTypeError, InvalidArgumentError, ShapeError } from '../../src/errors.js';
 
@@ -148,5 +149,27 @@ describe('caller-provided outputs on the encoder, both modes', () => {
       });
     }
     await Promise.all([workers.dispose(), inThread.dispose()]);
+  });
+});
+
+describe('caller-provided outputs through the DynamicBatcher on ONNX Runtime', () => {
+  it('fill each request its rows of a shared batch, equal to plain runs', async () => {
+    const s = await OnnxRuntimeSession.create(model(), { execution: 'workers', intraOpNumThreads: 1 });
+    const b = new DynamicBatcher(s, { outputs: ['z', 'h'] });
+    const rows = [
+      [1, 2, 3],
+      [-1, 0.5, 4],
+      [0, 0, 1],
+    ];
+    const targets = rows.map(() => ({ z: Tensor.zeros('float32', [1, 2]), h: Tensor.zeros('float16', [1, 3]) }));
+    const outs = await Promise.all(rows.map((r, i) => b.run({ x: new Tensor('float32', r, [1, 3]) }, { outputs: targets[i]! })));
+    const plain = await s.run({ x: new Tensor('float32', rows.flat(), [3, 3]) }, { outputs: ['z', 'h'] });
+    outs.forEach((o, i) => {
+      expect(o.z).toBe(targets[i]!.z);
+      expect(Array.from(o.z!.data)).toEqual(Array.from(plain.z!.data.subarray(2 * i, 2 * i + 2)));
+      expect(Array.from(o.h!.data)).toEqual(Array.from(plain.h!.data.subarray(3 * i, 3 * i + 3)));
+    });
+    await b.close();
+    await s.dispose();
   });
 });
