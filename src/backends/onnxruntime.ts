@@ -57,10 +57,7 @@ export const OrtSessionOptionsSchema = z
     execution: z.enum(['workers', 'in-thread']).default('workers'),
     /** Worker threads, each with its own session: runs that execute at once ('workers' only). */
     contexts: z.number().int().min(1).max(64).default(1),
-    /**
-     * Runs allowed to wait for a worker; more are refused with ERR_QUEUE_FULL ('workers' only).
-     * 0: none waits (a run is refused unless a worker is free to start it). Default: no limit.
-     */
+    /** Runs allowed to wait for a worker; more are refused with ERR_QUEUE_FULL ('workers' only). */
     maxQueue: z.number().int().min(0).optional(),
     /** Threads ONNX Runtime uses inside one operator; 0: see the module comment. */
     intraOpNumThreads: z.number().int().min(0).max(1024).default(0),

@@ -9,11 +9,8 @@
  * SharedArrayBuffer is shared with the worker and copied there, off the main thread, because
  * onnxruntime-node takes ArrayBuffer-backed arrays only (the caller must not change it before
  * the run settles). Any other feed is copied once on this thread, by postMessage's structured
- * clone, so the caller keeps using it (a view of part of a larger buffer is copied alone, when
- * run() is called, into a SharedArrayBuffer the worker copies from, rather than cloning the whole
- * buffer). Only the caller's own buffers are ever moved, so a run that must be posted again
- * (its worker died before starting it, or an idle worker takes it over) is posted as it was;
- * one whose buffers were moved cannot be (ort-pool.ts). onnxruntime-node copies each output out of ONNX Runtime once,
+ * clone, so the caller keeps using it (a view of part of a larger buffer is copied alone rather
+ * than cloning the whole buffer). onnxruntime-node copies each output out of ONNX Runtime once,
  * into a buffer made for that run (in-thread too); the worker moves those buffers to this
  * thread (0 copies).
  *
@@ -33,7 +30,7 @@ import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import type * as Ort from 'onnxruntime-node';
 import { FileError, OnnxRuntimeError } from '../errors.js';
 import type { Tensor } from '../tensor.js';
-import { OrtWorkerPool, type RunMessage } from './ort-pool.js';
+import { OrtWorkerPool } from './ort-pool.js';
 import { ortWorkerSource, type SharedModel, type WireTarget, type WireTensor, type WireValueMetadata } from './ort-worker.js';
 import { checkTargetResult, raceAbort } from './common.js';
 import { ortTargetShapeError } from './ort-errors.js';
@@ -273,27 +270,23 @@ export async function startWorkers(model: LoadedModel, options: WorkerStartOptio
       return pool.load;
     },
     async run(feeds, fetches, runOptions) {
+      const { wire, transfer } = wireFeeds(feeds, runOptions.transfer ?? false);
       const targets = runOptions.targets;
-      const plan = targets === undefined ? undefined : planTargets(targets, scratch);
-      const { wire, transfer, moves } = wireFeeds(feeds, runOptions.transfer ?? false);
-      // Posted again as it is if its worker dies before starting it, or an idle worker takes it
-      // over: nothing in it is moved but the caller's own buffers (transferFeeds, `moves`).
-      const posted: RunMessage = {
-        request: { feeds: wire, fetches: [...fetches], targets: plan?.wire, logSeverityLevel: runOptions.logSeverityLevel },
-        transfer,
-        moves,
-      };
-      const message = (): RunMessage => posted;
-      if (plan === undefined) {
-        const answer = await pool.run(message, [], runOptions.signal);
+      if (targets === undefined) {
+        const answer = await pool.run({ feeds: wire, fetches: [...fetches], logSeverityLevel: runOptions.logSeverityLevel }, transfer, runOptions.signal);
         if (answer.type === 'failed') throw new OrtRunFailure(answer.message);
         return answer.outputs;
       }
+      const plan = planTargets(targets, scratch);
       // A run that is rejected (aborted, its worker lost) keeps its block: the worker may still write it.
-      const answer = await pool.run(message, [], runOptions.signal);
+      const answer = await pool.run(
+        { feeds: wire, fetches: [...fetches], targets: plan.wire, logSeverityLevel: runOptions.logSeverityLevel },
+        transfer,
+        runOptions.signal,
+      );
       try {
         if (answer.type === 'failed') throw new OrtRunFailure(answer.message);
-        return readTargets(targets!, plan, answer.filled ?? []);
+        return readTargets(targets, plan, answer.filled ?? []);
       } finally {
         if (plan.block !== undefined) scratch.give(plan.block);
       }
@@ -302,13 +295,9 @@ export async function startWorkers(model: LoadedModel, options: WorkerStartOptio
   };
 }
 
-/**
- * The feeds as posted to a worker, and the buffers to move (see the module comment); `moves`
- * when some of those are the caller's own buffers (transfer), not copies made here.
- */
-export function wireFeeds(feeds: readonly WireTensor[], transfer: boolean): { wire: WireTensor[]; transfer: ArrayBuffer[]; moves: boolean } {
+/** The feeds as posted to a worker, and the buffers to move (see the module comment). */
+export function wireFeeds(feeds: readonly WireTensor[], transfer: boolean): { wire: WireTensor[]; transfer: ArrayBuffer[] } {
   const moved: ArrayBuffer[] = [];
-  let moves = false;
   const wire = feeds.map((f) => {
     const view = f.data;
     const buffer = view.buffer;
@@ -316,18 +305,14 @@ export function wireFeeds(feeds: readonly WireTensor[], transfer: boolean): { wi
     const whole = view.byteOffset === 0 && view.byteLength === buffer.byteLength;
     if (transfer && whole) {
       if (!moved.includes(buffer)) moved.push(buffer);
-      moves = true;
       return f;
     }
     if (whole) return f; // structured clone copies it once
-    // A view of part of a larger buffer: copied alone, now, into shared memory the worker reads
-    // (so the message can be posted again, and the caller may reuse its array at once).
-    const Ctor = view.constructor as new (b: SharedArrayBuffer) => ArrayBufferView;
-    const copy = new Ctor(new SharedArrayBuffer(view.byteLength));
-    new Uint8Array(copy.buffer, 0, view.byteLength).set(new Uint8Array(buffer, view.byteOffset, view.byteLength));
+    const copy = (view as unknown as { slice(): ArrayBufferView }).slice();
+    moved.push(copy.buffer as ArrayBuffer);
     return { ...f, data: copy };
   });
-  return { wire, transfer: moved, moves };
+  return { wire, transfer: moved };
 }
 
 /** Copies the bytes of `from` into `to` (same byte length). */

@@ -11,11 +11,7 @@
  *   promise alone would not).
  * - A worker that dies (uncaught exception, process.exit inside it, heap out of memory,
  *   terminate) rejects the run it was executing with ERR_WORKER naming the worker and how it
- *   ended; a run that only waited at it goes back to the head of the queue, its message made
- *   afresh (run() takes a function that makes it: copies of the caller's feeds are made again
- *   from the caller's arrays), except a run whose feeds were the caller's own buffers, moved to
- *   the dead worker (transferFeeds): it is rejected with ERR_WORKER (`started: false`), and it is
- *   never handed from a busy worker to an idle one either. A replacement loads
+ *   ended; a run that only waited at it goes back to the head of the queue. A replacement loads
  *   the model while queued runs wait (other workers keep serving). If the replacement cannot
  *   load, the pool is lost: queued and later runs get ERR_WORKER with `lost: true`.
  * - Aborting a queued or waiting run removes it (the worker never starts it); aborting a
@@ -43,7 +39,7 @@ export interface OrtWorkerPoolOptions {
   source: string;
   /** The worker's workerData, less `shared`, which the pool adds. */
   workerData: Record<string, unknown>;
-  /** Runs allowed to wait for a worker (0: none; a run starts on a free worker or is refused); more are refused with ERR_QUEUE_FULL. */
+  /** Runs allowed to wait for a worker; more are refused with ERR_QUEUE_FULL. */
   maxQueue?: number | undefined;
   resourceLimits?: ResourceLimits;
   /** For messages: what the workers run (e.g. 'ONNX Runtime'). */
@@ -57,24 +53,10 @@ export interface WorkerMetadata {
 
 export type RunAnswer = FromWorker & { type: 'done' | 'failed' };
 
-/**
- * A run's message, made each time the run is posted (again after its worker died, or when an
- * idle worker takes it over): buffers it moves must be made afresh (copies of the caller's
- * data, which the caller still has) unless `moves` says they are the caller's own, which
- * cannot be posted twice.
- */
-export interface RunMessage {
-  readonly request: Record<string, unknown>;
-  readonly transfer: readonly TransferListItem[];
-  /** The transfer list holds the caller's own buffers (moved, not copies): the run can be posted once only. */
-  readonly moves?: boolean;
-}
-
 interface Job {
   readonly id: number;
-  readonly build: () => RunMessage;
-  /** Posted once with the caller's own buffers moved: never posted again (see RunMessage). */
-  moved: boolean;
+  readonly request: Record<string, unknown>;
+  readonly transfer: readonly TransferListItem[];
   readonly resolve: (value: RunAnswer) => void;
   readonly reject: (error: unknown) => void;
   readonly signal: AbortSignal | undefined;
@@ -187,33 +169,23 @@ export class OrtWorkerPool {
   }
 
   /**
-   * Queues a run (posted as `{ type: 'run', id, seq, ...request }` with `transfer`) and
-   * resolves with the worker's answer (`done` or `failed`). `message` is the request, or a
-   * function that makes it (with its transfer list) each time the run is posted; a plain
-   * request's `transfer` may hold only buffers that can move twice (none, or shared ones).
-   * Rejects with ERR_WORKER, ERR_ABORTED, ERR_QUEUE_FULL or ERR_DISPOSED.
+   * Queues `request` (posted as `{ type: 'run', id, seq, ...request }` with `transfer`) and
+   * resolves with the worker's answer (`done` or `failed`). Rejects with ERR_WORKER,
+   * ERR_ABORTED, ERR_QUEUE_FULL or ERR_DISPOSED.
    */
-  run(message: Record<string, unknown> | (() => RunMessage), transfer: readonly TransferListItem[] = [], signal?: AbortSignal): Promise<RunAnswer> {
+  run(request: Record<string, unknown>, transfer: readonly TransferListItem[], signal?: AbortSignal): Promise<RunAnswer> {
     if (this.#closing) return Promise.reject(new DisposedError(`run() on a closed ${this.#label} worker pool`));
     if (this.#lost) return Promise.reject(this.#lost);
     if (signal?.aborted) return Promise.reject(abortErrorFrom(signal, 'run()'));
     const waiting = this.load.queued;
-    // A run a free worker starts at once waits for nothing; maxQueue counts only those that wait.
-    if (waiting >= this.#maxQueue && !(this.#queue.length === 0 && this.#slots.some((s) => this.#takes(s, 0)))) {
-      return Promise.reject(
-        new QueueFullError(
-          this.#maxQueue === 0
-            ? `run() refused: every worker is busy and maxQueue is 0 (no run waits for a worker)`
-            : `run() refused: ${waiting} runs already wait for a worker (maxQueue ${this.#maxQueue})`,
-        ),
-      );
+    if (waiting >= this.#maxQueue) {
+      return Promise.reject(new QueueFullError(`run() refused: ${waiting} runs already wait for a worker (maxQueue ${this.#maxQueue})`));
     }
-    const build = typeof message === 'function' ? message : (): RunMessage => ({ request: message, transfer });
     return new Promise<RunAnswer>((resolve, reject) => {
       const job: Job = {
         id: this.#nextId,
-        build,
-        moved: false,
+        request,
+        transfer,
         resolve,
         reject,
         signal,
@@ -334,18 +306,7 @@ export class OrtWorkerPool {
     const requeue: Job[] = [];
     for (const p of slot.postings.splice(0)) {
       if (p.takenBack || p.job.state !== 'posted') continue;
-      if (unclaimed(slot, p) && p.job.moved) {
-        // Not started, but its feeds went to the dead worker with it: nothing here to post again.
-        this.#settle(
-          p.job,
-          undefined,
-          new WorkerError(
-            `${this.#workerName(slot)} ${how.text} before this run started; its feeds were moved to that worker (transferFeeds) and are lost with it, ` +
-              `so the run cannot be retried: run it again with new feeds`,
-            { ...details, started: false },
-          ),
-        );
-      } else if (unclaimed(slot, p)) {
+      if (unclaimed(slot, p)) {
         p.job.state = 'queued';
         p.job.posting = undefined;
         requeue.push(p.job);
@@ -419,8 +380,7 @@ export class OrtWorkerPool {
         if (!this.#takes(idle, 0)) continue;
         for (const other of this.#slots) {
           const waiting = other === idle ? undefined : this.#held(other)[1];
-          // A run whose feeds were moved to `other` stays there (its buffers are that thread's now).
-          if (waiting && !waiting.job.moved && this.#takeBack(other, waiting)) {
+          if (waiting && this.#takeBack(other, waiting)) {
             this.#post(idle, waiting.job);
             break;
           }
@@ -438,9 +398,7 @@ export class OrtWorkerPool {
     job.posting = posting;
     slot.postings.push(posting);
     try {
-      const { request, transfer, moves } = job.build();
-      slot.worker.postMessage({ type: 'run', id: job.id, seq: posting.seq, ...request } as ToWorker, transfer);
-      if (moves === true) job.moved = true;
+      slot.worker.postMessage({ type: 'run', id: job.id, seq: posting.seq, ...job.request } as ToWorker, job.transfer);
     } catch (e) {
       // A buffer that cannot be moved (or cloned) fails this run only; its sequence number is unused.
       Atomics.store(slot.words, word, 0);

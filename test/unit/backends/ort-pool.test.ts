@@ -2,9 +2,8 @@
 // speaks the pool's protocol (the real ONNX Runtime worker is covered in
 // test/integration/onnxruntime-workers.test.ts).
 import { describe, expect, it } from 'vitest';
-import { OrtWorkerPool, type RunMessage } from '../../../src/backends/ort-pool.js';
+import { OrtWorkerPool } from '../../../src/backends/ort-pool.js';
 import { workerSource } from '../../../src/backends/ort-worker.js';
-import { wireFeeds } from '../../../src/backends/ort-execution.js';
 import { AbortError, DisposedError, QueueFullError, WorkerError } from '../../../src/errors.js';
 
 /** The double: each run's `action` says what it does (self-contained: it runs from its source text). */
@@ -26,45 +25,30 @@ function doubleWorker(req: NodeRequire): void {
   };
   port.postMessage({ type: 'ready', inputs: [{ name: 'x', isTensor: true, type: 'float32', shape: ['n'] }], outputs: [] });
   const words = new Int32Array(workerData.shared as SharedArrayBuffer);
-  port.on(
-    'message',
-    (m: { type: string; id: number; seq: number; action: string; ms?: number; code?: number; value?: Float32Array; feeds?: { data: Float32Array }[] }) => {
-      if (m.type === 'close') return port.close();
-      // The pool's claim protocol (ort-worker.ts): a run the pool took back is skipped.
-      if (Atomics.compareExchange(words, 1 + (m.seq % 2), m.id, 0) !== m.id) return port.postMessage({ type: 'skipped', id: m.id });
-      received++;
-      Atomics.store(started, 0, m.id);
-      switch (m.action) {
-        case 'echo':
-          spin(m.ms ?? 0);
-          return port.postMessage({ type: 'done', id: m.id, outputs: [{ name: 'x', type: 'float32', dims: [m.value!.length], data: m.value }], received });
-        case 'echoFeeds': {
-          spin(m.ms ?? 0);
-          // What a run's feeds hold when the worker gets them (a detached array has length 0).
-          const data = Float32Array.from(m.feeds![0]!.data);
-          return port.postMessage({
-            type: 'done',
-            id: m.id,
-            outputs: [{ name: 'x', type: 'float32', dims: [data.length], data }],
-            received,
-            worker: workerData.tag,
-          });
-        }
-        case 'fail':
-          return port.postMessage({ type: 'failed', id: m.id, message: 'the double refused this run' });
-        case 'exit':
-          spin(m.ms ?? 0);
-          return process.exit(m.code);
-        case 'throw':
-          spin(m.ms ?? 0);
-          throw new RangeError('boom inside the worker');
-        case 'oom': {
-          const keep: number[][] = [];
-          for (;;) keep.push(new Array(1e5).fill(keep.length));
-        }
+  port.on('message', (m: { type: string; id: number; seq: number; action: string; ms?: number; code?: number; value?: Float32Array }) => {
+    if (m.type === 'close') return port.close();
+    // The pool's claim protocol (ort-worker.ts): a run the pool took back is skipped.
+    if (Atomics.compareExchange(words, 1 + (m.seq % 2), m.id, 0) !== m.id) return port.postMessage({ type: 'skipped', id: m.id });
+    received++;
+    Atomics.store(started, 0, m.id);
+    switch (m.action) {
+      case 'echo':
+        spin(m.ms ?? 0);
+        return port.postMessage({ type: 'done', id: m.id, outputs: [{ name: 'x', type: 'float32', dims: [m.value!.length], data: m.value }], received });
+      case 'fail':
+        return port.postMessage({ type: 'failed', id: m.id, message: 'the double refused this run' });
+      case 'exit':
+        spin(m.ms ?? 0);
+        return process.exit(m.code);
+      case 'throw':
+        spin(m.ms ?? 0);
+        throw new RangeError('boom inside the worker');
+      case 'oom': {
+        const keep: number[][] = [];
+        for (;;) keep.push(new Array(1e5).fill(keep.length));
       }
-    },
-  );
+    }
+  });
 }
 
 const SOURCE = workerSource(doubleWorker);
@@ -92,13 +76,6 @@ async function startPool(size: number, extra: { loadsThatWork?: number; maxQueue
 type Done = { type: 'done'; outputs: { data: Float32Array }[]; received: number };
 const echo = (pool: OrtWorkerPool, value: number, extra: Record<string, unknown> = {}, signal?: AbortSignal) =>
   pool.run({ action: 'echo', value: new Float32Array([value]), ...extra }, [], signal) as unknown as Promise<Done>;
-
-/** A run of the 'echoFeeds' action posted as the ONNX Runtime execution posts one (wireFeeds). */
-function echoFeeds(pool: OrtWorkerPool, data: Float32Array, transfer: boolean, ms = 0): Promise<Done> {
-  const { wire, transfer: moved, moves } = wireFeeds([{ name: 'x', type: 'float32', dims: [data.length], data }], transfer);
-  const message: RunMessage = { request: { action: 'echoFeeds', ms, feeds: wire }, transfer: moved, moves };
-  return pool.run(() => message) as unknown as Promise<Done>;
-}
 
 describe('OrtWorkerPool', () => {
   it('routes 1,000 concurrent runs to their callers across workers, none lost or mixed', async () => {
@@ -244,68 +221,6 @@ describe('OrtWorkerPool', () => {
     const behindLong = echo(pool, 3).then(done); // posted to the first worker, behind the long run
     await Promise.all([long, short, behindLong]);
     expect(order).toEqual([2, 3, 1]);
-    await pool.close();
-  });
-
-  it('posts a run that waited at a worker that died to its replacement with its feeds intact (a view of part of a buffer)', async () => {
-    const pool = await startPool(1);
-    const dying = pool.run({ action: 'exit', code: 4, ms: 50 }, []);
-    const big = Float32Array.from([9, 1, 2, 3, 9]);
-    const waiting = echoFeeds(pool, big.subarray(1, 4), false); // posted to the same worker, behind the dying run
-    big.fill(0); // the caller may reuse its array once run() has returned
-    await expect(dying).rejects.toMatchObject({ code: 'ERR_WORKER', exitCode: 4 });
-    expect(Array.from((await waiting).outputs[0]!.data)).toEqual([1, 2, 3]);
-    await pool.close();
-  });
-
-  it('rejects a run whose moved feeds (transferFeeds) died with the worker it waited at, and never posts it twice', async () => {
-    const pool = await startPool(1);
-    const dying = pool.run({ action: 'exit', code: 4, ms: 50 }, []);
-    const feed = Float32Array.from([1, 2, 3]);
-    const waiting = echoFeeds(pool, feed, true).catch((e: unknown) => e);
-    expect(feed.length).toBe(0); // moved
-    await expect(dying).rejects.toMatchObject({ code: 'ERR_WORKER' });
-    const err = await waiting;
-    expect(err).toBeInstanceOf(WorkerError);
-    expect(err).toMatchObject({ code: 'ERR_WORKER', started: false });
-    expect((err as Error).message).toMatch(/before this run started; its feeds were moved to that worker \(transferFeeds\) and are lost with it/);
-    expect(Array.from((await echoFeeds(pool, Float32Array.from([4]), true)).outputs[0]!.data)).toEqual([4]);
-    await pool.close();
-  });
-
-  it('hands a waiting run to a worker that comes free with its feeds intact, but leaves one with moved feeds where it is', async () => {
-    const pool = await startPool(2);
-    const order: string[] = [];
-    const long = echo(pool, 1, { ms: 400 }).then(() => order.push('long'));
-    const short = echo(pool, 2, { ms: 10 }).then(() => order.push('short'));
-    const copied = echoFeeds(pool, Float32Array.from([5, 6, 7, 8]).subarray(1, 3), false).then((r) => (order.push('copied'), r));
-    const got = await copied;
-    expect(Array.from(got.outputs[0]!.data)).toEqual([6, 7]);
-    await Promise.all([long, short]);
-    expect(order).toEqual(['short', 'copied', 'long']);
-
-    order.length = 0;
-    // The first worker's answer for the run it gave up ('skipped') arrives after its long run's.
-    await new Promise((r) => setTimeout(r, 50));
-    const long2 = echo(pool, 1, { ms: 300 }).then(() => order.push('long'));
-    const short2 = echo(pool, 2, { ms: 10 }).then(() => order.push('short'));
-    const moved = echoFeeds(pool, Float32Array.from([3, 4]), true).then((r) => (order.push('moved'), r));
-    expect(Array.from((await moved).outputs[0]!.data)).toEqual([3, 4]);
-    await Promise.all([long2, short2]);
-    expect(order).toEqual(['short', 'long', 'moved']);
-    await pool.close();
-  });
-
-  it('maxQueue 0: a run starts on a free worker or is refused; none waits', async () => {
-    const pool = await startPool(2, { maxQueue: 0 });
-    const a = echo(pool, 1, { ms: 100 });
-    const b = echo(pool, 2, { ms: 100 });
-    const refused = await echo(pool, 3).catch((e: unknown) => e);
-    expect(refused).toBeInstanceOf(QueueFullError);
-    expect((refused as Error).message).toMatch(/every worker is busy and maxQueue is 0/);
-    expect(pool.load).toEqual({ queued: 0, busy: 2, contexts: 2 });
-    await Promise.all([a, b]);
-    expect((await echo(pool, 4)).outputs[0]!.data[0]).toBe(4);
     await pool.close();
   });
 
