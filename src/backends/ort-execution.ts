@@ -193,7 +193,14 @@ export async function startInThread(model: LoadedModel, options: StartOptions): 
         // plainly and copied in after the run.
         const prealloc: Record<string, Ort.Tensor | null> = {};
         for (const [name, t] of targets) {
-          prealloc[name] = t.data.buffer instanceof SharedArrayBuffer ? null : new ort.Tensor(t.type as 'float32', t.data as Float32Array, t.dims);
+          if (t.data.buffer instanceof SharedArrayBuffer) {
+            prealloc[name] = null;
+            continue;
+          }
+          // A Tensor's data and dims never change: its onnxruntime-node twin is made once.
+          let twin = ortTwins.get(t);
+          if (twin === undefined) ortTwins.set(t, (twin = new ort.Tensor(t.type as 'float32', t.data as Float32Array, t.dims)));
+          prealloc[name] = twin;
         }
         fetchArg = prealloc;
       }
@@ -225,6 +232,9 @@ export async function startInThread(model: LoadedModel, options: StartOptions): 
     },
   };
 }
+
+/** onnxruntime-node tensors over caller-provided outputs, by our Tensor (in-thread runs). */
+const ortTwins = new WeakMap<Tensor, Ort.Tensor>();
 
 export interface WorkerStartOptions extends StartOptions {
   contexts: number;
