@@ -209,7 +209,8 @@ export class OnnxRuntimeSession implements InferenceSession {
       const { tensors } = checked;
       const { names: fetches, targets } = resolveOutputs(this.outputs, options.outputs);
       if (targets !== undefined) {
-        const byInput = new Map(tensors.map((t, k) => [this.inputs[k]!.name, t]));
+        const byInput: Record<string, Tensor> = {};
+        for (let k = 0; k < tensors.length; k++) byInput[this.inputs[k]!.name] = tensors[k]!;
         checkTargetDims(this.outputs, targets, (symbol) => this.#feeds.symbolSize(checked, symbol), byInput);
       }
       if (this.#untakeable !== undefined) {
