@@ -267,7 +267,8 @@ function refuseDeviceTensors(record: unknown, what: string): void {
     if (location !== undefined && !HOST_LOCATIONS.has(location)) {
       throw new InvalidArgumentError(
         `${what}[${JSON.stringify(name)}] is a device-resident tensor (location ${JSON.stringify(location)}); ` +
-          `ONNX Runtime on the CPU takes host tensors only ('cpu' or 'cpu-pinned'): copy it to the host first`,
+          `ONNX Runtime on the CPU takes host tensors only ('cpu' or 'cpu-pinned'): copy it to the host first` +
+          `${typeof (value as { toHost?: unknown }).toHost === 'function' ? ' (await tensor.toHost())' : ''}`,
         { tensor: `${what}[${JSON.stringify(name)}]`, location: String(location) },
       );
     }

@@ -110,18 +110,20 @@ describe.each(['workers', 'in-thread'] as const)('caller-provided outputs (%s)',
 
   it('refuses device-resident tensors as feeds and as outputs, naming them', async () => {
     const s = await open();
-    const onDevice = Object.assign(Tensor.zeros('float32', [2, 2]), { location: 'gpu-buffer' });
-    const feedOnDevice = Object.assign(x(), { location: 'gpu-buffer' });
-    const e1 = await s.run({ x: x() }, { outputs: { z: onDevice } }).catch((e: unknown) => e);
+    // Tensor-likes with onnxruntime's `location` (a DeviceTensor has 'gpu-buffer' and toHost()).
+    const onDevice = { type: 'float32', data: new Float32Array(4), dims: [2, 2], location: 'gpu-buffer' };
+    const feedOnDevice = { type: 'float32', data: x().data, dims: [2, 3], location: 'gpu-buffer', toHost: () => Promise.resolve(x()) };
+    const e1 = await s.run({ x: x() }, { outputs: { z: onDevice as never } }).catch((e: unknown) => e);
     expect(e1).toBeInstanceOf(InvalidArgumentError);
     expect((e1 as Error).message).toMatch(
       /options\.outputs\["z"\] is a device-resident tensor \(location "gpu-buffer"\); ONNX Runtime on the CPU takes host tensors only/,
     );
     const e2 = await s.run({ x: feedOnDevice }).catch((e: unknown) => e);
     expect(e2).toBeInstanceOf(InvalidArgumentError);
-    expect((e2 as Error).message).toMatch(/feeds\["x"\] is a device-resident tensor/);
-    const pinned = Object.assign(Tensor.zeros('float32', [2, 2]), { location: 'cpu-pinned' });
-    expect((await s.run({ x: x() }, { outputs: { z: pinned } })).z).toBe(pinned);
+    expect((e2 as Error).message).toMatch(/feeds\["x"\] is a device-resident tensor .*copy it to the host first \(await tensor\.toHost\(\)\)/);
+    const pinned = { type: 'float32', data: new Float32Array(4), dims: [2, 2], location: 'cpu-pinned' };
+    expect((await s.run({ x: x() }, { outputs: { z: pinned as never } })).z!.data).toBe(pinned.data);
+    expect(Array.from(pinned.data)).toEqual(Z);
     await s.dispose();
   });
 });
