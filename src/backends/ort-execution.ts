@@ -18,10 +18,12 @@
  * preallocated fetches, so ONNX Runtime writes into the caller's memory (a target in a
  * SharedArrayBuffer, which onnxruntime-node refuses, is copied in after the run); onnxruntime-node
  * 1.30 still returns a copy of each such output, which is dropped. In worker mode no buffer per
- * run crosses threads: the worker copies each output into shared memory, the target itself when
- * it lives in a SharedArrayBuffer, else a scratch block reused across runs (ScratchBlocks) that
- * this thread copies into the target. A target's buffer is never moved. An output whose dims
- * (data-dependent ones) differ from its target's is not written and rejects with ERR_SHAPE.
+ * run crosses threads: the worker copies each output into a shared scratch block reused across
+ * runs (ScratchBlocks), which this thread copies into the target once the worker has answered
+ * (so a run aborted mid-way never writes the caller's memory). A target's buffer is never
+ * moved. An output whose dims (data-dependent ones) differ from its target's is not written and
+ * rejects with ERR_SHAPE. In-thread, a run aborted after run() was called still executes (in
+ * onnxruntime-node's setImmediate) and writes its targets then.
  */
 import { open } from 'node:fs/promises';
 import { createRequire } from 'node:module';
@@ -369,42 +371,26 @@ export class ScratchBlocks {
 
 interface TargetPlan {
   readonly wire: WireTarget[];
-  /** The scratch block the worker writes into (undefined when every target is in shared memory). */
+  /** The scratch block the worker writes into. */
   readonly block: SharedArrayBuffer | undefined;
 }
 
 /**
- * Where the worker writes each caller-provided output: straight into a target that is itself
- * in shared memory, else into a region of one scratch block (8-byte aligned) that
- * readTargets() copies into the target on this thread.
+ * Where the worker writes each caller-provided output: a region of one scratch block (8-byte
+ * aligned) that readTargets() copies into the target on this thread once the worker has
+ * answered. Never into the target itself, even one in a SharedArrayBuffer: a run that is
+ * aborted while it executes still completes in its worker, and its late write would land in
+ * memory the caller has taken back.
  */
 function planTargets(targets: ReadonlyMap<string, Tensor>, scratch: ScratchBlocks): TargetPlan {
   let need = 0;
-  let scratched = false;
-  const offsets: number[] = [];
-  for (const t of targets.values()) {
-    if (t.data.buffer instanceof SharedArrayBuffer) {
-      offsets.push(-1);
-    } else {
-      offsets.push(need);
-      need += Math.ceil(t.data.byteLength / 8) * 8;
-      scratched = true;
-    }
-  }
-  const block = scratched ? scratch.take(need) : undefined;
+  for (const t of targets.values()) need += Math.ceil(t.data.byteLength / 8) * 8;
+  const block = scratch.take(need);
   const wire: WireTarget[] = [];
-  let k = 0;
+  let at = 0;
   for (const [name, t] of targets) {
-    const at = offsets[k++]!;
-    const shared = at < 0;
-    wire.push({
-      name,
-      type: t.type,
-      dims: [...t.dims],
-      buffer: shared ? (t.data.buffer as SharedArrayBuffer) : block!,
-      byteOffset: shared ? t.data.byteOffset : at,
-      byteLength: t.data.byteLength,
-    });
+    wire.push({ name, type: t.type, dims: [...t.dims], buffer: block, byteOffset: at, byteLength: t.data.byteLength });
+    at += Math.ceil(t.data.byteLength / 8) * 8;
   }
   return { wire, block };
 }

@@ -154,6 +154,32 @@ describe('caller-provided outputs on the encoder, both modes', () => {
   });
 });
 
+describe('caller-provided outputs of aborted runs (workers)', () => {
+  it('are never written, also in a SharedArrayBuffer, while the worker finishes the run', async () => {
+    const bytes = encodeModel(createEncoderModel({ preset: 'tiny', seed: 5 }));
+    const s = await OnnxRuntimeSession.create(bytes, { execution: 'workers', intraOpNumThreads: 1 });
+    const [batch, seq] = [16, 128];
+    const feeds = {
+      input_ids: new Tensor('int64', new BigInt64Array(batch * seq).fill(7n), [batch, seq]),
+      attention_mask: new Tensor('int64', new BigInt64Array(batch * seq).fill(1n), [batch, seq]),
+    };
+    const info = s.outputs[0]!;
+    const dims = info.dims.map((d) => (d === 'batch' ? batch : d === 'sequence' ? seq : (d as number)));
+    const size = dims.reduce((a, b) => a * b, 1);
+    const targets = [Tensor.zeros('float32', dims), new Tensor('float32', new Float32Array(new SharedArrayBuffer(size * 4)), dims)];
+    for (const target of targets) {
+      const ac = new AbortController();
+      const aborted = s.run(feeds, { outputs: { [info.name]: target }, signal: ac.signal }).catch((e: unknown) => e);
+      setTimeout(() => ac.abort(), 2);
+      expect(await aborted).toMatchObject({ code: 'ERR_ABORTED' });
+      // The worker runs one at a time: once this run is done, the aborted one is too.
+      await s.run(feeds, { outputs: [info.name] });
+      expect(target.data.every((v) => v === 0)).toBe(true);
+    }
+    await s.dispose();
+  });
+});
+
 describe('caller-provided outputs through the DynamicBatcher on ONNX Runtime', () => {
   it('fill each request its rows of a shared batch, equal to plain runs', async () => {
     const s = await OnnxRuntimeSession.create(model(), { execution: 'workers', intraOpNumThreads: 1 });
