@@ -41,38 +41,46 @@ export function resolveOutputs(outputs: readonly TensorInfo[], wanted: unknown):
   if (wanted === null || typeof wanted !== 'object' || wanted instanceof Tensor || ArrayBuffer.isView(wanted)) {
     throw new InvalidArgumentError(`options.outputs must be an array of output names or an object of tensors to fill by output name, got ${describe(wanted)}`);
   }
-  const entries = Object.entries(wanted as Record<string, unknown>);
-  if (entries.length === 0) {
-    throw new InvalidArgumentError(`options.outputs is an empty object; name at least one of the model's outputs ${names(outputs)}`);
-  }
+  // Plain loops: run() checks this on every call, so it allocates only the Map it returns.
+  const record = wanted as Record<string, unknown>;
   const targets = new Map<string, Tensor>();
-  for (const [name, value] of entries) {
-    const info = outputs.find((o) => o.name === name);
+  for (const name in record) {
+    if (!Object.prototype.hasOwnProperty.call(record, name)) continue;
+    const info = findInfo(outputs, name);
     if (info === undefined) {
       throw new InvalidArgumentError(`options.outputs names an unknown output ${describe(name)}; the model's outputs are ${names(outputs)}`);
     }
-    const what = `options.outputs[${JSON.stringify(name)}]`;
-    const t = asTensor(value, what);
+    const value = record[name];
+    const t = value instanceof Tensor ? value : asTensor(value, `options.outputs[${JSON.stringify(name)}]`);
     if (t.type !== info.dtype) {
-      throw new DTypeError(`${what} is a ${t.type} tensor but output ${JSON.stringify(name)} is ${info.dtype}`);
+      throw new DTypeError(`options.outputs[${JSON.stringify(name)}] is a ${t.type} tensor but output ${JSON.stringify(name)} is ${info.dtype}`);
     }
     if (t.dims.length !== info.dims.length) {
       throw new ShapeError(
-        `${what} has dims ${formatDims(t.dims)} (rank ${t.dims.length}) but output ${JSON.stringify(name)} has rank ${info.dims.length} ` +
+        `options.outputs[${JSON.stringify(name)}] has dims ${formatDims(t.dims)} (rank ${t.dims.length}) but output ${JSON.stringify(name)} has rank ${info.dims.length} ` +
           `(dims ${formatDims(info.dims)})`,
       );
     }
-    info.dims.forEach((d, axis) => {
+    for (let axis = 0; axis < info.dims.length; axis++) {
+      const d = info.dims[axis];
       if (typeof d === 'number' && d >= 0 && t.dims[axis] !== d) {
         throw new ShapeError(
-          `${what} has dims ${formatDims(t.dims)} but output ${JSON.stringify(name)} has ${d} at axis ${axis} (dims ${formatDims(info.dims)})`,
+          `options.outputs[${JSON.stringify(name)}] has dims ${formatDims(t.dims)} but output ${JSON.stringify(name)} has ${d} at axis ${axis} (dims ${formatDims(info.dims)})`,
         );
       }
-    });
+    }
     targets.set(name, t);
+  }
+  if (targets.size === 0) {
+    throw new InvalidArgumentError(`options.outputs is an empty object; name at least one of the model's outputs ${names(outputs)}`);
   }
   checkDisjoint(targets, 'options.outputs');
   return { names: [...targets.keys()], targets };
+}
+
+function findInfo(outputs: readonly TensorInfo[], name: string): TensorInfo | undefined {
+  for (let i = 0; i < outputs.length; i++) if (outputs[i]!.name === name) return outputs[i];
+  return undefined;
 }
 
 /**
@@ -87,10 +95,11 @@ export function checkTargetDims(
   symbolSize: (name: string) => number | undefined,
   feeds: ReadonlyMap<string, Tensor> | Readonly<Record<string, Tensor>> = new Map(),
 ): void {
-  for (const [name, t] of targets) {
-    const info = outputs.find((o) => o.name === name)!;
-    info.dims.forEach((d, axis) => {
-      if (typeof d !== 'string') return;
+  targets.forEach((t, name) => {
+    const info = findInfo(outputs, name)!;
+    for (let axis = 0; axis < info.dims.length; axis++) {
+      const d = info.dims[axis];
+      if (typeof d !== 'string') continue;
       const size = symbolSize(d);
       if (size !== undefined && size >= 0 && t.dims[axis] !== size) {
         throw new ShapeError(
@@ -98,18 +107,19 @@ export function checkTargetDims(
             `has ${size} at axis ${axis} (${JSON.stringify(d)}, bound by the feeds)`,
         );
       }
-    });
-  }
-  const feedEntries = feeds instanceof Map ? [...(feeds as ReadonlyMap<string, Tensor>).entries()] : Object.entries(feeds);
-  for (const [name, t] of targets) {
-    for (const [input, f] of feedEntries) {
+    }
+    const overlapping = (f: Tensor, input: string): void => {
       if (overlaps(t.data, f.data)) {
         throw new InvalidArgumentError(
           `options.outputs[${JSON.stringify(name)}] shares memory with feeds[${JSON.stringify(input)}]; give each output its own buffer`,
         );
       }
-    }
-  }
+    };
+    if (feeds instanceof Map) (feeds as ReadonlyMap<string, Tensor>).forEach(overlapping);
+    else
+      for (const input in feeds)
+        if (Object.prototype.hasOwnProperty.call(feeds, input)) overlapping((feeds as Readonly<Record<string, Tensor>>)[input]!, input);
+  });
 }
 
 /** After a run (or once shapes are known): the output's actual dims must be the target's. */
@@ -123,6 +133,7 @@ export function checkTargetResult(name: string, target: Tensor, dims: readonly n
 }
 
 function checkDisjoint(targets: ReadonlyMap<string, Tensor>, what: string): void {
+  if (targets.size < 2) return;
   const list = [...targets];
   for (let i = 0; i < list.length; i++) {
     for (let j = i + 1; j < list.length; j++) {

@@ -21,6 +21,12 @@
  * workers. A failed run is not logged by ONNX Runtime (below verbose/info): it reaches the
  * caller once, as the run's rejection, in our words (ort-errors.ts).
  *
+ * Outputs: `run(feeds, { outputs: { name: tensor } })` fills the given host tensors in place
+ * and returns them (the same objects); their dtype, rank and the dims the model and the feeds
+ * fix are checked before anything runs (ERR_DTYPE, ERR_SHAPE), a data-dependent dim after
+ * (ERR_SHAPE). How each mode writes them: ort-execution.ts. Device-resident tensors (a
+ * `location` other than 'cpu' or 'cpu-pinned') are refused as feeds and outputs (ERR_INVALID_ARG).
+ *
  * Limits: before anything runs, feeds are checked against what the graph makes knowable
  * (input-limits.ts: position tables, vocabularies); single-dim limits appear in
  * `inputs[i].limits`.
@@ -30,7 +36,7 @@ import type * as Ort from 'onnxruntime-node';
 import { DTypeError, DisposedError, InvalidArgumentError, OnnxRuntimeError, abortErrorFrom } from '../errors.js';
 import { DATA_TYPES, ONNXRUNTIME_DATA_TYPES, type Tensor, asTensor, isDataType } from '../tensor.js';
 import type { BackendSelection, DimLimit, FeedsLike, InferenceSession, Outputs, RunOptions, TensorInfo, ValueRange } from '../session.js';
-import { RunTracker, selectOutputs } from './common.js';
+import { RunTracker, checkTargetDims, resolveOutputs } from './common.js';
 import { FeedValidator } from './feeds.js';
 import { parseOptions } from '../options.js';
 import { decodeModel } from '../onnx/model.js';
@@ -203,8 +209,16 @@ export class OnnxRuntimeSession implements InferenceSession {
       if (this.#tracker.disposed) {
         throw new DisposedError('run() on a disposed onnxruntime session');
       }
-      const { tensors } = this.#feeds.check(feeds);
-      const fetches = selectOutputs(this.outputs, options.outputs);
+      refuseDeviceTensors(feeds, 'feeds');
+      refuseDeviceTensors(options.outputs, 'options.outputs');
+      const checked = this.#feeds.check(feeds);
+      const { tensors } = checked;
+      const { names: fetches, targets } = resolveOutputs(this.outputs, options.outputs);
+      if (targets !== undefined) {
+        const byInput: Record<string, Tensor> = {};
+        for (let k = 0; k < tensors.length; k++) byInput[this.inputs[k]!.name] = tensors[k]!;
+        checkTargetDims(this.outputs, targets, (symbol) => this.#feeds.symbolSize(checked, symbol), byInput);
+      }
       if (this.#untakeable !== undefined) {
         const u = this.#untakeable;
         throw new DTypeError(
@@ -215,10 +229,12 @@ export class OnnxRuntimeSession implements InferenceSession {
       checkInputLimits(this.#limits, wire);
       if (options.signal?.aborted) throw abortErrorFrom(options.signal, 'run()');
       const shapes = wire.map(({ name, dims }) => ({ name, dims }));
-      const work = this.#exec.run(wire, fetches, { signal: options.signal, transfer: options.transferFeeds, logSeverityLevel: this.#runLogSeverityLevel }).then(
+      const runOptions = { signal: options.signal, transfer: options.transferFeeds, targets, logSeverityLevel: this.#runLogSeverityLevel };
+      const work = this.#exec.run(wire, fetches, runOptions).then(
         (outputs) => {
           const out: Outputs = {};
-          for (const o of outputs) out[o.name] = fromOrtTensor(o.name, o);
+          // Caller-provided outputs come back as the very tensors given, now filled.
+          for (const o of outputs) out[o.name] = targets?.get(o.name) ?? fromOrtTensor(o.name, o);
           return out;
         },
         (e: unknown) => {
@@ -237,6 +253,31 @@ export class OnnxRuntimeSession implements InferenceSession {
 
   [Symbol.asyncDispose](): Promise<void> {
     return this.dispose();
+  }
+}
+
+/** Where a tensor's data may live for ONNX Runtime's CPU provider (onnxruntime-node's names). */
+const HOST_LOCATIONS: ReadonlySet<unknown> = new Set(['cpu', 'cpu-pinned']);
+
+/**
+ * Refuses a device-resident tensor (one whose `location` says its data is on a GPU, e.g. a
+ * TensorRT session's 'gpu-buffer' output or onnxruntime-web's 'gpu-buffer'/'texture') among
+ * `record`'s values before anything else looks at them.
+ */
+function refuseDeviceTensors(record: unknown, what: string): void {
+  if (record === null || typeof record !== 'object' || Array.isArray(record) || ArrayBuffer.isView(record)) return;
+  for (const name in record) {
+    const value = (record as Record<string, unknown>)[name];
+    if (value === null || typeof value !== 'object') continue;
+    const location = (value as { location?: unknown }).location;
+    if (location !== undefined && !HOST_LOCATIONS.has(location)) {
+      throw new InvalidArgumentError(
+        `${what}[${JSON.stringify(name)}] is a device-resident tensor (location ${JSON.stringify(location)}); ` +
+          `ONNX Runtime on the CPU takes host tensors only ('cpu' or 'cpu-pinned'): copy it to the host first` +
+          `${typeof (value as { toHost?: unknown }).toHost === 'function' ? ' (await tensor.toHost())' : ''}`,
+        { tensor: `${what}[${JSON.stringify(name)}]`, location: String(location) },
+      );
+    }
   }
 }
 

@@ -66,3 +66,21 @@ export function ortRunError(raw: string, feeds: readonly FeedSummary[], cause?: 
 export function ortLoadError(raw: string, where: string, cause?: unknown): OnnxRuntimeError {
   return new OnnxRuntimeError(`ONNX Runtime could not load the model (${where}): ${cleanOrtMessage(raw)}`, { cause: cause ?? new Error(raw) });
 }
+
+const TARGET_SHAPE = /The output OrtValue provided for output '([^']*)'.*? has shape \{([^}]*)\} but the computed output shape for this run is \{([^}]*)\}/;
+
+/**
+ * ONNX Runtime's refusal of a caller-provided output whose dims are not the ones the run
+ * computed (a data-dependent dim), as ERR_SHAPE in the words of checkTargetResult; undefined
+ * for any other failure.
+ */
+export function ortTargetShapeError(raw: string, cause?: unknown): ShapeError | undefined {
+  const m = TARGET_SHAPE.exec(raw.replace(ANSI, ''));
+  if (!m) return undefined;
+  const dims = (s: string): number[] => (s.trim() === '' ? [] : s.split(',').map((d) => Number(d.trim())));
+  return new ShapeError(
+    `options.outputs[${JSON.stringify(m[1])}] has dims ${formatDims(dims(m[2]!))} but this run produced output ${JSON.stringify(m[1])} ` +
+      `with dims ${formatDims(dims(m[3]!))}`,
+    { cause: cause ?? new Error(raw), output: m[1] },
+  );
+}

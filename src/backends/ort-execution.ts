@@ -13,6 +13,17 @@
  * than cloning the whole buffer). onnxruntime-node copies each output out of ONNX Runtime once,
  * into a buffer made for that run (in-thread too); the worker moves those buffers to this
  * thread (0 copies).
+ *
+ * Caller-provided outputs (RunOptions.outputs as tensors): in-thread, they are onnxruntime-node's
+ * preallocated fetches, so ONNX Runtime writes into the caller's memory (a target in a
+ * SharedArrayBuffer, which onnxruntime-node refuses, is copied in after the run); onnxruntime-node
+ * 1.30 still returns a copy of each such output, which is dropped. In worker mode no buffer per
+ * run crosses threads: the worker copies each output into a shared scratch block reused across
+ * runs (ScratchBlocks), which this thread copies into the target once the worker has answered
+ * (so a run aborted mid-way never writes the caller's memory). A target's buffer is never
+ * moved. An output whose dims (data-dependent ones) differ from its target's is not written and
+ * rejects with ERR_SHAPE. In-thread, a run aborted after run() was called still executes (in
+ * onnxruntime-node's setImmediate) and writes its targets then.
  */
 import { open } from 'node:fs/promises';
 import { createRequire } from 'node:module';
@@ -20,9 +31,11 @@ import { availableParallelism } from 'node:os';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import type * as Ort from 'onnxruntime-node';
 import { FileError, OnnxRuntimeError } from '../errors.js';
+import type { Tensor } from '../tensor.js';
 import { OrtWorkerPool } from './ort-pool.js';
-import { ortWorkerSource, type SharedModel, type WireTensor, type WireValueMetadata } from './ort-worker.js';
-import { raceAbort } from './common.js';
+import { ortWorkerSource, type SharedModel, type WireTarget, type WireTensor, type WireValueMetadata } from './ort-worker.js';
+import { checkTargetResult, raceAbort } from './common.js';
+import { ortTargetShapeError } from './ort-errors.js';
 
 /** A failed run as ONNX Runtime said it; the session turns it into our error. */
 export class OrtRunFailure extends Error {}
@@ -47,6 +60,12 @@ export interface ExecutionRunOptions {
   signal?: AbortSignal | undefined;
   /** Move feed buffers to the worker instead of copying them (worker mode). */
   transfer?: boolean | undefined;
+  /**
+   * Caller-provided outputs by name (checked by the session: dtype, rank, the dims the feeds
+   * bind); `fetches` are their names. Each is filled in place and returned as the result's
+   * data; an output whose dims differ from its target's rejects with ERR_SHAPE.
+   */
+  targets?: ReadonlyMap<string, Tensor> | undefined;
   logSeverityLevel: number;
 }
 
@@ -168,15 +187,40 @@ export async function startInThread(model: LoadedModel, options: StartOptions): 
         const data = f.data.buffer instanceof SharedArrayBuffer ? (f.data as Float32Array).slice() : f.data;
         ortFeeds[f.name] = new ort.Tensor(f.type as 'float32', data as Float32Array, f.dims);
       }
-      const work = session.run(ortFeeds, fetches, { logSeverityLevel: runOptions.logSeverityLevel as 0 }).then(
+      const targets = runOptions.targets;
+      let fetchArg: readonly string[] | Record<string, Ort.Tensor | null> = fetches;
+      if (targets !== undefined) {
+        // onnxruntime-node's preallocated fetches: ONNX Runtime writes into the caller's memory.
+        // It takes ArrayBuffer-backed arrays only, so a target in shared memory is fetched
+        // plainly and copied in after the run.
+        const prealloc: Record<string, Ort.Tensor | null> = {};
+        for (const [name, t] of targets) {
+          if (t.data.buffer instanceof SharedArrayBuffer) {
+            prealloc[name] = null;
+            continue;
+          }
+          // A Tensor's data and dims never change: its onnxruntime-node twin is made once.
+          let twin = ortTwins.get(t);
+          if (twin === undefined) ortTwins.set(t, (twin = new ort.Tensor(t.type as 'float32', t.data as Float32Array, t.dims)));
+          prealloc[name] = twin;
+        }
+        fetchArg = prealloc;
+      }
+      const work = session.run(ortFeeds, fetchArg as Ort.InferenceSession.FetchesType, { logSeverityLevel: runOptions.logSeverityLevel as 0 }).then(
         (result) =>
           fetches.map((name) => {
             const t = result[name];
             if (t === undefined) throw new OrtRunFailure(`ONNX Runtime returned no value for output "${name}"`);
-            return { name, type: t.type, dims: [...t.dims], data: t.data as ArrayBufferView };
+            const target = targets?.get(name);
+            if (target === undefined) return { name, type: t.type, dims: [...t.dims], data: t.data as ArrayBufferView };
+            // onnxruntime-node 1.30 also hands back a copy of each preallocated output (measured): dropped here.
+            checkTargetResult(name, target, t.dims);
+            if (target.data.buffer instanceof SharedArrayBuffer) copyBytes(t.data as ArrayBufferView, target.data);
+            return { name, type: target.type, dims: [...target.dims], data: target.data };
           }),
         (e: unknown) => {
-          throw new OrtRunFailure((e as Error).message, { cause: e });
+          const message = (e as Error).message;
+          throw (targets !== undefined ? ortTargetShapeError(message, e) : undefined) ?? new OrtRunFailure(message, { cause: e });
         },
       );
       pending.add(work);
@@ -190,6 +234,9 @@ export async function startInThread(model: LoadedModel, options: StartOptions): 
     },
   };
 }
+
+/** onnxruntime-node tensors over caller-provided outputs, by our Tensor (in-thread runs). */
+const ortTwins = new WeakMap<Tensor, Ort.Tensor>();
 
 export interface WorkerStartOptions extends StartOptions {
   contexts: number;
@@ -225,6 +272,8 @@ export async function startWorkers(model: LoadedModel, options: WorkerStartOptio
     throw e;
   }
   const { pool, metadata } = started;
+  // Two runs per worker are posted at once (ort-pool.ts), plus those waiting in the queue.
+  const scratch = new ScratchBlocks(2 * options.contexts + 2);
   return {
     contexts: options.contexts,
     inputs: metadata.inputs,
@@ -234,9 +283,25 @@ export async function startWorkers(model: LoadedModel, options: WorkerStartOptio
     },
     async run(feeds, fetches, runOptions) {
       const { wire, transfer } = wireFeeds(feeds, runOptions.transfer ?? false);
-      const answer = await pool.run({ feeds: wire, fetches: [...fetches], logSeverityLevel: runOptions.logSeverityLevel }, transfer, runOptions.signal);
-      if (answer.type === 'failed') throw new OrtRunFailure(answer.message);
-      return answer.outputs;
+      const targets = runOptions.targets;
+      if (targets === undefined) {
+        const answer = await pool.run({ feeds: wire, fetches: [...fetches], logSeverityLevel: runOptions.logSeverityLevel }, transfer, runOptions.signal);
+        if (answer.type === 'failed') throw new OrtRunFailure(answer.message);
+        return answer.outputs;
+      }
+      const plan = planTargets(targets, scratch);
+      // A run that is rejected (aborted, its worker lost) keeps its block: the worker may still write it.
+      const answer = await pool.run(
+        { feeds: wire, fetches: [...fetches], targets: plan.wire, logSeverityLevel: runOptions.logSeverityLevel },
+        transfer,
+        runOptions.signal,
+      );
+      try {
+        if (answer.type === 'failed') throw new OrtRunFailure(answer.message);
+        return readTargets(targets, plan, answer.filled ?? []);
+      } finally {
+        if (plan.block !== undefined) scratch.give(plan.block);
+      }
     },
     release: () => pool.close(),
   };
@@ -260,4 +325,91 @@ export function wireFeeds(feeds: readonly WireTensor[], transfer: boolean): { wi
     return { ...f, data: copy };
   });
   return { wire, transfer: moved };
+}
+
+/** Copies the bytes of `from` into `to` (same byte length). */
+function copyBytes(from: ArrayBufferView, to: ArrayBufferView): void {
+  new Uint8Array(to.buffer, to.byteOffset, to.byteLength).set(new Uint8Array(from.buffer, from.byteOffset, from.byteLength));
+}
+
+/**
+ * Shared blocks that caller-provided outputs cross from a worker in, reused across runs: a run
+ * takes one for itself (so no two runs in flight share one) and gives it back once its worker
+ * has answered. At most `keep` idle blocks are kept (the smallest dropped first).
+ */
+export class ScratchBlocks {
+  readonly #free: SharedArrayBuffer[] = [];
+  readonly #keep: number;
+  /** Blocks made so far (tests and benchmarks: steady runs make none). */
+  made = 0;
+
+  constructor(keep: number) {
+    this.#keep = keep;
+  }
+
+  /** A block of at least `bytes` bytes: the smallest idle one that fits, else a new one (a power of two, at least 256 bytes). */
+  take(bytes: number): SharedArrayBuffer {
+    let best = -1;
+    for (let i = 0; i < this.#free.length; i++) {
+      const size = this.#free[i]!.byteLength;
+      if (size >= bytes && (best < 0 || size < this.#free[best]!.byteLength)) best = i;
+    }
+    if (best >= 0) return this.#free.splice(best, 1)[0]!;
+    this.made++;
+    return new SharedArrayBuffer(Math.max(256, 2 ** Math.ceil(Math.log2(Math.max(1, bytes)))));
+  }
+
+  give(block: SharedArrayBuffer): void {
+    this.#free.push(block);
+    if (this.#free.length > this.#keep) {
+      let smallest = 0;
+      for (let i = 1; i < this.#free.length; i++) if (this.#free[i]!.byteLength < this.#free[smallest]!.byteLength) smallest = i;
+      this.#free.splice(smallest, 1);
+    }
+  }
+}
+
+interface TargetPlan {
+  readonly wire: WireTarget[];
+  /** The scratch block the worker writes into. */
+  readonly block: SharedArrayBuffer | undefined;
+}
+
+/**
+ * Where the worker writes each caller-provided output: a region of one scratch block (8-byte
+ * aligned) that readTargets() copies into the target on this thread once the worker has
+ * answered. Never into the target itself, even one in a SharedArrayBuffer: a run that is
+ * aborted while it executes still completes in its worker, and its late write would land in
+ * memory the caller has taken back.
+ */
+function planTargets(targets: ReadonlyMap<string, Tensor>, scratch: ScratchBlocks): TargetPlan {
+  let need = 0;
+  for (const t of targets.values()) need += Math.ceil(t.data.byteLength / 8) * 8;
+  const block = scratch.take(need);
+  const wire: WireTarget[] = [];
+  let at = 0;
+  for (const [name, t] of targets) {
+    wire.push({ name, type: t.type, dims: [...t.dims], buffer: block, byteOffset: at, byteLength: t.data.byteLength });
+    at += Math.ceil(t.data.byteLength / 8) * 8;
+  }
+  return { wire, block };
+}
+
+/** After the worker answered: each output's dims must be its target's (ERR_SHAPE); then the bytes go into the targets. */
+function readTargets(
+  targets: ReadonlyMap<string, Tensor>,
+  plan: TargetPlan,
+  filled: readonly { name: string; dims: number[]; written: boolean }[],
+): WireTensor[] {
+  const out: WireTensor[] = [];
+  for (const w of plan.wire) {
+    const target = targets.get(w.name)!;
+    const f = filled.find((x) => x.name === w.name);
+    if (f === undefined) throw new OrtRunFailure(`the worker returned no value for output "${w.name}"`);
+    checkTargetResult(w.name, target, f.dims);
+    if (!f.written) throw new OrtRunFailure(`the worker did not write output "${w.name}"`);
+    if (w.buffer !== target.data.buffer) copyBytes(new Uint8Array(w.buffer, w.byteOffset, w.byteLength), target.data);
+    out.push({ name: w.name, type: target.type, dims: [...target.dims], data: target.data });
+  }
+  return out;
 }

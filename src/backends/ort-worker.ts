@@ -65,10 +65,33 @@ export interface OrtWorkerData {
   shared: SharedArrayBuffer;
 }
 
+/**
+ * A caller-provided output as the worker sees it: where in shared memory to write the output's
+ * bytes (the caller's own SharedArrayBuffer, or the parent's scratch block), and the dims and
+ * type it must have. The worker writes it only when the run produced exactly those dims.
+ */
+export interface WireTarget {
+  name: string;
+  type: string;
+  dims: number[];
+  buffer: SharedArrayBuffer;
+  byteOffset: number;
+  byteLength: number;
+}
+
 export interface RunRequest {
   feeds: WireTensor[];
   fetches: string[];
+  /** Set when the caller provided outputs: `fetches` are their names, in the same order. */
+  targets?: WireTarget[] | undefined;
   logSeverityLevel: number;
+}
+
+/** What the worker did with a caller-provided output: the dims the run produced, and whether it wrote them. */
+export interface FilledTarget {
+  name: string;
+  dims: number[];
+  written: boolean;
 }
 
 export type ToWorker = ({ type: 'run'; id: number; seq: number } & RunRequest) | { type: 'close' };
@@ -76,7 +99,7 @@ export type ToWorker = ({ type: 'run'; id: number; seq: number } & RunRequest) |
 export type FromWorker =
   | { type: 'ready'; inputs: WireValueMetadata[]; outputs: WireValueMetadata[] }
   | { type: 'loadFailed'; message: string }
-  | { type: 'done'; id: number; outputs: WireTensor[] }
+  | { type: 'done'; id: number; outputs: WireTensor[]; filled?: FilledTarget[] }
   | { type: 'failed'; id: number; message: string }
   | { type: 'skipped'; id: number };
 
@@ -144,6 +167,31 @@ export function ortWorkerMain(req: NodeRequire): void {
     } catch (e) {
       if (e instanceof Stopped) return;
       port.postMessage({ type: 'failed', id: m.id, message: text(e) } satisfies FromWorker);
+      return;
+    }
+    if (m.targets !== undefined) {
+      // Caller-provided outputs: the bytes go into shared memory the parent reads (no buffer per
+      // run crosses to the parent); an output whose dims differ from the target's is left out.
+      const filled: FilledTarget[] = [];
+      for (const target of m.targets) {
+        const t = result[target.name];
+        const view = t?.data as ArrayBufferView | undefined;
+        if (t === undefined || !ArrayBuffer.isView(view)) {
+          port.postMessage({ type: 'failed', id: m.id, message: `ONNX Runtime returned no numeric value for output "${target.name}"` } satisfies FromWorker);
+          return;
+        }
+        if (t.type !== target.type) {
+          port.postMessage({ type: 'failed', id: m.id, message: `output "${target.name}" came back as ${t.type}, not ${target.type}` } satisfies FromWorker);
+          return;
+        }
+        const dims = [...t.dims];
+        const same = dims.length === target.dims.length && dims.every((d, i) => d === target.dims[i]) && view.byteLength === target.byteLength;
+        if (same) {
+          new Uint8Array(target.buffer, target.byteOffset, target.byteLength).set(new Uint8Array(view.buffer, view.byteOffset, view.byteLength));
+        }
+        filled.push({ name: target.name, dims, written: same });
+      }
+      port.postMessage({ type: 'done', id: m.id, outputs: [], filled } satisfies FromWorker);
       return;
     }
     const outputs: WireTensor[] = [];

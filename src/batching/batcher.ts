@@ -34,6 +34,7 @@ import { MAX_CANDIDATES, chooseTriton, launchAt, selectByCost, waitForCompany, t
 import { CostModel, OverlapEstimator, gridIndex, gridNode, type CostModelSnapshot } from './cost-model.js';
 import { runWarmup, type WarmupResult } from './warmup.js';
 import { checkOutputs, gather, passThrough, sameLens, split } from './assembly.js';
+import { admitOutputs, deliverOutputs } from './targets.js';
 import { DeadlineHeap } from './queue.js';
 import { product } from './tensor-ops.js';
 import { Batch, DONE, QUEUED, RUNNING, type Group, type Request } from './request.js';
@@ -294,7 +295,8 @@ export class DynamicBatcher implements AsyncDisposable {
    * Queues one request (its batch dim may be > 1) and resolves with its own outputs, split
    * from the batch and trimmed to its lengths. Rejects with ERR_QUEUE_FULL, ERR_TIMEOUT,
    * ERR_ABORTED, ERR_SHUTTING_DOWN, a validation error, or the session's error if the
-   * batch fails.
+   * batch fails. With `options.outputs` as tensors, its rows are copied into them and they are
+   * returned (targets.ts).
    */
   run(feeds: Feeds, options?: BatcherRunOptions): Promise<Outputs> {
     if (this.#closing) {
@@ -349,6 +351,9 @@ export class DynamicBatcher implements AsyncDisposable {
     let req: Request;
     try {
       req = this.#admission.admit(feeds, level, performance.now());
+      if (options?.outputs !== undefined) {
+        req.outputs = admitOutputs(this.#cfg.layout, this.#session.outputs, this.#session.inputs, req, options.outputs);
+      }
     } catch (e) {
       return this.#invalid(e);
     }
@@ -890,7 +895,14 @@ export class DynamicBatcher implements AsyncDisposable {
       off += r.batch;
       if (r.state !== RUNNING) continue;
       let result: Outputs;
-      if (whole) result = passThrough(layout, out);
+      if (r.outputs !== undefined) {
+        try {
+          result = deliverOutputs(r.outputs, out, r, start, layout, whole ? passThrough : split);
+        } catch (e) {
+          this.#settleError(r, e, 'error');
+          continue;
+        }
+      } else if (whole) result = passThrough(layout, out);
       else {
         try {
           result = split(layout, out, r, start);

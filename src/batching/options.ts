@@ -5,6 +5,7 @@
  * `run()` are checked by hand on the hot path (see batcher.ts).
  */
 import { z } from 'zod';
+import type { OutputTargets } from '../session.js';
 
 /** A padded or trimmed axis: its index, optionally with the name of the length it carries. */
 const AxisSpec = z.union([
@@ -238,6 +239,13 @@ export interface BatcherRunOptions {
   timeoutMs?: number;
   /** Aborting removes a queued request, or drops the result of a running one: ERR_ABORTED. */
   signal?: AbortSignal;
+  /**
+   * The session's RunOptions.outputs for this request: an array of output names to return, or
+   * tensors by output name that the request's rows are copied into when its batch returns
+   * (returned as the same objects). Checked at submit time (ERR_DTYPE, ERR_SHAPE,
+   * ERR_INVALID_ARG); see batching/targets.ts.
+   */
+  outputs?: readonly string[] | OutputTargets;
 }
 
 /** The normalised queue policy of one priority level. */

@@ -5,6 +5,7 @@
  */
 import type { Feeds, Outputs } from '../session.js';
 import { RequestQueue } from './queue.js';
+import type { RequestOutputs } from './targets.js';
 
 export const QUEUED = 0;
 export const RUNNING = 1;
@@ -21,6 +22,8 @@ export class Request {
   reject!: (e: unknown) => void;
   onAbort: (() => void) | null = null;
   signal: AbortSignal | undefined = undefined;
+  /** BatcherRunOptions.outputs, checked: the outputs it asked for, and its tensors to fill. */
+  outputs: RequestOutputs | undefined = undefined;
   group!: Group;
   constructor(
     readonly feeds: Feeds,
