@@ -57,7 +57,7 @@ export const OrtSessionOptionsSchema = z
     execution: z.enum(['workers', 'in-thread']).default('workers'),
     /** Worker threads, each with its own session: runs that execute at once ('workers' only). */
     contexts: z.number().int().min(1).max(64).default(1),
-    /** Runs allowed to wait for a worker; more are refused with ERR_QUEUE_FULL ('workers' only). */
+    /** Runs allowed to wait for a worker; more are refused with ERR_QUEUE_FULL ('workers' only). 0: no queue, runs are accepted only while a worker is free. */
     maxQueue: z.number().int().min(0).optional(),
     /** Threads ONNX Runtime uses inside one operator; 0: see the module comment. */
     intraOpNumThreads: z.number().int().min(0).max(1024).default(0),
@@ -83,8 +83,9 @@ export type OrtSessionOptions = z.input<typeof OrtSessionOptionsSchema>;
 export interface OrtRunOptions extends RunOptions {
   /**
    * Worker mode: move the feeds' buffers to the worker instead of copying them. The feeds'
-   * typed arrays are detached (length 0) once the run starts; feeds that view part of a
-   * larger buffer are copied anyway. Ignored in-thread.
+   * typed arrays are detached (length 0) once a free worker takes the run; a run that waits
+   * behind another at a busy worker has them copied (so it can be re-posted if that worker
+   * dies), and feeds that view part of a larger buffer are copied anyway. Ignored in-thread.
    */
   transferFeeds?: boolean;
 }

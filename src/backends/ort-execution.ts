@@ -5,7 +5,9 @@
  * (onnxruntime.ts) validates feeds and translates failures; an execution only runs.
  *
  * Copies, worker mode: with `transfer`, a feed that spans its whole ArrayBuffer is moved to the
- * worker (0 copies; the caller's array is detached when the run starts). A feed in a
+ * worker when a free worker takes the run (0 copies; the caller's array is detached then); a
+ * run that has to wait behind another at a busy worker gets it cloned instead, so that it can
+ * still go to another worker, or to a replacement if that one dies (ort-pool.ts). A feed in a
  * SharedArrayBuffer is shared with the worker and copied there, off the main thread, because
  * onnxruntime-node takes ArrayBuffer-backed arrays only (the caller must not change it before
  * the run settles). Any other feed is copied once on this thread, by postMessage's structured
@@ -30,7 +32,7 @@ import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import type * as Ort from 'onnxruntime-node';
 import { FileError, OnnxRuntimeError } from '../errors.js';
 import type { Tensor } from '../tensor.js';
-import { OrtWorkerPool } from './ort-pool.js';
+import { OrtWorkerPool, type RunMessage } from './ort-pool.js';
 import { ortWorkerSource, type SharedModel, type WireTarget, type WireTensor, type WireValueMetadata } from './ort-worker.js';
 import { checkTargetResult, raceAbort } from './common.js';
 import { ortTargetShapeError } from './ort-errors.js';
@@ -270,20 +272,21 @@ export async function startWorkers(model: LoadedModel, options: WorkerStartOptio
       return pool.load;
     },
     async run(feeds, fetches, runOptions) {
-      const { wire, transfer } = wireFeeds(feeds, runOptions.transfer ?? false);
       const targets = runOptions.targets;
-      if (targets === undefined) {
-        const answer = await pool.run({ feeds: wire, fetches: [...fetches], logSeverityLevel: runOptions.logSeverityLevel }, transfer, runOptions.signal);
+      const plan = targets === undefined ? undefined : planTargets(targets, scratch);
+      // Made at each posting (a run goes to a second worker when the first dies before starting it).
+      const message = (move: boolean): RunMessage => {
+        const { wire, transfer, once } = wireFeeds(feeds, runOptions.transfer ?? false, move);
+        const request = { feeds: wire, fetches: [...fetches], ...(plan ? { targets: plan.wire } : {}), logSeverityLevel: runOptions.logSeverityLevel };
+        return { request, transfer, once };
+      };
+      if (targets === undefined || plan === undefined) {
+        const answer = await pool.run(message, [], runOptions.signal);
         if (answer.type === 'failed') throw new OrtRunFailure(answer.message);
         return answer.outputs;
       }
-      const plan = planTargets(targets, scratch);
       // A run that is rejected (aborted, its worker lost) keeps its block: the worker may still write it.
-      const answer = await pool.run(
-        { feeds: wire, fetches: [...fetches], targets: plan.wire, logSeverityLevel: runOptions.logSeverityLevel },
-        transfer,
-        runOptions.signal,
-      );
+      const answer = await pool.run(message, [], runOptions.signal);
       try {
         if (answer.type === 'failed') throw new OrtRunFailure(answer.message);
         return readTargets(targets, plan, answer.filled ?? []);
@@ -295,16 +298,23 @@ export async function startWorkers(model: LoadedModel, options: WorkerStartOptio
   };
 }
 
-/** The feeds as posted to a worker, and the buffers to move (see the module comment). */
-export function wireFeeds(feeds: readonly WireTensor[], transfer: boolean): { wire: WireTensor[]; transfer: ArrayBuffer[] } {
+/**
+ * The feeds as posted to a worker, and the buffers to move (see the module comment). The
+ * caller's own buffers are moved only with `transfer` and `move` (the run goes to a free
+ * worker; `once` then says the run cannot be posted again); copies made here are always moved,
+ * and made again at the next posting.
+ */
+export function wireFeeds(feeds: readonly WireTensor[], transfer: boolean, move = true): { wire: WireTensor[]; transfer: ArrayBuffer[]; once: boolean } {
   const moved: ArrayBuffer[] = [];
+  let once = false;
   const wire = feeds.map((f) => {
     const view = f.data;
     const buffer = view.buffer;
     if (buffer instanceof SharedArrayBuffer) return f;
     const whole = view.byteOffset === 0 && view.byteLength === buffer.byteLength;
-    if (transfer && whole) {
+    if (transfer && move && whole) {
       if (!moved.includes(buffer)) moved.push(buffer);
+      once = true;
       return f;
     }
     if (whole) return f; // structured clone copies it once
@@ -312,7 +322,7 @@ export function wireFeeds(feeds: readonly WireTensor[], transfer: boolean): { wi
     moved.push(copy.buffer as ArrayBuffer);
     return { ...f, data: copy };
   });
-  return { wire, transfer: moved };
+  return { wire, transfer: moved, once };
 }
 
 /** Copies the bytes of `from` into `to` (same byte length). */
