@@ -25,7 +25,7 @@
  * this thread copies into the target. A target's buffer is never moved. An output whose dims
  * (data-dependent ones) differ from its target's is not written and rejects with ERR_SHAPE.
  */
-import { open } from 'node:fs/promises';
+import { open, readFile, readdir } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
@@ -144,14 +144,39 @@ function onnxRuntimePath(): string {
 export const ORT_LOG_LEVELS = ['verbose', 'info', 'warning', 'error', 'fatal'] as const;
 
 /**
- * Intra-op threads per session: an explicit count wins; with one context, ONNX Runtime's own
- * default (0: one thread per physical core, as in-thread); with n contexts, the cores shared
- * out so that workers x threads fit them.
+ * Intra-op threads per session in worker mode: an explicit count wins; else the cores less one
+ * (the event loop's: a run then never takes every core from it), at most one per physical core
+ * (what ONNX Runtime picks by itself), shared out over the contexts: max(1, floor(min(cores - 1,
+ * physical) / contexts)). Measured with scripts/bench-ort-eventloop.ts (docs/io.md): on a
+ * 2-core machine, one context with ONNX Runtime's own count (2) held the event loop for up to
+ * 0.46x a run, with 1 thread 0.24x.
  */
-export function intraOpThreadsFor(contexts: number, explicit: number, cores = availableParallelism()): number {
+export function intraOpThreadsFor(contexts: number, explicit: number, cores = availableParallelism(), physical: number | null = null): number {
   if (explicit > 0) return explicit;
-  if (contexts <= 1) return 0;
-  return Math.max(1, Math.floor(cores / contexts));
+  const usable = Math.min(cores - 1, physical ?? cores);
+  return Math.max(1, Math.floor(usable / Math.max(1, contexts)));
+}
+
+let physicalCount: Promise<number | null> | undefined;
+
+/**
+ * Physical cores (distinct core sibling sets in Linux's CPU topology), read once; null where
+ * the topology cannot be read (the logical count then stands in).
+ */
+export function physicalCores(): Promise<number | null> {
+  physicalCount ??= (async () => {
+    const root = '/sys/devices/system/cpu';
+    try {
+      const names = (await readdir(root)).filter((n) => /^cpu\d+$/.test(n));
+      // An offline CPU has no topology: not one ONNX Runtime uses either.
+      const lists = await Promise.all(names.map((n) => readFile(`${root}/${n}/topology/thread_siblings_list`, 'utf8').catch(() => undefined)));
+      const sets = new Set(lists.filter((l): l is string => l !== undefined).map((l) => l.trim()));
+      return sets.size > 0 ? sets.size : null;
+    } catch {
+      return null; // not Linux, or no sysfs
+    }
+  })();
+  return physicalCount;
 }
 
 export interface StartOptions {
