@@ -14,15 +14,19 @@
  *    rounds of 0.5 s slices taken in turn) and the median of the per-round ratios to
  *    in-thread.
  * Modes: in-thread (ONNX Runtime's defaults), in-thread without spinning threads (what the
- * workers default to); workers with 1 context (ONNX Runtime's default thread count, as
- * in-thread); workers with --contexts contexts (threads shared out: max(1, cores / contexts)).
- * --threads sets intra-op threads for every mode (0: the defaults just described).
+ * workers default to); workers with 1 context and with --contexts contexts (the worker default:
+ * max(1, floor(min(cores - 1, physical cores) / contexts)) intra-op threads each); and, side by
+ * side with those, workers with 1 context at ONNX Runtime's own count (one per physical core:
+ * the worker default before it left a core to the event loop).
+ * --threads sets intra-op threads for every mode (0: the defaults just described; the last row
+ * is then left out).
  * Encoders: tiny and bert-base (the presets), small (4 layers, hidden 256: the demo's default).
  * Before timing, every mode's outputs are compared with in-thread's, byte for byte.
  */
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { availableParallelism, cpus } from 'node:os';
+import { availableParallelism, cpus, loadavg } from 'node:os';
 import { OnnxRuntimeSession, type OrtSessionOptions } from '../src/backends/onnxruntime.js';
+import { intraOpThreadsFor, physicalCores } from '../src/backends/ort-execution.js';
 import { createEncoderModel, encodeModel, resolveEncoderConfig, Xoshiro128, type EncoderOptions } from '../src/onnx/index.js';
 import { Tensor } from '../src/tensor.js';
 import type { Feeds, Outputs } from '../src/session.js';
@@ -62,12 +66,23 @@ interface Mode {
   options: OrtSessionOptions;
 }
 const threads = THREADS > 0 ? { intraOpNumThreads: THREADS } : {};
+const physical = await physicalCores();
+const ortOwn = physical ?? availableParallelism();
+const defaultThreads = (contexts: number): string => (THREADS > 0 ? `${THREADS}` : `${intraOpThreadsFor(contexts, 0, availableParallelism(), physical)}`);
 const modes: Mode[] = [
   { name: 'in-thread', options: { execution: 'in-thread', ...threads } },
   // Workers do not spin by default; this row tells the threads' effect from the spinning's.
   { name: 'in-thread, no spinning', options: { execution: 'in-thread', allowSpinning: false, ...threads } },
-  { name: 'workers, 1 context', options: { execution: 'workers', contexts: 1, ...threads } },
-  { name: `workers, ${CONTEXTS} contexts`, options: { execution: 'workers', contexts: CONTEXTS, ...threads } },
+  { name: `workers, 1 context (${defaultThreads(1)} thr)`, options: { execution: 'workers', contexts: 1, ...threads } },
+  { name: `workers, ${CONTEXTS} contexts (${defaultThreads(CONTEXTS)} thr each)`, options: { execution: 'workers', contexts: CONTEXTS, ...threads } },
+  ...(THREADS > 0
+    ? []
+    : [
+        {
+          name: `workers, 1 context (${ortOwn} thr: ONNX Runtime's own count, the default before)`,
+          options: { execution: 'workers', contexts: 1, intraOpNumThreads: ortOwn },
+        } as Mode,
+      ]),
 ];
 
 const median = (a: number[]): number => [...a].sort((x, y) => x - y)[a.length >> 1]!;
@@ -75,7 +90,7 @@ const ms = (x: number): string => (x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed
 
 console.log(
   `# ONNX Runtime: in-thread vs worker threads\n\n${new Date().toISOString().slice(0, 10)}, ${cpus()[0]?.model ?? 'unknown CPU'}, ` +
-    `${availableParallelism()} cores, Node ${process.version}; encoder "${ENCODER}" (${cfg.layers} layers, hidden ${cfg.hidden}), ` +
+    `${availableParallelism()} cores (${physical ?? 'unknown'} physical), load average ${loadavg()[0]!.toFixed(1)}, Node ${process.version}; encoder "${ENCODER}" (${cfg.layers} layers, hidden ${cfg.hidden}), ` +
     `batch ${BATCH} x ${SEQ} tokens; intra-op threads ${THREADS > 0 ? THREADS : 'default'}; ${ROUNDS} rounds of ${SLICE} s slices in turn\n`,
 );
 
@@ -201,4 +216,5 @@ if (PARTS.has('throughput')) {
   }
 }
 
+console.log(`\nload average at the end: ${loadavg()[0]!.toFixed(1)}`);
 await Promise.all(sessions.map((s) => s.dispose()));

@@ -10,9 +10,11 @@
  * free. `execution: 'in-thread'` keeps onnxruntime-node as it is (no threads started; runs
  * execute one after another on this thread).
  *
- * Threads: with one context ONNX Runtime picks its intra-op threads (one per physical core);
- * with n contexts each session gets max(1, floor(cores / n)) so that workers x threads fit the
- * cores; `intraOpNumThreads` overrides both. In worker mode the intra-op threads do not spin
+ * Threads: in-thread, ONNX Runtime picks its intra-op threads (one per physical core). In
+ * worker mode each of the n sessions gets max(1, floor(min(cores - 1, physical cores) / n)):
+ * one core is left to the event loop (on a 2-core machine ONNX Runtime's own count held the
+ * loop for up to 0.46x a run, one thread 0.24x; docs/io.md) and workers x threads fit the
+ * cores. `intraOpNumThreads` overrides both. In worker mode the intra-op threads do not spin
  * while they wait for work (`allowSpinning`, default false there): spinning threads take the
  * cores the event loop and the other workers need (measured on a 2-core machine under load:
  * 1.5-2x the runs/s without spinning, and a shorter event-loop delay).
@@ -31,6 +33,7 @@
  * (input-limits.ts: position tables, vocabularies); single-dim limits appear in
  * `inputs[i].limits`.
  */
+import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 import type * as Ort from 'onnxruntime-node';
 import { DTypeError, DisposedError, InvalidArgumentError, OnnxRuntimeError, abortErrorFrom } from '../errors.js';
@@ -44,7 +47,7 @@ import { isExternal } from '../onnx/tensor-proto.js';
 import type { ModelProto } from '../onnx/schema.js';
 import { checkInputLimits, findInputLimits, splitInputLimits, type InputLimits } from './input-limits.js';
 import { ortLoadError, ortRunError } from './ort-errors.js';
-import { OrtRunFailure, intraOpThreadsFor, loadModel, startInThread, startWorkers, type OrtExecution } from './ort-execution.js';
+import { OrtRunFailure, intraOpThreadsFor, loadModel, physicalCores, startInThread, startWorkers, type OrtExecution } from './ort-execution.js';
 import type { WireTensor, WireValueMetadata } from './ort-worker.js';
 
 export const OrtSessionOptionsSchema = z
@@ -57,7 +60,7 @@ export const OrtSessionOptionsSchema = z
     execution: z.enum(['workers', 'in-thread']).default('workers'),
     /** Worker threads, each with its own session: runs that execute at once ('workers' only). */
     contexts: z.number().int().min(1).max(64).default(1),
-    /** Runs allowed to wait for a worker; more are refused with ERR_QUEUE_FULL ('workers' only). */
+    /** Runs allowed to wait for a worker; more are refused with ERR_QUEUE_FULL ('workers' only). 0: no queue, runs are accepted only while a worker is free. */
     maxQueue: z.number().int().min(0).optional(),
     /** Threads ONNX Runtime uses inside one operator; 0: see the module comment. */
     intraOpNumThreads: z.number().int().min(0).max(1024).default(0),
@@ -83,8 +86,9 @@ export type OrtSessionOptions = z.input<typeof OrtSessionOptionsSchema>;
 export interface OrtRunOptions extends RunOptions {
   /**
    * Worker mode: move the feeds' buffers to the worker instead of copying them. The feeds'
-   * typed arrays are detached (length 0) once the run starts; feeds that view part of a
-   * larger buffer are copied anyway. Ignored in-thread.
+   * typed arrays are detached (length 0) once a free worker takes the run; a run that waits
+   * behind another at a busy worker has them copied (so it can be re-posted if that worker
+   * dies), and feeds that view part of a larger buffer are copied anyway. Ignored in-thread.
    */
   transferFeeds?: boolean;
 }
@@ -161,7 +165,7 @@ export class OnnxRuntimeSession implements InferenceSession {
     // ONNX Runtime finds external data beside the model file only when it opens the file itself.
     const external = typeof model === 'string' && proto?.graph?.initializer.some(isExternal) === true;
     const source = external ? { ...loaded, path: model } : loaded;
-    const intraOp = workers ? intraOpThreadsFor(opts.contexts, opts.intraOpNumThreads) : opts.intraOpNumThreads;
+    const intraOp = workers ? intraOpThreadsFor(opts.contexts, opts.intraOpNumThreads, availableParallelism(), await physicalCores()) : opts.intraOpNumThreads;
     const spinning = opts.allowSpinning ?? (workers ? false : undefined);
     const sessionOptions: Ort.InferenceSession.SessionOptions = {
       executionProviders: ['cpu'],

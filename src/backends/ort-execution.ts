@@ -5,7 +5,9 @@
  * (onnxruntime.ts) validates feeds and translates failures; an execution only runs.
  *
  * Copies, worker mode: with `transfer`, a feed that spans its whole ArrayBuffer is moved to the
- * worker (0 copies; the caller's array is detached when the run starts). A feed in a
+ * worker when a free worker takes the run (0 copies; the caller's array is detached then); a
+ * run that has to wait behind another at a busy worker gets it cloned instead, so that it can
+ * still go to another worker, or to a replacement if that one dies (ort-pool.ts). A feed in a
  * SharedArrayBuffer is shared with the worker and copied there, off the main thread, because
  * onnxruntime-node takes ArrayBuffer-backed arrays only (the caller must not change it before
  * the run settles). Any other feed is copied once on this thread, by postMessage's structured
@@ -25,14 +27,14 @@
  * rejects with ERR_SHAPE. In-thread, a run aborted after run() was called still executes (in
  * onnxruntime-node's setImmediate) and writes its targets then.
  */
-import { open } from 'node:fs/promises';
+import { open, readFile, readdir } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import type * as Ort from 'onnxruntime-node';
 import { FileError, OnnxRuntimeError } from '../errors.js';
 import type { Tensor } from '../tensor.js';
-import { OrtWorkerPool } from './ort-pool.js';
+import { OrtWorkerPool, type RunMessage } from './ort-pool.js';
 import { ortWorkerSource, type SharedModel, type WireTarget, type WireTensor, type WireValueMetadata } from './ort-worker.js';
 import { checkTargetResult, raceAbort } from './common.js';
 import { ortTargetShapeError } from './ort-errors.js';
@@ -144,14 +146,39 @@ function onnxRuntimePath(): string {
 export const ORT_LOG_LEVELS = ['verbose', 'info', 'warning', 'error', 'fatal'] as const;
 
 /**
- * Intra-op threads per session: an explicit count wins; with one context, ONNX Runtime's own
- * default (0: one thread per physical core, as in-thread); with n contexts, the cores shared
- * out so that workers x threads fit them.
+ * Intra-op threads per session in worker mode: an explicit count wins; else the cores less one
+ * (the event loop's: a run then never takes every core from it), at most one per physical core
+ * (what ONNX Runtime picks by itself), shared out over the contexts: max(1, floor(min(cores - 1,
+ * physical) / contexts)). Measured with scripts/bench-ort-eventloop.ts (docs/io.md): on a
+ * 2-core machine, one context with ONNX Runtime's own count (2) held the event loop for up to
+ * 0.46x a run, with 1 thread 0.24x.
  */
-export function intraOpThreadsFor(contexts: number, explicit: number, cores = availableParallelism()): number {
+export function intraOpThreadsFor(contexts: number, explicit: number, cores = availableParallelism(), physical: number | null = null): number {
   if (explicit > 0) return explicit;
-  if (contexts <= 1) return 0;
-  return Math.max(1, Math.floor(cores / contexts));
+  const usable = Math.min(cores - 1, physical ?? cores);
+  return Math.max(1, Math.floor(usable / Math.max(1, contexts)));
+}
+
+let physicalCount: Promise<number | null> | undefined;
+
+/**
+ * Physical cores (distinct core sibling sets in Linux's CPU topology), read once; null where
+ * the topology cannot be read (the logical count then stands in).
+ */
+export function physicalCores(): Promise<number | null> {
+  physicalCount ??= (async () => {
+    const root = '/sys/devices/system/cpu';
+    try {
+      const names = (await readdir(root)).filter((n) => /^cpu\d+$/.test(n));
+      // An offline CPU has no topology: not one ONNX Runtime uses either.
+      const lists = await Promise.all(names.map((n) => readFile(`${root}/${n}/topology/thread_siblings_list`, 'utf8').catch(() => undefined)));
+      const sets = new Set(lists.filter((l): l is string => l !== undefined).map((l) => l.trim()));
+      return sets.size > 0 ? sets.size : null;
+    } catch {
+      return null; // not Linux, or no sysfs
+    }
+  })();
+  return physicalCount;
 }
 
 export interface StartOptions {
@@ -282,20 +309,21 @@ export async function startWorkers(model: LoadedModel, options: WorkerStartOptio
       return pool.load;
     },
     async run(feeds, fetches, runOptions) {
-      const { wire, transfer } = wireFeeds(feeds, runOptions.transfer ?? false);
       const targets = runOptions.targets;
-      if (targets === undefined) {
-        const answer = await pool.run({ feeds: wire, fetches: [...fetches], logSeverityLevel: runOptions.logSeverityLevel }, transfer, runOptions.signal);
+      const plan = targets === undefined ? undefined : planTargets(targets, scratch);
+      // Made at each posting (a run goes to a second worker when the first dies before starting it).
+      const message = (move: boolean): RunMessage => {
+        const { wire, transfer, once } = wireFeeds(feeds, runOptions.transfer ?? false, move);
+        const request = { feeds: wire, fetches: [...fetches], ...(plan ? { targets: plan.wire } : {}), logSeverityLevel: runOptions.logSeverityLevel };
+        return { request, transfer, once };
+      };
+      if (targets === undefined || plan === undefined) {
+        const answer = await pool.run(message, [], runOptions.signal);
         if (answer.type === 'failed') throw new OrtRunFailure(answer.message);
         return answer.outputs;
       }
-      const plan = planTargets(targets, scratch);
       // A run that is rejected (aborted, its worker lost) keeps its block: the worker may still write it.
-      const answer = await pool.run(
-        { feeds: wire, fetches: [...fetches], targets: plan.wire, logSeverityLevel: runOptions.logSeverityLevel },
-        transfer,
-        runOptions.signal,
-      );
+      const answer = await pool.run(message, [], runOptions.signal);
       try {
         if (answer.type === 'failed') throw new OrtRunFailure(answer.message);
         return readTargets(targets, plan, answer.filled ?? []);
@@ -307,16 +335,23 @@ export async function startWorkers(model: LoadedModel, options: WorkerStartOptio
   };
 }
 
-/** The feeds as posted to a worker, and the buffers to move (see the module comment). */
-export function wireFeeds(feeds: readonly WireTensor[], transfer: boolean): { wire: WireTensor[]; transfer: ArrayBuffer[] } {
+/**
+ * The feeds as posted to a worker, and the buffers to move (see the module comment). The
+ * caller's own buffers are moved only with `transfer` and `move` (the run goes to a free
+ * worker; `once` then says the run cannot be posted again); copies made here are always moved,
+ * and made again at the next posting.
+ */
+export function wireFeeds(feeds: readonly WireTensor[], transfer: boolean, move = true): { wire: WireTensor[]; transfer: ArrayBuffer[]; once: boolean } {
   const moved: ArrayBuffer[] = [];
+  let once = false;
   const wire = feeds.map((f) => {
     const view = f.data;
     const buffer = view.buffer;
     if (buffer instanceof SharedArrayBuffer) return f;
     const whole = view.byteOffset === 0 && view.byteLength === buffer.byteLength;
-    if (transfer && whole) {
+    if (transfer && move && whole) {
       if (!moved.includes(buffer)) moved.push(buffer);
+      once = true;
       return f;
     }
     if (whole) return f; // structured clone copies it once
@@ -324,7 +359,7 @@ export function wireFeeds(feeds: readonly WireTensor[], transfer: boolean): { wi
     moved.push(copy.buffer as ArrayBuffer);
     return { ...f, data: copy };
   });
-  return { wire, transfer: moved };
+  return { wire, transfer: moved, once };
 }
 
 /** Copies the bytes of `from` into `to` (same byte length). */

@@ -14,6 +14,16 @@
  *   ended; a run that only waited at it goes back to the head of the queue. A replacement loads
  *   the model while queued runs wait (other workers keep serving). If the replacement cannot
  *   load, the pool is lost: queued and later runs get ERR_WORKER with `lost: true`.
+ * - A run may therefore be posted more than once (to a replacement, or to a worker that came
+ *   free first), so its message is made at each posting (RunMessageSource): buffers it moves
+ *   are moved only to a free worker, which starts the run at once; a run that will wait at a
+ *   busy worker gets them cloned, so they are still whole if it must be posted again (Node
+ *   drops a message, without an error, whose transfer list holds a buffer already moved). A
+ *   run whose moved buffers went down with a worker before it started is rejected with
+ *   ERR_WORKER: there is nothing left to post.
+ * - maxQueue counts the runs that wait for a worker (in the queue, or held by a busy worker
+ *   behind the run it executes); a run that a free worker starts at once never waits, so
+ *   maxQueue 0 means no queue: runs are accepted only while a worker is free.
  * - Aborting a queued or waiting run removes it (the worker never starts it); aborting a
  *   running one rejects it at once and its result is dropped when it arrives (the worker stays
  *   busy until then: ONNX Runtime cannot stop it).
@@ -39,7 +49,7 @@ export interface OrtWorkerPoolOptions {
   source: string;
   /** The worker's workerData, less `shared`, which the pool adds. */
   workerData: Record<string, unknown>;
-  /** Runs allowed to wait for a worker; more are refused with ERR_QUEUE_FULL. */
+  /** Runs allowed to wait for a worker; more are refused with ERR_QUEUE_FULL (0: none waits; see the module comment). */
   maxQueue?: number | undefined;
   resourceLimits?: ResourceLimits;
   /** For messages: what the workers run (e.g. 'ONNX Runtime'). */
@@ -53,10 +63,24 @@ export interface WorkerMetadata {
 
 export type RunAnswer = FromWorker & { type: 'done' | 'failed' };
 
-interface Job {
-  readonly id: number;
+/** One posting of a run: its message (posted as `{ type: 'run', id, seq, ...request }`) and the buffers it moves. */
+export interface RunMessage {
   readonly request: Record<string, unknown>;
   readonly transfer: readonly TransferListItem[];
+  /** Set when `transfer` holds buffers that cannot be made again (the caller's own): the run is then never posted again. */
+  readonly once?: boolean;
+}
+
+/**
+ * Makes a run's message, at each posting. `move` is true when the run goes to a free worker
+ * (which starts it at once); false when it will wait at a busy worker, from which it may be
+ * taken to another or re-posted if that worker dies: it must then move nothing it cannot make again.
+ */
+export type RunMessageSource = (move: boolean) => RunMessage;
+
+interface Job {
+  readonly id: number;
+  readonly message: RunMessageSource;
   readonly resolve: (value: RunAnswer) => void;
   readonly reject: (error: unknown) => void;
   readonly signal: AbortSignal | undefined;
@@ -71,6 +95,8 @@ interface Posting {
   readonly job: Job;
   readonly seq: number;
   takenBack: boolean;
+  /** Its message moved buffers that cannot be made again (RunMessage.once). */
+  readonly once: boolean;
 }
 
 type SlotState = 'loading' | 'ready' | 'closing' | 'exited';
@@ -169,23 +195,28 @@ export class OrtWorkerPool {
   }
 
   /**
-   * Queues `request` (posted as `{ type: 'run', id, seq, ...request }` with `transfer`) and
-   * resolves with the worker's answer (`done` or `failed`). Rejects with ERR_WORKER,
-   * ERR_ABORTED, ERR_QUEUE_FULL or ERR_DISPOSED.
+   * Queues a run and resolves with the worker's answer (`done` or `failed`). `request` is the
+   * message (posted as `{ type: 'run', id, seq, ...request }`), with `transfer` moved when the
+   * run goes to a free worker and cloned when it waits at a busy one; or a RunMessageSource
+   * that makes the message at each posting (`transfer` is then unused). Rejects with
+   * ERR_WORKER, ERR_ABORTED, ERR_QUEUE_FULL or ERR_DISPOSED.
    */
-  run(request: Record<string, unknown>, transfer: readonly TransferListItem[], signal?: AbortSignal): Promise<RunAnswer> {
+  run(request: Record<string, unknown> | RunMessageSource, transfer: readonly TransferListItem[] = [], signal?: AbortSignal): Promise<RunAnswer> {
     if (this.#closing) return Promise.reject(new DisposedError(`run() on a closed ${this.#label} worker pool`));
     if (this.#lost) return Promise.reject(this.#lost);
     if (signal?.aborted) return Promise.reject(abortErrorFrom(signal, 'run()'));
     const waiting = this.load.queued;
-    if (waiting >= this.#maxQueue) {
-      return Promise.reject(new QueueFullError(`run() refused: ${waiting} runs already wait for a worker (maxQueue ${this.#maxQueue})`));
+    if (waiting >= this.#maxQueue && !this.#slots.some((slot) => this.#takes(slot, 0))) {
+      const busy = this.#slots.filter((slot) => !this.#takes(slot, 0)).length;
+      const limit = this.#maxQueue === 0 ? 'maxQueue is 0 (no run waits for a worker)' : `${waiting} runs already wait for one (maxQueue ${this.#maxQueue})`;
+      return Promise.reject(new QueueFullError(`run() refused: no worker is free (${busy} of ${this.size} busy) and ${limit}`));
     }
+    const message: RunMessageSource =
+      typeof request === 'function' ? request : (move) => (move ? { request, transfer, once: transfer.length > 0 } : { request, transfer: [] });
     return new Promise<RunAnswer>((resolve, reject) => {
       const job: Job = {
         id: this.#nextId,
-        request,
-        transfer,
+        message,
         resolve,
         reject,
         signal,
@@ -306,7 +337,17 @@ export class OrtWorkerPool {
     const requeue: Job[] = [];
     for (const p of slot.postings.splice(0)) {
       if (p.takenBack || p.job.state !== 'posted') continue;
-      if (unclaimed(slot, p)) {
+      if (unclaimed(slot, p) && p.once) {
+        this.#settle(
+          p.job,
+          undefined,
+          new WorkerError(
+            `${this.#workerName(slot)} ${how.text} before this run started, and the feeds it moved there (transferFeeds) went with it; ` +
+              `run it again with new feeds`,
+            { ...details, moved: true },
+          ),
+        );
+      } else if (unclaimed(slot, p)) {
         p.job.state = 'queued';
         p.job.posting = undefined;
         requeue.push(p.job);
@@ -391,14 +432,22 @@ export class OrtWorkerPool {
   }
 
   #post(slot: Slot, job: Job): void {
-    const posting: Posting = { job, seq: slot.nextSeq++, takenBack: false };
+    let message: RunMessage;
+    try {
+      // A free worker starts the run at once; behind a busy one it may be posted again (see the module comment).
+      message = job.message(this.#held(slot).length === 0);
+    } catch (e) {
+      this.#settle(job, undefined, e);
+      return;
+    }
+    const posting: Posting = { job, seq: slot.nextSeq++, takenBack: false, once: message.once === true };
     const word = claimWord(posting.seq);
     Atomics.store(slot.words, word, job.id);
     job.state = 'posted';
     job.posting = posting;
     slot.postings.push(posting);
     try {
-      slot.worker.postMessage({ type: 'run', id: job.id, seq: posting.seq, ...job.request } as ToWorker, job.transfer);
+      slot.worker.postMessage({ type: 'run', id: job.id, seq: posting.seq, ...message.request } as ToWorker, message.transfer);
     } catch (e) {
       // A buffer that cannot be moved (or cloned) fails this run only; its sequence number is unused.
       Atomics.store(slot.words, word, 0);

@@ -24,6 +24,8 @@ function doubleWorker(req: NodeRequire): void {
     while (Date.now() < end);
   };
   port.postMessage({ type: 'ready', inputs: [{ name: 'x', isTensor: true, type: 'float32', shape: ['n'] }], outputs: [] });
+  // The first worker stays away from its messages for a while: the pool sees it free, a run posted there is unclaimed.
+  if (load === 1 && workerData.stallMs) spin(workerData.stallMs as number);
   const words = new Int32Array(workerData.shared as SharedArrayBuffer);
   port.on('message', (m: { type: string; id: number; seq: number; action: string; ms?: number; code?: number; value?: Float32Array }) => {
     if (m.type === 'close') return port.close();
@@ -60,12 +62,12 @@ async function startedRun(id: number): Promise<void> {
   while (Atomics.load(started, 0) !== id) await new Promise((r) => setTimeout(r, 1));
 }
 
-async function startPool(size: number, extra: { loadsThatWork?: number; maxQueue?: number; oom?: boolean } = {}) {
+async function startPool(size: number, extra: { loadsThatWork?: number; maxQueue?: number; oom?: boolean; stallMs?: number } = {}) {
   Atomics.store(started, 0, 0);
   const { pool } = await OrtWorkerPool.start({
     size,
     source: SOURCE,
-    workerData: { starts: new SharedArrayBuffer(4), started: started.buffer, loadsThatWork: extra.loadsThatWork ?? 1000 },
+    workerData: { starts: new SharedArrayBuffer(4), started: started.buffer, loadsThatWork: extra.loadsThatWork ?? 1000, stallMs: extra.stallMs ?? 0 },
     label: 'test',
     ...(extra.maxQueue !== undefined ? { maxQueue: extra.maxQueue } : {}),
     ...(extra.oom ? { resourceLimits: { maxOldGenerationSizeMb: 16, maxYoungGenerationSizeMb: 4 } } : {}),
@@ -229,6 +231,75 @@ describe('OrtWorkerPool', () => {
     const runs = [echo(pool, 1, { ms: 50 }), echo(pool, 2), echo(pool, 3)];
     await expect(echo(pool, 4)).rejects.toBeInstanceOf(QueueFullError);
     await Promise.all(runs);
+    await pool.close();
+  });
+
+  it('re-posts a run that waited at a worker that died with its moved feed intact (copied there, moved only to an idle worker)', async () => {
+    const pool = await startPool(1);
+    const dying = pool.run({ action: 'exit', code: 4, ms: 60 }, []);
+    // Posted behind the dying run: it waits at that worker, so its buffer must not go there.
+    const value = new Float32Array([7, 8, 9]);
+    const waiting = pool.run({ action: 'echo', value }, [value.buffer]) as unknown as Promise<Done>;
+    const queued = Array.from({ length: 3 }, (_, i) => {
+      const v = new Float32Array([i, i + 0.5]);
+      return pool.run({ action: 'echo', value: v }, [v.buffer]) as unknown as Promise<Done>;
+    });
+    await expect(dying).rejects.toMatchObject({ code: 'ERR_WORKER', exitCode: 4 });
+    expect(Array.from((await waiting).outputs[0]!.data)).toEqual([7, 8, 9]);
+    // Cloned to the worker it waited at, moved to the replacement, which took it free.
+    expect(value.byteLength).toBe(0);
+    expect((await Promise.all(queued)).map((r) => Array.from(r.outputs[0]!.data))).toEqual([
+      [0, 0.5],
+      [1, 1.5],
+      [2, 2.5],
+    ]);
+    await pool.close();
+  });
+
+  it('gives a run with moved feeds that waited at a busy worker to one that comes free, intact', async () => {
+    const pool = await startPool(2);
+    const long = echo(pool, 1, { ms: 300 });
+    const short = echo(pool, 2, { ms: 10 });
+    const value = new Float32Array([3, 4]);
+    const behindLong = pool.run({ action: 'echo', value }, [value.buffer]) as unknown as Promise<Done>;
+    expect(Array.from((await behindLong).outputs[0]!.data)).toEqual([3, 4]);
+    await Promise.all([long, short]);
+    await pool.close();
+  });
+
+  it('re-posts a run a worker died before starting; one whose moved feeds went with it is rejected, saying so', async () => {
+    const pool = await startPool(1, { stallMs: 400 });
+    // The worker is free as far as the pool knows, so the first run's buffer is moved there; it never starts.
+    const value = new Float32Array([1, 2]);
+    const moved = pool.run({ action: 'echo', value }, [value.buffer]);
+    const cloned = echo(pool, 5);
+    expect(value.byteLength).toBe(0);
+    pool.terminateWorker(0);
+    const err = await moved.then(
+      () => null,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(WorkerError);
+    expect(err).toMatchObject({ code: 'ERR_WORKER', moved: true, worker: 0 });
+    expect((err as Error).message).toMatch(/before this run started, and the feeds it moved there \(transferFeeds\) went with it; run it again with new feeds/);
+    // The other run only waited there: the replacement serves it.
+    expect((await cloned).outputs[0]!.data[0]).toBe(5);
+    await pool.close();
+  });
+
+  it('with maxQueue 0 runs what a free worker starts at once and refuses what would wait', async () => {
+    const pool = await startPool(2, { maxQueue: 0 });
+    const a = echo(pool, 1, { ms: 100 });
+    const b = echo(pool, 2, { ms: 100 });
+    const refused = await echo(pool, 3).then(
+      () => null,
+      (e: unknown) => e,
+    );
+    expect(refused).toBeInstanceOf(QueueFullError);
+    expect((refused as Error).message).toMatch(/no worker is free \(2 of 2 busy\) and maxQueue is 0/);
+    expect((await Promise.all([a, b])).map((r) => r.outputs[0]!.data[0])).toEqual([1, 2]);
+    // Free again: accepted.
+    expect((await echo(pool, 4)).outputs[0]!.data[0]).toBe(4);
     await pool.close();
   });
 
