@@ -83,6 +83,9 @@ class ProbeEngine implements NativeTrtEngine {
     this.probes = specs.map((s) => new Probe(DEVICE, s.inputBytes, [{ bytes: OUT_BYTES, dims: OUT_DIMS }]));
     return this.probes;
   }
+  allocPinned(): ArrayBuffer {
+    throw new Error('the staging probe has no pinned pool');
+  }
   dispose(): void {
     this.disposed = true;
     for (const p of this.probes) p.dispose();

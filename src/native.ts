@@ -256,7 +256,8 @@ export interface NativeRunOutput {
   /** Index among the engine's outputs. */
   index: number;
   dims: number[];
-  data: ArrayBuffer;
+  /** Absent for an output written into its caller-provided target. */
+  data?: ArrayBuffer;
 }
 
 export interface NativeContextStats {
@@ -268,8 +269,19 @@ export interface NativeContextStats {
 export interface NativeTrtContext {
   readonly profile: number;
   readonly disposed: boolean;
-  /** inputs in engine input order; dims all inputs' dims concatenated; wanted: output indices. */
-  run(inputs: ArrayBufferView[], dims: number[], wanted?: number[]): Promise<NativeRunOutput[]>;
+  /**
+   * inputs in engine input order; dims all inputs' dims concatenated; wanted: output indices;
+   * targets: caller-provided output memory parallel to wanted (undefined entries: none), with
+   * targetDims the given targets' dims concatenated. Resolves undefined when every wanted
+   * output went to a target; otherwise target outputs come back without `data`.
+   */
+  run(
+    inputs: ArrayBufferView[],
+    dims: number[],
+    wanted?: number[],
+    targets?: (ArrayBufferView | undefined)[],
+    targetDims?: number[],
+  ): Promise<NativeRunOutput[] | undefined>;
   stats(): NativeContextStats;
   dispose(): void;
 }
@@ -279,6 +291,8 @@ export interface NativeTrtEngine {
   readonly disposed: boolean;
   describe(): NativeEngineDescription;
   createContexts(specs: NativeContextSpec[]): Promise<NativeTrtContext[]>;
+  /** An ArrayBuffer over pinned memory of the engine's pool, back to the pool when collected. */
+  allocPinned(bytes: number): ArrayBuffer;
   dispose(): void;
 }
 

@@ -3,6 +3,7 @@
 #include <cstring>
 #include <vector>
 
+#include "cuda/pinned_pool.h"
 #include "cuda/stream.h"
 #include "napi/args.h"
 #include "napi/completion_queue.h"
@@ -37,7 +38,34 @@ std::size_t typedArrayElementSize(napi_typedarray_type type) {
   }
 }
 
-// Settles a run once its stream is done: copies the staged outputs into new ArrayBuffers and
+struct TypedArrayView {
+  void* data = nullptr;
+  std::size_t bytes = 0;
+};
+
+bool typedArrayView(napi_env env, napi_value value, TypedArrayView& out) {
+  napi_typedarray_type type;
+  std::size_t length = 0;
+  void* data = nullptr;
+  bool is = false;
+  if (napi_is_typedarray(env, value, &is) != napi_ok || !is) return false;
+  if (napi_get_typedarray_info(env, value, &type, &length, &data, nullptr, nullptr) != napi_ok) return false;
+  out.data = data;
+  out.bytes = length * typedArrayElementSize(type);
+  return true;
+}
+
+std::string outputName(const trt::ExecutionContext& ctx, int index) {
+  int k = 0;
+  for (const trt::EngineTensor& t : ctx.engine()->tensors()) {
+    if (t.input) continue;
+    if (k++ == index) return t.name;
+  }
+  return "#" + std::to_string(index);
+}
+
+// Settles a run once its stream is done: copies the staged outputs into new ArrayBuffers (or
+// into the caller's target tensors) and
 // frees the context for the next run. A run whose enqueue failed part-way also comes here, so
 // the context is handed on only after the work it did enqueue has drained. The context is
 // marked busy before the item exists and freed exactly once: in settle(), or on destruction
@@ -52,6 +80,13 @@ class RunCompletion : public Completion {
 
   Napi::Promise promise() const { return deferred_.Promise(); }
   void setOutputs(std::vector<trt::ExecutionContext::Output> outputs) { outputs_ = std::move(outputs); }
+  // Keeps a pinned feed or target alive until the stream is done with it.
+  void hold(std::shared_ptr<cuda::PinnedBlock> block) { holds_.push_back(std::move(block)); }
+  // The typed array of wanted[k]'s target, which a staged output is copied into on settle.
+  void setTarget(std::size_t k, Napi::Value target) {
+    if (targets_.size() <= k) targets_.resize(k + 1);
+    targets_[k] = Napi::Persistent(target.As<Napi::Object>());
+  }
   void setFailure(const NativeError& failure) { failure_ = std::make_unique<NativeError>(failure); }
 
   void settle(Napi::Env env, const NativeError* error) override {
@@ -65,9 +100,45 @@ class RunCompletion : public Completion {
       return;
     }
     try {
+      // Outputs that went to the caller's tensors: copy the staged ones in. A target detached
+      // (transferred) while the run was in flight has no memory to fill: reject, naming it.
+      // Every target is checked before any is written, so a refused run writes none.
+      bool allTargets = !outputs_.empty();
+      std::vector<TypedArrayView> views(outputs_.size());
+      for (std::size_t i = 0; i < outputs_.size(); i++) {
+        const auto& o = outputs_[i];
+        if (!o.toTarget) {
+          allTargets = false;
+          continue;
+        }
+        if (!o.staged || o.bytes == 0) continue;
+        if (i >= targets_.size() || targets_[i].IsEmpty() || !typedArrayView(env, targets_[i].Value(), views[i]) ||
+            views[i].bytes != o.bytes) {
+          deferred_.Reject(
+              toJsError(env, NativeError("ERR_INVALID_ARG", "options.outputs[\"" + outputName(*context_, o.index) +
+                                                                "\"] was detached (transferred) while the run was in "
+                                                                "flight; no output of the run was written")));
+          return;
+        }
+      }
+      for (std::size_t i = 0; i < outputs_.size(); i++) {
+        const auto& o = outputs_[i];
+        if (o.toTarget && o.staged && o.bytes > 0) std::memcpy(views[i].data, context_->outputHost(o.index), o.bytes);
+      }
+      if (allTargets) {
+        deferred_.Resolve(env.Undefined());
+        return;
+      }
       Napi::Array out = Napi::Array::New(env, outputs_.size());
       for (std::size_t i = 0; i < outputs_.size(); i++) {
         const auto& o = outputs_[i];
+        if (o.toTarget) {
+          Napi::Object item = Napi::Object::New(env);
+          item.Set("index", o.index);
+          item.Set("dims", toJs(env, o.dims));
+          out.Set(static_cast<uint32_t>(i), item);
+          continue;
+        }
         Napi::ArrayBuffer data;
         if (o.block) {
           data = pinnedArrayBuffer(env, o.block, o.bytes);
@@ -92,6 +163,8 @@ class RunCompletion : public Completion {
   Napi::Promise::Deferred deferred_;
   std::shared_ptr<trt::ExecutionContext> context_;
   std::vector<trt::ExecutionContext::Output> outputs_;
+  std::vector<std::shared_ptr<cuda::PinnedBlock>> holds_;
+  std::vector<Napi::ObjectReference> targets_;  // by position in wanted
   std::unique_ptr<NativeError> failure_;
   bool settled_ = false;
 };
@@ -131,7 +204,9 @@ Napi::Object ContextWrap::create(Napi::Env env, std::shared_ptr<trt::ExecutionCo
   return InstanceData::of(env).trtContextCtor.New({Napi::External<std::shared_ptr<trt::ExecutionContext>>::New(env, &context)});
 }
 
-// run(inputs: ArrayBufferView[], dims: number[] (all inputs' dims, concatenated), wanted?: number[])
+// run(inputs: ArrayBufferView[], dims: number[] (all inputs' dims, concatenated), wanted?: number[],
+//     targets?: (ArrayBufferView | undefined)[] (parallel to wanted), targetDims?: number[] (the
+//     given targets' dims, concatenated)). Resolves undefined when every wanted output went to a target.
 Napi::Value ContextWrap::run(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   return guarded(env, [&]() -> Napi::Value {
@@ -176,6 +251,43 @@ Napi::Value ContextWrap::run(const Napi::CallbackInfo& info) {
       }
     }
 
+    // Caller-provided outputs: typed arrays parallel to wanted, their dims concatenated.
+    std::vector<trt::ExecutionContext::Target> targets;
+    std::vector<Napi::Value> targetValues;
+    Napi::Value targetsValue = argAt(info, 3);
+    if (!targetsValue.IsUndefined() && !targetsValue.IsNull()) {
+      if (!targetsValue.IsArray()) throwInvalidArg("targets must be an array parallel to wanted");
+      Napi::Array list = targetsValue.As<Napi::Array>();
+      if (list.Length() != wanted.size()) throwInvalidArg("targets must have one entry per wanted output");
+      const std::vector<int64_t> flat = int64Array(argAt(info, 4), "targetDims");
+      std::size_t at = 0;
+      targets.resize(wanted.size());
+      targetValues.resize(wanted.size());
+      for (uint32_t k = 0; k < list.Length(); k++) {
+        Napi::Value v = list.Get(k);
+        if (v.IsUndefined() || v.IsNull()) continue;
+        TypedArrayView view;
+        if (!typedArrayView(env, v, view)) throwInvalidArg("targets[" + std::to_string(k) + "] must be a typed array");
+        std::size_t rank = 0;
+        int seen = 0;
+        for (const trt::EngineTensor& t : ctx->engine()->tensors()) {
+          if (t.input) continue;
+          if (seen++ == wanted[k]) rank = t.dims.size();
+        }
+        if (at + rank > flat.size()) throwInvalidArg("targetDims holds fewer values than the targets' ranks need");
+        auto& t = targets[k];
+        t.given = true;
+        t.data = view.data;
+        t.bytes = view.bytes;
+        t.dims.assign(flat.begin() + static_cast<std::ptrdiff_t>(at), flat.begin() + static_cast<std::ptrdiff_t>(at + rank));
+        at += rank;
+        t.pinned = cuda::findPinned(view.data, view.bytes);
+        targetValues[k] = v;
+      }
+      if (at != flat.size()) throwInvalidArg("targetDims holds more values than the targets' ranks need");
+    }
+    for (auto& in : inputs) in.pinned = cuda::findPinned(in.data, in.bytes);
+
     CompletionQueue& queue = InstanceData::of(env).completionQueue(env);
     ctx->begin();
     std::unique_ptr<Completion> item;
@@ -189,8 +301,16 @@ Napi::Value ContextWrap::run(const Napi::CallbackInfo& info) {
       throw;
     }
     Napi::Promise promise = run->promise();
+    for (auto& in : inputs) {
+      if (in.pinned) run->hold(in.pinned);
+    }
+    for (std::size_t k = 0; k < targets.size(); k++) {
+      if (!targets[k].given) continue;
+      if (targets[k].pinned) run->hold(targets[k].pinned);
+      run->setTarget(k, targetValues[k]);
+    }
     try {
-      run->setOutputs(ctx->enqueue(inputs, wanted));
+      run->setOutputs(ctx->enqueue(inputs, wanted, targets));
     } catch (const NativeError& e) {
       // A non-sticky failure settles through the queue, after the stream drains.
       if (e.sticky()) {

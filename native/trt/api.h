@@ -279,6 +279,18 @@ class ExecutionContext {
     const void* data = nullptr;
     std::size_t bytes = 0;
     std::vector<int64_t> dims;
+    // Set when `data` lies in a live pinned block (cuda::findPinned): copied to the device
+    // straight from there, without staging. The caller keeps the block until the run settles.
+    std::shared_ptr<cuda::PinnedBlock> pinned;
+  };
+  // Host memory the caller gave for one wanted output (RunOptions.outputs): it must have
+  // exactly the dims this run produces, checked before anything is enqueued (ERR_SHAPE).
+  struct Target {
+    bool given = false;  // false: the output goes to a block or the staging buffer (Output)
+    void* data = nullptr;
+    std::size_t bytes = 0;
+    std::vector<int64_t> dims;
+    std::shared_ptr<cuda::PinnedBlock> pinned;  // set: the D2H goes straight into `data`
   };
   struct Output {
     int index = 0;  // among the engine's outputs
@@ -287,6 +299,10 @@ class ExecutionContext {
     // The block the output was copied into, handed to JS as is; null when it went to the
     // context's staging buffer instead (outputHost), which the caller copies out.
     std::shared_ptr<cuda::PinnedBlock> block;
+    // The output went to the caller's target: straight (pinned), or through the staging
+    // buffer (`staged`), which the caller copies into the target once the stream is done.
+    bool toTarget = false;
+    bool staged = false;
   };
 
   // Outputs go into fresh pinned blocks (handed to JS without a copy) while the engine's
@@ -298,7 +314,9 @@ class ExecutionContext {
   virtual ~ExecutionContext() = default;
 
   // JS thread. `inputs` in engine input order; `wanted` indexes engine outputs to copy back.
-  virtual std::vector<Output> enqueue(const std::vector<Input>& inputs, const std::vector<int>& wanted) = 0;
+  // `targets` is empty or parallel to `wanted`.
+  virtual std::vector<Output> enqueue(const std::vector<Input>& inputs, const std::vector<int>& wanted,
+                                      const std::vector<Target>& targets) = 0;
   // The staged bytes of output `index` once the stream has completed.
   virtual const void* outputHost(int index) const = 0;
 
@@ -332,6 +350,9 @@ class Engine {
   virtual int profiles() const noexcept = 0;
   virtual const std::vector<EngineTensor>& tensors() const noexcept = 0;
   virtual int64_t deviceMemoryBytes() const noexcept = 0;
+  // Pinned host memory for the caller's own tensors (session.allocPinned): runs copy feeds
+  // from it and outputs into it without staging. Any thread.
+  virtual std::shared_ptr<cuda::PinnedBlock> allocPinned(std::size_t bytes) = 0;
 
   // A sticky CUDA error was seen: nothing runs on this engine any more.
   bool lost() const noexcept { return lost_.load(); }

@@ -39,7 +39,8 @@ class EngineContext final : public ExecutionContext {
   EngineContext(const EngineContext&) = delete;
   EngineContext& operator=(const EngineContext&) = delete;
 
-  std::vector<Output> enqueue(const std::vector<Input>& inputs, const std::vector<int>& wanted) override;
+  std::vector<Output> enqueue(const std::vector<Input>& inputs, const std::vector<int>& wanted,
+                              const std::vector<Target>& targets) override;
   const void* outputHost(int index) const override;
 
   const std::shared_ptr<cuda::Stream>& stream() const noexcept override { return stream_; }

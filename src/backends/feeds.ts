@@ -10,13 +10,14 @@
  * the validator), e.g. a sequence length of at least 1, or at most the rows of a
  * position-embedding table. Errors are ERR_INVALID_ARG (names), ERR_DTYPE and ERR_SHAPE,
  * naming the input, the dim, what was expected and what was got; their details carry
- * `input`, `axis`, `expected` and `got` where they apply.
+ * `input`, `axis`, `expected` and `got` where they apply. A Tensor whose ArrayBuffer was
+ * detached (transferred) after it was made is refused (ERR_INVALID_ARG) instead of read.
  *
  * run() calls check() on every call, so the per-input facts are worked out once, when the
  * validator is made, and check() allocates only its result (two small arrays and the object).
  */
 import { DTypeError, InvalidArgumentError, ShapeError, describe } from '../errors.js';
-import { Tensor, asTensor, formatDims, isTensorLike } from '../tensor.js';
+import { Tensor, asTensor, checkAttached, formatDims, isTensorLike } from '../tensor.js';
 import type { DimLimit, Feeds, TensorInfo } from '../session.js';
 
 export type { DimLimit } from '../session.js';
@@ -129,6 +130,8 @@ export class FeedValidator {
         t = asTensor(t, `feeds[${q(p.name)}]`);
       }
       const tensor = t as Tensor;
+      // A transferred buffer leaves an empty view behind: refuse it rather than read nothing.
+      if (tensor.data.length !== tensor.size) checkAttached(tensor, `input ${q(p.name)}`);
       if (tensor.type !== p.dtype) {
         throw new DTypeError(`input ${q(p.name)} must be ${p.dtype}, got ${tensor.type}`, { input: p.name, expected: p.dtype, got: tensor.type });
       }

@@ -49,12 +49,23 @@ import {
 import { loadAddon, type NativeTrtContext, type NativeTrtEngine } from '../native.js';
 import { parseOptions } from '../options.js';
 import type { BackendSelection, FeedsLike, InferenceSession, Outputs, RunOptions, TensorInfo } from '../session.js';
-import { DATA_TYPES, TENSORRT_DATA_TYPES, Tensor, type TensorData } from '../tensor.js';
+import {
+  DATA_TYPES,
+  TENSORRT_DATA_TYPES,
+  Tensor,
+  checkAttached,
+  elementCount,
+  isDataType,
+  markPinned,
+  type DataType,
+  type TensorData,
+  type TypedArrayFor,
+} from '../tensor.js';
 import { readSidecar, sidecarPath, type EngineInfo } from '../build/sidecar.js';
 import { defaultDimRanges } from '../build/profiles.js';
 import { decoderDimRanges } from '../generation/decoder-io.js';
 import type { BuildOptions, BuiltEngine } from '../build/index.js';
-import { RunTracker, raceAbort, selectOutputs } from './common.js';
+import { RunTracker, checkTargetDims, raceAbort, resolveOutputs } from './common.js';
 import { FeedValidator } from './feeds.js';
 import { modelKind } from './model-kind.js';
 import { ContextPool } from './context-pool.js';
@@ -254,13 +265,52 @@ export class TensorRTSession implements InferenceSession {
     });
   }
 
+  /**
+   * A zero-filled tensor of `type` and `dims` over page-locked host memory of the session's
+   * pinned pool (`location: 'cpu-pinned'`). As a feed it is copied to the device straight from
+   * there, and as a caller-provided output (RunOptions.outputs) the device copies straight into
+   * it: no staging copy on the JavaScript thread. Do not write a pinned feed, or read a pinned
+   * target, until its run settles. The memory goes back to the pool when the tensor is
+   * garbage-collected.
+   */
+  allocPinned<T extends DataType>(type: T, dims: readonly number[]): Tensor<T> {
+    if (this.#tracker.disposed) throw new DisposedError('allocPinned() on a disposed tensorrt session');
+    if (!isDataType(type) || !DATA_TYPES[type].tensorrt) {
+      throw new DTypeError(`allocPinned() type must be one of ${TENSORRT_DATA_TYPES.join(', ')} (what TensorRT exchanges), got ${describe(type)}`);
+    }
+    const count = elementCount(dims, 'allocPinned() dims');
+    const info = DATA_TYPES[type];
+    const buffer = this.#engine.allocPinned(count * info.bytesPerElement);
+    markPinned(buffer);
+    // Pinned blocks are reused: zero them as a new typed array would be.
+    const data = new info.array(buffer, 0, count) as TypedArrayFor<T>;
+    data.fill(info.bigint ? (0n as never) : (0 as never));
+    return new Tensor(type, data, dims);
+  }
+
   run(feeds: FeedsLike, options: RunOptions = {}): Promise<Outputs> {
     try {
       if (this.#tracker.disposed) throw new DisposedError('run() on a disposed tensorrt session');
       if (this.#lost !== undefined || this.#engine.lost) throw lostError(this.#lost);
       // The session's inputs are the engine's, in the engine's order.
-      const { tensors } = this.#feeds.check(feeds);
-      const fetches = selectOutputs(this.outputs, options.outputs);
+      const checked = this.#feeds.check(feeds);
+      const { tensors } = checked;
+      const { names: fetches, targets } = resolveOutputs(this.outputs, options.outputs);
+      let targetData: TensorData[] | undefined;
+      let targetDims: number[] | undefined;
+      if (targets !== undefined) {
+        // Dims the feeds bind are checked here; the rest natively once the shapes are set,
+        // before anything is enqueued (ERR_SHAPE either way).
+        checkTargetDims(this.outputs, targets, (symbol) => this.#feeds.symbolSize(checked, symbol), this.#feeds.feedsOf(checked));
+        targetData = [];
+        targetDims = [];
+        for (const name of fetches) {
+          const t = targets.get(name)!;
+          checkAttached(t, `options.outputs[${JSON.stringify(name)}]`);
+          targetData.push(t.data);
+          for (const d of t.dims) targetDims.push(d);
+        }
+      }
       const dims = tensors.map((t) => t.dims);
       const fits = selectProfiles(this.#meta, dims);
       const profiles = fits.filter((p) => this.#served.includes(p));
@@ -280,6 +330,7 @@ export class TensorRTSession implements InferenceSession {
           wanted,
           profiles,
           options.signal,
+          targets === undefined ? undefined : { data: targetData!, dims: targetDims!, tensors: targets },
         ),
       );
       return raceAbort(work, options.signal, 'run()');
@@ -288,13 +339,20 @@ export class TensorRTSession implements InferenceSession {
     }
   }
 
-  async #execute(data: TensorData[], dims: number[], wanted: number[], profiles: number[], signal: AbortSignal | undefined): Promise<Outputs> {
+  async #execute(
+    data: TensorData[],
+    dims: number[],
+    wanted: number[],
+    profiles: number[],
+    signal: AbortSignal | undefined,
+    targets: { data: TensorData[]; dims: number[]; tensors: ReadonlyMap<string, Tensor> } | undefined,
+  ): Promise<Outputs> {
     const member = await this.#pool.acquire(profiles, signal);
     let results;
     try {
       // The caller already has ERR_ABORTED (raceAbort): do not spend the GPU on it.
       if (signal?.aborted) throw abortErrorFrom(signal, 'run()');
-      results = await member.native.run(data, dims, wanted);
+      results = targets === undefined ? await member.native.run(data, dims, wanted) : await member.native.run(data, dims, wanted, targets.data, targets.dims);
     } catch (e) {
       if (e instanceof CudaError && (e as CudaError).sticky) {
         this.#lost ??= e;
@@ -305,9 +363,14 @@ export class TensorRTSession implements InferenceSession {
       this.#pool.release(member);
     }
     const out: Outputs = {};
-    for (const r of results) {
+    if (targets !== undefined) {
+      // Filled in place (every named output has its target): the caller's tensors come back.
+      for (const [name, t] of targets.tensors) out[name] = t;
+      return out;
+    }
+    for (const r of results!) {
       const meta = this.#meta.outputs[r.index]!;
-      const array = new DATA_TYPES[meta.dtype].array(r.data) as TensorData;
+      const array = new DATA_TYPES[meta.dtype].array(r.data!) as TensorData;
       out[meta.name] = new Tensor(meta.dtype, array, r.dims);
     }
     return out;
