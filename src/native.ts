@@ -276,10 +276,10 @@ export interface NativeTrtContext {
    * output went to a target; otherwise target outputs come back without `data`.
    */
   run(
-    inputs: ArrayBufferView[],
+    inputs: (ArrayBufferView | NativeDeviceBuffer)[],
     dims: number[],
     wanted?: number[],
-    targets?: (ArrayBufferView | undefined)[],
+    targets?: (ArrayBufferView | NativeDeviceBuffer | undefined)[],
     targetDims?: number[],
   ): Promise<NativeRunOutput[] | undefined>;
   stats(): NativeContextStats;

@@ -470,6 +470,14 @@ const HOST_LOCATIONS = new Set(['cpu', 'cpu-pinned']);
  */
 export function asTensor(value: unknown, what = 'tensor'): Tensor {
   if (value instanceof Tensor) return value;
+  const where = (value as { location?: unknown } | null | undefined)?.location;
+  if (where === 'gpu-buffer' && typeof (value as { toHost?: unknown }).toHost === 'function') {
+    // Our DeviceTensor: only TensorRT sessions read device memory.
+    throw new InvalidArgumentError(
+      `${what} is a DeviceTensor (its data is on GPU ${String((value as { device?: unknown }).device)}); this takes host tensors: ` +
+        'pass await tensor.toHost(), or run it on a TensorRT session',
+    );
+  }
   if (!isTensorLike(value)) {
     throw new InvalidArgumentError(
       `${what} must be a Tensor (or a tensor with type, data and dims, such as onnxruntime-node's), got ${describeTensorLike(value)}`,

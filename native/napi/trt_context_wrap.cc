@@ -7,6 +7,7 @@
 #include "cuda/stream.h"
 #include "napi/args.h"
 #include "napi/completion_queue.h"
+#include "napi/device_buffer_wrap.h"
 #include "napi/instance.h"
 #include "napi/js_error.h"
 #include "napi/pinned_output.h"
@@ -55,6 +56,14 @@ bool typedArrayView(napi_env env, napi_value value, TypedArrayView& out) {
   return true;
 }
 
+// Device memory of another GPU cannot be bound or copied by this context's stream.
+void checkDevice(const trt::ExecutionContext& ctx, int device, const std::string& what) {
+  if (device != ctx.engine()->device()) {
+    throwInvalidArg(what + " is device memory of GPU " + std::to_string(device) + ", but the engine runs on GPU " +
+                    std::to_string(ctx.engine()->device()));
+  }
+}
+
 std::string outputName(const trt::ExecutionContext& ctx, int index) {
   int k = 0;
   for (const trt::EngineTensor& t : ctx.engine()->tensors()) {
@@ -82,6 +91,9 @@ class RunCompletion : public Completion {
   void setOutputs(std::vector<trt::ExecutionContext::Output> outputs) { outputs_ = std::move(outputs); }
   // Keeps a pinned feed or target alive until the stream is done with it.
   void hold(std::shared_ptr<cuda::PinnedBlock> block) { holds_.push_back(std::move(block)); }
+  // Keeps a device feed or target alive until the stream is done with it (its free is ordered
+  // on the stream that allocated it, not on this run's).
+  void hold(std::shared_ptr<cuda::DeviceMemory> memory) { deviceHolds_.push_back(std::move(memory)); }
   // The typed array of wanted[k]'s target, which a staged output is copied into on settle.
   void setTarget(std::size_t k, Napi::Value target) {
     if (targets_.size() <= k) targets_.resize(k + 1);
@@ -164,6 +176,7 @@ class RunCompletion : public Completion {
   std::shared_ptr<trt::ExecutionContext> context_;
   std::vector<trt::ExecutionContext::Output> outputs_;
   std::vector<std::shared_ptr<cuda::PinnedBlock>> holds_;
+  std::vector<std::shared_ptr<cuda::DeviceMemory>> deviceHolds_;
   std::vector<Napi::ObjectReference> targets_;  // by position in wanted
   std::unique_ptr<NativeError> failure_;
   bool settled_ = false;
@@ -223,16 +236,18 @@ Napi::Value ContextWrap::run(const Napi::CallbackInfo& info) {
     std::vector<trt::ExecutionContext::Input> inputs(n);
     std::size_t pos = 0;
     for (uint32_t i = 0; i < n; i++) {
-      napi_value element = nullptr;
-      napi_typedarray_type type;
-      std::size_t length = 0;
-      void* data = nullptr;
-      if (napi_get_element(env, inputsArray, i, &element) != napi_ok ||
-          napi_get_typedarray_info(env, element, &type, &length, &data, nullptr, nullptr) != napi_ok) {
-        throwInvalidArg("inputs[" + std::to_string(i) + "] must be a typed array");
+      Napi::Value element = inputsArray.Get(i);
+      TypedArrayView view;
+      if (DeviceBufferWrap::is(env, element)) {
+        inputs[i].device = DeviceBufferWrap::from(env, element, ("inputs[" + std::to_string(i) + "]").c_str());
+        checkDevice(*ctx, inputs[i].device->device(), "inputs[" + std::to_string(i) + "]");
+        inputs[i].bytes = inputs[i].device->size();
+      } else if (typedArrayView(env, element, view)) {
+        inputs[i].data = view.data;
+        inputs[i].bytes = view.bytes;
+      } else {
+        throwInvalidArg("inputs[" + std::to_string(i) + "] must be a typed array or a DeviceBuffer");
       }
-      inputs[i].data = data;
-      inputs[i].bytes = length * typedArrayElementSize(type);
       const std::size_t rank = ctx->inputRank(i);
       if (pos + rank > flatDims.size()) throwInvalidArg("dims holds fewer values than the inputs' ranks need");
       inputs[i].dims.assign(flatDims.begin() + static_cast<std::ptrdiff_t>(pos),
@@ -267,7 +282,14 @@ Napi::Value ContextWrap::run(const Napi::CallbackInfo& info) {
         Napi::Value v = list.Get(k);
         if (v.IsUndefined() || v.IsNull()) continue;
         TypedArrayView view;
-        if (!typedArrayView(env, v, view)) throwInvalidArg("targets[" + std::to_string(k) + "] must be a typed array");
+        std::shared_ptr<cuda::DeviceMemory> device;
+        if (DeviceBufferWrap::is(env, v)) {
+          device = DeviceBufferWrap::from(env, v, ("targets[" + std::to_string(k) + "]").c_str());
+          checkDevice(*ctx, device->device(), "targets[" + std::to_string(k) + "]");
+          view.bytes = device->size();
+        } else if (!typedArrayView(env, v, view)) {
+          throwInvalidArg("targets[" + std::to_string(k) + "] must be a typed array or a DeviceBuffer");
+        }
         std::size_t rank = 0;
         int seen = 0;
         for (const trt::EngineTensor& t : ctx->engine()->tensors()) {
@@ -281,12 +303,15 @@ Napi::Value ContextWrap::run(const Napi::CallbackInfo& info) {
         t.bytes = view.bytes;
         t.dims.assign(flat.begin() + static_cast<std::ptrdiff_t>(at), flat.begin() + static_cast<std::ptrdiff_t>(at + rank));
         at += rank;
-        t.pinned = cuda::findPinned(view.data, view.bytes);
+        t.device = std::move(device);
+        if (!t.device) t.pinned = cuda::findPinned(view.data, view.bytes);
         targetValues[k] = v;
       }
       if (at != flat.size()) throwInvalidArg("targetDims holds more values than the targets' ranks need");
     }
-    for (auto& in : inputs) in.pinned = cuda::findPinned(in.data, in.bytes);
+    for (auto& in : inputs) {
+      if (!in.device) in.pinned = cuda::findPinned(in.data, in.bytes);
+    }
 
     CompletionQueue& queue = InstanceData::of(env).completionQueue(env);
     ctx->begin();
@@ -303,10 +328,15 @@ Napi::Value ContextWrap::run(const Napi::CallbackInfo& info) {
     Napi::Promise promise = run->promise();
     for (auto& in : inputs) {
       if (in.pinned) run->hold(in.pinned);
+      if (in.device) run->hold(in.device);
     }
     for (std::size_t k = 0; k < targets.size(); k++) {
       if (!targets[k].given) continue;
       if (targets[k].pinned) run->hold(targets[k].pinned);
+      if (targets[k].device) {
+        run->hold(targets[k].device);
+        continue;  // written on the device: nothing to copy on settle
+      }
       run->setTarget(k, targetValues[k]);
     }
     try {

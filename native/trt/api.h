@@ -21,7 +21,8 @@
 
 namespace trtn::cuda {
 class PinnedBlock;
-}
+class DeviceMemory;
+}  // namespace trtn::cuda
 
 namespace trtn::trt {
 
@@ -282,6 +283,9 @@ class ExecutionContext {
     // Set when `data` lies in a live pinned block (cuda::findPinned): copied to the device
     // straight from there, without staging. The caller keeps the block until the run settles.
     std::shared_ptr<cuda::PinnedBlock> pinned;
+    // Set for a feed in device memory (a DeviceTensor): copied device to device on the run's
+    // stream; `data` is unused. The caller keeps it until the run settles.
+    std::shared_ptr<cuda::DeviceMemory> device;
   };
   // Host memory the caller gave for one wanted output (RunOptions.outputs): it must have
   // exactly the dims this run produces, checked before anything is enqueued (ERR_SHAPE).
@@ -290,7 +294,8 @@ class ExecutionContext {
     void* data = nullptr;
     std::size_t bytes = 0;
     std::vector<int64_t> dims;
-    std::shared_ptr<cuda::PinnedBlock> pinned;  // set: the D2H goes straight into `data`
+    std::shared_ptr<cuda::PinnedBlock> pinned;   // set: the D2H goes straight into `data`
+    std::shared_ptr<cuda::DeviceMemory> device;  // set: a device target, filled device to device
   };
   struct Output {
     int index = 0;  // among the engine's outputs

@@ -398,6 +398,10 @@ std::vector<ExecutionContext::Output> EngineContext::enqueue(const std::vector<I
       Binding& b = inputs_[i];
       const Input& in = inputs[i];
       if (in.bytes == 0) continue;
+      if (in.device) {
+        TRTN_CU(memcpyAsync, b.device->address(), in.device->address(), in.bytes, stream_->get());
+        continue;
+      }
       const void* from = in.data;
       if (!in.pinned) {
         std::memcpy(b.host->data(), in.data, in.bytes);
@@ -418,11 +422,12 @@ std::vector<ExecutionContext::Output> EngineContext::enqueue(const std::vector<I
         // Into the caller's memory: straight when it is pinned, else staged and copied by the
         // caller on completion (a copy to pageable memory would block this thread).
         const Target& t = targets[k];
-        void* to = t.pinned ? t.data : b.host->data();
-        if (bytes > 0) TRTN_CU(memcpyAsync, cuda::address(to), deviceOf(b).address(), bytes, stream_->get());
+        const bool direct = t.pinned || t.device;
+        const CUdeviceptr to = t.device ? t.device->address() : cuda::address(t.pinned ? t.data : b.host->data());
+        if (bytes > 0) TRTN_CU(memcpyAsync, to, deviceOf(b).address(), bytes, stream_->get());
         Output o{index, b.lastDims, bytes, nullptr};
         o.toTarget = true;
-        o.staged = !t.pinned;
+        o.staged = !direct;
         out.push_back(std::move(o));
         continue;
       }

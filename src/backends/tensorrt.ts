@@ -41,12 +41,15 @@ import {
   FileError,
   InvalidArgumentError,
   ProfileRangeError,
+  ShapeError,
   TensorRTNodeError,
   TensorRTVersionError,
   abortErrorFrom,
   describe,
 } from '../errors.js';
-import { loadAddon, type NativeTrtContext, type NativeTrtEngine } from '../native.js';
+import { loadAddon, type NativeDeviceBuffer, type NativeTrtContext, type NativeTrtEngine } from '../native.js';
+import { DeviceTensor } from '../device-tensor.js';
+import { DeviceBuffer, Stream } from '../cuda.js';
 import { parseOptions } from '../options.js';
 import type { BackendSelection, FeedsLike, InferenceSession, Outputs, RunOptions, TensorInfo } from '../session.js';
 import {
@@ -55,10 +58,12 @@ import {
   Tensor,
   checkAttached,
   elementCount,
+  formatDims,
   isDataType,
   markPinned,
   type DataType,
   type TensorData,
+  type TensorLike,
   type TypedArrayFor,
 } from '../tensor.js';
 import { readSidecar, sidecarPath, type EngineInfo } from '../build/sidecar.js';
@@ -66,7 +71,7 @@ import { defaultDimRanges } from '../build/profiles.js';
 import { decoderDimRanges } from '../generation/decoder-io.js';
 import type { BuildOptions, BuiltEngine } from '../build/index.js';
 import { RunTracker, checkTargetDims, raceAbort, resolveOutputs } from './common.js';
-import { FeedValidator } from './feeds.js';
+import { FeedValidator, type CheckedFeeds } from './feeds.js';
 import { modelKind } from './model-kind.js';
 import { ContextPool } from './context-pool.js';
 import { requireTensorRT } from './tensorrt-libs.js';
@@ -111,6 +116,20 @@ export const TensorRTSessionOptionsSchema = z
 
 export type TensorRTSessionOptions = z.input<typeof TensorRTSessionOptionsSchema>;
 
+/** Feeds of a TensorRT session: host tensors (ours or tensor-likes) and DeviceTensors. */
+export type TensorRTFeeds = Readonly<Record<string, Tensor | TensorLike | DeviceTensor>>;
+
+/** Caller-provided outputs of a TensorRT session: host Tensors (pinned or not) and DeviceTensors. */
+export type TensorRTOutputTargets = Readonly<Record<string, Tensor | DeviceTensor>>;
+
+/** RunOptions, with DeviceTensors allowed among the caller-provided outputs. */
+export type TensorRTRunOptions = Omit<RunOptions, 'outputs'> & { outputs?: readonly string[] | TensorRTOutputTargets };
+
+/** What run() with caller-provided outputs resolves to: those same tensors, by output name. */
+export type TensorRTOutputs = Record<string, Tensor | DeviceTensor>;
+
+type RunData = TensorData | NativeDeviceBuffer;
+
 interface Member {
   readonly profile: number;
   readonly native: NativeTrtContext;
@@ -154,11 +173,14 @@ export class TensorRTSession implements InferenceSession {
   readonly #tracker = new RunTracker();
   readonly #feeds: FeedValidator;
   #lost: CudaError | undefined;
+  readonly #device: number;
+  #allocStream: Stream | undefined;
   /** Set by createSession(). */
   readonly selection?: BackendSelection;
 
-  private constructor(meta: EngineMeta, engine: NativeTrtEngine, members: Member[], info: EngineInfo | null, maxQueue: number | undefined) {
+  private constructor(meta: EngineMeta, engine: NativeTrtEngine, members: Member[], info: EngineInfo | null, maxQueue: number | undefined, device: number) {
     this.#meta = meta;
+    this.#device = device;
     this.#engine = engine;
     this.#members = members;
     this.#pool = new ContextPool(members, maxQueue === undefined ? {} : { maxQueue });
@@ -167,7 +189,7 @@ export class TensorRTSession implements InferenceSession {
     const named = (name: string, list: EngineInfo['inputs'] | undefined) => list?.find((t) => t.name === name)?.dims;
     this.inputs = Object.freeze(meta.inputs.map((m) => tensorInfo(m, named(m.name, info?.inputs))));
     this.outputs = Object.freeze(meta.outputs.map((m) => tensorInfo(m, named(m.name, info?.outputs))));
-    this.#feeds = new FeedValidator(this.inputs);
+    this.#feeds = new FeedValidator(this.inputs, { deviceTensors: true });
   }
 
   /** Deserializes `planOrPath` (a plan file or its bytes) and creates the execution contexts. */
@@ -235,7 +257,7 @@ export class TensorRTSession implements InferenceSession {
       );
       const contexts = await engine.createContexts(specs);
       for (const c of contexts) members.push({ profile: c.profile, native: c });
-      return new TensorRTSession(meta, engine, members, info, opts.maxQueue);
+      return new TensorRTSession(meta, engine, members, info, opts.maxQueue, opts.device);
     } catch (e) {
       for (const m of members) m.native.dispose();
       engine.dispose();
@@ -288,26 +310,65 @@ export class TensorRTSession implements InferenceSession {
     return new Tensor(type, data, dims);
   }
 
-  run(feeds: FeedsLike, options: RunOptions = {}): Promise<Outputs> {
+  /**
+   * Allocates a zero-filled DeviceTensor of `type` and `dims` on the session's GPU (the device's
+   * stream-ordered pool). Feed it, or give it in RunOptions.outputs to have an output written
+   * there (device to device on the run's stream): sessions chain without host copies. Read it
+   * with `await t.toHost()`; free it with `t.dispose()` (or let it be collected).
+   */
+  async allocDevice<T extends DataType>(type: T, dims: readonly number[]): Promise<DeviceTensor<T>> {
+    if (this.#tracker.disposed) throw new DisposedError('allocDevice() on a disposed tensorrt session');
+    if (!isDataType(type) || !DATA_TYPES[type].tensorrt) {
+      throw new DTypeError(`allocDevice() type must be one of ${TENSORRT_DATA_TYPES.join(', ')} (what TensorRT exchanges), got ${describe(type)}`);
+    }
+    const bytes = elementCount(dims, 'allocDevice() dims') * DATA_TYPES[type].bytesPerElement;
+    this.#allocStream ??= new Stream(this.#device);
+    const buffer = new DeviceBuffer(bytes, { stream: this.#allocStream });
+    if (bytes > 0) buffer.fill(0, { stream: this.#allocStream });
+    // Stream-ordered: the allocation and the fill are done before any context's stream uses it.
+    await this.#allocStream.synchronize();
+    return DeviceTensor.owning(buffer, type, dims);
+  }
+
+  run<O extends TensorRTOutputTargets>(feeds: TensorRTFeeds, options: TensorRTRunOptions & { outputs: O }): Promise<{ -readonly [K in keyof O]: O[K] }>;
+  run(feeds: FeedsLike | TensorRTFeeds, options?: TensorRTRunOptions): Promise<Outputs>;
+  run(feeds: FeedsLike | TensorRTFeeds, options: TensorRTRunOptions = {}): Promise<Outputs> {
     try {
       if (this.#tracker.disposed) throw new DisposedError('run() on a disposed tensorrt session');
       if (this.#lost !== undefined || this.#engine.lost) throw lostError(this.#lost);
       // The session's inputs are the engine's, in the engine's order.
       const checked = this.#feeds.check(feeds);
       const { tensors } = checked;
-      const { names: fetches, targets } = resolveOutputs(this.outputs, options.outputs);
-      let targetData: TensorData[] | undefined;
+      const { host: hostOutputs, device: deviceTargets } = this.#splitTargets(options.outputs);
+      const resolved = resolveOutputs(this.outputs, hostOutputs);
+      const fetches = deviceTargets === undefined ? resolved.names : Object.keys(options.outputs as object);
+      let targets: Map<string, Tensor | DeviceTensor> | undefined;
+      let targetData: RunData[] | undefined;
       let targetDims: number[] | undefined;
-      if (targets !== undefined) {
+      if (resolved.targets !== undefined || deviceTargets !== undefined) {
         // Dims the feeds bind are checked here; the rest natively once the shapes are set,
         // before anything is enqueued (ERR_SHAPE either way).
-        checkTargetDims(this.outputs, targets, (symbol) => this.#feeds.symbolSize(checked, symbol), this.#feeds.feedsOf(checked));
+        if (resolved.targets !== undefined) {
+          checkTargetDims(this.outputs, resolved.targets, (symbol) => this.#feeds.symbolSize(checked, symbol), this.#hostFeeds(checked));
+        }
+        targets = new Map();
         targetData = [];
         targetDims = [];
         for (const name of fetches) {
-          const t = targets.get(name)!;
-          checkAttached(t, `options.outputs[${JSON.stringify(name)}]`);
-          targetData.push(t.data);
+          const what = `options.outputs[${JSON.stringify(name)}]`;
+          const device = deviceTargets?.get(name);
+          let t: Tensor | DeviceTensor;
+          if (device !== undefined) {
+            this.#checkDeviceTarget(name, device, (symbol) => this.#feeds.symbolSize(checked, symbol));
+            targetData.push(device.nativeBuffer(what));
+            t = device;
+          } else {
+            const host = resolved.targets!.get(name)!;
+            checkAttached(host, what);
+            targetData.push(host.data);
+            t = host;
+          }
+          targets.set(name, t);
           for (const d of t.dims) targetDims.push(d);
         }
       }
@@ -325,7 +386,7 @@ export class TensorRTSession implements InferenceSession {
       const wanted = fetches.map((name) => this.#meta.outputs.findIndex((o) => o.name === name));
       const work = this.#tracker.track(
         this.#execute(
-          tensors.map((t) => t.data),
+          tensors.map((t, k) => (t instanceof DeviceTensor ? this.#deviceFeed(t, k) : t.data)),
           dims.flat(),
           wanted,
           profiles,
@@ -339,13 +400,78 @@ export class TensorRTSession implements InferenceSession {
     }
   }
 
+  /** RunOptions.outputs with the DeviceTensors taken out (resolveOutputs checks host tensors only). */
+  #splitTargets(outputs: unknown): { host: unknown; device: Map<string, DeviceTensor> | undefined } {
+    if (outputs === null || typeof outputs !== 'object' || Array.isArray(outputs) || outputs instanceof Tensor) return { host: outputs, device: undefined };
+    const entries = Object.entries(outputs as Record<string, unknown>);
+    if (!entries.some(([, v]) => v instanceof DeviceTensor)) return { host: outputs, device: undefined };
+    const device = new Map<string, DeviceTensor>();
+    const host: Record<string, unknown> = {};
+    for (const [k, v] of entries) {
+      if (v instanceof DeviceTensor) device.set(k, v);
+      else host[k] = v;
+    }
+    // resolveOutputs needs at least one entry; with device targets only, it checks none.
+    return { host: Object.keys(host).length > 0 ? host : undefined, device };
+  }
+
+  /** A DeviceTensor given as an output: the output's name, dtype, rank, fixed dims and the dims the feeds bind, its device. */
+  #checkDeviceTarget(name: string, t: DeviceTensor, symbolSize: (symbol: string) => number | undefined): void {
+    const what = `options.outputs[${JSON.stringify(name)}]`;
+    const info = this.outputs.find((o) => o.name === name);
+    if (info === undefined) {
+      throw new InvalidArgumentError(
+        `options.outputs names an unknown output ${JSON.stringify(name)}; the model's outputs are ${this.outputs.map((o) => JSON.stringify(o.name)).join(', ')}`,
+      );
+    }
+    if (t.type !== info.dtype) throw new DTypeError(`${what} is a ${t.type} DeviceTensor but output ${JSON.stringify(name)} is ${info.dtype}`);
+    this.#checkDeviceOf(t, what);
+    if (t.dims.length !== info.dims.length) {
+      throw new ShapeError(
+        `${what} has dims ${formatDims(t.dims)} (rank ${t.dims.length}) but output ${JSON.stringify(name)} has rank ${info.dims.length} (dims ${formatDims(info.dims)})`,
+      );
+    }
+    info.dims.forEach((d, axis) => {
+      const want = typeof d === 'number' ? (d >= 0 ? d : undefined) : symbolSize(d);
+      if (want !== undefined && want >= 0 && t.dims[axis] !== want) {
+        throw new ShapeError(
+          `${what} has dims ${formatDims(t.dims)} but this run's output ${JSON.stringify(name)} has ${want} at axis ${axis} (dims ${formatDims(info.dims)})`,
+        );
+      }
+    });
+  }
+
+  #checkDeviceOf(t: DeviceTensor, what: string): void {
+    t.nativeBuffer(what);
+    if (t.device !== this.#device) {
+      throw new InvalidArgumentError(
+        `${what} is a DeviceTensor on GPU ${t.device}, but this session runs on GPU ${this.#device}; copy it with toHost() or allocate it from this session (allocDevice)`,
+      );
+    }
+  }
+
+  #deviceFeed(t: DeviceTensor, k: number): NativeDeviceBuffer {
+    const what = `input ${JSON.stringify(this.inputs[k]!.name)}`;
+    this.#checkDeviceOf(t, what);
+    return t.nativeBuffer(what);
+  }
+
+  /** The host feeds (for the check that no target shares their memory). */
+  #hostFeeds(checked: CheckedFeeds): Map<string, Tensor> {
+    const out = new Map<string, Tensor>();
+    checked.tensors.forEach((t, k) => {
+      if (!(t instanceof DeviceTensor)) out.set(this.inputs[k]!.name, t);
+    });
+    return out;
+  }
+
   async #execute(
-    data: TensorData[],
+    data: RunData[],
     dims: number[],
     wanted: number[],
     profiles: number[],
     signal: AbortSignal | undefined,
-    targets: { data: TensorData[]; dims: number[]; tensors: ReadonlyMap<string, Tensor> } | undefined,
+    targets: { data: RunData[]; dims: number[]; tensors: ReadonlyMap<string, Tensor | DeviceTensor> } | undefined,
   ): Promise<Outputs> {
     const member = await this.#pool.acquire(profiles, signal);
     let results;
@@ -365,7 +491,7 @@ export class TensorRTSession implements InferenceSession {
     const out: Outputs = {};
     if (targets !== undefined) {
       // Filled in place (every named output has its target): the caller's tensors come back.
-      for (const [name, t] of targets.tensors) out[name] = t;
+      for (const [name, t] of targets.tensors) out[name] = t as Tensor;
       return out;
     }
     for (const r of results!) {
@@ -379,6 +505,7 @@ export class TensorRTSession implements InferenceSession {
   dispose(): Promise<void> {
     return this.#tracker.dispose(() => {
       this.#pool.close();
+      this.#allocStream?.dispose();
       for (const m of this.#members) m.native.dispose();
       this.#engine.dispose();
     });

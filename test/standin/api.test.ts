@@ -504,6 +504,36 @@ for (const major of majors) {
       expect(v).toMatchObject({ enqueued: 0, after: 2 });
     });
 
+    it('DeviceTensors: an output kept on the GPU feeds a second session, as a host round trip would, with no pageable copy', () => {
+      const v = value(major, 'io', 'device tensors: outputs kept on the GPU feed a second session without host copies');
+      expect(v).toEqual({
+        zeroed: true,
+        location: 'gpu-buffer',
+        returned: true,
+        hiddenEqual: true,
+        chainMismatches: 0,
+        sameAsHost: true,
+        deviceOut: true,
+        fromOwn: 0,
+        ownAlive: true,
+        pageable: 0,
+      });
+    });
+
+    it('DeviceTensors: another GPU names both devices; wrong dtype or dims and use after dispose are refused before anything runs', () => {
+      const v = value(major, 'io', 'device tensors: dispose, wrong dims or dtype, another GPU, the ONNX Runtime backend');
+      expect(v.otherGpu).toEqual(isError('ERR_INVALID_ARG', 'input "h" is a DeviceTensor on GPU 1, but this session runs on GPU 0'));
+      expect(v.otherGpuTarget).toEqual(isError('ERR_INVALID_ARG', 'options.outputs["z"] is a DeviceTensor on GPU 1', 'GPU 0'));
+      expect(v.wrongDtype).toEqual(isError('ERR_DTYPE', 'options.outputs["z"] is a int32 DeviceTensor but output "z" is float32'));
+      expect(v.wrongDims).toEqual(isError('ERR_SHAPE', 'options.outputs["z"] has dims [3, 2]', 'with dims [2, 2]'));
+      expect(v.onS1).toEqual(['z']);
+      expect(v.disposedFeed).toEqual(isError('ERR_DISPOSED', 'input "h" was disposed'));
+      expect(v.disposedHost).toEqual(isError('ERR_DISPOSED', 'the DeviceTensor was disposed'));
+      expect(v.onnxruntime).toEqual(isError('ERR_INVALID_ARG', 'feeds["h"] is a DeviceTensor (its data is on GPU 1)', 'toHost()'));
+      // Only the run on GPU 1's own session reached the engine.
+      expect(v.enqueued).toBe(1);
+    });
+
     it('the io child settled every promise and exited cleanly', () => {
       const v = value(major, 'io', '__promises');
       expect(v.created).toBeGreaterThan(40);

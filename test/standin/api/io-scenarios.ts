@@ -4,9 +4,11 @@
  * Each returns plain data; ../api.test.ts asserts on it. Outputs are checked element by element
  * against the stand-in's output function.
  */
-import { TensorRTSession, Tensor, buildEngine, createSession, type Outputs } from '../../../src/index.js';
+import { DeviceTensor, TensorRTSession, Tensor, buildEngine, createSession, type Outputs } from '../../../src/index.js';
+import { DeviceBuffer, Stream, copy } from '../../../src/cuda.js';
 import { loadAddon } from '../../../src/native.js';
 import { engineMeta, profileInputBytes } from '../../../src/backends/tensorrt-io.js';
+import { validateFeeds } from '../../../src/backends/feeds.js';
 import type { ModelSpec } from '../models.js';
 import { Lcg, changed, counters, mismatches, outcome, rejection, sleep, track, withFaults, writeModel } from './harness.js';
 import { ALIASED, DTYPES, ENCODER, feedsFor } from './specs.js';
@@ -31,6 +33,12 @@ function targetsFor(spec: ModelSpec, sizes: Record<string, number>, sentinel = 0
 }
 
 const untouched = (t: Tensor, sentinel = 0x5a): boolean => new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength).every((b) => b === sentinel);
+
+/** Takes what the encoder's last_hidden_state is: the second stage of a chain. */
+const HEAD: ModelSpec = {
+  inputs: [{ name: 'h', dtype: 'float32', dims: ['batch', 'sequence', 4] }],
+  outputs: [{ name: 'z', dtype: 'float32', dims: ['batch', 2] }],
+};
 
 export const ioScenarios: Record<string, () => Promise<unknown>> = {
   async 'caller-provided outputs are filled in place'() {
@@ -270,5 +278,86 @@ export const ioScenarios: Record<string, () => Promise<unknown>> = {
     ctx!.dispose();
     engine.dispose();
     return { overflow, enqueued, after: after.ok ? (after.value ?? []).length : after.error };
+  },
+  async 'device tensors: outputs kept on the GPU feed a second session without host copies'() {
+    const a = await track(TensorRTSession.create(await plan(ENCODER, DIMS, 'encoder'), { contexts: 2 }));
+    const b = await track(TensorRTSession.create(await plan(HEAD, DIMS, 'head'), { contexts: 1 }));
+    const rng = new Lcg(39);
+    const sizes = { batch: 3, sequence: 5 };
+    const feeds = feedsFor(ENCODER, sizes, rng);
+    const hidden = await a.allocDevice('float32', [3, 5, 4]);
+    const zeroed = (await hidden.getData()).every((x) => x === 0);
+    const before = counters();
+    const first = await track(a.run(feeds, { outputs: { last_hidden_state: hidden } }));
+    const chained = await track(b.run({ h: hidden }));
+    const delta = changed(before);
+    // The same through the host: the device tensor copied back, then fed as a host tensor.
+    const host = await hidden.toHost();
+    const viaHost = await track(b.run({ h: host }));
+    const plainA = await track(a.run(feeds));
+    // A device feed and a device output in one run, and a host output beside a device one.
+    const z = await b.allocDevice('float32', [3, 2]);
+    await track(b.run({ h: hidden }, { outputs: { z } }));
+    const zHost = await z.toHost();
+    // A DeviceTensor over the caller's own DeviceBuffer (not freed by the tensor's dispose()).
+    const stream = new Stream(0);
+    const own = new DeviceBuffer(host.byteLength, { stream });
+    await copy(own, host.data, { stream });
+    const wrapped = DeviceTensor.fromBuffer(own, 'float32', [3, 5, 4]);
+    const fromOwn = await track(b.run({ h: wrapped }));
+    wrapped.dispose();
+    const ownAlive = !own.freed;
+    own.free();
+    stream.dispose();
+    const result = {
+      zeroed,
+      location: hidden.location,
+      returned: first.last_hidden_state === hidden,
+      hiddenEqual: Buffer.compare(Buffer.from(host.data.buffer), Buffer.from(plainA.last_hidden_state!.data.buffer)) === 0,
+      chainMismatches: mismatches(HEAD, { h: host }, chained),
+      sameAsHost: Buffer.compare(Buffer.from(chained.z!.data.buffer), Buffer.from(viaHost.z!.data.buffer)) === 0,
+      deviceOut: Buffer.compare(Buffer.from(zHost.data.buffer), Buffer.from(viaHost.z!.data.buffer)) === 0,
+      fromOwn: mismatches(HEAD, { h: host }, fromOwn),
+      ownAlive,
+      pageable: delta['cuda.memcpy.pageable'] ?? 0,
+    };
+    hidden.dispose();
+    z.dispose();
+    await Promise.all([track(a.dispose()), track(b.dispose())]);
+    return result;
+  },
+
+  async 'device tensors: dispose, wrong dims or dtype, another GPU, the ONNX Runtime backend'() {
+    const built = await plan(HEAD, DIMS, 'head');
+    const s0 = await track(TensorRTSession.create(built, { contexts: 1 }));
+    const s1 = await track(TensorRTSession.create(built, { contexts: 1, device: 1 }));
+    const rng = new Lcg(40);
+    const on1 = await s1.allocDevice('float32', [2, 3, 4]);
+    const before = counters();
+    const otherGpu = await rejection(s0.run({ h: on1 }));
+    const otherGpuTarget = await rejection(s0.run(feedsFor(HEAD, { batch: 2, sequence: 3 }, rng), { outputs: { z: await s1.allocDevice('float32', [2, 2]) } }));
+    const wrongDtype = await rejection(s0.run(feedsFor(HEAD, { batch: 2, sequence: 3 }, rng), { outputs: { z: await s0.allocDevice('int32', [2, 2]) } }));
+    const wrongDims = await rejection(s0.run(feedsFor(HEAD, { batch: 2, sequence: 3 }, rng), { outputs: { z: await s0.allocDevice('float32', [3, 2]) } }));
+    const onS1 = await outcome(s1.run({ h: on1 }));
+    const gone = await s0.allocDevice('float32', [2, 3, 4]);
+    gone.dispose();
+    const disposedFeed = await rejection(s0.run({ h: gone }));
+    const disposedHost = await rejection(gone.toHost());
+    const enqueued = changed(before)['trt.enqueueV3'] ?? 0;
+    // The feed check the ONNX Runtime backend (and compare(), the batcher) runs: no DeviceTensors.
+    const onnxruntime = await rejection(Promise.resolve().then(() => validateFeeds(s0.inputs, { h: on1 })));
+    on1.dispose();
+    await Promise.all([track(s0.dispose()), track(s1.dispose())]);
+    return {
+      otherGpu,
+      otherGpuTarget,
+      wrongDtype,
+      wrongDims,
+      onS1: onS1.ok ? Object.keys(onS1.value) : onS1.error,
+      disposedFeed,
+      disposedHost,
+      enqueued,
+      onnxruntime,
+    };
   },
 };
