@@ -28,12 +28,12 @@
  * test double and say so. Without a GPU it exits 2 with one line saying why.
  */
 import { writeFileSync } from 'node:fs';
-import { PerformanceObserver, constants as perfConstants } from 'node:perf_hooks';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { TensorRTSession, TensorRTSessionOptionsSchema } from '../src/backends/tensorrt.js';
 import { loadAddon, type NativeContextSpec, type NativeEngineDescription, type NativeTrtEngine, type NativeTrtStagingProbe } from '../src/native.js';
 import { Tensor } from '../src/tensor.js';
+import { countGcs, type GcCount } from '../src/bench/gc.js';
 import type { InferenceSession, Feeds } from '../src/session.js';
 
 const { values } = parseArgs({
@@ -176,30 +176,6 @@ async function closedLoop(run: () => Promise<unknown>, concurrency: number, iter
   return { medianUs: median(got), p99Us: p99(got), callsPerSecond: done / seconds, runs: done };
 }
 
-/** GCs (all, and major ones, with their total pause) while `body` runs, and the heap's growth. */
-async function withGcCount<T>(body: () => Promise<T>): Promise<{ value: T; gcs: number; majorGcs: number; gcMs: number; heapGrowthMiB: number }> {
-  let gcs = 0;
-  let majorGcs = 0;
-  let gcMs = 0;
-  const observer = new PerformanceObserver((list) => {
-    for (const e of list.getEntries()) {
-      gcs++;
-      gcMs += e.duration;
-      if ((e as { detail?: { kind?: number } }).detail?.kind === perfConstants.NODE_PERFORMANCE_GC_MAJOR) majorGcs++;
-    }
-  });
-  observer.observe({ entryTypes: ['gc'] });
-  const heap0 = process.memoryUsage().heapUsed;
-  try {
-    const value = await body();
-    // GC entries are delivered asynchronously: let the last ones arrive.
-    await new Promise((r) => setTimeout(r, 50));
-    return { value, gcs, majorGcs, gcMs, heapGrowthMiB: (process.memoryUsage().heapUsed - heap0) / 2 ** 20 };
-  } finally {
-    observer.disconnect();
-  }
-}
-
 async function session(contexts: number, shape: Shape = LARGE): Promise<{ session: InferenceSession; engine: ProbeEngine }> {
   const engine = new ProbeEngine(shape);
   const s = await TensorRTSession.fromEngine(engine, TensorRTSessionOptionsSchema.parse({ contexts }), null);
@@ -269,8 +245,8 @@ async function main(): Promise<void> {
   // ---- 3. caller-provided outputs against plain runs, CALLS calls each ------------------------
   const target = new Tensor('float32', new Float32Array(bytesOf(OUT_DIMS, 1)), OUT_DIMS);
   const unsupported = await targetsSupported(one.session, feeds, target);
-  let plainCalls: Awaited<ReturnType<typeof withGcCount<Loop>>> | undefined;
-  let targetCalls: Awaited<ReturnType<typeof withGcCount<Loop>>> | undefined;
+  let plainCalls: (GcCount & { value: Loop }) | undefined;
+  let targetCalls: (GcCount & { value: Loop }) | undefined;
   let identical: boolean | undefined;
   if (unsupported === '') {
     const plainOut = (await run())[OUT_NAME]!.data as Float32Array;
@@ -278,8 +254,8 @@ async function main(): Promise<void> {
     identical = plainOut.length === target.data.length && (target.data as Float32Array).every((v, i) => Object.is(v, plainOut[i]));
     const intoTarget = () => one.session.run(feeds, { outputs: { [OUT_NAME]: target } as never });
     await closedLoop(intoTarget, 1, warm);
-    plainCalls = await withGcCount(() => closedLoop(run, 1, CALLS));
-    targetCalls = await withGcCount(() => closedLoop(intoTarget, 1, CALLS));
+    plainCalls = await countGcs(() => closedLoop(run, 1, CALLS));
+    targetCalls = await countGcs(() => closedLoop(intoTarget, 1, CALLS));
   }
   await one.session.dispose();
 
