@@ -14,7 +14,8 @@
  * caller-provided outputs (run(feeds, { outputs: { name: tensor } })) against plain runs:
  * median, p99, p99 / median, GCs, identical values; and two sessions chained (the model, then
  * a Mul-by-2 model on its first float32 output) through a device-resident tensor
- * (session.allocDevice) against through host copies. A figure this build cannot produce (no
+ * (session.allocDevice, a DeviceTensor as A's output target and B's feed) against through host
+ * copies. A figure this build cannot produce (no
  * caller-provided outputs or device tensors on TensorRT) is reported "not measured" with the
  * reason; I/O figures never fail the check.
  */
@@ -319,17 +320,7 @@ async function ioFigures(name: string, plan: Uint8Array, reference: OnnxRuntimeS
       goal: '',
       note: `${first.name} ${dims.join('x')} float32`,
     });
-    const alloc = (A as unknown as { allocDevice?: (type: string, dims: readonly number[]) => unknown }).allocDevice;
-    if (typeof alloc !== 'function') {
-      rows.push({
-        figure: 'chain via a device tensor',
-        value: 'not measured',
-        goal: 'faster than via host',
-        note: 'this build has no session.allocDevice (device-resident tensors)',
-      });
-      return rows;
-    }
-    const dev = alloc.call(A, 'float32', dims) as Tensor & { dispose?: () => void };
+    const dev = await A.allocDevice('float32', dims);
     try {
       const viaDevice = async () => {
         await A.run(small, { outputs: { [first.name]: dev } });
@@ -345,7 +336,7 @@ async function ioFigures(name: string, plan: Uint8Array, reference: OnnxRuntimeS
         note: `x${(host.median / device.median).toFixed(2)} the host chain's speed; values identical: ${sameValues(devOut, hostOut, ['y'])}`,
       });
     } finally {
-      dev.dispose?.();
+      dev.dispose();
     }
   } catch (e) {
     rows.push({ figure: 'chain via a device tensor', value: 'not measured', goal: '', note: why(e) });
