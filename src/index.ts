@@ -84,6 +84,9 @@ export {
   type TensorRTOutputTargets,
   type TensorRTRunOptions,
   type TensorRTOutputs,
+  stageTimings,
+  type StageTimings,
+  type StageTotals,
 } from './backends/tensorrt.js';
 export { DeviceTensor } from './device-tensor.js';
 export {

@@ -281,6 +281,8 @@ export interface NativeTrtContext {
     wanted?: number[],
     targets?: (ArrayBufferView | NativeDeviceBuffer | undefined)[],
     targetDims?: number[],
+    /** Record CUDA events around the stages: resolves { outputs, timings: { h2dMs, computeMs, d2hMs } } instead. */
+    timed?: boolean,
   ): Promise<NativeRunOutput[] | undefined>;
   stats(): NativeContextStats;
   dispose(): void;

@@ -89,6 +89,8 @@ class RunCompletion : public Completion {
 
   Napi::Promise promise() const { return deferred_.Promise(); }
   void setOutputs(std::vector<trt::ExecutionContext::Output> outputs) { outputs_ = std::move(outputs); }
+  // The run records timing events: it resolves { outputs, timings }.
+  void setTimed() { timed_ = true; }
   // Keeps a pinned feed or target alive until the stream is done with it.
   void hold(std::shared_ptr<cuda::PinnedBlock> block) { holds_.push_back(std::move(block)); }
   // Keeps a device feed or target alive until the stream is done with it (its free is ordered
@@ -103,7 +105,21 @@ class RunCompletion : public Completion {
 
   void settle(Napi::Env env, const NativeError* error) override {
     settled_ = true;
+    // Read before the context is handed on: the next run re-records its events.
+    trt::ExecutionContext::StageTimes times;
+    std::unique_ptr<NativeError> timesError;
+    if (timed_ && error == nullptr && failure_ == nullptr) {
+      try {
+        times = context_->stageTimes();
+      } catch (const NativeError& e) {
+        timesError = std::make_unique<NativeError>(e);
+      }
+    }
     context_->end();
+    if (timesError) {
+      deferred_.Reject(toJsError(env, *timesError));
+      return;
+    }
     // A CUDA error of the stream outranks the enqueue's own: it says whether the GPU is lost.
     const NativeError* e = error != nullptr ? error : failure_.get();
     if (e != nullptr) {
@@ -137,8 +153,22 @@ class RunCompletion : public Completion {
         const auto& o = outputs_[i];
         if (o.toTarget && o.staged && o.bytes > 0) std::memcpy(views[i].data, context_->outputHost(o.index), o.bytes);
       }
+      auto resolve = [&](Napi::Value outputs) {
+        if (!timed_) {
+          deferred_.Resolve(outputs);
+          return;
+        }
+        Napi::Object t = Napi::Object::New(env);
+        t.Set("h2dMs", times.h2dMs);
+        t.Set("computeMs", times.computeMs);
+        t.Set("d2hMs", times.d2hMs);
+        Napi::Object r = Napi::Object::New(env);
+        r.Set("outputs", outputs);
+        r.Set("timings", t);
+        deferred_.Resolve(r);
+      };
       if (allTargets) {
-        deferred_.Resolve(env.Undefined());
+        resolve(env.Undefined());
         return;
       }
       Napi::Array out = Napi::Array::New(env, outputs_.size());
@@ -164,7 +194,7 @@ class RunCompletion : public Completion {
         item.Set("data", data);
         out.Set(static_cast<uint32_t>(i), item);
       }
-      deferred_.Resolve(out);
+      resolve(out);
     } catch (const Napi::Error& e) {
       // V8 could not allocate an output: the run's promise must still settle.
       deferred_.Reject(e.Value());
@@ -180,6 +210,7 @@ class RunCompletion : public Completion {
   std::vector<Napi::ObjectReference> targets_;  // by position in wanted
   std::unique_ptr<NativeError> failure_;
   bool settled_ = false;
+  bool timed_ = false;
 };
 
 // Waits for what a failed run managed to enqueue, so the context's staging buffers are not
@@ -219,7 +250,8 @@ Napi::Object ContextWrap::create(Napi::Env env, std::shared_ptr<trt::ExecutionCo
 
 // run(inputs: ArrayBufferView[], dims: number[] (all inputs' dims, concatenated), wanted?: number[],
 //     targets?: (ArrayBufferView | undefined)[] (parallel to wanted), targetDims?: number[] (the
-//     given targets' dims, concatenated)). Resolves undefined when every wanted output went to a target.
+//     given targets' dims, concatenated), timed?: boolean). Resolves undefined when every wanted
+//     output went to a target; with `timed`, { outputs, timings: { h2dMs, computeMs, d2hMs } }.
 Napi::Value ContextWrap::run(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   return guarded(env, [&]() -> Napi::Value {
@@ -312,6 +344,7 @@ Napi::Value ContextWrap::run(const Napi::CallbackInfo& info) {
     for (auto& in : inputs) {
       if (!in.device) in.pinned = cuda::findPinned(in.data, in.bytes);
     }
+    const bool timed = argBool(info, 5, false);
 
     CompletionQueue& queue = InstanceData::of(env).completionQueue(env);
     ctx->begin();
@@ -340,7 +373,8 @@ Napi::Value ContextWrap::run(const Napi::CallbackInfo& info) {
       run->setTarget(k, targetValues[k]);
     }
     try {
-      run->setOutputs(ctx->enqueue(inputs, wanted, targets));
+      if (timed) run->setTimed();
+      run->setOutputs(ctx->enqueue(inputs, wanted, targets, timed));
     } catch (const NativeError& e) {
       // A non-sticky failure settles through the queue, after the stream drains.
       if (e.sticky()) {

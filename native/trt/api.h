@@ -319,9 +319,17 @@ class ExecutionContext {
   virtual ~ExecutionContext() = default;
 
   // JS thread. `inputs` in engine input order; `wanted` indexes engine outputs to copy back.
-  // `targets` is empty or parallel to `wanted`.
+  // `targets` is empty or parallel to `wanted`. `timed`: CUDA events are recorded around the
+  // H2D copies, the inference and the D2H copies (stageTimes() reads them once the stream is done).
   virtual std::vector<Output> enqueue(const std::vector<Input>& inputs, const std::vector<int>& wanted,
-                                      const std::vector<Target>& targets) = 0;
+                                      const std::vector<Target>& targets, bool timed) = 0;
+  // Milliseconds of the last timed run's H2D, compute and D2H stages, once its stream is done.
+  struct StageTimes {
+    double h2dMs = 0;
+    double computeMs = 0;
+    double d2hMs = 0;
+  };
+  virtual StageTimes stageTimes() const = 0;
   // The staged bytes of output `index` once the stream has completed.
   virtual const void* outputHost(int index) const = 0;
 

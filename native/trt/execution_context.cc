@@ -7,6 +7,7 @@
 #include "cuda/device.h"
 #include "cuda/device_memory.h"
 #include "cuda/driver.h"
+#include "cuda/event.h"
 #include "cuda/pinned_pool.h"
 #include "cuda/stream.h"
 #include "trt/data_type.h"
@@ -150,6 +151,7 @@ EngineContext::~EngineContext() {
   cuda::DeviceGuard guard(engine_->device(), std::nothrow);
   clearGraphs();
   context_.reset();
+  for (auto& e : events_) e.reset();
   // Buffers free on the stream, after the work already there.
   inputs_.clear();
   outputs_.clear();
@@ -316,8 +318,24 @@ void EngineContext::infer(bool shapesChanged) {
   enqueueV3();
 }
 
+void EngineContext::mark(std::size_t i) {
+  if (!events_[i]) events_[i] = std::make_unique<cuda::Event>(engine_->device(), true);
+  events_[i]->record(*stream_);
+}
+
+ExecutionContext::StageTimes EngineContext::stageTimes() const {
+  StageTimes t;
+  for (const auto& e : events_) {
+    if (!e || !e->recorded()) return t;
+  }
+  t.h2dMs = cuda::Event::elapsedMs(*events_[0], *events_[1]);
+  t.computeMs = cuda::Event::elapsedMs(*events_[1], *events_[2]);
+  t.d2hMs = cuda::Event::elapsedMs(*events_[2], *events_[3]);
+  return t;
+}
+
 std::vector<ExecutionContext::Output> EngineContext::enqueue(const std::vector<Input>& inputs, const std::vector<int>& wanted,
-                                                             const std::vector<Target>& targets) {
+                                                             const std::vector<Target>& targets, bool timed) {
   if (engine_->lost()) throw lostError();
   Logger::markAddonThread();
   // Reports of earlier calls (TensorRT may record errors on calls that succeed, and keeps a
@@ -394,6 +412,7 @@ std::vector<ExecutionContext::Output> EngineContext::enqueue(const std::vector<I
     }
     // Copies go after every shape was accepted, so a refused shape leaves nothing enqueued.
     // Pinned feeds are copied from where they are; others through the pinned staging buffer.
+    if (timed) mark(0);
     for (std::size_t i = 0; i < inputs.size(); i++) {
       Binding& b = inputs_[i];
       const Input& in = inputs[i];
@@ -409,7 +428,9 @@ std::vector<ExecutionContext::Output> EngineContext::enqueue(const std::vector<I
       }
       TRTN_CU(memcpyAsync, b.device->address(), cuda::address(from), in.bytes, stream_->get());
     }
+    if (timed) mark(1);
     infer(changed);
+    if (timed) mark(2);
     shapesStale_ = false;
     std::vector<Output> out;
     out.reserve(wanted.size());
@@ -440,6 +461,7 @@ std::vector<ExecutionContext::Output> EngineContext::enqueue(const std::vector<I
       }
       out.push_back(Output{index, b.lastDims, bytes, std::move(block)});
     }
+    if (timed) mark(3);
     return out;
   } catch (const NativeError& e) {
     if (e.sticky()) engine_->markLost();

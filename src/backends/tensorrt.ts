@@ -88,6 +88,11 @@ export const TensorRTSessionOptionsSchema = z
     profiles: z.array(z.number().int().min(0)).min(1).optional(),
     /** Capture and replay CUDA graphs per input shape (see the module comment). */
     cudaGraphs: z.boolean().default(false),
+    /**
+     * Time every run's H2D copies, inference and D2H copies with CUDA events (stageTimings(result),
+     * stats()). Off by default: four event records per run; RunOptions.timings turns it on per run.
+     */
+    timings: z.boolean().default(false),
     /** Runs allowed to wait for a context; more are refused with ERR_QUEUE_FULL. */
     maxQueue: z.number().int().min(0).optional(),
     /**
@@ -122,8 +127,39 @@ export type TensorRTFeeds = Readonly<Record<string, Tensor | TensorLike | Device
 /** Caller-provided outputs of a TensorRT session: host Tensors (pinned or not) and DeviceTensors. */
 export type TensorRTOutputTargets = Readonly<Record<string, Tensor | DeviceTensor>>;
 
-/** RunOptions, with DeviceTensors allowed among the caller-provided outputs. */
-export type TensorRTRunOptions = Omit<RunOptions, 'outputs'> & { outputs?: readonly string[] | TensorRTOutputTargets };
+/**
+ * RunOptions, with DeviceTensors allowed among the caller-provided outputs, and `timings` (this
+ * run's stage times, see stageTimings(); defaults to the session's `timings` option).
+ */
+export type TensorRTRunOptions = Omit<RunOptions, 'outputs'> & { outputs?: readonly string[] | TensorRTOutputTargets; timings?: boolean };
+
+/** One run's device stages in milliseconds, from CUDA events on the run's stream. */
+export interface StageTimings {
+  /** From before the first input copy to after the last (host to device). */
+  readonly h2dMs: number;
+  /** The inference (enqueueV3 or the CUDA graph's launch). */
+  readonly computeMs: number;
+  /** The output copies (device to host, or device to device for DeviceTensor outputs). */
+  readonly d2hMs: number;
+}
+
+/** Stage timings summed over timed runs (stats(), stageTotals()). */
+export interface StageTotals {
+  runs: number;
+  h2dMs: number;
+  computeMs: number;
+  d2hMs: number;
+}
+
+const runTimings = new WeakMap<object, StageTimings>();
+
+/**
+ * The stage timings of the run that resolved to `outputs` (a TensorRT session's run with
+ * timings on), or undefined. Each run has its own, so concurrent runs never mix them.
+ */
+export function stageTimings(outputs: object): StageTimings | undefined {
+  return runTimings.get(outputs);
+}
 
 /** What run() with caller-provided outputs resolves to: those same tensors, by output name. */
 export type TensorRTOutputs = Record<string, Tensor | DeviceTensor>;
@@ -133,6 +169,7 @@ type RunData = TensorData | NativeDeviceBuffer;
 interface Member {
   readonly profile: number;
   readonly native: NativeTrtContext;
+  readonly totals: StageTotals;
 }
 
 function lostError(cause?: unknown): CudaError {
@@ -174,13 +211,23 @@ export class TensorRTSession implements InferenceSession {
   readonly #feeds: FeedValidator;
   #lost: CudaError | undefined;
   readonly #device: number;
+  readonly #timings: boolean;
   #allocStream: Stream | undefined;
   /** Set by createSession(). */
   readonly selection?: BackendSelection;
 
-  private constructor(meta: EngineMeta, engine: NativeTrtEngine, members: Member[], info: EngineInfo | null, maxQueue: number | undefined, device: number) {
+  private constructor(
+    meta: EngineMeta,
+    engine: NativeTrtEngine,
+    members: Member[],
+    info: EngineInfo | null,
+    maxQueue: number | undefined,
+    device: number,
+    timings: boolean,
+  ) {
     this.#meta = meta;
     this.#device = device;
+    this.#timings = timings;
     this.#engine = engine;
     this.#members = members;
     this.#pool = new ContextPool(members, maxQueue === undefined ? {} : { maxQueue });
@@ -256,8 +303,8 @@ export class TensorRTSession implements InferenceSession {
         Array.from({ length: opts.contexts }, () => ({ profile, inputBytes: profileInputBytes(meta, profile), cudaGraphs: opts.cudaGraphs })),
       );
       const contexts = await engine.createContexts(specs);
-      for (const c of contexts) members.push({ profile: c.profile, native: c });
-      return new TensorRTSession(meta, engine, members, info, opts.maxQueue, opts.device);
+      for (const c of contexts) members.push({ profile: c.profile, native: c, totals: { runs: 0, h2dMs: 0, computeMs: 0, d2hMs: 0 } });
+      return new TensorRTSession(meta, engine, members, info, opts.maxQueue, opts.device, opts.timings);
     } catch (e) {
       for (const m of members) m.native.dispose();
       engine.dispose();
@@ -279,12 +326,24 @@ export class TensorRTSession implements InferenceSession {
     return { queued: this.#pool.queued, busy: this.#pool.busy, contexts: this.#pool.size };
   }
 
-  /** CUDA-graph counts per context (diagnostics). */
-  stats(): { profile: number; graphs: number; graphFailures: number }[] {
+  /** Per context: CUDA-graph counts, and the stage timings summed over its timed runs (diagnostics). */
+  stats(): { profile: number; graphs: number; graphFailures: number; timings: StageTotals }[] {
     return this.#members.map((m) => {
       const s = m.native.stats();
-      return { profile: m.profile, graphs: s.graphs, graphFailures: s.graphFailures };
+      return { profile: m.profile, graphs: s.graphs, graphFailures: s.graphFailures, timings: { ...m.totals } };
     });
+  }
+
+  /** The stage timings of every timed run so far, summed over the contexts. */
+  stageTotals(): StageTotals {
+    const t: StageTotals = { runs: 0, h2dMs: 0, computeMs: 0, d2hMs: 0 };
+    for (const m of this.#members) {
+      t.runs += m.totals.runs;
+      t.h2dMs += m.totals.h2dMs;
+      t.computeMs += m.totals.computeMs;
+      t.d2hMs += m.totals.d2hMs;
+    }
+    return t;
   }
 
   /**
@@ -392,6 +451,7 @@ export class TensorRTSession implements InferenceSession {
           profiles,
           options.signal,
           targets === undefined ? undefined : { data: targetData!, dims: targetDims!, tensors: targets },
+          options.timings ?? this.#timings,
         ),
       );
       return raceAbort(work, options.signal, 'run()');
@@ -472,13 +532,28 @@ export class TensorRTSession implements InferenceSession {
     profiles: number[],
     signal: AbortSignal | undefined,
     targets: { data: RunData[]; dims: number[]; tensors: ReadonlyMap<string, Tensor | DeviceTensor> } | undefined,
+    timed: boolean,
   ): Promise<Outputs> {
     const member = await this.#pool.acquire(profiles, signal);
     let results;
+    let timings: StageTimings | undefined;
     try {
       // The caller already has ERR_ABORTED (raceAbort): do not spend the GPU on it.
       if (signal?.aborted) throw abortErrorFrom(signal, 'run()');
-      results = targets === undefined ? await member.native.run(data, dims, wanted) : await member.native.run(data, dims, wanted, targets.data, targets.dims);
+      if (timed) {
+        const r = (await member.native.run(data, dims, wanted, targets?.data, targets?.dims, true)) as unknown as {
+          outputs: Awaited<ReturnType<NativeTrtContext['run']>>;
+          timings: StageTimings;
+        };
+        results = r.outputs;
+        timings = r.timings;
+        member.totals.runs++;
+        member.totals.h2dMs += timings.h2dMs;
+        member.totals.computeMs += timings.computeMs;
+        member.totals.d2hMs += timings.d2hMs;
+      } else {
+        results = targets === undefined ? await member.native.run(data, dims, wanted) : await member.native.run(data, dims, wanted, targets.data, targets.dims);
+      }
     } catch (e) {
       if (e instanceof CudaError && (e as CudaError).sticky) {
         this.#lost ??= e;
@@ -489,6 +564,7 @@ export class TensorRTSession implements InferenceSession {
       this.#pool.release(member);
     }
     const out: Outputs = {};
+    if (timings !== undefined) runTimings.set(out, Object.freeze(timings));
     if (targets !== undefined) {
       // Filled in place (every named output has its target): the caller's tensors come back.
       for (const [name, t] of targets.tensors) out[name] = t as Tensor;

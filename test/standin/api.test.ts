@@ -534,6 +534,20 @@ for (const major of majors) {
       expect(v.enqueued).toBe(1);
     });
 
+    it('stage timings: each timed run has its own H2D / compute / D2H (present, non-negative), summed consistently in stats()', () => {
+      const v = value(major, 'io', 'stage timings per run and summed in stats()');
+      expect(v).toEqual({
+        allValid: true,
+        bad: new Array(12).fill(0),
+        totalRuns: 12,
+        perContext: 12,
+        consistent: true,
+        untimed: true,
+        perRun: true,
+        plainRuns: 1,
+      });
+    });
+
     it('the io child settled every promise and exited cleanly', () => {
       const v = value(major, 'io', '__promises');
       expect(v.created).toBeGreaterThan(40);

@@ -4,7 +4,7 @@
  * Each returns plain data; ../api.test.ts asserts on it. Outputs are checked element by element
  * against the stand-in's output function.
  */
-import { DeviceTensor, TensorRTSession, Tensor, buildEngine, createSession, type Outputs } from '../../../src/index.js';
+import { DeviceTensor, TensorRTSession, Tensor, buildEngine, createSession, stageTimings, type Outputs } from '../../../src/index.js';
 import { DeviceBuffer, Stream, copy } from '../../../src/cuda.js';
 import { loadAddon } from '../../../src/native.js';
 import { engineMeta, profileInputBytes } from '../../../src/backends/tensorrt-io.js';
@@ -358,6 +358,42 @@ export const ioScenarios: Record<string, () => Promise<unknown>> = {
       disposedHost,
       enqueued,
       onnxruntime,
+    };
+  },
+  async 'stage timings per run and summed in stats()'() {
+    const built = await plan(ENCODER, DIMS, 'encoder');
+    const timed = await track(TensorRTSession.create(built, { contexts: 2, timings: true, cudaGraphs: true }));
+    const rng = new Lcg(41);
+    const runs = await Promise.all(
+      Array.from({ length: 12 }, async (_, i) => {
+        const sizes = { batch: 1 + (i % 4), sequence: 3 };
+        const feeds = feedsFor(ENCODER, sizes, rng);
+        const out = await track(timed.run(feeds, i % 2 === 0 ? { outputs: targetsFor(ENCODER, sizes) } : {}));
+        return { t: stageTimings(out), bad: mismatches(ENCODER, feeds, out) };
+      }),
+    );
+    const valid = (t: { h2dMs: number; computeMs: number; d2hMs: number } | undefined): boolean =>
+      t !== undefined && [t.h2dMs, t.computeMs, t.d2hMs].every((x) => Number.isFinite(x) && x >= 0);
+    const totals = timed.stageTotals();
+    const perContext = timed.stats().map((s) => s.timings.runs);
+    const sum = (k: 'h2dMs' | 'computeMs' | 'd2hMs') => runs.reduce((a, r) => a + r.t![k], 0);
+    const consistent = (['h2dMs', 'computeMs', 'd2hMs'] as const).every((k) => Math.abs(sum(k) - totals[k]) <= 1e-6 * Math.max(1, totals[k]));
+    await track(timed.dispose());
+    const plain = await track(TensorRTSession.create(built, { contexts: 1 }));
+    const feeds = feedsFor(ENCODER, { batch: 2, sequence: 2 }, rng);
+    const untimed = stageTimings(await track(plain.run(feeds)));
+    const perRun = stageTimings(await track(plain.run(feeds, { timings: true })));
+    const plainTotals = plain.stageTotals();
+    await track(plain.dispose());
+    return {
+      allValid: runs.every((r) => valid(r.t)),
+      bad: runs.map((r) => r.bad),
+      totalRuns: totals.runs,
+      perContext: perContext.reduce((a, b) => a + b, 0),
+      consistent,
+      untimed: untimed === undefined,
+      perRun: valid(perRun),
+      plainRuns: plainTotals.runs,
     };
   },
 };
