@@ -45,7 +45,9 @@ export const TRT_CHECK_OPTIONS = {
   'max-seq': { type: 'string', default: '512' },
   duration: { type: 'string', default: '2' },
   warmup: { type: 'string', default: '0.5' },
-  'cuda-graphs': { type: 'boolean', default: false },
+  // CUDA graphs are on by default (TensorRTSession's default, as trtexec 11's); --no-cuda-graphs turns them off.
+  'cuda-graphs': { type: 'boolean', default: true },
+  'no-cuda-graphs': { type: 'boolean', default: false },
   cache: { type: 'string' },
   'fp32-tol': { type: 'string', default: '5e-3' },
   'fp16-tol': { type: 'string', default: '2e-2' },
@@ -63,6 +65,7 @@ type TrtCheckArgs = {
   duration: string;
   warmup: string;
   'cuda-graphs': boolean;
+  'no-cuda-graphs'?: boolean;
   cache?: string;
   'fp32-tol': string;
   'fp16-tol': string;
@@ -72,6 +75,7 @@ type TrtCheckArgs = {
 };
 
 let args: TrtCheckArgs;
+const cudaGraphs = (): boolean => args['no-cuda-graphs'] !== true;
 let BATCH = 8;
 let SEQ = 128;
 let DURATION_S = 2;
@@ -141,7 +145,7 @@ async function checkModel(name: string, onnx: Uint8Array | string, reference: On
     }
     let session: TensorRTSession | undefined;
     try {
-      session = await TensorRTSession.create(built.plan, { contexts: 2, cudaGraphs: args['cuda-graphs'] });
+      session = await TensorRTSession.create(built.plan, { contexts: 2, cudaGraphs: cudaGraphs() });
       const tol = Number(precision === 'fp32' ? args['fp32-tol'] : args['fp16-tol']);
       const result = await compare(session, reference, { inputs, atol: tol, rtol: tol, labels: { a: `TensorRT ${precision}`, b: 'ONNX Runtime fp32' } });
       console.log(formatCompareText(result));
@@ -238,7 +242,7 @@ async function ioFigures(name: string, plan: Uint8Array, reference: OnnxRuntimeS
   }
 
   // Caller-provided outputs against plain runs.
-  const s = await TensorRTSession.create(plan, { contexts: 1, cudaGraphs: args['cuda-graphs'] });
+  const s = await TensorRTSession.create(plan, { contexts: 1, cudaGraphs: cudaGraphs() });
   try {
     const plain = await s.run(small);
     const names = Object.keys(plain);
@@ -304,8 +308,8 @@ async function ioFigures(name: string, plan: Uint8Array, reference: OnnxRuntimeS
       }),
       ...(args.cache ? { cache: args.cache } : {}),
     });
-    a = await TensorRTSession.create(plan, { contexts: 1, cudaGraphs: args['cuda-graphs'] });
-    b = await TensorRTSession.create(built.plan, { contexts: 1, cudaGraphs: args['cuda-graphs'] });
+    a = await TensorRTSession.create(plan, { contexts: 1, cudaGraphs: cudaGraphs() });
+    b = await TensorRTSession.create(built.plan, { contexts: 1, cudaGraphs: cudaGraphs() });
     const A = a;
     const B = b;
     const viaHost = async () => B.run({ x: (await A.run(small, { outputs: [first.name] }))[first.name]! });
@@ -370,7 +374,7 @@ export async function runTrtCheck(options: TrtCheckArgs, models: readonly string
       "*** the stand-in CUDA driver and TensorRT (test doubles, test/standin): this shows the check runs; its figures and accuracy are not TensorRT's ***",
     );
   }
-  console.log(`inputs: batch ${BATCH} x seq ${SEQ}; profiles batch 1..${args['max-batch']}, seq 1..${args['max-seq']}; cudaGraphs ${args['cuda-graphs']}`);
+  console.log(`inputs: batch ${BATCH} x seq ${SEQ}; profiles batch 1..${args['max-batch']}, seq 1..${args['max-seq']}; cudaGraphs ${cudaGraphs()}`);
 
   const rows: Row[] = [];
   const encoder = encodeModel(createEncoderModel({ preset: args.preset as 'tiny' | 'bert-base', seed: 0 }));

@@ -86,8 +86,13 @@ export const TensorRTSessionOptionsSchema = z
     contexts: z.number().int().min(1).max(64).default(2),
     /** Optimization profiles that get contexts; all when omitted. */
     profiles: z.array(z.number().int().min(0)).min(1).optional(),
-    /** Capture and replay CUDA graphs per input shape (see the module comment). */
-    cudaGraphs: z.boolean().default(false),
+    /**
+     * Capture and replay CUDA graphs per input shape (see the module comment). On by default,
+     * as in trtexec 11: a shape's graph is captured on its second back-to-back run on a context
+     * (after the warm-up run), and a shape whose capture fails runs plainly (counted in
+     * stats().graphFailures) and is tried again later. false: plain enqueueV3 on every run.
+     */
+    cudaGraphs: z.boolean().default(true),
     /**
      * Time every run's H2D copies, inference and D2H copies with CUDA events (stageTimings(result),
      * stats()). Off by default: four event records per run; RunOptions.timings turns it on per run.

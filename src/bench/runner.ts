@@ -77,13 +77,14 @@ export const BenchOptionsSchema = z
       .object({
         precision: z.enum(['fp32', 'fp16']).default('fp32'),
         contexts: z.number().int().min(1).max(64).default(2),
-        cudaGraphs: z.boolean().default(false),
+        /** CUDA graphs per input shape: on by default, as TensorRTSession's option. */
+        cudaGraphs: z.boolean().default(true),
         /** Engine cache folder, true for the default folder, false for none. */
         cache: z.union([z.string().min(1), z.boolean()]).default(true),
         device: z.number().int().min(0).default(0),
       })
       .strict()
-      .default({ precision: 'fp32', contexts: 2, cudaGraphs: false, cache: true, device: 0 }),
+      .default({ precision: 'fp32', contexts: 2, cudaGraphs: true, cache: true, device: 0 }),
     /** The command line, recorded in the report. */
     command: z.string().optional(),
     onProgress: fn<(e: BenchProgress) => void>('a function (event) => void').optional(),

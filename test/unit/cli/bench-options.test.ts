@@ -70,8 +70,11 @@ describe('bench command-line parsing', () => {
       seq: { min: 8, max: 64 },
       intraOpNumThreads: 1,
       batcherOptions: { maxBatchSize: 16, maxQueueDelayMs: 0.5, buckets: [16, 32, 64] },
-      tensorrt: { precision: 'fp16', cudaGraphs: false },
+      tensorrt: { precision: 'fp16', cudaGraphs: true },
     });
+    // --no-cuda-graphs (commander sets cudaGraphs false) turns trtexec 11's default off.
+    expect(benchOptionsFromCli({ cudaGraphs: false }).tensorrt).toMatchObject({ cudaGraphs: false });
+    expect(benchOptionsFromCli({ cudaGraphs: true }).tensorrt).toMatchObject({ cudaGraphs: true });
   });
 
   it('refuses flags that cannot work, naming them', () => {
