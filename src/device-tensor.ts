@@ -6,8 +6,9 @@
  * is an explicit copy: `await t.toHost()` (a Tensor) or `await t.getData()` (its typed array).
  *
  * It is made by `session.allocDevice(type, dims)` (memory from the session device's
- * stream-ordered pool), or wraps a DeviceBuffer the caller owns with `DeviceTensor.fromBuffer()`
- * (the tensor keeps the buffer alive; dispose() of the tensor frees it only when it owns it).
+ * stream-ordered pool), wraps a DeviceBuffer the caller owns with `DeviceTensor.fromBuffer()`
+ * (the tensor keeps the buffer alive; dispose() of the tensor frees it only when it owns it), or
+ * wraps a device pointer of another library with its owner (`DeviceTensor.fromPointer()`).
  * After dispose(), every use is refused with ERR_DISPOSED. The ONNX Runtime backend refuses
  * DeviceTensors (ERR_INVALID_ARG: copy them to the host first), and a TensorRT session of another
  * device refuses them naming both devices.
@@ -26,9 +27,12 @@ export class DeviceTensor<T extends DataType = DataType> {
   readonly location = 'gpu-buffer' as const;
   readonly #buffer: DeviceBuffer;
   readonly #owned: boolean;
+  /** fromPointer(): what owns the memory, kept alive as long as this tensor is. */
+  readonly #owner: unknown;
   #disposed = false;
 
-  private constructor(type: T, dims: readonly number[], buffer: DeviceBuffer, owned: boolean) {
+  private constructor(type: T, dims: readonly number[], buffer: DeviceBuffer, owned: boolean, owner?: unknown) {
+    this.#owner = owner;
     this.type = type;
     this.dims = Object.freeze([...dims]);
     this.size = elementCount(dims, 'dims');
@@ -46,6 +50,26 @@ export class DeviceTensor<T extends DataType = DataType> {
     if (!(buffer instanceof DeviceBuffer)) throw new InvalidArgumentError(`DeviceTensor.fromBuffer() takes a DeviceBuffer, got ${describe(buffer)}`);
     if (buffer.freed) throw new DisposedError('DeviceTensor.fromBuffer(): the DeviceBuffer was freed');
     return DeviceTensor.#make(buffer, type, dims, false);
+  }
+
+  /**
+   * A tensor over device memory another library allocated: `address` (a bigint device
+   * pointer) on GPU `options.device`, holding exactly the bytes `type` and `dims` describe
+   * (checked with the driver: ERR_INVALID_ARG for memory it does not know as that GPU's, or a
+   * range past the allocation). `options.owner`, the object that frees the memory, is kept
+   * alive as long as this tensor, so it is not collected while the tensor is in use; the memory
+   * itself is never freed here.
+   */
+  static fromPointer<T extends DataType>(
+    address: bigint,
+    type: T,
+    dims: readonly number[],
+    options: { device?: number; owner?: unknown } = {},
+  ): DeviceTensor<T> {
+    if (!isDataType(type)) throw new InvalidArgumentError(`DeviceTensor type must be a data type, got ${describe(type)}`);
+    const bytes = elementCount(dims, 'dims') * DATA_TYPES[type].bytesPerElement;
+    const buffer = DeviceBuffer.fromAddress(address, bytes, options.device ?? 0);
+    return new DeviceTensor(type, dims, buffer, false, options.owner);
   }
 
   /** @internal session.allocDevice(): a tensor that owns its buffer. */
@@ -75,6 +99,11 @@ export class DeviceTensor<T extends DataType = DataType> {
 
   get disposed(): boolean {
     return this.#disposed || this.#buffer.freed;
+  }
+
+  /** The owner given to fromPointer(), if any. */
+  get owner(): unknown {
+    return this.#owner;
   }
 
   /** @internal The native buffer, for the addon; throws ERR_DISPOSED once disposed. */

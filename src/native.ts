@@ -67,6 +67,8 @@ export interface NativeEvent {
 
 export interface NativeDeviceBuffer {
   readonly byteLength: number;
+  /** The device pointer. */
+  readonly address: bigint;
   readonly device: number;
   readonly freed: boolean;
   free(): void;
@@ -315,7 +317,11 @@ export interface NativeAddon {
   cudaMemGetInfo(device: number): { free: number; total: number };
   Stream: new (device: number) => NativeStream;
   Event: { new (device: number, timing: boolean): NativeEvent; elapsedMs(start: NativeEvent, end: NativeEvent): number };
-  DeviceBuffer: new (stream: NativeStream, bytes: number) => NativeDeviceBuffer;
+  DeviceBuffer: {
+    new (stream: NativeStream, bytes: number): NativeDeviceBuffer;
+    /** A view of device memory another library owns: checked with the driver, never freed. */
+    new (address: bigint, bytes: number, device: number): NativeDeviceBuffer;
+  };
   PinnedPool: new (maxCachedBytes: number) => NativePinnedPool;
   PinnedBuffer: abstract new () => NativePinnedBuffer;
   trimMemoryPool(device: number, keepBytes: number): void;

@@ -457,6 +457,7 @@ export class TensorRTSession implements InferenceSession {
           options.signal,
           targets === undefined ? undefined : { data: targetData!, dims: targetDims!, tensors: targets },
           options.timings ?? this.#timings,
+          tensors,
         ),
       );
       return raceAbort(work, options.signal, 'run()');
@@ -538,6 +539,7 @@ export class TensorRTSession implements InferenceSession {
     signal: AbortSignal | undefined,
     targets: { data: RunData[]; dims: number[]; tensors: ReadonlyMap<string, Tensor | DeviceTensor> } | undefined,
     timed: boolean,
+    feeds: readonly unknown[],
   ): Promise<Outputs> {
     const member = await this.#pool.acquire(profiles, signal);
     let results;
@@ -567,6 +569,9 @@ export class TensorRTSession implements InferenceSession {
       throw e;
     } finally {
       this.#pool.release(member);
+      // The feeds (DeviceTensors and the owners of their memory among them) stay reachable
+      // until the run is done with their memory.
+      void feeds.length;
     }
     const out: Outputs = {};
     if (timings !== undefined) runTimings.set(out, Object.freeze(timings));

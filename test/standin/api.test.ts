@@ -515,6 +515,12 @@ for (const major of majors) {
         sameAsHost: true,
         deviceOut: true,
         fromOwn: 0,
+        fromPointer: 0,
+        badPointer: {
+          pastEnd: isError('ERR_INVALID_ARG', '+ 240 bytes runs past its allocation (224 bytes from there)'),
+          otherGpu: isError('ERR_INVALID_ARG', 'is memory of GPU 0, not of GPU 1'),
+          notDevice: isError('ERR_INVALID_ARG', 'the device pointer 0x1000 is not device memory the CUDA driver knows'),
+        },
         ownAlive: true,
         pageable: 0,
       });

@@ -306,6 +306,15 @@ export const ioScenarios: Record<string, () => Promise<unknown>> = {
     const wrapped = DeviceTensor.fromBuffer(own, 'float32', [3, 5, 4]);
     const fromOwn = await track(b.run({ h: wrapped }));
     wrapped.dispose();
+    // The same memory as a raw device pointer with its owner (as another library would give it).
+    const pointer = DeviceTensor.fromPointer(own.address, 'float32', [3, 5, 4], { owner: own });
+    const fromPointer = await track(b.run({ h: pointer }));
+    const badPointer = {
+      pastEnd: await rejection(Promise.resolve().then(() => DeviceTensor.fromPointer(own.address + 16n, 'float32', [3, 5, 4], { owner: own }))),
+      otherGpu: await rejection(Promise.resolve().then(() => DeviceTensor.fromPointer(own.address, 'float32', [3, 5, 4], { device: 1 }))),
+      notDevice: await rejection(Promise.resolve().then(() => DeviceTensor.fromPointer(0x1000n, 'float32', [2]))),
+    };
+    pointer.dispose();
     const ownAlive = !own.freed;
     own.free();
     stream.dispose();
@@ -318,6 +327,8 @@ export const ioScenarios: Record<string, () => Promise<unknown>> = {
       sameAsHost: Buffer.compare(Buffer.from(chained.z!.data.buffer), Buffer.from(viaHost.z!.data.buffer)) === 0,
       deviceOut: Buffer.compare(Buffer.from(zHost.data.buffer), Buffer.from(viaHost.z!.data.buffer)) === 0,
       fromOwn: mismatches(HEAD, { h: host }, fromOwn),
+      fromPointer: mismatches(HEAD, { h: host }, fromPointer),
+      badPointer,
       ownAlive,
       pageable: delta['cuda.memcpy.pageable'] ?? 0,
     };
