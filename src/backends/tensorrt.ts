@@ -25,6 +25,13 @@
  * in place) is written into that input's device buffer, which each run fills from the feeds
  * first; the output comes back as its own tensor.
  *
+ * I/O (docs/io-tensorrt.md): RunOptions.outputs may give, by output name, the tensors to fill:
+ * host Tensors (checked before anything is enqueued, staged D2H then one memcpy), pinned
+ * tensors from allocPinned() (copied to and from straight, no staging) and DeviceTensors from
+ * allocDevice() or DeviceTensor.fromBuffer()/fromPointer() (device to device, so sessions chain
+ * on the GPU); run() then resolves to those tensors. `timings` records CUDA events around the
+ * H2D, compute and D2H stages of each run (stageTimings(result), stageTotals()).
+ *
  * A sticky CUDA error (illegal address, launch failure, ...) marks the session lost: later
  * runs fail at once with ERR_CUDA "the CUDA context is lost" instead of at random later.
  *
