@@ -252,6 +252,8 @@ export interface NativeContextSpec {
   /** Per engine input, in engine order: bytes of its device and staging buffers. */
   inputBytes: number[];
   cudaGraphs: boolean;
+  /** > 0: the completion thread spin-waits this long before it blocks (default 0). */
+  spinWaitMicros?: number;
 }
 
 export interface NativeRunOutput {
@@ -266,6 +268,9 @@ export interface NativeContextStats {
   graphs: number;
   graphFailures: number;
   outputCapacity: number[];
+  /** The environment's completion queue: completions found while spin-waiting, and otherwise. */
+  queueSpinHits?: number;
+  queueWaitHits?: number;
 }
 
 export interface NativeTrtContext {

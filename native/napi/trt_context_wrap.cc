@@ -1,5 +1,6 @@
 #include "napi/trt_context_wrap.h"
 
+#include <chrono>
 #include <cstring>
 #include <vector>
 
@@ -387,7 +388,7 @@ Napi::Value ContextWrap::run(const Napi::CallbackInfo& info) {
       throw;
     }
     try {
-      queue.afterStream(*ctx->stream(), std::move(item));
+      queue.afterStream(*ctx->stream(), std::move(item), std::chrono::microseconds(ctx->spinWaitMicros()));
     } catch (...) {
       drain(*ctx);
       throw;  // `item` (still ours) frees the context
@@ -413,6 +414,11 @@ Napi::Value ContextWrap::stats(const Napi::CallbackInfo& info) {
       caps.Set(static_cast<uint32_t>(i), static_cast<double>(context_->outputCapacity(static_cast<int>(i))));
     }
     o.Set("outputCapacity", caps);
+    // The environment's completion queue (shared by every context): completions it found
+    // while spin-waiting, and otherwise.
+    const CompletionQueue::SpinStats spin = InstanceData::of(env).completionQueue(env).spinStats();
+    o.Set("queueSpinHits", static_cast<double>(spin.spinHits));
+    o.Set("queueWaitHits", static_cast<double>(spin.waitHits));
     return o;
   });
 }

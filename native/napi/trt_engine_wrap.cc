@@ -105,7 +105,7 @@ Napi::Value EngineWrap::describe(const Napi::CallbackInfo& info) {
   });
 }
 
-// createContexts([{ profile, inputBytes: number[], cudaGraphs }]) -> Promise<TrtContext[]>
+// createContexts([{ profile, inputBytes: number[], cudaGraphs, spinWaitMicros? }]) -> Promise<TrtContext[]>
 Napi::Value EngineWrap::createContexts(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   return guarded(env, [&]() -> Napi::Value {
@@ -125,6 +125,7 @@ Napi::Value EngineWrap::createContexts(const Napi::CallbackInfo& info) {
         o.inputBytes.push_back(static_cast<std::size_t>(b));
       }
       o.cudaGraphs = boolProperty(s, "cudaGraphs", false);
+      o.spinWaitMicros = static_cast<int>(intProperty(s, "spinWaitMicros", 0, 0, 1000000));
       options.push_back(std::move(o));
     }
     auto* worker = new ContextsWorker(env, e, std::move(options));

@@ -264,6 +264,9 @@ struct ContextOptions {
   // hold the profile's max shape (the TypeScript layer sizes them).
   std::vector<std::size_t> inputBytes;
   bool cudaGraphs = false;
+  // > 0: the completion thread polls a run's event for up to this long before it blocks
+  // (spin-wait, trtexec's --useSpinWait; CompletionQueue::afterStream).
+  int spinWaitMicros = 0;
 };
 
 class Engine;
@@ -342,6 +345,7 @@ class ExecutionContext {
   virtual std::size_t outputCapacity(int index) const = 0;
   virtual std::size_t graphs() const noexcept = 0;
   virtual std::size_t graphFailures() const noexcept = 0;
+  virtual int spinWaitMicros() const noexcept { return 0; }
 
   // One run at a time: begin() throws ERR_BUSY while a run is in flight.
   void begin() {

@@ -55,6 +55,7 @@ class EngineContext final : public ExecutionContext {
   std::size_t outputCapacity(int index) const override { return outputs_.at(static_cast<std::size_t>(index)).capacity; }
   std::size_t graphs() const noexcept override;
   std::size_t graphFailures() const noexcept override { return graphFailures_; }
+  int spinWaitMicros() const noexcept override { return options_.spinWaitMicros; }
 
  private:
   struct Binding {

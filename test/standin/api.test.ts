@@ -330,6 +330,15 @@ for (const major of majors) {
       expect(v).toMatchObject({ enqueued: 0, after: 0 });
     });
 
+    it('spinWait: completions are found by polling instead of a blocking wait; without it the thread blocks', () => {
+      const v = value(major, 'run', 'spinWait: the completion thread polls before it blocks');
+      expect(v.plain.spinHits).toBe(0);
+      expect(v.plain.waitHits).toBeGreaterThanOrEqual(6);
+      expect(v.spun.spinHits).toBeGreaterThanOrEqual(1);
+      expect(v.spun.spinHits + v.spun.waitHits).toBeGreaterThanOrEqual(6);
+      expect([...v.plain.mismatches, ...v.spun.mismatches]).toEqual(new Array(12).fill(0));
+    });
+
     it('CUDA graphs: captured per shape, replayed (counted by the driver and session.stats())', () => {
       const v = value(major, 'run', 'CUDA graphs replay per shape');
       expect(v.one).toEqual({ graphs: 1, graphFailures: 0, launched: 4 });

@@ -331,6 +331,30 @@ export const runScenarios: Record<string, () => Promise<unknown>> = {
     return { ok, enqueue, context };
   },
 
+  async 'spinWait: the completion thread polls before it blocks'() {
+    const built = await plan(ENCODER, DIMS);
+    const rng = new Lcg(31);
+    const measure = async (session: TensorRTSession) => {
+      const before = session.stats()[0]!.spin;
+      // Each CUDA operation takes 2 ms, so a run is still in flight when the completion thread first looks.
+      const bad = await withFaults('cuda.op_delay_us=2000', async () => {
+        const out: number[] = [];
+        for (let i = 0; i < 6; i++) out.push(await checked(session, ENCODER, feedsFor(ENCODER, { batch: 2, sequence: 4 }, rng)));
+        return out;
+      });
+      const after = session.stats()[0]!.spin;
+      return { spinHits: after.spinHits - before.spinHits, waitHits: after.waitHits - before.waitHits, mismatches: bad };
+    };
+    const plainSession = await track(TensorRTSession.create(built, { contexts: 1 }));
+    const plain = await measure(plainSession);
+    await track(plainSession.dispose());
+    // A budget far above a run's length: every completion should be found while spinning.
+    const spinning = await track(TensorRTSession.create(built, { contexts: 1, spinWait: 1_000_000 }));
+    const spun = await measure(spinning);
+    await track(spinning.dispose());
+    return { plain, spun };
+  },
+
   async 'aliased outputs are bound to their input'() {
     const built = await plan(ALIASED, { batch: [1, 4] }, 'aliased');
     const rng = new Lcg(21);
