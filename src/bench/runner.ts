@@ -79,12 +79,14 @@ export const BenchOptionsSchema = z
         contexts: z.number().int().min(1).max(64).default(2),
         /** CUDA graphs per input shape: on by default, as TensorRTSession's option. */
         cudaGraphs: z.boolean().default(true),
+        /** TensorRTSession's spinWait (off by default): true, or a spin budget in microseconds. */
+        spinWait: z.union([z.boolean(), z.number().int().min(0).max(1_000_000)]).default(false),
         /** Engine cache folder, true for the default folder, false for none. */
         cache: z.union([z.string().min(1), z.boolean()]).default(true),
         device: z.number().int().min(0).default(0),
       })
       .strict()
-      .default({ precision: 'fp32', contexts: 2, cudaGraphs: true, cache: true, device: 0 }),
+      .default({ precision: 'fp32', contexts: 2, cudaGraphs: true, spinWait: false, cache: true, device: 0 }),
     /** The command line, recorded in the report. */
     command: z.string().optional(),
     onProgress: fn<(e: BenchProgress) => void>('a function (event) => void').optional(),
@@ -194,6 +196,7 @@ async function openTensorRT(
   const session = await TensorRTSession.create(built.plan, {
     contexts: o.tensorrt.contexts,
     cudaGraphs: o.tensorrt.cudaGraphs,
+    spinWait: o.tensorrt.spinWait,
     device: o.tensorrt.device,
     timings: true,
   });
