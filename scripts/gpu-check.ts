@@ -3,7 +3,7 @@
  *
  *   node scripts/run-ts.mjs scripts/gpu-check.ts [model.onnx ...] [--preset tiny|bert-base]
  *        [--batch 8] [--seq 128] [--max-batch 32] [--max-seq 512] [--duration 2] [--warmup 0.5]
- *        [--cuda-graphs] [--cache DIR] [--fp32-tol 5e-3] [--fp16-tol 2e-2] [--skip-cuda]
+ *        [--no-cuda-graphs] [--cache DIR] [--fp32-tol 5e-3] [--fp16-tol 2e-2] [--skip-cuda]
  *
  * 1. The CUDA layer (on the driver API, libcuda.so.1 loaded at run time): round trips of 1 KiB to 256 MiB on two streams checked byte for byte,
  *    pinned-pool reuse, event timing, 1000 alloc/free cycles against free memory, the

@@ -172,8 +172,26 @@ export class DeviceBuffer {
     this[nativeHandle] = new (loadAddon().DeviceBuffer)(stream, checkBytes(bytes, 'bytes'));
   }
 
+  /**
+   * A DeviceBuffer over `bytes` of device memory at `address` that another library allocated
+   * and frees (e.g. a CUDA array of another addon): checked with the driver (device memory of
+   * `device`, and the range inside one allocation; ERR_INVALID_ARG otherwise), never freed by
+   * free() or collection. Keep the owner alive as long as the buffer is used.
+   */
+  static fromAddress(address: bigint, bytes: number, device = 0): DeviceBuffer {
+    if (typeof address !== 'bigint' || address <= 0n) throw new InvalidArgumentError(`address must be a device pointer as a bigint, got ${describe(address)}`);
+    const b = Object.create(DeviceBuffer.prototype) as DeviceBuffer;
+    Object.defineProperty(b, nativeHandle, { value: new (loadAddon().DeviceBuffer)(address, checkBytes(bytes, 'bytes'), checkDevice(device)) });
+    return b;
+  }
+
   get byteLength(): number {
     return this[nativeHandle].byteLength;
+  }
+
+  /** The device pointer, as a bigint (for another library; ERR_DISPOSED once freed). */
+  get address(): bigint {
+    return this[nativeHandle].address;
   }
 
   get device(): number {

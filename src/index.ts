@@ -54,6 +54,7 @@ export {
   type FloatDataType,
   type TensorData,
   type TensorLike,
+  type TensorLocation,
   type TypedArrayFor,
 } from './tensor.js';
 export {
@@ -76,7 +77,18 @@ export {
   type AutoCreateOptions,
 } from './session.js';
 export { OnnxRuntimeSession, type OrtSessionOptions } from './backends/onnxruntime.js';
-export { TensorRTSession, type TensorRTSessionOptions } from './backends/tensorrt.js';
+export {
+  TensorRTSession,
+  type TensorRTSessionOptions,
+  type TensorRTFeeds,
+  type TensorRTOutputTargets,
+  type TensorRTRunOptions,
+  type TensorRTOutputs,
+  stageTimings,
+  type StageTimings,
+  type StageTotals,
+} from './backends/tensorrt.js';
+export { DeviceTensor } from './device-tensor.js';
 export {
   DynamicBatcher,
   type DynamicBatcherOptions,

@@ -67,6 +67,8 @@ export interface NativeEvent {
 
 export interface NativeDeviceBuffer {
   readonly byteLength: number;
+  /** The device pointer. */
+  readonly address: bigint;
   readonly device: number;
   readonly freed: boolean;
   free(): void;
@@ -250,26 +252,45 @@ export interface NativeContextSpec {
   /** Per engine input, in engine order: bytes of its device and staging buffers. */
   inputBytes: number[];
   cudaGraphs: boolean;
+  /** > 0: the completion thread spin-waits this long before it blocks (default 0). */
+  spinWaitMicros?: number;
 }
 
 export interface NativeRunOutput {
   /** Index among the engine's outputs. */
   index: number;
   dims: number[];
-  data: ArrayBuffer;
+  /** Absent for an output written into its caller-provided target. */
+  data?: ArrayBuffer;
 }
 
 export interface NativeContextStats {
   graphs: number;
   graphFailures: number;
   outputCapacity: number[];
+  /** The environment's completion queue: completions found while spin-waiting, and otherwise. */
+  queueSpinHits?: number;
+  queueWaitHits?: number;
 }
 
 export interface NativeTrtContext {
   readonly profile: number;
   readonly disposed: boolean;
-  /** inputs in engine input order; dims all inputs' dims concatenated; wanted: output indices. */
-  run(inputs: ArrayBufferView[], dims: number[], wanted?: number[]): Promise<NativeRunOutput[]>;
+  /**
+   * inputs in engine input order; dims all inputs' dims concatenated; wanted: output indices;
+   * targets: caller-provided output memory parallel to wanted (undefined entries: none), with
+   * targetDims the given targets' dims concatenated. Resolves undefined when every wanted
+   * output went to a target; otherwise target outputs come back without `data`.
+   */
+  run(
+    inputs: (ArrayBufferView | NativeDeviceBuffer)[],
+    dims: number[],
+    wanted?: number[],
+    targets?: (ArrayBufferView | NativeDeviceBuffer | undefined)[],
+    targetDims?: number[],
+    /** Record CUDA events around the stages: resolves { outputs, timings: { h2dMs, computeMs, d2hMs } } instead. */
+    timed?: boolean,
+  ): Promise<NativeRunOutput[] | undefined>;
   stats(): NativeContextStats;
   dispose(): void;
 }
@@ -279,6 +300,8 @@ export interface NativeTrtEngine {
   readonly disposed: boolean;
   describe(): NativeEngineDescription;
   createContexts(specs: NativeContextSpec[]): Promise<NativeTrtContext[]>;
+  /** An ArrayBuffer over pinned memory of the engine's pool, back to the pool when collected. */
+  allocPinned(bytes: number): ArrayBuffer;
   dispose(): void;
 }
 
@@ -299,7 +322,11 @@ export interface NativeAddon {
   cudaMemGetInfo(device: number): { free: number; total: number };
   Stream: new (device: number) => NativeStream;
   Event: { new (device: number, timing: boolean): NativeEvent; elapsedMs(start: NativeEvent, end: NativeEvent): number };
-  DeviceBuffer: new (stream: NativeStream, bytes: number) => NativeDeviceBuffer;
+  DeviceBuffer: {
+    new (stream: NativeStream, bytes: number): NativeDeviceBuffer;
+    /** A view of device memory another library owns: checked with the driver, never freed. */
+    new (address: bigint, bytes: number, device: number): NativeDeviceBuffer;
+  };
   PinnedPool: new (maxCachedBytes: number) => NativePinnedPool;
   PinnedBuffer: abstract new () => NativePinnedBuffer;
   trimMemoryPool(device: number, keepBytes: number): void;

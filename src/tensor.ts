@@ -179,6 +179,19 @@ function inferType(data: unknown): DataType {
   );
 }
 
+/**
+ * Throws ERR_INVALID_ARG naming `what` when the tensor's memory was detached after it was
+ * made (its ArrayBuffer transferred, e.g. by postMessage or structuredClone with transfer):
+ * the typed array then has no elements, and reading it would give nothing or garbage.
+ */
+export function checkAttached(t: Tensor, what: string): void {
+  if (t.data.length === t.size) return;
+  throw new InvalidArgumentError(
+    `${what}'s data was detached (its ArrayBuffer was transferred, e.g. by postMessage) after the tensor was made: ` +
+      `it holds ${t.data.length} of the ${t.size} elements its dims ${formatDims(t.dims)} need; pass a tensor whose memory is still here`,
+  );
+}
+
 function isDetached(view: ArrayBufferView): boolean {
   if (view.byteLength !== 0) return false;
   try {
@@ -259,6 +272,16 @@ function outOfRange(v: number | bigint, i: number, type: DataType): DTypeError {
   return new DTypeError(`data[${i}] = ${v} is out of range for a ${type} tensor (${range})`);
 }
 
+/** Where a Tensor's data lives: ordinary JS memory, or page-locked memory from a session's pinned pool. */
+export type TensorLocation = 'cpu' | 'cpu-pinned';
+
+const pinnedBuffers = new WeakSet<ArrayBufferLike>();
+
+/** Marks `buffer` as page-locked memory of a pinned pool (TensorRTSession.allocPinned). @internal */
+export function markPinned(buffer: ArrayBufferLike): void {
+  pinnedBuffers.add(buffer);
+}
+
 export class Tensor<T extends DataType = DataType> {
   readonly type: T;
   readonly data: TypedArrayFor<T>;
@@ -320,6 +343,15 @@ export class Tensor<T extends DataType = DataType> {
     this.data = array as TypedArrayFor<T>;
     this.dims = Object.freeze([...(shape as number[])]);
     this.size = count;
+  }
+
+  /**
+   * 'cpu-pinned' for a tensor over page-locked memory from a session's pinned pool
+   * (TensorRTSession.allocPinned), which TensorRT sessions copy to and from the device without
+   * staging; 'cpu' otherwise (onnxruntime-node's `location` convention).
+   */
+  get location(): TensorLocation {
+    return pinnedBuffers.has(this.data.buffer) ? 'cpu-pinned' : 'cpu';
   }
 
   /** Alias of `type`, matching TensorInfo.dtype. */
@@ -438,6 +470,14 @@ const HOST_LOCATIONS = new Set(['cpu', 'cpu-pinned']);
  */
 export function asTensor(value: unknown, what = 'tensor'): Tensor {
   if (value instanceof Tensor) return value;
+  const where = (value as { location?: unknown } | null | undefined)?.location;
+  if (where === 'gpu-buffer' && typeof (value as { toHost?: unknown }).toHost === 'function') {
+    // Our DeviceTensor: only TensorRT sessions read device memory.
+    throw new InvalidArgumentError(
+      `${what} is a DeviceTensor (its data is on GPU ${String((value as { device?: unknown }).device)}); this takes host tensors: ` +
+        'pass await tensor.toHost(), or run it on a TensorRT session',
+    );
+  }
   if (!isTensorLike(value)) {
     throw new InvalidArgumentError(
       `${what} must be a Tensor (or a tensor with type, data and dims, such as onnxruntime-node's), got ${describeTensorLike(value)}`,

@@ -16,6 +16,9 @@ class DeviceMemory {
  public:
   // Allocates `bytes` on `stream`'s device, ordered on `stream`.
   DeviceMemory(std::shared_ptr<const Stream> stream, std::size_t bytes);
+  // A view of `bytes` at `ptr` that another library owns and frees (never freed here). The
+  // driver must know [ptr, ptr + bytes) as device memory of `device`: ERR_INVALID_ARG otherwise.
+  DeviceMemory(CUdeviceptr ptr, std::size_t bytes, int device);
   // Frees on the allocating stream, after all work enqueued there. Whoever enqueues work on
   // other streams holds a reference until that work has completed, so the free never races it.
   ~DeviceMemory();
@@ -28,9 +31,10 @@ class DeviceMemory {
   int device() const noexcept;
 
  private:
-  std::shared_ptr<const Stream> stream_;
+  std::shared_ptr<const Stream> stream_;  // null for a view
   CUdeviceptr ptr_ = 0;
   std::size_t bytes_;
+  int device_ = 0;
 };
 
 // A host or device pointer as the driver's unified address (copies infer the direction).

@@ -1,5 +1,6 @@
 #include "cuda/pinned_pool.h"
 
+#include <cstdint>
 #include <vector>
 
 #include "cuda/device.h"
@@ -14,10 +15,49 @@ void freeHost(void* ptr) noexcept {
   (void)driver().memFreeHost(ptr);
 }
 
+// Live blocks by start address. Leaked on purpose: blocks may be freed by finalizers at exit.
+struct Registry {
+  std::mutex mu;
+  std::map<std::uintptr_t, PinnedBlock*> blocks;
+};
+
+Registry& registry() {
+  static Registry* r = new Registry();
+  return *r;
+}
+
 }  // namespace
 
+PinnedBlock::PinnedBlock(std::shared_ptr<PinnedPool> pool, void* ptr, std::size_t size, std::size_t capacity)
+    : pool_(std::move(pool)), ptr_(ptr), size_(size), capacity_(capacity) {
+  Registry& r = registry();
+  std::lock_guard<std::mutex> lock(r.mu);
+  r.blocks[reinterpret_cast<std::uintptr_t>(ptr_)] = this;
+}
+
 PinnedBlock::~PinnedBlock() {
+  {
+    Registry& r = registry();
+    std::lock_guard<std::mutex> lock(r.mu);
+    auto it = r.blocks.find(reinterpret_cast<std::uintptr_t>(ptr_));
+    if (it != r.blocks.end() && it->second == this) r.blocks.erase(it);
+  }
   pool_->giveBack(ptr_, capacity_);
+}
+
+std::shared_ptr<PinnedBlock> findPinned(const void* data, std::size_t bytes) {
+  if (data == nullptr) return nullptr;
+  const auto start = reinterpret_cast<std::uintptr_t>(data);
+  Registry& r = registry();
+  std::lock_guard<std::mutex> lock(r.mu);
+  auto it = r.blocks.upper_bound(start);
+  if (it == r.blocks.begin()) return nullptr;
+  --it;
+  PinnedBlock* b = it->second;
+  const std::uintptr_t end = it->first + b->capacity();
+  if (start >= end || bytes > end - start) return nullptr;
+  // Null when the block's last holder is letting go (its destructor waits for this lock).
+  return b->weak_from_this().lock();
 }
 
 std::shared_ptr<PinnedPool> PinnedPool::create(std::size_t maxCachedBytes) {

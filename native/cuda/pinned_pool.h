@@ -13,7 +13,10 @@ namespace trtn::cuda {
 
 class PinnedPool;
 
-class PinnedBlock {
+// Every live block is registered (findPinned), so memory handed to JS as an ArrayBuffer over a
+// block is recognised when it comes back as a run's input or output: copied to or from the
+// device straight, without staging.
+class PinnedBlock : public std::enable_shared_from_this<PinnedBlock> {
  public:
   ~PinnedBlock();
   PinnedBlock(const PinnedBlock&) = delete;
@@ -26,8 +29,7 @@ class PinnedBlock {
 
  private:
   friend class PinnedPool;
-  PinnedBlock(std::shared_ptr<PinnedPool> pool, void* ptr, std::size_t size, std::size_t capacity)
-      : pool_(std::move(pool)), ptr_(ptr), size_(size), capacity_(capacity) {}
+  PinnedBlock(std::shared_ptr<PinnedPool> pool, void* ptr, std::size_t size, std::size_t capacity);
   std::shared_ptr<PinnedPool> pool_;
   void* ptr_;
   std::size_t size_;
@@ -42,6 +44,10 @@ struct PinnedPoolStats {
   std::size_t inUseBytes = 0;     // held by live blocks
   std::size_t maxCachedBytes = 0;
 };
+
+// The live block that holds all of [data, data + bytes), or null (pageable memory, or a block
+// being freed). Any thread.
+std::shared_ptr<PinnedBlock> findPinned(const void* data, std::size_t bytes);
 
 class PinnedPool : public std::enable_shared_from_this<PinnedPool> {
  public:

@@ -1,5 +1,6 @@
 #include "napi/completion_queue.h"
 
+#include <algorithm>
 #include <chrono>
 
 #include "cuda/device.h"
@@ -55,6 +56,11 @@ void CompletionQueue::shutdown() {
   eventPool_.clear();
 }
 
+CompletionQueue::SpinStats CompletionQueue::spinStats() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return SpinStats{spinHits_, waitHits_};
+}
+
 CUevent CompletionQueue::takeEvent(int device) {
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -85,9 +91,11 @@ void CompletionQueue::checkOpen() const {
   if (shutDown_) throw NativeError("ERR_DISPOSED", "the environment is shutting down");
 }
 
-void CompletionQueue::afterStream(const cuda::Stream& stream, std::unique_ptr<Completion>&& item) {
+void CompletionQueue::afterStream(const cuda::Stream& stream, std::unique_ptr<Completion>&& item,
+                                  std::chrono::microseconds spin) {
   checkOpen();
   Pending p;
+  p.spin = std::max(spin, std::chrono::microseconds(0));
   p.device = stream.device();
   p.event = takeEvent(p.device);
   p.pooled = true;
@@ -138,12 +146,17 @@ void CompletionQueue::loop() {
       // Events were created in that context, so it exists; a failure shows in the query.
     }
   };
+  // Spin-wait: whether the thread is polling without sleeping, and since when.
+  bool spinning = false;
+  bool waited = false;
+  std::chrono::steady_clock::time_point spinStart;
   std::unique_lock<std::mutex> lock(mu_);
   for (;;) {
     cv_.wait(lock, [this] { return stopping_ || !pending_.empty(); });
     if (pending_.empty()) return;  // stopping, nothing left
-    // Deliver everything already complete, in any order; then wait on the oldest.
-    bool progressed = false;
+    // Deliver everything already complete, in any order; then wait on the oldest. The
+    // finished items leave the deque under the lock and are delivered after it is released
+    // (the JS thread may push meanwhile, which invalidates deque iterators).
     for (auto it = pending_.begin(); it != pending_.end();) {
       enter(it->device);
       const CUresult status = cuda::driver().eventQuery(it->event);
@@ -151,14 +164,37 @@ void CompletionQueue::loop() {
         ++it;
         continue;
       }
-      Pending done = std::move(*it);
+      ready_.emplace_back(std::move(*it), status);
       it = pending_.erase(it);
-      lock.unlock();
-      deliver(done, status);
-      lock.lock();
-      progressed = true;
     }
-    if (progressed || pending_.empty()) continue;
+    if (!ready_.empty()) {
+      (spinning && !waited ? spinHits_ : waitHits_) += ready_.size();
+      spinning = false;
+      waited = false;
+      lock.unlock();
+      for (auto& [done, status] : ready_) deliver(done, status);
+      ready_.clear();
+      lock.lock();
+      continue;
+    }
+    if (pending_.empty()) continue;
+    std::chrono::microseconds budget{0};
+    for (const Pending& p : pending_) budget = std::max(budget, p.spin);
+    if (budget.count() > 0 && !waited) {
+      const auto now = std::chrono::steady_clock::now();
+      if (!spinning) {
+        spinning = true;
+        spinStart = now;
+      }
+      if (now - spinStart < budget) {
+        // Let the JS thread queue more work between polls; never sleep.
+        lock.unlock();
+        std::this_thread::yield();
+        lock.lock();
+        continue;
+      }
+    }
+    waited = true;
     const Pending& front = pending_.front();
     bool oneStream = front.stream != nullptr;
     for (const Pending& p : pending_) oneStream = oneStream && p.stream == front.stream;

@@ -9,18 +9,25 @@
 // only when every pending item is on that event's stream (which then finishes first); with
 // work on several streams it polls, so a short run is not held behind a long one.
 //
+// Spin-wait (opt-in per item, trtexec's --useSpinWait): an item queued with a spin budget makes
+// the thread poll the pending events back to back, without sleeping, for up to that long
+// since the last completion (the largest budget among the pending items) before it blocks as
+// above. It trades a busy core for the wake-up latency of a blocking wait.
+//
 // Teardown: a cleanup hook stops the thread after the pending events complete and releases
 // the thread-safe function; items it had not delivered are freed without touching JS.
 
 #include <cuda.h>
 #include <napi.h>
 
+#include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <memory>
 #include <mutex>
 #include <thread>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "common/native_error.h"
@@ -62,12 +69,20 @@ class CompletionQueue {
 
   // Records an event after the work enqueued so far on `stream`; settles `item` once it
   // completes. `item` is taken only when queued: if this throws, the caller still owns it.
-  void afterStream(const cuda::Stream& stream, std::unique_ptr<Completion>&& item);
+  // `spin` > 0: poll for up to that long before blocking (see the spin-wait note above).
+  void afterStream(const cuda::Stream& stream, std::unique_ptr<Completion>&& item, std::chrono::microseconds spin = {});
   // Settles `item` once the already-recorded `event` completes (same ownership rule).
   void afterEvent(std::shared_ptr<const cuda::Event> event, std::unique_ptr<Completion>&& item);
 
   // Stops the thread (after the pending events complete) and releases the thread-safe function.
   void shutdown();
+
+  // Completions the thread found while spin-waiting, and otherwise (diagnostics; any thread).
+  struct SpinStats {
+    std::size_t spinHits = 0;
+    std::size_t waitHits = 0;
+  };
+  SpinStats spinStats();
 
  private:
   struct Pending {
@@ -77,6 +92,7 @@ class CompletionQueue {
     bool pooled = false;  // the event came from the pool and goes back to it
     std::shared_ptr<const cuda::Event> borrowed;
     std::unique_ptr<Completion> item;
+    std::chrono::microseconds spin{0};
   };
   struct Done {
     std::unique_ptr<Completion> item;
@@ -105,6 +121,10 @@ class CompletionQueue {
   std::deque<Pending> pending_;
   bool stopping_ = false;
   std::unordered_map<int, std::vector<CUevent>> eventPool_;
+  // Completions the thread found while spinning, and after blocking or sleeping (diagnostics).
+  std::size_t spinHits_ = 0;
+  std::size_t waitHits_ = 0;
+  std::vector<std::pair<Pending, CUresult>> ready_;  // the completion thread's only
   std::thread thread_;
 };
 

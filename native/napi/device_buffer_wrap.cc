@@ -11,6 +11,7 @@ Napi::Function DeviceBufferWrap::define(Napi::Env env) {
   return DefineClass(env, "DeviceBuffer",
                      {
                          InstanceAccessor<&DeviceBufferWrap::byteLength>("byteLength"),
+                         InstanceAccessor<&DeviceBufferWrap::address>("address"),
                          InstanceAccessor<&DeviceBufferWrap::device>("device"),
                          InstanceAccessor<&DeviceBufferWrap::freed>("freed"),
                          InstanceMethod<&DeviceBufferWrap::free>("free"),
@@ -20,6 +21,16 @@ Napi::Function DeviceBufferWrap::define(Napi::Env env) {
 DeviceBufferWrap::DeviceBufferWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<DeviceBufferWrap>(info) {
   Napi::Env env = info.Env();
   guarded(env, [&] {
+    if (argAt(info, 0).IsBigInt()) {
+      // new DeviceBuffer(address: bigint, bytes, device): a view of memory another library owns.
+      bool lossless = false;
+      const uint64_t address = argAt(info, 0).As<Napi::BigInt>().Uint64Value(&lossless);
+      if (!lossless || address == 0) throwInvalidArg("address must be a non-zero device pointer (a bigint below 2^64)");
+      bytes_ = argSize(info, 1, "bytes");
+      device_ = static_cast<int>(argInt(info, 2, "device", 0, 65535));
+      memory_ = std::make_shared<cuda::DeviceMemory>(static_cast<CUdeviceptr>(address), bytes_, device_);
+      return;
+    }
     auto stream = StreamWrap::from(env, argAt(info, 0), "stream");
     bytes_ = argSize(info, 1, "bytes");
     device_ = stream->device();
@@ -40,6 +51,14 @@ std::shared_ptr<cuda::DeviceMemory> DeviceBufferWrap::from(Napi::Env env, Napi::
 
 Napi::Value DeviceBufferWrap::byteLength(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), static_cast<double>(bytes_));
+}
+
+Napi::Value DeviceBufferWrap::address(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return guarded(env, [&]() -> Napi::Value {
+    if (!memory_) throw NativeError("ERR_DISPOSED", "the DeviceBuffer was freed");
+    return Napi::BigInt::New(env, static_cast<uint64_t>(memory_->address()));
+  });
 }
 
 Napi::Value DeviceBufferWrap::device(const Napi::CallbackInfo& info) {

@@ -9,7 +9,9 @@
 namespace trtn {
 
 // JS: new DeviceBuffer(stream, bytes): stream-ordered device memory. free() lets go of it;
-// the memory returns to the device once no enqueued work uses it.
+// the memory returns to the device once no enqueued work uses it. new DeviceBuffer(address,
+// bytes, device): a view of device memory another library owns (checked with the driver,
+// never freed here). `address` is the device pointer as a bigint.
 class DeviceBufferWrap : public Napi::ObjectWrap<DeviceBufferWrap> {
  public:
   static Napi::Function define(Napi::Env env);
@@ -19,6 +21,7 @@ class DeviceBufferWrap : public Napi::ObjectWrap<DeviceBufferWrap> {
 
  private:
   Napi::Value byteLength(const Napi::CallbackInfo& info);
+  Napi::Value address(const Napi::CallbackInfo& info);
   Napi::Value device(const Napi::CallbackInfo& info);
   Napi::Value freed(const Napi::CallbackInfo& info);
   Napi::Value free(const Napi::CallbackInfo& info);

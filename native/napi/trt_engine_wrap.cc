@@ -5,6 +5,7 @@
 #include "napi/args.h"
 #include "napi/instance.h"
 #include "napi/js_error.h"
+#include "napi/pinned_output.h"
 #include "napi/promise_worker.h"
 #include "napi/trt_context_wrap.h"
 #include "napi/trt_convert.h"
@@ -68,6 +69,7 @@ Napi::Function EngineWrap::define(Napi::Env env) {
                      {
                          InstanceMethod<&EngineWrap::describe>("describe"),
                          InstanceMethod<&EngineWrap::createContexts>("createContexts"),
+                         InstanceMethod<&EngineWrap::allocPinned>("allocPinned"),
                          InstanceAccessor<&EngineWrap::lost>("lost"),
                          InstanceMethod<&EngineWrap::dispose>("dispose"),
                          InstanceAccessor<&EngineWrap::disposed>("disposed"),
@@ -103,7 +105,7 @@ Napi::Value EngineWrap::describe(const Napi::CallbackInfo& info) {
   });
 }
 
-// createContexts([{ profile, inputBytes: number[], cudaGraphs }]) -> Promise<TrtContext[]>
+// createContexts([{ profile, inputBytes: number[], cudaGraphs, spinWaitMicros? }]) -> Promise<TrtContext[]>
 Napi::Value EngineWrap::createContexts(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   return guarded(env, [&]() -> Napi::Value {
@@ -123,12 +125,24 @@ Napi::Value EngineWrap::createContexts(const Napi::CallbackInfo& info) {
         o.inputBytes.push_back(static_cast<std::size_t>(b));
       }
       o.cudaGraphs = boolProperty(s, "cudaGraphs", false);
+      o.spinWaitMicros = static_cast<int>(intProperty(s, "spinWaitMicros", 0, 0, 1000000));
       options.push_back(std::move(o));
     }
     auto* worker = new ContextsWorker(env, e, std::move(options));
     Napi::Promise promise = worker->promise();
     worker->Queue();
     return promise;
+  });
+}
+
+// allocPinned(bytes) -> ArrayBuffer over pinned memory of the engine's pool (freed back to the
+// pool when the ArrayBuffer is collected). Runs copy from and into it without staging.
+Napi::Value EngineWrap::allocPinned(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  return guarded(env, [&]() -> Napi::Value {
+    const auto& e = live();
+    const std::size_t bytes = argSize(info, 0, "bytes");
+    return pinnedArrayBuffer(env, e->allocPinned(bytes), bytes);
   });
 }
 

@@ -20,6 +20,7 @@ class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
  private:
   Napi::Value describe(const Napi::CallbackInfo& info);
   Napi::Value createContexts(const Napi::CallbackInfo& info);
+  Napi::Value allocPinned(const Napi::CallbackInfo& info);
   Napi::Value lost(const Napi::CallbackInfo& info);
   Napi::Value dispose(const Napi::CallbackInfo& info);
   Napi::Value disposed(const Napi::CallbackInfo& info);

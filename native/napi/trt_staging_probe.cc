@@ -49,14 +49,28 @@ std::vector<double> numberArray(Napi::Value v, const std::string& what) {
   return out;
 }
 
+// The bytes and memory of a typed array, or false when `value` is none.
+bool typedArrayBytes(napi_env env, napi_value value, void*& data, std::size_t& bytes) {
+  bool is = false;
+  if (napi_is_typedarray(env, value, &is) != napi_ok || !is) return false;
+  napi_typedarray_type type;
+  std::size_t length = 0;
+  napi_value buffer = nullptr;
+  std::size_t offset = 0;
+  if (napi_get_typedarray_info(env, value, &type, &length, &data, &buffer, &offset) != napi_ok) return false;
+  bytes = Napi::TypedArray(env, value).ByteLength();
+  return true;
+}
+
 class ProbeCompletion : public Completion {
  public:
   ProbeCompletion(Napi::Env env, std::shared_ptr<StagingProbeState> state, std::vector<int> wanted,
-                  std::vector<std::shared_ptr<cuda::PinnedBlock>> blocks)
+                  std::vector<std::shared_ptr<cuda::PinnedBlock>> blocks, std::vector<Napi::ObjectReference> targets)
       : deferred_(Napi::Promise::Deferred::New(env)),
         state_(std::move(state)),
         wanted_(std::move(wanted)),
-        blocks_(std::move(blocks)) {}
+        blocks_(std::move(blocks)),
+        targets_(std::move(targets)) {}
   ~ProbeCompletion() override { state_->busy = false; }
   Napi::Promise promise() const { return deferred_.Promise(); }
 
@@ -66,10 +80,42 @@ class ProbeCompletion : public Completion {
       deferred_.Reject(toJsError(env, *error));
       return;
     }
+    // Caller-provided outputs (as TrtContext.run): the staged bytes are copied into them; the
+    // promise resolves undefined when every wanted output had one.
+    bool allTargets = !wanted_.empty();
+    for (std::size_t i = 0; i < wanted_.size(); i++) {
+      if (i >= targets_.size() || targets_[i].IsEmpty()) {
+        allTargets = false;
+        continue;
+      }
+      const auto index = static_cast<std::size_t>(wanted_[i]);
+      void* data = nullptr;
+      std::size_t bytes = 0;
+      if (!typedArrayBytes(env, targets_[i].Value(), data, bytes) || bytes != state_->outBytes[index]) {
+        deferred_.Reject(toJsError(
+            env, NativeError("ERR_INVALID_ARG", "targets[" + std::to_string(i) + "] was detached while the run was in flight")));
+        return;
+      }
+      if (bytes > 0) std::memcpy(data, state_->outHost[index]->data(), bytes);
+    }
+    if (allTargets) {
+      deferred_.Resolve(env.Undefined());
+      return;
+    }
     Napi::Array out = Napi::Array::New(env, wanted_.size());
     for (std::size_t i = 0; i < wanted_.size(); i++) {
       const auto index = static_cast<std::size_t>(wanted_[i]);
       const std::size_t bytes = state_->outBytes[index];
+      if (i < targets_.size() && !targets_[i].IsEmpty()) {
+        Napi::Object item = Napi::Object::New(env);
+        item.Set("index", static_cast<double>(index));
+        Napi::Array dims = Napi::Array::New(env, state_->outDims[index].size());
+        for (std::size_t d = 0; d < state_->outDims[index].size(); d++)
+          dims.Set(static_cast<uint32_t>(d), state_->outDims[index][d]);
+        item.Set("dims", dims);
+        out.Set(static_cast<uint32_t>(i), item);
+        continue;
+      }
       Napi::ArrayBuffer data;
       if (blocks_[i]) {
         data = pinnedArrayBuffer(env, blocks_[i], bytes);
@@ -94,6 +140,7 @@ class ProbeCompletion : public Completion {
   std::shared_ptr<StagingProbeState> state_;
   std::vector<int> wanted_;
   std::vector<std::shared_ptr<cuda::PinnedBlock>> blocks_;
+  std::vector<Napi::ObjectReference> targets_;  // parallel to wanted_; empty: none
 };
 
 // The baseline: the same H2D and D2H copies and a stream synchronize, in a C++ loop, each
@@ -183,7 +230,11 @@ StagingProbeWrap::StagingProbeWrap(const Napi::CallbackInfo& info) : Napi::Objec
   });
 }
 
-// run(inputs: typed arrays, dims (unused: the shapes are fixed), wanted?: number[])
+// run(inputs: typed arrays, dims (unused: the shapes are fixed), wanted?: number[],
+//     targets?: (typed array | undefined)[] parallel to wanted, targetDims?: number[]), as
+// TrtContext.run: a target must hold exactly its output's bytes (ERR_SHAPE otherwise, before
+// anything is enqueued); its output is copied D2H into the staging buffer and from there into
+// the target when the stream is done.
 Napi::Value StagingProbeWrap::run(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   return guarded(env, [&]() -> Napi::Value {
@@ -204,6 +255,28 @@ Napi::Value StagingProbeWrap::run(const Napi::CallbackInfo& info) {
     } else {
       for (std::size_t i = 0; i < s->outBytes.size(); i++) wanted.push_back(static_cast<int>(i));
     }
+    std::vector<Napi::ObjectReference> targets;
+    Napi::Value targetsValue = argAt(info, 3);
+    if (!targetsValue.IsUndefined() && !targetsValue.IsNull()) {
+      if (!targetsValue.IsArray() || targetsValue.As<Napi::Array>().Length() != wanted.size()) {
+        throwInvalidArg("targets must be an array parallel to wanted");
+      }
+      Napi::Array list = targetsValue.As<Napi::Array>();
+      targets.resize(wanted.size());
+      for (uint32_t k = 0; k < list.Length(); k++) {
+        Napi::Value v = list.Get(k);
+        if (v.IsUndefined() || v.IsNull()) continue;
+        void* data = nullptr;
+        std::size_t bytes = 0;
+        if (!typedArrayBytes(env, v, data, bytes)) throwInvalidArg("targets[" + std::to_string(k) + "] must be a typed array");
+        const auto index = static_cast<std::size_t>(wanted[k]);
+        if (bytes != s->outBytes[index]) {
+          throw NativeError("ERR_SHAPE", "targets[" + std::to_string(k) + "] holds " + std::to_string(bytes) + " bytes; output " +
+                                             std::to_string(index) + " has " + std::to_string(s->outBytes[index]));
+        }
+        targets[k] = Napi::Persistent(v.As<Napi::Object>());
+      }
+    }
     cuda::DeviceGuard guard(s->device);
     for (uint32_t i = 0; i < inputs.Length(); i++) {
       napi_value element = nullptr;
@@ -220,10 +293,12 @@ Napi::Value StagingProbeWrap::run(const Napi::CallbackInfo& info) {
       TRTN_CU(memcpyAsync, s->inDevice[i]->address(), cuda::address(s->inHost[i]->data()), bytes, s->stream->get());
     }
     std::vector<std::shared_ptr<cuda::PinnedBlock>> blocks;
-    for (int index : wanted) {
-      const auto i = static_cast<std::size_t>(index);
+    for (std::size_t k = 0; k < wanted.size(); k++) {
+      const auto i = static_cast<std::size_t>(wanted[k]);
       std::shared_ptr<cuda::PinnedBlock> block;
-      if (s->outBytes[i] >= kZeroCopyMinBytes && s->outputPool->stats().inUseBytes + s->outBytes[i] <= kZeroCopyBytes) {
+      const bool toTarget = k < targets.size() && !targets[k].IsEmpty();
+      if (!toTarget && s->outBytes[i] >= kZeroCopyMinBytes &&
+          s->outputPool->stats().inUseBytes + s->outBytes[i] <= kZeroCopyBytes) {
         block = s->outputPool->acquire(s->outBytes[i]);
       }
       void* target = block ? block->data() : s->outHost[i]->data();
@@ -231,7 +306,7 @@ Napi::Value StagingProbeWrap::run(const Napi::CallbackInfo& info) {
       blocks.push_back(std::move(block));
     }
     s->busy = true;
-    auto item = std::make_unique<ProbeCompletion>(env, s, std::move(wanted), std::move(blocks));
+    auto item = std::make_unique<ProbeCompletion>(env, s, std::move(wanted), std::move(blocks), std::move(targets));
     Napi::Promise promise = item->promise();
     InstanceData::of(env).completionQueue(env).afterStream(*s->stream, std::move(item));
     return promise;

@@ -21,7 +21,8 @@
 
 namespace trtn::cuda {
 class PinnedBlock;
-}
+class DeviceMemory;
+}  // namespace trtn::cuda
 
 namespace trtn::trt {
 
@@ -263,6 +264,9 @@ struct ContextOptions {
   // hold the profile's max shape (the TypeScript layer sizes them).
   std::vector<std::size_t> inputBytes;
   bool cudaGraphs = false;
+  // > 0: the completion thread polls a run's event for up to this long before it blocks
+  // (spin-wait, trtexec's --useSpinWait; CompletionQueue::afterStream).
+  int spinWaitMicros = 0;
 };
 
 class Engine;
@@ -279,6 +283,22 @@ class ExecutionContext {
     const void* data = nullptr;
     std::size_t bytes = 0;
     std::vector<int64_t> dims;
+    // Set when `data` lies in a live pinned block (cuda::findPinned): copied to the device
+    // straight from there, without staging. The caller keeps the block until the run settles.
+    std::shared_ptr<cuda::PinnedBlock> pinned;
+    // Set for a feed in device memory (a DeviceTensor): copied device to device on the run's
+    // stream; `data` is unused. The caller keeps it until the run settles.
+    std::shared_ptr<cuda::DeviceMemory> device;
+  };
+  // Host memory the caller gave for one wanted output (RunOptions.outputs): it must have
+  // exactly the dims this run produces, checked before anything is enqueued (ERR_SHAPE).
+  struct Target {
+    bool given = false;  // false: the output goes to a block or the staging buffer (Output)
+    void* data = nullptr;
+    std::size_t bytes = 0;
+    std::vector<int64_t> dims;
+    std::shared_ptr<cuda::PinnedBlock> pinned;   // set: the D2H goes straight into `data`
+    std::shared_ptr<cuda::DeviceMemory> device;  // set: a device target, filled device to device
   };
   struct Output {
     int index = 0;  // among the engine's outputs
@@ -287,6 +307,10 @@ class ExecutionContext {
     // The block the output was copied into, handed to JS as is; null when it went to the
     // context's staging buffer instead (outputHost), which the caller copies out.
     std::shared_ptr<cuda::PinnedBlock> block;
+    // The output went to the caller's target: straight (pinned), or through the staging
+    // buffer (`staged`), which the caller copies into the target once the stream is done.
+    bool toTarget = false;
+    bool staged = false;
   };
 
   // Outputs go into fresh pinned blocks (handed to JS without a copy) while the engine's
@@ -298,7 +322,17 @@ class ExecutionContext {
   virtual ~ExecutionContext() = default;
 
   // JS thread. `inputs` in engine input order; `wanted` indexes engine outputs to copy back.
-  virtual std::vector<Output> enqueue(const std::vector<Input>& inputs, const std::vector<int>& wanted) = 0;
+  // `targets` is empty or parallel to `wanted`. `timed`: CUDA events are recorded around the
+  // H2D copies, the inference and the D2H copies (stageTimes() reads them once the stream is done).
+  virtual std::vector<Output> enqueue(const std::vector<Input>& inputs, const std::vector<int>& wanted,
+                                      const std::vector<Target>& targets, bool timed) = 0;
+  // Milliseconds of the last timed run's H2D, compute and D2H stages, once its stream is done.
+  struct StageTimes {
+    double h2dMs = 0;
+    double computeMs = 0;
+    double d2hMs = 0;
+  };
+  virtual StageTimes stageTimes() const = 0;
   // The staged bytes of output `index` once the stream has completed.
   virtual const void* outputHost(int index) const = 0;
 
@@ -311,6 +345,7 @@ class ExecutionContext {
   virtual std::size_t outputCapacity(int index) const = 0;
   virtual std::size_t graphs() const noexcept = 0;
   virtual std::size_t graphFailures() const noexcept = 0;
+  virtual int spinWaitMicros() const noexcept { return 0; }
 
   // One run at a time: begin() throws ERR_BUSY while a run is in flight.
   void begin() {
@@ -332,6 +367,9 @@ class Engine {
   virtual int profiles() const noexcept = 0;
   virtual const std::vector<EngineTensor>& tensors() const noexcept = 0;
   virtual int64_t deviceMemoryBytes() const noexcept = 0;
+  // Pinned host memory for the caller's own tensors (session.allocPinned): runs copy feeds
+  // from it and outputs into it without staging. Any thread.
+  virtual std::shared_ptr<cuda::PinnedBlock> allocPinned(std::size_t bytes) = 0;
 
   // A sticky CUDA error was seen: nothing runs on this engine any more.
   bool lost() const noexcept { return lost_.load(); }

@@ -113,4 +113,9 @@ std::shared_ptr<Engine> deserialize(const void* data, std::size_t size, const De
   return DeserializedEngine::deserialize(data, size, options);
 }
 
+std::shared_ptr<cuda::PinnedBlock> DeserializedEngine::allocPinned(std::size_t bytes) {
+  // From the pool of blocks JS holds: released blocks are kept for the next allocation.
+  return outputPool_->acquire(bytes == 0 ? 1 : bytes);
+}
+
 }  // namespace trtn::trt

@@ -26,6 +26,7 @@ class DeserializedEngine final : public Engine {
   int profiles() const noexcept override { return profiles_; }
   const std::vector<EngineTensor>& tensors() const noexcept override { return tensors_; }
   int64_t deviceMemoryBytes() const noexcept override;
+  std::shared_ptr<cuda::PinnedBlock> allocPinned(std::size_t bytes) override;
 
   nvinfer1::ICudaEngine& get() const noexcept { return *engine_; }
   const std::shared_ptr<cuda::PinnedPool>& pinned() const noexcept { return pinned_; }

@@ -7,6 +7,7 @@
 #include "cuda/device.h"
 #include "cuda/device_memory.h"
 #include "cuda/driver.h"
+#include "cuda/event.h"
 #include "cuda/pinned_pool.h"
 #include "cuda/stream.h"
 #include "trt/data_type.h"
@@ -32,6 +33,18 @@ std::string formatVector(const std::vector<int64_t>& dims) {
 
 int64_t volumeOf(const std::vector<int64_t>& dims) {
   return volume(toDims(dims, "dims"));
+}
+
+// Bytes of a tensor of `dims` and `elementSize`, or ERR_INVALID_ARG naming `what` when the
+// dims are negative or the element count or its size in bytes does not fit in size_t.
+std::size_t bytesOf(const std::vector<int64_t>& dims, std::size_t elementSize, const std::string& what) {
+  const int64_t count = volumeOf(dims);
+  std::size_t bytes = 0;
+  if (count < 0 || __builtin_mul_overflow(static_cast<uint64_t>(count), elementSize, &bytes)) {
+    throwInvalidArg(what + " dims " + formatVector(dims) + " describe more bytes than fit in memory (" +
+                    std::to_string(elementSize) + "-byte elements)");
+  }
+  return bytes;
 }
 
 NativeError lostError() {
@@ -121,9 +134,8 @@ void EngineContext::init() {
   for (std::size_t i = 0; i < inputs_.size(); i++) {
     Binding& b = inputs_[i];
     const auto& range = b.tensor->profiles.at(static_cast<std::size_t>(options_.profile));
-    const int64_t maxVolume = volumeOf(range.max);
-    const std::size_t need = static_cast<std::size_t>(maxVolume) * b.tensor->elementSize;
-    if (maxVolume < 0 || options_.inputBytes[i] < need) {
+    const std::size_t need = bytesOf(range.max, b.tensor->elementSize, "the profile max of input " + quoted(b.tensor->name));
+    if (options_.inputBytes[i] < need) {
       throwInvalidArg("inputBytes for " + quoted(b.tensor->name) + " is " + std::to_string(options_.inputBytes[i]) +
                       ", less than its profile max " + formatVector(range.max) + " needs (" + std::to_string(need) + ")");
     }
@@ -139,6 +151,7 @@ EngineContext::~EngineContext() {
   cuda::DeviceGuard guard(engine_->device(), std::nothrow);
   clearGraphs();
   context_.reset();
+  for (auto& e : events_) e.reset();
   // Buffers free on the stream, after the work already there.
   inputs_.clear();
   outputs_.clear();
@@ -199,7 +212,7 @@ void EngineContext::probeOutputs() {
     for (std::size_t i = 0; i < outputs_.size(); i++) {
       Binding& b = outputs_[i];
       b.lastDims = outputShape(b);
-      const std::size_t bytes = static_cast<std::size_t>(volumeOf(b.lastDims)) * b.tensor->elementSize;
+      const std::size_t bytes = bytesOf(b.lastDims, b.tensor->elementSize, "output " + quoted(b.tensor->name));
       if (bytes > need[i]) need[i] = bytes;
     }
   }
@@ -305,7 +318,24 @@ void EngineContext::infer(bool shapesChanged) {
   enqueueV3();
 }
 
-std::vector<ExecutionContext::Output> EngineContext::enqueue(const std::vector<Input>& inputs, const std::vector<int>& wanted) {
+void EngineContext::mark(std::size_t i) {
+  if (!events_[i]) events_[i] = std::make_unique<cuda::Event>(engine_->device(), true);
+  events_[i]->record(*stream_);
+}
+
+ExecutionContext::StageTimes EngineContext::stageTimes() const {
+  StageTimes t;
+  for (const auto& e : events_) {
+    if (!e || !e->recorded()) return t;
+  }
+  t.h2dMs = cuda::Event::elapsedMs(*events_[0], *events_[1]);
+  t.computeMs = cuda::Event::elapsedMs(*events_[1], *events_[2]);
+  t.d2hMs = cuda::Event::elapsedMs(*events_[2], *events_[3]);
+  return t;
+}
+
+std::vector<ExecutionContext::Output> EngineContext::enqueue(const std::vector<Input>& inputs, const std::vector<int>& wanted,
+                                                             const std::vector<Target>& targets, bool timed) {
   if (engine_->lost()) throw lostError();
   Logger::markAddonThread();
   // Reports of earlier calls (TensorRT may record errors on calls that succeed, and keeps a
@@ -327,8 +357,7 @@ std::vector<ExecutionContext::Output> EngineContext::enqueue(const std::vector<I
         throwInvalidArg("input " + quoted(b.tensor->name) + " must have rank " + std::to_string(b.tensor->dims.size()) +
                         ", got dims " + formatVector(in.dims));
       }
-      const int64_t count = volumeOf(in.dims);
-      if (count < 0 || static_cast<std::size_t>(count) * b.tensor->elementSize != in.bytes) {
+      if (bytesOf(in.dims, b.tensor->elementSize, "input " + quoted(b.tensor->name)) != in.bytes) {
         throwInvalidArg("input " + quoted(b.tensor->name) + " has " + std::to_string(in.bytes) +
                         " bytes, which do not match dims " + formatVector(in.dims));
       }
@@ -343,18 +372,11 @@ std::vector<ExecutionContext::Output> EngineContext::enqueue(const std::vector<I
         changed = true;
       }
     }
-    // Copies go after every shape was accepted, so a refused shape leaves nothing enqueued.
-    for (std::size_t i = 0; i < inputs.size(); i++) {
-      Binding& b = inputs_[i];
-      const Input& in = inputs[i];
-      if (in.bytes == 0) continue;
-      std::memcpy(b.host->data(), in.data, in.bytes);
-      TRTN_CU(memcpyAsync, b.device->address(), cuda::address(b.host->data()), in.bytes, stream_->get());
-    }
+    if (!targets.empty() && targets.size() != wanted.size()) throwInvalidArg("targets must be parallel to wanted");
     if (changed) {
       for (Binding& b : outputs_) {
         std::vector<int64_t> dims = outputShape(b);
-        const std::size_t bytes = static_cast<std::size_t>(volumeOf(dims)) * b.tensor->elementSize;
+        const std::size_t bytes = bytesOf(dims, b.tensor->elementSize, "output " + quoted(b.tensor->name));
         if (bytes > b.capacity) {
           if (b.aliasOf >= 0) {
             throw NativeError("ERR_TENSORRT", "output " + quoted(b.tensor->name) + " aliases input " + quoted(b.tensor->aliasOf) +
@@ -368,14 +390,68 @@ std::vector<ExecutionContext::Output> EngineContext::enqueue(const std::vector<I
         b.lastDims = std::move(dims);
       }
     }
+    // Caller-provided outputs are checked against this run's shapes before anything is
+    // enqueued, so a refused run leaves the feeds, the targets and the device untouched.
+    for (std::size_t k = 0; k < targets.size(); k++) {
+      const Target& t = targets[k];
+      if (!t.given) continue;
+      const int index = wanted[k];
+      if (index < 0 || static_cast<std::size_t>(index) >= outputs_.size()) throwInvalidArg("output index out of range");
+      const Binding& b = outputs_[static_cast<std::size_t>(index)];
+      if (t.dims != b.lastDims) {
+        throw NativeError("ERR_SHAPE", "options.outputs[" + quoted(b.tensor->name) + "] has dims " + formatVector(t.dims) +
+                                           " but this run produces output " + quoted(b.tensor->name) + " with dims " +
+                                           formatVector(b.lastDims));
+      }
+      const std::size_t need = bytesOf(b.lastDims, b.tensor->elementSize, "output " + quoted(b.tensor->name));
+      if (t.bytes != need) {
+        throwInvalidArg("options.outputs[" + quoted(b.tensor->name) + "] holds " + std::to_string(t.bytes) +
+                        " bytes but output " + quoted(b.tensor->name) + " of dims " + formatVector(b.lastDims) + " needs " +
+                        std::to_string(need) + (t.bytes == 0 ? "; was its ArrayBuffer detached (transferred)?" : ""));
+      }
+    }
+    // Copies go after every shape was accepted, so a refused shape leaves nothing enqueued.
+    // Pinned feeds are copied from where they are; others through the pinned staging buffer.
+    if (timed) mark(0);
+    for (std::size_t i = 0; i < inputs.size(); i++) {
+      Binding& b = inputs_[i];
+      const Input& in = inputs[i];
+      if (in.bytes == 0) continue;
+      if (in.device) {
+        TRTN_CU(memcpyAsync, b.device->address(), in.device->address(), in.bytes, stream_->get());
+        continue;
+      }
+      const void* from = in.data;
+      if (!in.pinned) {
+        std::memcpy(b.host->data(), in.data, in.bytes);
+        from = b.host->data();
+      }
+      TRTN_CU(memcpyAsync, b.device->address(), cuda::address(from), in.bytes, stream_->get());
+    }
+    if (timed) mark(1);
     infer(changed);
+    if (timed) mark(2);
     shapesStale_ = false;
     std::vector<Output> out;
     out.reserve(wanted.size());
-    for (int index : wanted) {
+    for (std::size_t k = 0; k < wanted.size(); k++) {
+      const int index = wanted[k];
       if (index < 0 || static_cast<std::size_t>(index) >= outputs_.size()) throwInvalidArg("output index out of range");
       Binding& b = outputs_[static_cast<std::size_t>(index)];
-      const std::size_t bytes = static_cast<std::size_t>(volumeOf(b.lastDims)) * b.tensor->elementSize;
+      const std::size_t bytes = bytesOf(b.lastDims, b.tensor->elementSize, "output " + quoted(b.tensor->name));
+      if (!targets.empty() && targets[k].given) {
+        // Into the caller's memory: straight when it is pinned, else staged and copied by the
+        // caller on completion (a copy to pageable memory would block this thread).
+        const Target& t = targets[k];
+        const bool direct = t.pinned || t.device;
+        const CUdeviceptr to = t.device ? t.device->address() : cuda::address(t.pinned ? t.data : b.host->data());
+        if (bytes > 0) TRTN_CU(memcpyAsync, to, deviceOf(b).address(), bytes, stream_->get());
+        Output o{index, b.lastDims, bytes, nullptr};
+        o.toTarget = true;
+        o.staged = !direct;
+        out.push_back(std::move(o));
+        continue;
+      }
       std::shared_ptr<cuda::PinnedBlock> block;
       if (bytes > 0) {
         cuda::PinnedPool& pool = *engine_->outputPool();
@@ -385,6 +461,7 @@ std::vector<ExecutionContext::Output> EngineContext::enqueue(const std::vector<I
       }
       out.push_back(Output{index, b.lastDims, bytes, std::move(block)});
     }
+    if (timed) mark(3);
     return out;
   } catch (const NativeError& e) {
     if (e.sticky()) engine_->markLost();

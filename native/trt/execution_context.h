@@ -3,6 +3,7 @@
 
 #include <NvInferRuntime.h>
 
+#include <array>
 #include <cstdint>
 #include <list>
 #include <memory>
@@ -19,6 +20,7 @@ namespace trtn::cuda {
 class Stream;
 class DeviceMemory;
 class PinnedBlock;
+class Event;
 }  // namespace trtn::cuda
 
 namespace trtn::trt {
@@ -39,7 +41,9 @@ class EngineContext final : public ExecutionContext {
   EngineContext(const EngineContext&) = delete;
   EngineContext& operator=(const EngineContext&) = delete;
 
-  std::vector<Output> enqueue(const std::vector<Input>& inputs, const std::vector<int>& wanted) override;
+  std::vector<Output> enqueue(const std::vector<Input>& inputs, const std::vector<int>& wanted,
+                              const std::vector<Target>& targets, bool timed) override;
+  StageTimes stageTimes() const override;
   const void* outputHost(int index) const override;
 
   const std::shared_ptr<cuda::Stream>& stream() const noexcept override { return stream_; }
@@ -51,6 +55,7 @@ class EngineContext final : public ExecutionContext {
   std::size_t outputCapacity(int index) const override { return outputs_.at(static_cast<std::size_t>(index)).capacity; }
   std::size_t graphs() const noexcept override;
   std::size_t graphFailures() const noexcept override { return graphFailures_; }
+  int spinWaitMicros() const noexcept override { return options_.spinWaitMicros; }
 
  private:
   struct Binding {
@@ -90,6 +95,10 @@ class EngineContext final : public ExecutionContext {
   std::unique_ptr<nvinfer1::IExecutionContext> context_;
   std::vector<Binding> inputs_;
   std::vector<Binding> outputs_;
+  // Timing events of this context's runs (one run at a time): before H2D, after H2D, after
+  // the inference, after D2H. Made on the first timed run.
+  std::array<std::unique_ptr<cuda::Event>, 4> events_;
+  void mark(std::size_t i);
   GraphList graphs_;
   std::unordered_map<std::string, GraphList::iterator> graphIndex_;
   std::size_t graphFailures_ = 0;

@@ -10,14 +10,16 @@
  * the validator), e.g. a sequence length of at least 1, or at most the rows of a
  * position-embedding table. Errors are ERR_INVALID_ARG (names), ERR_DTYPE and ERR_SHAPE,
  * naming the input, the dim, what was expected and what was got; their details carry
- * `input`, `axis`, `expected` and `got` where they apply.
+ * `input`, `axis`, `expected` and `got` where they apply. A Tensor whose ArrayBuffer was
+ * detached (transferred) after it was made is refused (ERR_INVALID_ARG) instead of read.
  *
  * run() calls check() on every call, so the per-input facts are worked out once, when the
  * validator is made, and check() allocates only its result (two small arrays and the object).
  */
 import { DTypeError, InvalidArgumentError, ShapeError, describe } from '../errors.js';
-import { Tensor, asTensor, formatDims, isTensorLike } from '../tensor.js';
+import { Tensor, asTensor, checkAttached, formatDims, isTensorLike } from '../tensor.js';
 import type { DimLimit, Feeds, TensorInfo } from '../session.js';
+import { DeviceTensor } from '../device-tensor.js';
 
 export type { DimLimit } from '../session.js';
 
@@ -28,11 +30,20 @@ export interface FeedValidatorOptions {
    * tightest applies and its reason is the one reported.
    */
   limits?: Readonly<Record<string, readonly DimLimit[]>>;
+  /**
+   * Accept DeviceTensors as feeds (TensorRT sessions): checked for dtype and dims like host
+   * tensors, and handed on in CheckedFeeds.tensors as they are (the caller tells them apart
+   * with `instanceof DeviceTensor`). Without it they are refused (ERR_INVALID_ARG).
+   */
+  deviceTensors?: boolean;
 }
 
 /** What check() found: what run() needs, so no caller derives it again. */
 export interface CheckedFeeds {
-  /** The feeds as Tensors in the session's input order (tensors of other libraries wrapped, not copied). */
+  /**
+   * The feeds as Tensors in the session's input order (tensors of other libraries wrapped, not
+   * copied); with the deviceTensors option, DeviceTensors as given.
+   */
   readonly tensors: Tensor[];
   /** The size bound to each symbolic dim, in the order of FeedValidator.symbols; -1 for none (no input). */
   readonly symbolSizes: number[];
@@ -63,9 +74,11 @@ export class FeedValidator {
   readonly symbols: readonly string[];
   readonly #plans: InputPlan[];
   readonly #names: Set<string>;
+  readonly #deviceTensors: boolean;
 
   constructor(inputs: readonly TensorInfo[], options: FeedValidatorOptions = {}) {
     this.inputs = inputs;
+    this.#deviceTensors = options.deviceTensors === true;
     const symbols: string[] = [];
     const extra = options.limits ?? {};
     const names = new Set(inputs.map((i) => i.name));
@@ -124,11 +137,16 @@ export class FeedValidator {
     for (let k = 0; k < n; k++) {
       const p = plans[k]!;
       let t = record[p.name];
+      let device = false;
       if (!(t instanceof Tensor)) {
         if (t === undefined || !Object.prototype.hasOwnProperty.call(record, p.name)) this.#namesProblem(record);
-        t = asTensor(t, `feeds[${q(p.name)}]`);
+        if (this.#deviceTensors && t instanceof DeviceTensor) device = true;
+        else t = asTensor(t, `feeds[${q(p.name)}]`);
       }
+      // A DeviceTensor has type, dims and size as a Tensor has; its memory is the session's to check.
       const tensor = t as Tensor;
+      // A transferred buffer leaves an empty view behind: refuse it rather than read nothing.
+      if (!device && tensor.data.length !== tensor.size) checkAttached(tensor, `input ${q(p.name)}`);
       if (tensor.type !== p.dtype) {
         throw new DTypeError(`input ${q(p.name)} must be ${p.dtype}, got ${tensor.type}`, { input: p.name, expected: p.dtype, got: tensor.type });
       }

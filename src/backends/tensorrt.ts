@@ -25,6 +25,13 @@
  * in place) is written into that input's device buffer, which each run fills from the feeds
  * first; the output comes back as its own tensor.
  *
+ * I/O (docs/io-tensorrt.md): RunOptions.outputs may give, by output name, the tensors to fill:
+ * host Tensors (checked before anything is enqueued, staged D2H then one memcpy), pinned
+ * tensors from allocPinned() (copied to and from straight, no staging) and DeviceTensors from
+ * allocDevice() or DeviceTensor.fromBuffer()/fromPointer() (device to device, so sessions chain
+ * on the GPU); run() then resolves to those tensors. `timings` records CUDA events around the
+ * H2D, compute and D2H stages of each run (stageTimings(result), stageTotals()).
+ *
  * A sticky CUDA error (illegal address, launch failure, ...) marks the session lost: later
  * runs fail at once with ERR_CUDA "the CUDA context is lost" instead of at random later.
  *
@@ -41,20 +48,36 @@ import {
   FileError,
   InvalidArgumentError,
   ProfileRangeError,
+  ShapeError,
   TensorRTNodeError,
   TensorRTVersionError,
   abortErrorFrom,
   describe,
 } from '../errors.js';
-import { loadAddon, type NativeTrtContext, type NativeTrtEngine } from '../native.js';
+import { loadAddon, type NativeDeviceBuffer, type NativeTrtContext, type NativeTrtEngine } from '../native.js';
+import { DeviceTensor } from '../device-tensor.js';
+import { DeviceBuffer, Stream } from '../cuda.js';
 import { parseOptions } from '../options.js';
 import type { BackendSelection, FeedsLike, InferenceSession, Outputs, RunOptions, TensorInfo } from '../session.js';
-import { DATA_TYPES, TENSORRT_DATA_TYPES, Tensor, type TensorData } from '../tensor.js';
+import {
+  DATA_TYPES,
+  TENSORRT_DATA_TYPES,
+  Tensor,
+  checkAttached,
+  elementCount,
+  formatDims,
+  isDataType,
+  markPinned,
+  type DataType,
+  type TensorData,
+  type TensorLike,
+  type TypedArrayFor,
+} from '../tensor.js';
 import { readSidecar, sidecarInputLimits, sidecarPath, type EngineInfo } from '../build/sidecar.js';
 import { engineDimRanges } from '../build/generation.js';
 import type { BuildOptions, BuiltEngine } from '../build/index.js';
-import { RunTracker, raceAbort, selectOutputs } from './common.js';
-import { FeedValidator } from './feeds.js';
+import { RunTracker, checkTargetDims, raceAbort, resolveOutputs } from './common.js';
+import { FeedValidator, type CheckedFeeds } from './feeds.js';
 import { modelKind } from './model-kind.js';
 import { ContextPool } from './context-pool.js';
 import { requireTensorRT } from './tensorrt-libs.js';
@@ -69,8 +92,24 @@ export const TensorRTSessionOptionsSchema = z
     contexts: z.number().int().min(1).max(64).default(2),
     /** Optimization profiles that get contexts; all when omitted. */
     profiles: z.array(z.number().int().min(0)).min(1).optional(),
-    /** Capture and replay CUDA graphs per input shape (see the module comment). */
-    cudaGraphs: z.boolean().default(false),
+    /**
+     * Capture and replay CUDA graphs per input shape (see the module comment). On by default,
+     * as in trtexec 11: a shape's graph is captured on its second back-to-back run on a context
+     * (after the warm-up run), and a shape whose capture fails runs plainly (counted in
+     * stats().graphFailures) and is tried again later. false: plain enqueueV3 on every run.
+     */
+    cudaGraphs: z.boolean().default(true),
+    /**
+     * Time every run's H2D copies, inference and D2H copies with CUDA events (stageTimings(result),
+     * stats()). Off by default: four event records per run; RunOptions.timings turns it on per run.
+     */
+    timings: z.boolean().default(false),
+    /**
+     * Spin-wait for completions (trtexec's --useSpinWait): the completion thread polls a run's
+     * CUDA event without sleeping for up to this many microseconds (true: 200) before it blocks.
+     * Lower completion latency for a busy CPU core; off by default.
+     */
+    spinWait: z.union([z.boolean(), z.number().int().min(0).max(1_000_000)]).default(false),
     /** Runs allowed to wait for a context; more are refused with ERR_QUEUE_FULL. */
     maxQueue: z.number().int().min(0).optional(),
     /**
@@ -99,10 +138,62 @@ export const TensorRTSessionOptionsSchema = z
 
 export type TensorRTSessionOptions = z.input<typeof TensorRTSessionOptionsSchema>;
 
+/** Feeds of a TensorRT session: host tensors (ours or tensor-likes) and DeviceTensors. */
+export type TensorRTFeeds = Readonly<Record<string, Tensor | TensorLike | DeviceTensor>>;
+
+/** Caller-provided outputs of a TensorRT session: host Tensors (pinned or not) and DeviceTensors. */
+export type TensorRTOutputTargets = Readonly<Record<string, Tensor | DeviceTensor>>;
+
+/**
+ * RunOptions, with DeviceTensors allowed among the caller-provided outputs, and `timings` (this
+ * run's stage times, see stageTimings(); defaults to the session's `timings` option).
+ */
+export type TensorRTRunOptions = Omit<RunOptions, 'outputs'> & { outputs?: readonly string[] | TensorRTOutputTargets; timings?: boolean };
+
+/** One run's device stages in milliseconds, from CUDA events on the run's stream. */
+export interface StageTimings {
+  /** From before the first input copy to after the last (host to device). */
+  readonly h2dMs: number;
+  /** The inference (enqueueV3 or the CUDA graph's launch). */
+  readonly computeMs: number;
+  /** The output copies (device to host, or device to device for DeviceTensor outputs). */
+  readonly d2hMs: number;
+}
+
+/** Stage timings summed over timed runs (stats(), stageTotals()). */
+export interface StageTotals {
+  runs: number;
+  h2dMs: number;
+  computeMs: number;
+  d2hMs: number;
+}
+
+const runTimings = new WeakMap<object, StageTimings>();
+
+/**
+ * The stage timings of the run that resolved to `outputs` (a TensorRT session's run with
+ * timings on), or undefined. Each run has its own, so concurrent runs never mix them.
+ */
+export function stageTimings(outputs: object): StageTimings | undefined {
+  return runTimings.get(outputs);
+}
+
+/** What run() with caller-provided outputs resolves to: those same tensors, by output name. */
+export type TensorRTOutputs = Record<string, Tensor | DeviceTensor>;
+
+type RunData = TensorData | NativeDeviceBuffer;
+
 interface Member {
   readonly profile: number;
   readonly native: NativeTrtContext;
+  readonly totals: StageTotals;
 }
+
+/** The spin budget of TensorRTSessionOptions.spinWait: true is 200 us, false 0. */
+export function spinWaitMicros(spinWait: boolean | number): number {
+  return spinWait === true ? SPIN_WAIT_DEFAULT_MICROS : spinWait === false ? 0 : spinWait;
+}
+export const SPIN_WAIT_DEFAULT_MICROS = 200;
 
 function lostError(cause?: unknown): CudaError {
   return new CudaError(
@@ -142,11 +233,24 @@ export class TensorRTSession implements InferenceSession {
   readonly #tracker = new RunTracker();
   readonly #feeds: FeedValidator;
   #lost: CudaError | undefined;
+  readonly #device: number;
+  readonly #timings: boolean;
+  #allocStream: Stream | undefined;
   /** Set by createSession(). */
   readonly selection?: BackendSelection;
 
-  private constructor(meta: EngineMeta, engine: NativeTrtEngine, members: Member[], info: EngineInfo | null, maxQueue: number | undefined) {
+  private constructor(
+    meta: EngineMeta,
+    engine: NativeTrtEngine,
+    members: Member[],
+    info: EngineInfo | null,
+    maxQueue: number | undefined,
+    device: number,
+    timings: boolean,
+  ) {
     this.#meta = meta;
+    this.#device = device;
+    this.#timings = timings;
     this.#engine = engine;
     this.#members = members;
     this.#pool = new ContextPool(members, maxQueue === undefined ? {} : { maxQueue });
@@ -155,7 +259,7 @@ export class TensorRTSession implements InferenceSession {
     const named = (name: string, list: EngineInfo['inputs'] | undefined) => list?.find((t) => t.name === name)?.dims;
     this.inputs = Object.freeze(meta.inputs.map((m) => Object.freeze({ ...tensorInfo(m, named(m.name, info?.inputs)), ...sidecarInputLimits(info, m.name) })));
     this.outputs = Object.freeze(meta.outputs.map((m) => tensorInfo(m, named(m.name, info?.outputs))));
-    this.#feeds = new FeedValidator(this.inputs);
+    this.#feeds = new FeedValidator(this.inputs, { deviceTensors: true });
   }
 
   /** Deserializes `planOrPath` (a plan file or its bytes) and creates the execution contexts. */
@@ -219,11 +323,16 @@ export class TensorRTSession implements InferenceSession {
         }
       }
       const specs = profiles.flatMap((profile) =>
-        Array.from({ length: opts.contexts }, () => ({ profile, inputBytes: profileInputBytes(meta, profile), cudaGraphs: opts.cudaGraphs })),
+        Array.from({ length: opts.contexts }, () => ({
+          profile,
+          inputBytes: profileInputBytes(meta, profile),
+          cudaGraphs: opts.cudaGraphs,
+          spinWaitMicros: spinWaitMicros(opts.spinWait),
+        })),
       );
       const contexts = await engine.createContexts(specs);
-      for (const c of contexts) members.push({ profile: c.profile, native: c });
-      return new TensorRTSession(meta, engine, members, info, opts.maxQueue);
+      for (const c of contexts) members.push({ profile: c.profile, native: c, totals: { runs: 0, h2dMs: 0, computeMs: 0, d2hMs: 0 } });
+      return new TensorRTSession(meta, engine, members, info, opts.maxQueue, opts.device, opts.timings);
     } catch (e) {
       for (const m of members) m.native.dispose();
       engine.dispose();
@@ -245,21 +354,122 @@ export class TensorRTSession implements InferenceSession {
     return { queued: this.#pool.queued, busy: this.#pool.busy, contexts: this.#pool.size };
   }
 
-  /** CUDA-graph counts per context (diagnostics). */
-  stats(): { profile: number; graphs: number; graphFailures: number }[] {
+  /** Per context: CUDA-graph counts, and the stage timings summed over its timed runs (diagnostics). */
+  /**
+   * Per context: its CUDA-graph counts and summed stage timings; `spin` is the process's (this
+   * thread's) completion queue, shared by every context: completions it found while
+   * spin-waiting (options.spinWait) and after blocking.
+   */
+  stats(): { profile: number; graphs: number; graphFailures: number; timings: StageTotals; spin: { spinHits: number; waitHits: number } }[] {
     return this.#members.map((m) => {
       const s = m.native.stats();
-      return { profile: m.profile, graphs: s.graphs, graphFailures: s.graphFailures };
+      return {
+        profile: m.profile,
+        graphs: s.graphs,
+        graphFailures: s.graphFailures,
+        timings: { ...m.totals },
+        spin: { spinHits: s.queueSpinHits ?? 0, waitHits: s.queueWaitHits ?? 0 },
+      };
     });
   }
 
-  run(feeds: FeedsLike, options: RunOptions = {}): Promise<Outputs> {
+  /** The stage timings of every timed run so far, summed over the contexts. */
+  stageTotals(): StageTotals {
+    const t: StageTotals = { runs: 0, h2dMs: 0, computeMs: 0, d2hMs: 0 };
+    for (const m of this.#members) {
+      t.runs += m.totals.runs;
+      t.h2dMs += m.totals.h2dMs;
+      t.computeMs += m.totals.computeMs;
+      t.d2hMs += m.totals.d2hMs;
+    }
+    return t;
+  }
+
+  /**
+   * A zero-filled tensor of `type` and `dims` over page-locked host memory of the session's
+   * pinned pool (`location: 'cpu-pinned'`). As a feed it is copied to the device straight from
+   * there, and as a caller-provided output (RunOptions.outputs) the device copies straight into
+   * it: no staging copy on the JavaScript thread. Do not write a pinned feed, or read a pinned
+   * target, until its run settles. The memory goes back to the pool when the tensor is
+   * garbage-collected.
+   */
+  allocPinned<T extends DataType>(type: T, dims: readonly number[]): Tensor<T> {
+    if (this.#tracker.disposed) throw new DisposedError('allocPinned() on a disposed tensorrt session');
+    if (!isDataType(type) || !DATA_TYPES[type].tensorrt) {
+      throw new DTypeError(`allocPinned() type must be one of ${TENSORRT_DATA_TYPES.join(', ')} (what TensorRT exchanges), got ${describe(type)}`);
+    }
+    const count = elementCount(dims, 'allocPinned() dims');
+    const info = DATA_TYPES[type];
+    const buffer = this.#engine.allocPinned(count * info.bytesPerElement);
+    markPinned(buffer);
+    // Pinned blocks are reused: zero them as a new typed array would be.
+    const data = new info.array(buffer, 0, count) as TypedArrayFor<T>;
+    data.fill(info.bigint ? (0n as never) : (0 as never));
+    return new Tensor(type, data, dims);
+  }
+
+  /**
+   * Allocates a zero-filled DeviceTensor of `type` and `dims` on the session's GPU (the device's
+   * stream-ordered pool). Feed it, or give it in RunOptions.outputs to have an output written
+   * there (device to device on the run's stream): sessions chain without host copies. Read it
+   * with `await t.toHost()`; free it with `t.dispose()` (or let it be collected).
+   */
+  async allocDevice<T extends DataType>(type: T, dims: readonly number[]): Promise<DeviceTensor<T>> {
+    if (this.#tracker.disposed) throw new DisposedError('allocDevice() on a disposed tensorrt session');
+    if (!isDataType(type) || !DATA_TYPES[type].tensorrt) {
+      throw new DTypeError(`allocDevice() type must be one of ${TENSORRT_DATA_TYPES.join(', ')} (what TensorRT exchanges), got ${describe(type)}`);
+    }
+    const bytes = elementCount(dims, 'allocDevice() dims') * DATA_TYPES[type].bytesPerElement;
+    this.#allocStream ??= new Stream(this.#device);
+    const buffer = new DeviceBuffer(bytes, { stream: this.#allocStream });
+    if (bytes > 0) buffer.fill(0, { stream: this.#allocStream });
+    // Stream-ordered: the allocation and the fill are done before any context's stream uses it.
+    await this.#allocStream.synchronize();
+    return DeviceTensor.owning(buffer, type, dims);
+  }
+
+  run<O extends TensorRTOutputTargets>(feeds: TensorRTFeeds, options: TensorRTRunOptions & { outputs: O }): Promise<{ -readonly [K in keyof O]: O[K] }>;
+  run(feeds: FeedsLike | TensorRTFeeds, options?: TensorRTRunOptions): Promise<Outputs>;
+  run(feeds: FeedsLike | TensorRTFeeds, options: TensorRTRunOptions = {}): Promise<Outputs> {
     try {
       if (this.#tracker.disposed) throw new DisposedError('run() on a disposed tensorrt session');
       if (this.#lost !== undefined || this.#engine.lost) throw lostError(this.#lost);
       // The session's inputs are the engine's, in the engine's order.
-      const { tensors } = this.#feeds.check(feeds);
-      const fetches = selectOutputs(this.outputs, options.outputs);
+      const checked = this.#feeds.check(feeds);
+      const { tensors } = checked;
+      const { host: hostOutputs, device: deviceTargets } = this.#splitTargets(options.outputs);
+      const resolved = resolveOutputs(this.outputs, hostOutputs);
+      const fetches = deviceTargets === undefined ? resolved.names : Object.keys(options.outputs as object);
+      let targets: Map<string, Tensor | DeviceTensor> | undefined;
+      let targetData: RunData[] | undefined;
+      let targetDims: number[] | undefined;
+      if (resolved.targets !== undefined || deviceTargets !== undefined) {
+        // Dims the feeds bind are checked here; the rest natively once the shapes are set,
+        // before anything is enqueued (ERR_SHAPE either way).
+        if (resolved.targets !== undefined) {
+          checkTargetDims(this.outputs, resolved.targets, (symbol) => this.#feeds.symbolSize(checked, symbol), this.#hostFeeds(checked));
+        }
+        targets = new Map();
+        targetData = [];
+        targetDims = [];
+        for (const name of fetches) {
+          const what = `options.outputs[${JSON.stringify(name)}]`;
+          const device = deviceTargets?.get(name);
+          let t: Tensor | DeviceTensor;
+          if (device !== undefined) {
+            this.#checkDeviceTarget(name, device, (symbol) => this.#feeds.symbolSize(checked, symbol));
+            targetData.push(device.nativeBuffer(what));
+            t = device;
+          } else {
+            const host = resolved.targets!.get(name)!;
+            checkAttached(host, what);
+            targetData.push(host.data);
+            t = host;
+          }
+          targets.set(name, t);
+          for (const d of t.dims) targetDims.push(d);
+        }
+      }
       const dims = tensors.map((t) => t.dims);
       const fits = selectProfiles(this.#meta, dims);
       const profiles = fits.filter((p) => this.#served.includes(p));
@@ -274,11 +484,14 @@ export class TensorRTSession implements InferenceSession {
       const wanted = fetches.map((name) => this.#meta.outputs.findIndex((o) => o.name === name));
       const work = this.#tracker.track(
         this.#execute(
-          tensors.map((t) => t.data),
+          tensors.map((t, k) => (t instanceof DeviceTensor ? this.#deviceFeed(t, k) : t.data)),
           dims.flat(),
           wanted,
           profiles,
           options.signal,
+          targets === undefined ? undefined : { data: targetData!, dims: targetDims!, tensors: targets },
+          options.timings ?? this.#timings,
+          tensors,
         ),
       );
       return raceAbort(work, options.signal, 'run()');
@@ -287,13 +500,101 @@ export class TensorRTSession implements InferenceSession {
     }
   }
 
-  async #execute(data: TensorData[], dims: number[], wanted: number[], profiles: number[], signal: AbortSignal | undefined): Promise<Outputs> {
+  /** RunOptions.outputs with the DeviceTensors taken out (resolveOutputs checks host tensors only). */
+  #splitTargets(outputs: unknown): { host: unknown; device: Map<string, DeviceTensor> | undefined } {
+    if (outputs === null || typeof outputs !== 'object' || Array.isArray(outputs) || outputs instanceof Tensor) return { host: outputs, device: undefined };
+    const entries = Object.entries(outputs as Record<string, unknown>);
+    if (!entries.some(([, v]) => v instanceof DeviceTensor)) return { host: outputs, device: undefined };
+    const device = new Map<string, DeviceTensor>();
+    const host: Record<string, unknown> = {};
+    for (const [k, v] of entries) {
+      if (v instanceof DeviceTensor) device.set(k, v);
+      else host[k] = v;
+    }
+    // resolveOutputs needs at least one entry; with device targets only, it checks none.
+    return { host: Object.keys(host).length > 0 ? host : undefined, device };
+  }
+
+  /** A DeviceTensor given as an output: the output's name, dtype, rank, fixed dims and the dims the feeds bind, its device. */
+  #checkDeviceTarget(name: string, t: DeviceTensor, symbolSize: (symbol: string) => number | undefined): void {
+    const what = `options.outputs[${JSON.stringify(name)}]`;
+    const info = this.outputs.find((o) => o.name === name);
+    if (info === undefined) {
+      throw new InvalidArgumentError(
+        `options.outputs names an unknown output ${JSON.stringify(name)}; the model's outputs are ${this.outputs.map((o) => JSON.stringify(o.name)).join(', ')}`,
+      );
+    }
+    if (t.type !== info.dtype) throw new DTypeError(`${what} is a ${t.type} DeviceTensor but output ${JSON.stringify(name)} is ${info.dtype}`);
+    this.#checkDeviceOf(t, what);
+    if (t.dims.length !== info.dims.length) {
+      throw new ShapeError(
+        `${what} has dims ${formatDims(t.dims)} (rank ${t.dims.length}) but output ${JSON.stringify(name)} has rank ${info.dims.length} (dims ${formatDims(info.dims)})`,
+      );
+    }
+    info.dims.forEach((d, axis) => {
+      const want = typeof d === 'number' ? (d >= 0 ? d : undefined) : symbolSize(d);
+      if (want !== undefined && want >= 0 && t.dims[axis] !== want) {
+        throw new ShapeError(
+          `${what} has dims ${formatDims(t.dims)} but this run's output ${JSON.stringify(name)} has ${want} at axis ${axis} (dims ${formatDims(info.dims)})`,
+        );
+      }
+    });
+  }
+
+  #checkDeviceOf(t: DeviceTensor, what: string): void {
+    t.nativeBuffer(what);
+    if (t.device !== this.#device) {
+      throw new InvalidArgumentError(
+        `${what} is a DeviceTensor on GPU ${t.device}, but this session runs on GPU ${this.#device}; copy it with toHost() or allocate it from this session (allocDevice)`,
+      );
+    }
+  }
+
+  #deviceFeed(t: DeviceTensor, k: number): NativeDeviceBuffer {
+    const what = `input ${JSON.stringify(this.inputs[k]!.name)}`;
+    this.#checkDeviceOf(t, what);
+    return t.nativeBuffer(what);
+  }
+
+  /** The host feeds (for the check that no target shares their memory). */
+  #hostFeeds(checked: CheckedFeeds): Map<string, Tensor> {
+    const out = new Map<string, Tensor>();
+    checked.tensors.forEach((t, k) => {
+      if (!(t instanceof DeviceTensor)) out.set(this.inputs[k]!.name, t);
+    });
+    return out;
+  }
+
+  async #execute(
+    data: RunData[],
+    dims: number[],
+    wanted: number[],
+    profiles: number[],
+    signal: AbortSignal | undefined,
+    targets: { data: RunData[]; dims: number[]; tensors: ReadonlyMap<string, Tensor | DeviceTensor> } | undefined,
+    timed: boolean,
+    feeds: readonly unknown[],
+  ): Promise<Outputs> {
     const member = await this.#pool.acquire(profiles, signal);
     let results;
+    let timings: StageTimings | undefined;
     try {
       // The caller already has ERR_ABORTED (raceAbort): do not spend the GPU on it.
       if (signal?.aborted) throw abortErrorFrom(signal, 'run()');
-      results = await member.native.run(data, dims, wanted);
+      if (timed) {
+        const r = (await member.native.run(data, dims, wanted, targets?.data, targets?.dims, true)) as unknown as {
+          outputs: Awaited<ReturnType<NativeTrtContext['run']>>;
+          timings: StageTimings;
+        };
+        results = r.outputs;
+        timings = r.timings;
+        member.totals.runs++;
+        member.totals.h2dMs += timings.h2dMs;
+        member.totals.computeMs += timings.computeMs;
+        member.totals.d2hMs += timings.d2hMs;
+      } else {
+        results = targets === undefined ? await member.native.run(data, dims, wanted) : await member.native.run(data, dims, wanted, targets.data, targets.dims);
+      }
     } catch (e) {
       if (e instanceof CudaError && (e as CudaError).sticky) {
         this.#lost ??= e;
@@ -302,11 +603,20 @@ export class TensorRTSession implements InferenceSession {
       throw e;
     } finally {
       this.#pool.release(member);
+      // The feeds (DeviceTensors and the owners of their memory among them) stay reachable
+      // until the run is done with their memory.
+      void feeds.length;
     }
     const out: Outputs = {};
-    for (const r of results) {
+    if (timings !== undefined) runTimings.set(out, Object.freeze(timings));
+    if (targets !== undefined) {
+      // Filled in place (every named output has its target): the caller's tensors come back.
+      for (const [name, t] of targets.tensors) out[name] = t as Tensor;
+      return out;
+    }
+    for (const r of results!) {
       const meta = this.#meta.outputs[r.index]!;
-      const array = new DATA_TYPES[meta.dtype].array(r.data) as TensorData;
+      const array = new DATA_TYPES[meta.dtype].array(r.data!) as TensorData;
       out[meta.name] = new Tensor(meta.dtype, array, r.dims);
     }
     return out;
@@ -315,6 +625,7 @@ export class TensorRTSession implements InferenceSession {
   dispose(): Promise<void> {
     return this.#tracker.dispose(() => {
       this.#pool.close();
+      this.#allocStream?.dispose();
       for (const m of this.#members) m.native.dispose();
       this.#engine.dispose();
     });

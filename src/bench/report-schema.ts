@@ -63,8 +63,12 @@ export const BenchRecordSchema = z.object({
   batches: z.number().int().min(0).nullable(),
   /** Batcher: padded elements / real elements of the padded inputs. */
   paddingRatio: z.number().nullable(),
-  /** Per-run device stage times (H2D, compute, D2H): no backend reports them yet, so always null ("not reported"). */
-  stages: z.null(),
+  /**
+   * Device stage times per run (means over the window's timed runs, from CUDA events: TensorRT
+   * sessions with timings on, which the bench opens); null where the session does not time them
+   * (ONNX Runtime): "not reported".
+   */
+  stages: z.object({ runs: z.number().int().min(0), h2dMs: z.number(), computeMs: z.number(), d2hMs: z.number() }).nullable(),
   /** Measured requests that failed. */
   errors: z.number().int().min(0),
   firstError: z.string().nullable(),

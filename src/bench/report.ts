@@ -75,7 +75,12 @@ export function formatRecordSummary(r: BenchRecord): string {
   } else {
     lines.push(`Direct session.run(): one call per request (${r.rowsPerRequest} sample(s) per call); no queue`);
   }
-  lines.push(`H2D Latency, GPU Compute Time, D2H Latency: not reported (the ${r.backend} session does not time device stages)`);
+  lines.push(
+    r.stages === null || r.stages.runs === 0
+      ? `H2D Latency, GPU Compute Time, D2H Latency: not reported (the ${r.backend} session does not time device stages)`
+      : `H2D Latency: ${fmtMs(r.stages.h2dMs)} ms, GPU Compute Time: ${fmtMs(r.stages.computeMs)} ms, D2H Latency: ${fmtMs(r.stages.d2hMs)} ms ` +
+          `(means per session.run() over ${r.stages.runs} runs, CUDA events on each run's stream)`,
+  );
   const problems = [`Errors: ${r.errors}${r.errors > 0 ? ` (${formatErrorSummary(r)})` : ''}`];
   if (r.mode === 'open-loop') {
     problems.push(`dropped: ${r.dropped} (more than the outstanding limit)`);
@@ -193,7 +198,7 @@ export function benchMarkdown(report: BenchReport): string {
         fmtMs(l.p99),
         fmtMs(l.max),
         fmtMs(r.enqueueMs.mean),
-        'not reported',
+        r.stages === null || r.stages.runs === 0 ? 'not reported' : `${fmtMs(r.stages.h2dMs)} / ${fmtMs(r.stages.computeMs)} / ${fmtMs(r.stages.d2hMs)}`,
       ]),
     );
   }

@@ -28,6 +28,7 @@ import { arrivalSchedule } from './schedule.js';
 import { summarize, type LatencySummary } from './stats.js';
 import { batcherWindow, readBatcherCounters, type BatcherCounters, type BatcherWindow } from './probes.js';
 import { modelInputs, requestPool } from './workload.js';
+import type { StageTotals } from '../backends/tensorrt.js';
 import { BENCH_FORMAT, type BenchRecord, type BenchReport, type LatencySummaryJson } from './report-schema.js';
 
 const fn = <T>(what: string) => z.custom<T>((v) => typeof v === 'function', { message: `expected ${what}` });
@@ -76,13 +77,16 @@ export const BenchOptionsSchema = z
       .object({
         precision: z.enum(['fp32', 'fp16']).default('fp32'),
         contexts: z.number().int().min(1).max(64).default(2),
-        cudaGraphs: z.boolean().default(false),
+        /** CUDA graphs per input shape: on by default, as TensorRTSession's option. */
+        cudaGraphs: z.boolean().default(true),
+        /** TensorRTSession's spinWait (off by default): true, or a spin budget in microseconds. */
+        spinWait: z.union([z.boolean(), z.number().int().min(0).max(1_000_000)]).default(false),
         /** Engine cache folder, true for the default folder, false for none. */
         cache: z.union([z.string().min(1), z.boolean()]).default(true),
         device: z.number().int().min(0).default(0),
       })
       .strict()
-      .default({ precision: 'fp32', contexts: 2, cudaGraphs: false, cache: true, device: 0 }),
+      .default({ precision: 'fp32', contexts: 2, cudaGraphs: true, spinWait: false, cache: true, device: 0 }),
     /** The command line, recorded in the report. */
     command: z.string().optional(),
     onProgress: fn<(e: BenchProgress) => void>('a function (event) => void').optional(),
@@ -188,7 +192,14 @@ async function openTensorRT(
     cache: o.tensorrt.cache,
     device: o.tensorrt.device,
   });
-  const session = await TensorRTSession.create(built.plan, { contexts: o.tensorrt.contexts, cudaGraphs: o.tensorrt.cudaGraphs, device: o.tensorrt.device });
+  // timings: the report's H2D / GPU compute / D2H columns (four CUDA event records per run).
+  const session = await TensorRTSession.create(built.plan, {
+    contexts: o.tensorrt.contexts,
+    cudaGraphs: o.tensorrt.cudaGraphs,
+    spinWait: o.tensorrt.spinWait,
+    device: o.tensorrt.device,
+    timings: true,
+  });
   return { session, version: runtime.version };
 }
 
@@ -277,12 +288,18 @@ export async function runBench(model: BenchModel, options: BenchOptions = {}): P
     const submit: Submit = batcher ? (f) => batcher!.run(f) : (f) => session.run(f);
     let bStart: BatcherCounters | undefined;
     let bEnd: BatcherCounters | undefined;
+    // TensorRT sessions opened with timings sum their stage times; the window's runs are the difference.
+    const totals = (): StageTotals | undefined => (session as { stageTotals?: () => StageTotals }).stageTotals?.();
+    let sStart: StageTotals | undefined;
+    let sEnd: StageTotals | undefined;
     const hooks = {
       onWindowStart: () => {
         if (batcher) bStart = readBatcherCounters(batcher);
+        sStart = totals();
       },
       onWindowEnd: () => {
         if (batcher) bEnd = readBatcherCounters(batcher);
+        sEnd = totals();
       },
     };
     let result: LoadResult;
@@ -302,7 +319,7 @@ export async function runBench(model: BenchModel, options: BenchOptions = {}): P
       await batcher?.close({ drain: false });
     }
     const bw: BatcherWindow | null = batcher && bStart && bEnd ? batcherWindow(bStart, bEnd) : null;
-    const record = toRecord(p, rate, result, bw, o);
+    const record = toRecord(p, rate, result, bw, o, sStart && sEnd ? stageWindow(sStart, sEnd) : null);
     records.push(record);
     emit({ kind: 'point-done', index: i, points, label, record });
     return record;
@@ -404,7 +421,14 @@ export async function runBench(model: BenchModel, options: BenchOptions = {}): P
   };
 }
 
-function toRecord(p: Point, rate: number | null, r: LoadResult, bw: BatcherWindow | null, o: Options): BenchRecord {
+/** Mean stage times per run between two stageTotals() readings. */
+function stageWindow(a: StageTotals, b: StageTotals): BenchRecord['stages'] {
+  const runs = b.runs - a.runs;
+  if (runs <= 0) return null;
+  return { runs, h2dMs: (b.h2dMs - a.h2dMs) / runs, computeMs: (b.computeMs - a.computeMs) / runs, d2hMs: (b.d2hMs - a.d2hMs) / runs };
+}
+
+function toRecord(p: Point, rate: number | null, r: LoadResult, bw: BatcherWindow | null, o: Options, stages: BenchRecord['stages']): BenchRecord {
   const seconds = r.windowMs / 1000;
   const lat = summarize(r.latencyMs);
   const throughput = r.completedInWindow / seconds;
@@ -436,7 +460,7 @@ function toRecord(p: Point, rate: number | null, r: LoadResult, bw: BatcherWindo
     computeMs: bw?.computeMs ?? null,
     batches: bw ? bw.batches : null,
     paddingRatio: bw?.paddingRatio ?? null,
-    stages: null,
+    stages,
     errors: r.errors,
     firstError: r.firstError,
     errorSummary: [...r.errorSummary],

@@ -49,6 +49,7 @@ export interface BenchCliOptions {
   fp16?: boolean;
   contexts?: string;
   cudaGraphs?: boolean;
+  spinWait?: boolean;
   json?: string;
   markdown?: string;
   html?: string;
@@ -190,7 +191,12 @@ export function benchOptionsFromCli(o: BenchCliOptions): BenchOptions {
   }
   opts.batcherOptions = batcherOptions;
   const contexts = intArg(o.contexts, '--contexts', 1, 64);
-  opts.tensorrt = { precision: o.fp16 ? 'fp16' : 'fp32', cudaGraphs: o.cudaGraphs === true, ...(contexts !== undefined ? { contexts } : {}) };
+  opts.tensorrt = {
+    precision: o.fp16 ? 'fp16' : 'fp32',
+    cudaGraphs: o.cudaGraphs !== false,
+    spinWait: o.spinWait === true,
+    ...(contexts !== undefined ? { contexts } : {}),
+  };
   return opts;
 }
 
@@ -361,7 +367,9 @@ export function registerBench(program: Command): void {
     .option('--threads <n>', 'ONNX Runtime intra-op threads (default: its own, one per core)')
     .option('--fp16', 'TensorRT: build an FP16 engine (ONNX Runtime still runs FP32)')
     .option('--contexts <n>', 'TensorRT execution contexts (default 2)')
-    .option('--cuda-graphs', 'TensorRT: capture and replay CUDA graphs')
+    .option('--cuda-graphs', 'TensorRT: capture and replay CUDA graphs per input shape (the default)')
+    .option('--no-cuda-graphs', 'TensorRT: no CUDA graphs, a plain enqueueV3 on every run')
+    .option('--spin-wait', 'TensorRT: the completion thread spin-waits (200 us) before it blocks (lower latency, a busy core)')
     .option('--json <file>', 'write one record per configuration as JSON')
     .option('--markdown <file>', 'write the tables as markdown')
     .option('--html <file>', 'write a self-contained HTML page with latency-vs-throughput charts')

@@ -35,7 +35,7 @@ const skip = skipReason();
 if (skip) console.warn(`public-API stand-in tests skipped: ${skip}`);
 const majors = skip ? [0] : Object.keys(versions).map(Number);
 
-const GROUPS = ['build', 'run', 'sticky', 'exit'] as const;
+const GROUPS = ['build', 'run', 'sticky', 'io', 'exit'] as const;
 type Group = (typeof GROUPS)[number];
 
 interface Line {
@@ -76,7 +76,8 @@ function run(major: number, group: Group): Promise<ChildResult> {
     TRTN_STANDIN_DEVICES: 'name=tensorrt-node stand-in GPU,cc=8.9,sms=76;name=tensorrt-node stand-in GPU B,cc=8.9,sms=132,memory=24GiB',
   };
   return new Promise((done) => {
-    const child = spawn(process.execPath, ['--enable-source-maps', bundle, group], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    // --expose-gc: the io group measures allocations per run from a collected heap.
+    const child = spawn(process.execPath, ['--enable-source-maps', '--expose-gc', bundle, group], { env, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
@@ -329,6 +330,15 @@ for (const major of majors) {
       expect(v).toMatchObject({ enqueued: 0, after: 0 });
     });
 
+    it('spinWait: completions are found by polling instead of a blocking wait; without it the thread blocks', () => {
+      const v = value(major, 'run', 'spinWait: the completion thread polls before it blocks');
+      expect(v.plain.spinHits).toBe(0);
+      expect(v.plain.waitHits).toBeGreaterThanOrEqual(6);
+      expect(v.spun.spinHits).toBeGreaterThanOrEqual(1);
+      expect(v.spun.spinHits + v.spun.waitHits).toBeGreaterThanOrEqual(6);
+      expect([...v.plain.mismatches, ...v.spun.mismatches]).toEqual(new Array(12).fill(0));
+    });
+
     it('CUDA graphs: captured per shape, replayed (counted by the driver and session.stats())', () => {
       const v = value(major, 'run', 'CUDA graphs replay per shape');
       expect(v.one).toEqual({ graphs: 1, graphFailures: 0, launched: 4 });
@@ -434,6 +444,130 @@ for (const major of majors) {
       expect(v.created).toBeGreaterThan(10_000);
       expect(v.settled).toBe(v.created);
       expectCleanChild(major, 'run');
+    });
+
+    // ---- I/O: caller-provided outputs, pinned tensors, allocations (issue 11) ------------------
+
+    it('fills caller-provided outputs in place and returns those tensors, also concurrently over two contexts', () => {
+      const v = value(major, 'io', 'caller-provided outputs are filled in place');
+      expect(v).toMatchObject({ same: true, equal: true, mismatches: 0, only: { keys: ['logits'], same: true, mismatches: 0 } });
+      expect(v.concurrent).toEqual(new Array(12).fill(0));
+    });
+
+    it('fills caller-provided outputs of every element type, and an output aliased to its input', () => {
+      expect(value(major, 'io', 'caller-provided outputs of every element type, and an aliased output')).toEqual({
+        dtypes: 0,
+        aliased: 0,
+        aliasedKeys: ['y', 'present'],
+      });
+    });
+
+    it('refuses wrong caller-provided outputs (ERR_SHAPE, ERR_DTYPE) before anything is copied or enqueued', () => {
+      const v = value(major, 'io', 'wrong caller-provided outputs are refused before anything runs');
+      expect(v.shape).toEqual(isError('ERR_SHAPE', 'options.outputs["last_hidden_state"] has dims [3, 6, 4]', 'has 2 at axis 0 ("batch", bound by the feeds)'));
+      expect(v.dtype).toEqual(isError('ERR_DTYPE', 'options.outputs["logits"] is a float32 tensor but output "logits" is float16'));
+      expect(v.unknown).toEqual(isError('ERR_INVALID_ARG', 'unknown output "nope"'));
+      // Dims TypeScript cannot know (a plan without its sidecar) are checked natively, before the copies.
+      expect(v.native).toEqual(isError('ERR_SHAPE', 'options.outputs["last_hidden_state"] has dims [2, 5, 4]', 'produces', 'with dims [2, 6, 4]'));
+      expect(v).toMatchObject({ nativeUntouched: true, untouched: true, enqueued: 0, copied: 0, after: 0 });
+    });
+
+    it('a caller-provided output detached before or during its run rejects that run only, writing none of its targets', () => {
+      const v = value(major, 'io', 'a target detached while its run is in flight rejects that run only');
+      expect(v.beforeEnqueue).toEqual(isError('ERR_INVALID_ARG', 'options.outputs["logits"] holds 0 bytes', 'detached'));
+      expect(v.inFlight).toEqual(isError('ERR_INVALID_ARG', 'options.outputs["logits"] was detached (transferred) while the run was in flight'));
+      expect(v).toMatchObject({ lateOther: 'untouched', after: 0 });
+    });
+
+    it('refuses feeds and targets whose ArrayBuffer was transferred, before anything runs (P0-3)', () => {
+      const v = value(major, 'io', 'detached feeds and targets are refused (P0-3)');
+      expect(v.feed).toEqual(isError('ERR_INVALID_ARG', 'input "input_ids"', 'detached', 'holds 0 of the 8 elements'));
+      expect(v.target).toEqual(isError('ERR_INVALID_ARG', 'options.outputs["logits"]', 'detached'));
+      expect(v).toMatchObject({ enqueued: 0, after: 0 });
+    });
+
+    it('pinned tensors from session.allocPinned() are fed and filled without staging or pageable copies', () => {
+      const v = value(major, 'io', 'pinned tensors from the session are fed and filled without staging');
+      expect(v.locations).toEqual({ feed: 'cpu-pinned', target: 'cpu-pinned', plain: 'cpu', zeroed: true });
+      expect(v).toMatchObject({ bad: [0, 0, 0, 0, 0], same: true, pageable: 0, hostAllocations: 0 });
+      expect(v.wrongType).toEqual(isError('ERR_DTYPE', 'allocPinned() type must be one of', 'got "float64"'));
+      expect(v.disposed).toEqual(isError('ERR_DISPOSED', 'allocPinned() on a disposed tensorrt session'));
+    });
+
+    it('with caller-provided outputs, 2,000 runs allocate no ArrayBuffer, pinned or device memory', () => {
+      const v = value(major, 'io', 'no allocation per run with caller-provided outputs');
+      // No ArrayBuffer is made per run: the bytes held in ArrayBuffers do not grow (they may
+      // shrink, as collected ones are freed late).
+      expect(v.filled.arrayBufferGrowth).toBeLessThanOrEqual(0);
+      expect(v.filled).toMatchObject({ hostAllocations: 0, deviceAllocations: 0 });
+      expect(v.mismatches).toBe(0);
+      // For the record (not asserted: collections in between vary): plain runs' ArrayBuffer growth.
+      console.info(
+        `TensorRT ${major} stand-ins, ${v.runs} runs: plain runs grew ArrayBuffers by ${v.plain.arrayBufferGrowth} B, with targets by ${v.filled.arrayBufferGrowth} B`,
+      );
+    });
+
+    it('refuses input dims whose byte size overflows size_t (native check, ERR_INVALID_ARG)', () => {
+      const v = value(major, 'io', 'sizes that overflow are refused natively (ERR_INVALID_ARG)');
+      expect(v.overflow).toEqual(isError('ERR_INVALID_ARG', 'input "input_ids" dims [2147483648, 1073741824] describe more bytes than fit'));
+      expect(v).toMatchObject({ enqueued: 0, after: 2 });
+    });
+
+    it('DeviceTensors: an output kept on the GPU feeds a second session, as a host round trip would, with no pageable copy', () => {
+      const v = value(major, 'io', 'device tensors: outputs kept on the GPU feed a second session without host copies');
+      expect(v).toEqual({
+        zeroed: true,
+        location: 'gpu-buffer',
+        returned: true,
+        hiddenEqual: true,
+        chainMismatches: 0,
+        sameAsHost: true,
+        deviceOut: true,
+        fromOwn: 0,
+        fromPointer: 0,
+        badPointer: {
+          pastEnd: isError('ERR_INVALID_ARG', '+ 240 bytes runs past its allocation (224 bytes from there)'),
+          otherGpu: isError('ERR_INVALID_ARG', 'is memory of GPU 0, not of GPU 1'),
+          notDevice: isError('ERR_INVALID_ARG', 'the device pointer 0x1000 is not device memory the CUDA driver knows'),
+        },
+        ownAlive: true,
+        pageable: 0,
+      });
+    });
+
+    it('DeviceTensors: another GPU names both devices; wrong dtype or dims and use after dispose are refused before anything runs', () => {
+      const v = value(major, 'io', 'device tensors: dispose, wrong dims or dtype, another GPU, the ONNX Runtime backend');
+      expect(v.otherGpu).toEqual(isError('ERR_INVALID_ARG', 'input "h" is a DeviceTensor on GPU 1, but this session runs on GPU 0'));
+      expect(v.otherGpuTarget).toEqual(isError('ERR_INVALID_ARG', 'options.outputs["z"] is a DeviceTensor on GPU 1', 'GPU 0'));
+      expect(v.wrongDtype).toEqual(isError('ERR_DTYPE', 'options.outputs["z"] is a int32 DeviceTensor but output "z" is float32'));
+      expect(v.wrongDims).toEqual(isError('ERR_SHAPE', 'options.outputs["z"] has dims [3, 2]', 'with dims [2, 2]'));
+      expect(v.onS1).toEqual(['z']);
+      expect(v.disposedFeed).toEqual(isError('ERR_DISPOSED', 'input "h" was disposed'));
+      expect(v.disposedHost).toEqual(isError('ERR_DISPOSED', 'the DeviceTensor was disposed'));
+      expect(v.onnxruntime).toEqual(isError('ERR_INVALID_ARG', 'feeds["h"] is a DeviceTensor (its data is on GPU 1)', 'toHost()'));
+      // Only the run on GPU 1's own session reached the engine.
+      expect(v.enqueued).toBe(1);
+    });
+
+    it('stage timings: each timed run has its own H2D / compute / D2H (present, non-negative), summed consistently in stats()', () => {
+      const v = value(major, 'io', 'stage timings per run and summed in stats()');
+      expect(v).toEqual({
+        allValid: true,
+        bad: new Array(12).fill(0),
+        totalRuns: 12,
+        perContext: 12,
+        consistent: true,
+        untimed: true,
+        perRun: true,
+        plainRuns: 1,
+      });
+    });
+
+    it('the io child settled every promise and exited cleanly', () => {
+      const v = value(major, 'io', '__promises');
+      expect(v.created).toBeGreaterThan(40);
+      expect(v.settled).toBe(v.created);
+      expectCleanChild(major, 'io');
     });
 
     // ---- the end of a process's GPU ------------------------------------------------------------

@@ -17,12 +17,20 @@ export interface Call {
 
 export class FakeContext implements NativeTrtContext {
   disposed = false;
+  /** The targetDims of the last run that finished. */
+  targetDims: number[] | undefined;
   constructor(
     readonly profile: number,
     readonly spec: NativeContextSpec,
     private readonly calls: Call[],
   ) {}
-  run(inputs: ArrayBufferView[], dims: number[], wanted?: number[]): Promise<NativeRunOutput[]> {
+  run(
+    inputs: ArrayBufferView[],
+    dims: number[],
+    wanted?: number[],
+    targets?: (ArrayBufferView | undefined)[],
+    targetDims?: number[],
+  ): Promise<NativeRunOutput[] | undefined> {
     if (this.disposed) throw errorFromCode('ERR_DISPOSED', 'the execution context was disposed');
     return new Promise((resolve, reject) => {
       this.calls.push({
@@ -46,7 +54,15 @@ export class FakeContext implements NativeTrtContext {
             { index: 0, dims: [batch, 2], data: logits.buffer },
             { index: 1, dims: [batch, seq], data: new Uint16Array(batch * seq).fill(0x3c00).buffer },
           ];
-          resolve((wanted ?? [0, 1]).map((i) => all[i]!));
+          const picked = (wanted ?? [0, 1]).map((i) => all[i]!);
+          this.targetDims = targetDims;
+          if (targets === undefined) return resolve(picked);
+          // As the addon: each given target is filled in place; all given resolves undefined.
+          picked.forEach((o, k) => {
+            const t = targets[k];
+            if (t !== undefined) new Uint8Array(t.buffer, t.byteOffset, t.byteLength).set(new Uint8Array(o.data!));
+          });
+          resolve(targets.every((t) => t !== undefined) ? undefined : picked.map((o, k) => (targets[k] === undefined ? o : { index: o.index, dims: o.dims })));
         },
       });
     });
@@ -99,6 +115,10 @@ export class FakeEngine implements NativeTrtEngine {
     if (this.failContexts) throw errorFromCode('ERR_CUDA_OOM', 'cudaMallocAsync failed: cudaErrorMemoryAllocation');
     this.contexts = specs.map((s) => new FakeContext(s.profile, s, this.calls));
     return this.contexts;
+  }
+  allocPinned(bytes: number): ArrayBuffer {
+    // A test double: ordinary memory (the addon's is page-locked).
+    return new ArrayBuffer(bytes);
   }
   dispose(): void {
     this.disposed = true;

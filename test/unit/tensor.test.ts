@@ -7,6 +7,7 @@ import {
   Tensor,
   asTensor,
   castFloat,
+  checkAttached,
   dataTypeFromOnnx,
   isTensorLike,
   bfloat16BitsToFloat32,
@@ -250,5 +251,27 @@ describe('bfloat16 bits', () => {
     expect(float32ToBfloat16Bits(Infinity)).toBe(0x7f80);
     expect(Number.isNaN(bfloat16BitsToFloat32(float32ToBfloat16Bits(NaN)))).toBe(true);
     expect(bfloat16BitsToFloat32(float32ToBfloat16Bits(3.0e38))).toBeCloseTo(3.0e38, -36);
+  });
+});
+
+describe('location and detached memory', () => {
+  it("a Tensor is on the host ('cpu') unless made over a session's pinned memory", () => {
+    expect(new Tensor('float32', new Float32Array(2), [2]).location).toBe('cpu');
+  });
+
+  it('checkAttached refuses a tensor whose ArrayBuffer was transferred after it was made', () => {
+    const t = new Tensor('float32', new Float32Array(4), [2, 2]);
+    expect(() => checkAttached(t, 'input "x"')).not.toThrow();
+    structuredClone(t.data.buffer, { transfer: [t.data.buffer as ArrayBuffer] });
+    expect(() => checkAttached(t, 'input "x"')).toThrow(
+      expect.objectContaining({ code: 'ERR_INVALID_ARG', message: expect.stringContaining('input "x"\'s data was detached') }),
+    );
+  });
+
+  it('asTensor refuses a DeviceTensor with what to do instead', () => {
+    const device = { type: 'float32', dims: [2], location: 'gpu-buffer', device: 1, toHost: async () => undefined };
+    expect(() => asTensor(device, 'feeds["x"]')).toThrow(
+      expect.objectContaining({ code: 'ERR_INVALID_ARG', message: expect.stringContaining('feeds["x"] is a DeviceTensor (its data is on GPU 1)') }),
+    );
   });
 });

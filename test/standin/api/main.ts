@@ -4,16 +4,17 @@
  * then the promise accounting. Bundled by the test with esbuild; also the entry of the worker
  * threads some scenarios start.
  *
- *   node main.mjs build|run|sticky|exit
+ *   node main.mjs build|run|sticky|io|exit
  */
 import { rmSync, writeSync } from 'node:fs';
 import { isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { buildScenarios } from './build-scenarios.js';
 import { errorData, promiseAccounting, workDir } from './harness.js';
 import { exitWithWorkInFlight, stickyScenarios } from './lifecycle-scenarios.js';
+import { ioScenarios } from './io-scenarios.js';
 import { hammer, runScenarios } from './run-scenarios.js';
 
-const groups: Record<string, Record<string, () => Promise<unknown>>> = { build: buildScenarios, run: runScenarios, sticky: stickyScenarios };
+const groups: Record<string, Record<string, () => Promise<unknown>>> = { build: buildScenarios, run: runScenarios, sticky: stickyScenarios, io: ioScenarios };
 
 const say = (o: unknown): void => {
   writeSync(1, `${JSON.stringify(o, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v))}\n`);

@@ -159,7 +159,12 @@ export const runScenarios: Record<string, () => Promise<unknown>> = {
   async '10,000 concurrent runs through the DynamicBatcher'() {
     const model = writeModel('encoder', ENCODER);
     const session = (await track(
-      createSession(model, { backend: 'tensorrt', contexts: 2, build: { cache: tempPath('engines'), dims: { batch: [1, 32], sequence: [1, 16] } } }),
+      createSession(model, {
+        backend: 'tensorrt',
+        contexts: 2,
+        cudaGraphs: false,
+        build: { cache: tempPath('engines'), dims: { batch: [1, 32], sequence: [1, 16] } },
+      }),
     )) as TensorRTSession;
     // Buckets pad every request to 8 or 16 positions: batches mix lengths, and outputs are trimmed back.
     const batcher = new DynamicBatcher(session, { maxBatchSize: 32, maxQueueDelayMs: 1, buckets: [8, 16] });
@@ -181,7 +186,7 @@ export const runScenarios: Record<string, () => Promise<unknown>> = {
   },
 
   async 'abort while queued and while running'() {
-    const session = await track(TensorRTSession.create(await plan(ENCODER, DIMS), { contexts: 1 }));
+    const session = await track(TensorRTSession.create(await plan(ENCODER, DIMS), { contexts: 1, cudaGraphs: false }));
     const rng = new Lcg(15);
     const feeds = () => feedsFor(ENCODER, { batch: 2, sequence: 5 }, rng);
     control().setFaults('cuda.op_delay_us=3000');
@@ -312,7 +317,7 @@ export const runScenarios: Record<string, () => Promise<unknown>> = {
 
   async 'error recorders are cleared: a failure shows its own reason'() {
     const built = await plan(ENCODER, DIMS);
-    const session = await track(TensorRTSession.create(built, { contexts: 1 }));
+    const session = await track(TensorRTSession.create(built, { contexts: 1, cudaGraphs: false }));
     const rng = new Lcg(20);
     // Calls that succeed but report (more than the recorder keeps), then one that fails.
     const ok = await withFaults('trt.enqueue_report=1+', async () => {
@@ -324,6 +329,30 @@ export const runScenarios: Record<string, () => Promise<unknown>> = {
     await track(session.dispose());
     const context = await withFaults('trt.context_report=1,trt.context_oom=2', () => rejection(TensorRTSession.create(built, { contexts: 2 })));
     return { ok, enqueue, context };
+  },
+
+  async 'spinWait: the completion thread polls before it blocks'() {
+    const built = await plan(ENCODER, DIMS);
+    const rng = new Lcg(31);
+    const measure = async (session: TensorRTSession) => {
+      const before = session.stats()[0]!.spin;
+      // Each CUDA operation takes 2 ms, so a run is still in flight when the completion thread first looks.
+      const bad = await withFaults('cuda.op_delay_us=2000', async () => {
+        const out: number[] = [];
+        for (let i = 0; i < 6; i++) out.push(await checked(session, ENCODER, feedsFor(ENCODER, { batch: 2, sequence: 4 }, rng)));
+        return out;
+      });
+      const after = session.stats()[0]!.spin;
+      return { spinHits: after.spinHits - before.spinHits, waitHits: after.waitHits - before.waitHits, mismatches: bad };
+    };
+    const plainSession = await track(TensorRTSession.create(built, { contexts: 1 }));
+    const plain = await measure(plainSession);
+    await track(plainSession.dispose());
+    // A budget far above a run's length: every completion should be found while spinning.
+    const spinning = await track(TensorRTSession.create(built, { contexts: 1, spinWait: 1_000_000 }));
+    const spun = await measure(spinning);
+    await track(spinning.dispose());
+    return { plain, spun };
   },
 
   async 'aliased outputs are bound to their input'() {

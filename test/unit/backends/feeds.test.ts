@@ -211,3 +211,42 @@ describe('limits', () => {
     expect(make({ input_ids: [{ axis: 1, max: 4 }] })).toThrow(/reason must say why/);
   });
 });
+
+describe('detached feeds (P0-3)', () => {
+  /** Detaches `t`'s buffer the way postMessage(..., [buffer]) does. */
+  const detach = (t: Tensor): void => {
+    structuredClone(t.data.buffer, { transfer: [t.data.buffer as ArrayBuffer] });
+  };
+
+  it('refuses a tensor whose ArrayBuffer was transferred after it was made, naming the input, before reading it', () => {
+    const v = new FeedValidator(inputs);
+    const f = ok();
+    detach(f.attention_mask);
+    expect(f.attention_mask.data.length).toBe(0);
+    const e = thrown(() => v.check(f));
+    expect(e).toBeInstanceOf(InvalidArgumentError);
+    expect(e.code).toBe('ERR_INVALID_ARG');
+    expect(e.message).toMatch(/input "attention_mask"'s data was detached \(its ArrayBuffer was transferred/);
+    expect(e.message).toMatch(/holds 0 of the 16 elements its dims \[2, 8\] need/);
+    // The same through the shared validator of validateFeeds().
+    expect(() => validateFeeds(inputs, f)).toThrow(/input "attention_mask"'s data was detached/);
+  });
+
+  it('the other feeds stay usable, and a fresh tensor for the input passes', () => {
+    const v = new FeedValidator(inputs);
+    const f = ok();
+    detach(f.input_ids);
+    expect(() => v.check(f)).toThrow(/input "input_ids"'s data was detached/);
+    expect(f.attention_mask.data.length).toBe(16);
+    const checked = v.check({ ...f, input_ids: ids(2, 8) });
+    expect(checked.tensors[1]).toBe(f.attention_mask);
+    expect(checked.symbolSizes).toEqual([2, 8]);
+  });
+
+  it('an empty tensor whose buffer was transferred holds nothing to read and is accepted', () => {
+    const v = new FeedValidator([{ name: 'x', dtype: 'float32', dims: ['n'] }]);
+    const t = new Tensor('float32', new Float32Array(4).subarray(0, 0), [0]);
+    detach(t);
+    expect(v.check({ x: t }).symbolSizes).toEqual([0]);
+  });
+});

@@ -30,7 +30,7 @@ describe('TensorRTSession over a test double', () => {
   it('creates `contexts` contexts per profile with buffers for the profile max', async () => {
     const { engine, session } = await open({ contexts: 3 });
     expect(engine.contexts.map((c) => c.profile)).toEqual([0, 0, 0, 1, 1, 1]);
-    expect(engine.contexts[0]!.spec).toEqual({ profile: 0, inputBytes: [4 * 16 * 8, 4 * 16 * 8], cudaGraphs: false });
+    expect(engine.contexts[0]!.spec).toEqual({ profile: 0, inputBytes: [4 * 16 * 8, 4 * 16 * 8], cudaGraphs: true, spinWaitMicros: 0 });
     expect(engine.contexts[3]!.spec.inputBytes).toEqual([8 * 64 * 8, 8 * 64 * 8]);
     expect(session.inputs[0]).toEqual({ name: 'input_ids', dtype: 'int64', dims: [-1, -1], profiles: [small, large] });
     expect(session.outputs.map((o) => [o.name, o.dtype])).toEqual([
@@ -42,7 +42,10 @@ describe('TensorRTSession over a test double', () => {
     await session.dispose();
   });
 
-  it('limits contexts to options.profiles and passes cudaGraphs on', async () => {
+  it('limits contexts to options.profiles and passes cudaGraphs on (false turns the default off)', async () => {
+    const off = await open({ contexts: 1, cudaGraphs: false });
+    expect(off.engine.contexts.map((c) => c.spec.cudaGraphs)).toEqual([false, false]);
+    await off.session.dispose();
     const { engine, session } = await open({ profiles: [1], contexts: 1, cudaGraphs: true });
     expect(engine.contexts.map((c) => [c.profile, c.spec.cudaGraphs])).toEqual([[1, true]]);
     await expect(session.run(feeds(2, 4))).rejects.toThrow(
@@ -192,8 +195,23 @@ describe('TensorRTSession over a test double', () => {
     expect(engine.disposed).toBe(true);
   });
 
+  it('passes spinWait to every context as a spin budget in microseconds (true: 200)', async () => {
+    for (const [spinWait, micros] of [
+      [true, 200],
+      [false, 0],
+      [50, 50],
+    ] as const) {
+      const { engine, session } = await open({ contexts: 1, spinWait });
+      expect(engine.contexts.map((c) => c.spec.spinWaitMicros)).toEqual([micros, micros]);
+      await session.dispose();
+    }
+  });
+
   it('validates its options', () => {
-    expect(TensorRTSessionOptionsSchema.parse({ backend: 'tensorrt' })).toMatchObject({ device: 0, contexts: 2, cudaGraphs: false });
+    expect(TensorRTSessionOptionsSchema.parse({ backend: 'tensorrt' })).toMatchObject({ device: 0, contexts: 2, cudaGraphs: true, spinWait: false });
+    expect(() => TensorRTSessionOptionsSchema.parse({ spinWait: -1 })).toThrow();
+    expect(() => TensorRTSessionOptionsSchema.parse({ spinWait: 1.5 })).toThrow();
+    expect(() => TensorRTSessionOptionsSchema.parse({ spinWait: 'yes' })).toThrow();
     expect(() => TensorRTSessionOptionsSchema.parse({ contexts: 0 })).toThrow();
     expect(() => TensorRTSessionOptionsSchema.parse({ graphs: true })).toThrow();
   });

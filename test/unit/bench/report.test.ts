@@ -166,6 +166,16 @@ describe('text', () => {
     );
   });
 
+  it('shows the device stages a TensorRT session timed (means per run), in the text and the markdown detail', () => {
+    const timed = { ...RECORDS[5]!, stages: { runs: 400, h2dMs: 0.012, computeMs: 1.5, d2hMs: 0.03 } };
+    expect(formatRecordSummary(timed)).toContain(
+      "H2D Latency: 0.012 ms, GPU Compute Time: 1.500 ms, D2H Latency: 0.030 ms (means per session.run() over 400 runs, CUDA events on each run's stream)",
+    );
+    expect(benchMarkdown(report([timed]))).toContain('| 0.012 / 1.500 / 0.030 |');
+    // A window without timed runs says not reported, as a session that does not time them.
+    expect(formatRecordSummary({ ...timed, stages: { runs: 0, h2dMs: 0, computeMs: 0, d2hMs: 0 } })).toContain('not reported');
+  });
+
   it('prints skipped backends with the reason, a table row per record, and the notes', () => {
     const t = formatBenchText(report(RECORDS));
     expect(t).toContain('tensorrt: skipped, not measured. ERR_TENSORRT_NOT_FOUND');

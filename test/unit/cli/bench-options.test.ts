@@ -70,8 +70,12 @@ describe('bench command-line parsing', () => {
       seq: { min: 8, max: 64 },
       intraOpNumThreads: 1,
       batcherOptions: { maxBatchSize: 16, maxQueueDelayMs: 0.5, buckets: [16, 32, 64] },
-      tensorrt: { precision: 'fp16', cudaGraphs: false },
+      tensorrt: { precision: 'fp16', cudaGraphs: true, spinWait: false },
     });
+    // --no-cuda-graphs (commander sets cudaGraphs false) turns trtexec 11's default off.
+    expect(benchOptionsFromCli({ cudaGraphs: false }).tensorrt).toMatchObject({ cudaGraphs: false });
+    expect(benchOptionsFromCli({ cudaGraphs: true }).tensorrt).toMatchObject({ cudaGraphs: true });
+    expect(benchOptionsFromCli({ spinWait: true }).tensorrt).toMatchObject({ spinWait: true });
   });
 
   it('refuses flags that cannot work, naming them', () => {
