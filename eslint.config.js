@@ -5,7 +5,7 @@ import tseslint from 'typescript-eslint';
 import prettier from 'eslint-config-prettier';
 
 export default tseslint.config(
-  { ignores: ['node_modules/', 'build/', 'dist/', 'coverage/', '.trt-sdk/', '.device/', 'test/fixtures/'] },
+  { ignores: ['node_modules/', 'build/', 'dist/', 'coverage/', '.trt-sdk/', '.device/', 'test/fixtures/', 'tmp/', 'prebuilds/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   prettier,

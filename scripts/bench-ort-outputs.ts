@@ -21,7 +21,7 @@
  * over every feed used; the script exits 1 if any differs.
  */
 import { spawnSync } from 'node:child_process';
-import { PerformanceObserver, constants } from 'node:perf_hooks';
+import { PerformanceObserver, constants, type PerformanceEntry } from 'node:perf_hooks';
 import { availableParallelism, cpus } from 'node:os';
 import { OnnxRuntimeSession } from '../src/backends/onnxruntime.js';
 import { createEncoderModel, encodeModel, resolveEncoderConfig, Xoshiro128, type EncoderOptions } from '../src/onnx/index.js';

@@ -107,6 +107,7 @@ export {
   type BuiltEngine,
   type BuildProgressEvent,
   type DimRangeInput,
+  type GenerationBuildOptions,
   type ProfileInput,
   type EngineInfo,
   type CacheEntry,

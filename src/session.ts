@@ -72,8 +72,11 @@ export interface RunOptions {
   outputs?: readonly string[] | OutputTargets;
 }
 
-/** Caller-provided output tensors by output name (RunOptions.outputs). */
-export type OutputTargets = Readonly<Record<string, Tensor>>;
+/**
+ * Caller-provided output tensors by output name (RunOptions.outputs): our Tensors or tensor-likes
+ * (an onnxruntime-node Tensor, say), whose data is filled in place.
+ */
+export type OutputTargets = Readonly<Record<string, Tensor | TensorLike>>;
 
 /** Feeds of our Tensors, by input name: what the harness generates and returns. */
 export type Feeds = Readonly<Record<string, Tensor>>;

@@ -46,7 +46,7 @@ describe.each(['workers', 'in-thread'] as const)('caller-provided outputs (%s)',
       expect(Array.from(z.data)).toEqual(Z);
     }
     const plain = await s.run({ x: x() }, { outputs: ['h'] });
-    expect(Array.from(h.data)).toEqual(Array.from(plain.h!.data));
+    expect(Array.from(h.toFloat64())).toEqual(Array.from(plain.h!.toFloat64()));
     await s.dispose();
   });
 
@@ -90,7 +90,7 @@ describe.each(['workers', 'in-thread'] as const)('caller-provided outputs (%s)',
     }
     // transferFeeds would have detached the feed had anything run.
     expect(feed.data.byteLength).toBe(24);
-    expect(Array.from((await s.run({ x: feed })).z!.data)).toEqual(Z);
+    expect(Array.from((await s.run({ x: feed })).z!.toFloat64())).toEqual(Z);
     await s.dispose();
   });
 
@@ -194,8 +194,8 @@ describe('caller-provided outputs through the DynamicBatcher on ONNX Runtime', (
     const plain = await s.run({ x: new Tensor('float32', rows.flat(), [3, 3]) }, { outputs: ['z', 'h'] });
     outs.forEach((o, i) => {
       expect(o.z).toBe(targets[i]!.z);
-      expect(Array.from(o.z!.data)).toEqual(Array.from(plain.z!.data.subarray(2 * i, 2 * i + 2)));
-      expect(Array.from(o.h!.data)).toEqual(Array.from(plain.h!.data.subarray(3 * i, 3 * i + 3)));
+      expect(Array.from(o.z!.toFloat64())).toEqual(Array.from(plain.z!.toFloat64().subarray(2 * i, 2 * i + 2)));
+      expect(Array.from(o.h!.toFloat64())).toEqual(Array.from(plain.h!.toFloat64().subarray(3 * i, 3 * i + 3)));
     });
     await b.close();
     await s.dispose();

@@ -19,7 +19,7 @@ class FnSession implements InferenceSession {
   async run(feeds: Feeds, options: RunOptions = {}): Promise<Outputs> {
     this.runs.push(feeds);
     const all = this.fn(feeds);
-    return Object.fromEntries(Object.entries(all).filter(([k]) => !options.outputs || options.outputs.includes(k)));
+    return Object.fromEntries(Object.entries(all).filter(([k]) => !Array.isArray(options.outputs) || options.outputs.includes(k)));
   }
   async dispose(): Promise<void> {
     this.disposed = true;

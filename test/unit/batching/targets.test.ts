@@ -29,7 +29,7 @@ describe('DynamicBatcher: caller-provided outputs', () => {
     expect(Object.keys(out)).toEqual(['pooled']);
     expect(out.pooled).toBe(lone.pooled);
     const plain = await b.run(request(idsFor(9, 4)));
-    expect(Array.from(lone.pooled.data)).toEqual(Array.from(plain.pooled!.data));
+    expect(Array.from(lone.pooled.toFloat64())).toEqual(Array.from(plain.pooled!.toFloat64()));
     await b.close();
   });
 
