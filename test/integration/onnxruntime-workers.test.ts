@@ -9,27 +9,15 @@ import { setImmediate as turn } from 'node:timers/promises';
 import { describe, expect, it } from 'vitest';
 import { OnnxRuntimeSession } from '../../src/backends/onnxruntime.js';
 import { loadModel, startWorkers } from '../../src/backends/ort-execution.js';
-import { GraphBuilder } from '../../src/onnx/builder.js';
 import { createEncoderModel } from '../../src/onnx/encoder.js';
 import { encodeModel, writeModel } from '../../src/onnx/model.js';
 import { Tensor } from '../../src/tensor.js';
 import type { Outputs } from '../../src/session.js';
+import { affine, affineModel } from './affine-model.js';
 
 const dist = join(__dirname, '..', '..', 'dist', 'index.js');
 const distOnnx = join(__dirname, '..', '..', 'dist', 'exports', 'onnx.js');
 const encoder = encodeModel(createEncoderModel({ preset: 'tiny', seed: 3 }));
-
-// z = x · W + b, W = [[1, 2], [3, 4], [5, 6]], b = [0.5, -0.5]: float32 [batch, 3] -> [batch, 2]
-function affineModel(): Uint8Array {
-  const g = new GraphBuilder({ opset: 17 });
-  const x = g.input('x', 'float32', ['batch', 3]);
-  const w = g.initializer('W', new Tensor('float32', [1, 2, 3, 4, 5, 6], [3, 2]));
-  const b = g.initializer('b', new Tensor('float32', [0.5, -0.5], [2]));
-  g.op('Add', [g.op('MatMul', [x, w]), b], {}, 'z');
-  g.output('z', 'float32', ['batch', 2]);
-  return encodeModel(g.build());
-}
-const affine = (x: readonly number[]): number[] => [x[0]! + 3 * x[1]! + 5 * x[2]! + 0.5, 2 * x[0]! + 4 * x[1]! + 6 * x[2]! - 0.5];
 
 function encoderFeeds(batch: number, seq: number, seed: number) {
   const ids = new BigInt64Array(batch * seq).map((_, i) => BigInt(1 + ((i * 31 + seed * 17) % 1000)));

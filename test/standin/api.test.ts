@@ -12,15 +12,24 @@
  * TRTN_STANDIN_DIR and TRTN_STANDIN_ADDON_DIR point the children at other builds (the
  * sanitizer run, scripts/test-sanitized.mjs), TRTN_STANDIN_PRELOAD at a library they preload.
  */
-import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { existsSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ensureStandins, repoRoot, sdkVersions, standinDir, trtSkipReason } from './helpers.js';
+import {
+  addonDir,
+  addonOf,
+  bundleScenarios,
+  ensureStandins,
+  repoRoot,
+  runScenarioChild,
+  sdkVersions,
+  standinChildEnv,
+  standinDir,
+  trtSkipReason,
+  type ScenarioChild,
+} from './helpers.js';
 
-const addonDir = process.env.TRTN_STANDIN_ADDON_DIR ? resolve(process.env.TRTN_STANDIN_ADDON_DIR) : join(repoRoot, 'build', 'Release');
 const versions = sdkVersions();
-const addonOf = (major: number) => join(addonDir, `tensorrt_node-trt${major}.node`);
 const control = join(standinDir, 'trtn_standin_control.node');
 
 function skipReason(): string {
@@ -38,86 +47,24 @@ const majors = skip ? [0] : Object.keys(versions).map(Number);
 const GROUPS = ['build', 'run', 'sticky', 'io', 'exit'] as const;
 type Group = (typeof GROUPS)[number];
 
-interface Line {
-  scenario: string;
-  ok: boolean;
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  value?: any;
-  error?: { name: string; code?: string; message: string; stack?: string };
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  [key: string]: any;
-}
-
-interface ChildResult {
-  status: number | null;
-  signal: NodeJS.Signals | null;
-  stderr: string;
-  lines: Map<string, Line>;
-}
-
-const results = new Map<string, ChildResult>();
+const results = new Map<string, ScenarioChild>();
 let bundleDir = '';
 let bundle = '';
 
-function run(major: number, group: Group): Promise<ChildResult> {
-  const cacheDir = join(bundleDir, `cache-${major}-${group}`);
-  const env: Record<string, string> = {
-    PATH: process.env.PATH ?? '',
-    HOME: process.env.HOME ?? '',
-    ...Object.fromEntries(Object.entries(process.env).filter((e): e is [string, string] => /^[A-Z]+SAN_OPTIONS$/.test(e[0]) && e[1] !== undefined)),
-    ...(process.env.TRTN_STANDIN_PRELOAD ? { LD_PRELOAD: process.env.TRTN_STANDIN_PRELOAD } : {}),
-    LD_LIBRARY_PATH: standinDir,
-    TENSORRT_LIB_DIR: standinDir,
-    TENSORRT_NODE_ADDON: addonOf(major),
-    TENSORRT_NODE_TRT_MAJOR: String(major),
-    TENSORRT_NODE_CACHE: cacheDir,
+function run(major: number, group: Group): Promise<ScenarioChild> {
+  const env = standinChildEnv(major, {
+    TENSORRT_NODE_CACHE: join(bundleDir, `cache-${major}-${group}`),
     TRTN_STANDIN_CONTROL: control,
     // Two GPUs that differ, for the timing-cache scenario; device 0 is the default one.
     TRTN_STANDIN_DEVICES: 'name=tensorrt-node stand-in GPU,cc=8.9,sms=76;name=tensorrt-node stand-in GPU B,cc=8.9,sms=132,memory=24GiB',
-  };
-  return new Promise((done) => {
-    // --expose-gc: the io group measures allocations per run from a collected heap.
-    const child = spawn(process.execPath, ['--enable-source-maps', '--expose-gc', bundle, group], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 240_000);
-    child.on('close', (status, signal) => {
-      clearTimeout(timer);
-      const lines = new Map<string, Line>();
-      for (const text of stdout.split('\n')) {
-        if (!text.startsWith('{')) continue;
-        try {
-          const l = JSON.parse(text) as Line;
-          lines.set(l.scenario, l);
-        } catch {
-          // not a result line
-        }
-      }
-      done({ status, signal, stderr, lines });
-    });
   });
+  // --expose-gc: the io group measures allocations per run from a collected heap.
+  return runScenarioChild(bundle, ['--expose-gc'], [group], env);
 }
 
 beforeAll(async () => {
   if (skip) return;
-  const { build } = await import('esbuild');
-  // Inside the checkout, so the bundle's external packages resolve from node_modules.
-  mkdirSync(join(repoRoot, 'tmp'), { recursive: true });
-  bundleDir = mkdtempSync(join(repoRoot, 'tmp', 'standin-api-'));
-  bundle = join(bundleDir, 'main.mjs');
-  await build({
-    entryPoints: [join(repoRoot, 'test', 'standin', 'api', 'main.ts')],
-    outfile: bundle,
-    bundle: true,
-    platform: 'node',
-    format: 'esm',
-    target: 'node20',
-    packages: 'external',
-    sourcemap: 'inline',
-    logLevel: 'error',
-  });
+  ({ dir: bundleDir, bundle } = await bundleScenarios(join(repoRoot, 'test', 'standin', 'api', 'main.ts'), 'standin-api'));
   const jobs = majors.flatMap((major) => GROUPS.map((group) => ({ major, group })));
   await Promise.all(jobs.map(async ({ major, group }) => results.set(`${major}/${group}`, await run(major, group))));
 }, 300_000);

@@ -11,15 +11,23 @@
  * function of its feeds), never TensorRT's numerics, and greedy batch == alone cannot hold here
  * (a row's hash covers its left padding). That is checked on ONNX Runtime (test/unit/generation).
  */
-import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ensureStandins, repoRoot, sdkVersions, standinDir, trtSkipReason } from './helpers.js';
+import {
+  addonDir,
+  addonOf,
+  bundleScenarios,
+  ensureStandins,
+  repoRoot,
+  runScenarioChild,
+  sdkVersions,
+  standinChildEnv,
+  trtSkipReason,
+  type ScenarioChild,
+} from './helpers.js';
 
-const addonDir = process.env.TRTN_STANDIN_ADDON_DIR ? resolve(process.env.TRTN_STANDIN_ADDON_DIR) : join(repoRoot, 'build', 'Release');
 const versions = sdkVersions();
-const addonOf = (major: number) => join(addonDir, `tensorrt_node-trt${major}.node`);
 
 function skipReason(): string {
   const s = ensureStandins() || trtSkipReason();
@@ -33,72 +41,19 @@ const skip = skipReason();
 if (skip) console.warn(`generation stand-in tests skipped: ${skip}`);
 const majors = skip ? [0] : Object.keys(versions).map(Number);
 
-interface Line {
-  scenario: string;
-  ok: boolean;
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  value?: any;
-  error?: { name: string; code?: string; message: string; stack?: string };
-}
-
-const results = new Map<number, { status: number | null; signal: NodeJS.Signals | null; stderr: string; lines: Map<string, Line> }>();
+const results = new Map<number, ScenarioChild>();
 let bundleDir = '';
 
-function runChild(major: number, bundle: string): Promise<void> {
+async function runChild(major: number, bundle: string): Promise<void> {
   const work = mkdtempSync(join(bundleDir, `work-${major}-`));
-  const env: Record<string, string> = {
-    PATH: process.env.PATH ?? '',
-    HOME: process.env.HOME ?? '',
-    ...Object.fromEntries(Object.entries(process.env).filter((e): e is [string, string] => /^[A-Z]+SAN_OPTIONS$/.test(e[0]) && e[1] !== undefined)),
-    ...(process.env.TRTN_STANDIN_PRELOAD ? { LD_PRELOAD: process.env.TRTN_STANDIN_PRELOAD } : {}),
-    LD_LIBRARY_PATH: standinDir,
-    TENSORRT_LIB_DIR: standinDir,
-    TENSORRT_NODE_ADDON: addonOf(major),
-    TENSORRT_NODE_TRT_MAJOR: String(major),
-    TENSORRT_NODE_CACHE: join(work, 'default-cache'),
-  };
-  return new Promise((done) => {
-    const child = spawn(process.execPath, ['--enable-source-maps', bundle, work, repoRoot], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 240_000);
-    child.on('close', (status, signal) => {
-      clearTimeout(timer);
-      const lines = new Map<string, Line>();
-      for (const text of stdout.split('\n')) {
-        if (!text.startsWith('{')) continue;
-        try {
-          const l = JSON.parse(text) as Line;
-          lines.set(l.scenario, l);
-        } catch {
-          // not a result line
-        }
-      }
-      results.set(major, { status, signal, stderr, lines });
-      done();
-    });
-  });
+  const env = standinChildEnv(major, { TENSORRT_NODE_CACHE: join(work, 'default-cache') });
+  results.set(major, await runScenarioChild(bundle, [], [work, repoRoot], env));
 }
 
 beforeAll(async () => {
   if (skip) return;
-  const { build } = await import('esbuild');
-  mkdirSync(join(repoRoot, 'tmp'), { recursive: true });
-  bundleDir = mkdtempSync(join(repoRoot, 'tmp', 'standin-generation-'));
-  const bundle = join(bundleDir, 'main.mjs');
-  await build({
-    entryPoints: [join(repoRoot, 'test', 'standin', 'generation-child.ts')],
-    outfile: bundle,
-    bundle: true,
-    platform: 'node',
-    format: 'esm',
-    target: 'node20',
-    packages: 'external',
-    sourcemap: 'inline',
-    logLevel: 'error',
-  });
+  const { dir, bundle } = await bundleScenarios(join(repoRoot, 'test', 'standin', 'generation-child.ts'), 'standin-generation');
+  bundleDir = dir;
   await Promise.all(majors.map((major) => runChild(major, bundle)));
 }, 300_000);
 

@@ -3,8 +3,8 @@
  * are current), says why tests are skipped, and runs the probe programs with the stand-ins on
  * the loader path (LD_LIBRARY_PATH=build/standin, as the addon's tests will run Node).
  */
-import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -92,4 +92,91 @@ export function writeTemp(dir: string, name: string, bytes: Uint8Array | string)
   const path = join(dir, name);
   writeFileSync(path, bytes);
   return path;
+}
+
+/** The addon variants under test: build/Release, or a sanitizer build named by TRTN_STANDIN_ADDON_DIR. */
+export const addonDir = process.env.TRTN_STANDIN_ADDON_DIR ? resolve(process.env.TRTN_STANDIN_ADDON_DIR) : join(repoRoot, 'build', 'Release');
+export const addonOf = (major: number): string => join(addonDir, `tensorrt_node-trt${major}.node`);
+
+/**
+ * The environment of a scenario child for TensorRT `major`: only PATH, HOME and sanitizer
+ * options from ours, the stand-ins on the loader path and as TensorRT, that major's addon, and
+ * `extra`.
+ */
+export function standinChildEnv(major: number, extra: Record<string, string> = {}): Record<string, string> {
+  return {
+    PATH: process.env.PATH ?? '',
+    HOME: process.env.HOME ?? '',
+    ...sanitizerOptions(),
+    ...(process.env.TRTN_STANDIN_PRELOAD ? { LD_PRELOAD: process.env.TRTN_STANDIN_PRELOAD } : {}),
+    LD_LIBRARY_PATH: standinDir,
+    TENSORRT_LIB_DIR: standinDir,
+    TENSORRT_NODE_ADDON: addonOf(major),
+    TENSORRT_NODE_TRT_MAJOR: String(major),
+    ...extra,
+  };
+}
+
+/** Bundles a scenario program into a new folder under tmp/ in the checkout (so its packages resolve). */
+export async function bundleScenarios(entry: string, prefix: string): Promise<{ dir: string; bundle: string }> {
+  const { build } = await import('esbuild');
+  mkdirSync(join(repoRoot, 'tmp'), { recursive: true });
+  const dir = mkdtempSync(join(repoRoot, 'tmp', `${prefix}-`));
+  const bundle = join(dir, 'main.mjs');
+  await build({
+    entryPoints: [entry],
+    outfile: bundle,
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node20',
+    packages: 'external',
+    sourcemap: 'inline',
+    logLevel: 'error',
+  });
+  return { dir, bundle };
+}
+
+/** One JSON line a scenario printed. */
+export interface ScenarioLine {
+  scenario: string;
+  ok: boolean;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  value?: any;
+  error?: { name: string; code?: string; message: string; stack?: string };
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  [key: string]: any;
+}
+
+export interface ScenarioChild {
+  status: number | null;
+  signal: NodeJS.Signals | null;
+  stderr: string;
+  lines: Map<string, ScenarioLine>;
+}
+
+/** Runs `node [nodeArgs] bundle [args]` with `env`, killed after 240 s; collects its scenario lines by name. */
+export function runScenarioChild(bundle: string, nodeArgs: string[], args: string[], env: Record<string, string>): Promise<ScenarioChild> {
+  return new Promise((done) => {
+    const child = spawn(process.execPath, ['--enable-source-maps', ...nodeArgs, bundle, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 240_000);
+    child.on('close', (status, signal) => {
+      clearTimeout(timer);
+      const lines = new Map<string, ScenarioLine>();
+      for (const text of stdout.split('\n')) {
+        if (!text.startsWith('{')) continue;
+        try {
+          const l = JSON.parse(text) as ScenarioLine;
+          lines.set(l.scenario, l);
+        } catch {
+          // not a result line
+        }
+      }
+      done({ status, signal, stderr, lines });
+    });
+  });
 }
