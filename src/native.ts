@@ -262,6 +262,8 @@ export interface NativeRunOutput {
   dims: number[];
   /** Absent for an output written into its caller-provided target. */
   data?: ArrayBuffer;
+  /** True when `data` is a block of the pinned output pool handed over without a copy. */
+  pinned?: boolean;
 }
 
 export interface NativeContextStats {

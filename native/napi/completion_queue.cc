@@ -150,23 +150,39 @@ void CompletionQueue::loop() {
   bool spinning = false;
   bool waited = false;
   std::chrono::steady_clock::time_point spinStart;
+  // The events of one scan and their statuses (reused across scans).
+  std::vector<std::pair<CUevent, int>> probe;
+  std::vector<CUresult> statuses;
   std::unique_lock<std::mutex> lock(mu_);
   for (;;) {
     cv_.wait(lock, [this] { return stopping_ || !pending_.empty(); });
     if (pending_.empty()) return;  // stopping, nothing left
-    // Deliver everything already complete, in any order; then wait on the oldest. The
-    // finished items leave the deque under the lock and are delivered after it is released
-    // (the JS thread may push meanwhile, which invalidates deque iterators).
-    for (auto it = pending_.begin(); it != pending_.end();) {
-      enter(it->device);
-      const CUresult status = cuda::driver().eventQuery(it->event);
-      if (status == CUDA_ERROR_NOT_READY) {
-        ++it;
-        continue;
-      }
-      ready_.emplace_back(std::move(*it), status);
-      it = pending_.erase(it);
+    // Deliver everything already complete, in any order; then wait on the oldest. The events
+    // are queried without the lock (one driver call per item; the JS thread takes the lock
+    // twice per run, and a spinning scan must not hold it off): only this thread removes
+    // items and the JS thread only appends, so the first items are still the ones queried.
+    // The finished items leave the deque under the lock and are delivered after it is
+    // released.
+    probe.clear();
+    for (const Pending& p : pending_) probe.emplace_back(p.event, p.device);
+    lock.unlock();
+    statuses.resize(probe.size());
+    for (std::size_t i = 0; i < probe.size(); i++) {
+      enter(probe[i].second);
+      statuses[i] = cuda::driver().eventQuery(probe[i].first);
     }
+    lock.lock();
+    std::size_t kept = 0;
+    for (std::size_t i = 0; i < probe.size(); i++) {
+      if (statuses[i] == CUDA_ERROR_NOT_READY) {
+        if (kept != i) pending_[kept] = std::move(pending_[i]);
+        kept++;
+      } else {
+        ready_.emplace_back(std::move(pending_[i]), statuses[i]);
+      }
+    }
+    const auto from = pending_.begin() + static_cast<std::ptrdiff_t>(kept);
+    pending_.erase(from, from + static_cast<std::ptrdiff_t>(probe.size() - kept));
     if (!ready_.empty()) {
       (spinning && !waited ? spinHits_ : waitHits_) += ready_.size();
       spinning = false;
@@ -232,7 +248,10 @@ void CompletionQueue::deliver(Pending& pending, CUresult status) {
     stopping = stopping_;
   }
   // While stopping, the environment is going away: free the item without calling into JS.
-  if (stopping) return;
+  if (stopping) {
+    done->item->abandon();
+    return;
+  }
   if (tsfn_.NonBlockingCall(done.get()) == napi_ok) (void)done.release();
 }
 

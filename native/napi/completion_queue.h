@@ -44,6 +44,9 @@ class Completion {
   virtual ~Completion() = default;
   // On the JS thread: the awaited GPU work finished (`error` null) or failed.
   virtual void settle(Napi::Env env, const NativeError* error) = 0;
+  // On the completion thread, while the environment is torn down: the item is freed there
+  // without being settled, so it must let go of JS references without calling N-API.
+  virtual void abandon() noexcept {}
 };
 
 // A Completion that resolves (with undefined) or rejects a promise, holding `keepAlive`

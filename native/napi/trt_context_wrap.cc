@@ -103,6 +103,10 @@ class RunCompletion : public Completion {
     targets_[k] = Napi::Persistent(target.As<Napi::Object>());
   }
   void setFailure(const NativeError& failure) { failure_ = std::make_unique<NativeError>(failure); }
+  // Freed off the JS thread at teardown: the references are dropped with their environment.
+  void abandon() noexcept override {
+    for (auto& t : targets_) t.SuppressDestruct();
+  }
 
   void settle(Napi::Env env, const NativeError* error) override {
     settled_ = true;
@@ -193,6 +197,7 @@ class RunCompletion : public Completion {
         item.Set("index", o.index);
         item.Set("dims", toJs(env, o.dims));
         item.Set("data", data);
+        if (o.block) item.Set("pinned", true);
         out.Set(static_cast<uint32_t>(i), item);
       }
       resolve(out);

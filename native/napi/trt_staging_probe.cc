@@ -73,6 +73,10 @@ class ProbeCompletion : public Completion {
         targets_(std::move(targets)) {}
   ~ProbeCompletion() override { state_->busy = false; }
   Napi::Promise promise() const { return deferred_.Promise(); }
+  // Freed off the JS thread at teardown: the references are dropped with their environment.
+  void abandon() noexcept override {
+    for (auto& t : targets_) t.SuppressDestruct();
+  }
 
   void settle(Napi::Env env, const NativeError* error) override {
     state_->busy = false;

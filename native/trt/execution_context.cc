@@ -341,6 +341,16 @@ std::vector<ExecutionContext::Output> EngineContext::enqueue(const std::vector<I
   // Reports of earlier calls (TensorRT may record errors on calls that succeed, and keeps a
   // bounded number) must not stand in for this run's reasons.
   recorder_->clear();
+  // Declared outside the try: on a failure after the first copy was enqueued, the stream is
+  // drained (below) before these blocks go back to the output pool, so no pending copy lands
+  // in a block another run has taken.
+  std::vector<Output> out;
+  bool enqueued = false;
+  const auto drain = [&] {
+    // Only on a failed run: this thread waits for the copies already queued. Its own error,
+    // if any, is the one being thrown already.
+    if (enqueued) static_cast<void>(cuda::driver().streamSynchronize(stream_->get()));
+  };
   try {
     cuda::DeviceGuard guard(engine_->device());
     if (inputs.size() != inputs_.size()) {
@@ -412,6 +422,7 @@ std::vector<ExecutionContext::Output> EngineContext::enqueue(const std::vector<I
     }
     // Copies go after every shape was accepted, so a refused shape leaves nothing enqueued.
     // Pinned feeds are copied from where they are; others through the pinned staging buffer.
+    enqueued = true;
     if (timed) mark(0);
     for (std::size_t i = 0; i < inputs.size(); i++) {
       Binding& b = inputs_[i];
@@ -432,7 +443,6 @@ std::vector<ExecutionContext::Output> EngineContext::enqueue(const std::vector<I
     infer(changed);
     if (timed) mark(2);
     shapesStale_ = false;
-    std::vector<Output> out;
     out.reserve(wanted.size());
     for (std::size_t k = 0; k < wanted.size(); k++) {
       const int index = wanted[k];
@@ -465,6 +475,10 @@ std::vector<ExecutionContext::Output> EngineContext::enqueue(const std::vector<I
     return out;
   } catch (const NativeError& e) {
     if (e.sticky()) engine_->markLost();
+    drain();
+    throw;
+  } catch (...) {
+    drain();
     throw;
   }
 }

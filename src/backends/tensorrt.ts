@@ -494,7 +494,12 @@ export class TensorRTSession implements InferenceSession {
           tensors,
         ),
       );
-      return raceAbort(work, options.signal, 'run()');
+      // A run that the stream reads from or writes to the caller's memory (caller-provided
+      // outputs, device or pinned feeds) rejects on abort only once the native run is done, so
+      // nothing is written into, or read from, memory the caller has taken back. Aborted while
+      // waiting for a context, it rejects at once.
+      const callerMemory = targets !== undefined || tensors.some((t) => t instanceof DeviceTensor || (t as Tensor).location === 'cpu-pinned');
+      return callerMemory ? work : raceAbort(work, options.signal, 'run()');
     } catch (e) {
       return Promise.reject(e);
     }
@@ -607,6 +612,8 @@ export class TensorRTSession implements InferenceSession {
       // until the run is done with their memory.
       void feeds.length;
     }
+    // Aborted while it ran: the results are dropped (a raced run has already rejected).
+    if (signal?.aborted) throw abortErrorFrom(signal, 'run()');
     const out: Outputs = {};
     if (timings !== undefined) runTimings.set(out, Object.freeze(timings));
     if (targets !== undefined) {
@@ -616,6 +623,9 @@ export class TensorRTSession implements InferenceSession {
     }
     for (const r of results!) {
       const meta = this.#meta.outputs[r.index]!;
+      // Above 64 KiB an output may be an array over a pinned block (no copy): marked so, its
+      // location says 'cpu-pinned', and fed back it is read by the stream as a pinned feed.
+      if (r.pinned === true) markPinned(r.data!);
       const array = new DATA_TYPES[meta.dtype].array(r.data!) as TensorData;
       out[meta.name] = new Tensor(meta.dtype, array, r.dims);
     }

@@ -441,6 +441,14 @@ for (const major of majors) {
       expect(v.disposed).toEqual(isError('ERR_DISPOSED', 'allocPinned() on a disposed tensorrt session'));
     });
 
+    it('an output handed over as a pinned block says cpu-pinned; an aborted run over a pinned feed rejects and the session serves on', () => {
+      const v = value(major, 'io', 'outputs handed over as pinned blocks say cpu-pinned and are read in place when fed back');
+      expect(v.locations).toEqual({ hidden: 'cpu-pinned', logits: 'cpu' });
+      expect(v.bad).toBe(0);
+      expect(v.aborted).toEqual(isError('ERR_ABORTED'));
+      expect(v.after).toBe(0);
+    });
+
     it('with caller-provided outputs, 2,000 runs allocate no ArrayBuffer, pinned or device memory', () => {
       const v = value(major, 'io', 'no allocation per run with caller-provided outputs');
       // No ArrayBuffer is made per run: the bytes held in ArrayBuffers do not grow (they may

@@ -19,6 +19,8 @@ export class FakeContext implements NativeTrtContext {
   disposed = false;
   /** The targetDims of the last run that finished. */
   targetDims: number[] | undefined;
+  /** Outputs come back flagged as blocks of the pinned output pool (as the addon's above 64 KiB). */
+  pinnedOutputs = false;
   constructor(
     readonly profile: number,
     readonly spec: NativeContextSpec,
@@ -54,6 +56,7 @@ export class FakeContext implements NativeTrtContext {
             { index: 0, dims: [batch, 2], data: logits.buffer },
             { index: 1, dims: [batch, seq], data: new Uint16Array(batch * seq).fill(0x3c00).buffer },
           ];
+          if (this.pinnedOutputs) for (const o of all) o.pinned = true;
           const picked = (wanted ?? [0, 1]).map((i) => all[i]!);
           this.targetDims = targetDims;
           if (targets === undefined) return resolve(picked);

@@ -9,7 +9,7 @@ import { DeviceBuffer, Stream, copy } from '../../../src/cuda.js';
 import { loadAddon } from '../../../src/native.js';
 import { engineMeta, profileInputBytes } from '../../../src/backends/tensorrt-io.js';
 import { validateFeeds } from '../../../src/backends/feeds.js';
-import type { ModelSpec } from '../models.js';
+import { encoderSpec, type ModelSpec } from '../models.js';
 import { Lcg, changed, counters, mismatches, outcome, rejection, sleep, track, withFaults, writeModel } from './harness.js';
 import { ALIASED, DTYPES, ENCODER, feedsFor } from './specs.js';
 
@@ -220,6 +220,26 @@ export const ioScenarios: Record<string, () => Promise<unknown>> = {
       wrongType: wrongType.ok ? 'allocated' : wrongType.error,
       disposed: disposed.ok ? 'allocated' : disposed.error,
     };
+  },
+
+  async 'outputs handed over as pinned blocks say cpu-pinned and are read in place when fed back'() {
+    // last_hidden_state at 8 x 16 x 256 float32 is 128 KiB: above the zero-copy threshold (64 KiB).
+    const WIDE = encoderSpec({ hidden: 256 });
+    const session = await track(TensorRTSession.create(await plan(WIDE, DIMS, 'wide'), { contexts: 1 }));
+    const feeds = feedsFor(WIDE, { batch: 8, sequence: 16 }, new Lcg(41));
+    const out = await track(session.run(feeds));
+    const locations = { hidden: out.last_hidden_state!.location, logits: out.logits!.location };
+    const bad = mismatches(WIDE, feeds, out);
+    // Aborted while it runs, a run reading a pinned feed in place rejects only when it is done.
+    const pinned = session.allocPinned('int64', [8, 16]);
+    (pinned.data as BigInt64Array).set(feeds.input_ids!.data as BigInt64Array);
+    const ac = new AbortController();
+    const aborted = session.run({ input_ids: pinned, attention_mask: feeds.attention_mask! }, { signal: ac.signal });
+    ac.abort();
+    const abortedRun = await outcome(aborted);
+    const after = await outcome(session.run(feeds));
+    await track(session.dispose());
+    return { locations, bad, aborted: abortedRun.ok ? 'resolved' : abortedRun.error, after: after.ok ? mismatches(WIDE, feeds, after.value) : -1 };
   },
 
   async 'no allocation per run with caller-provided outputs'() {

@@ -96,6 +96,80 @@ describe('caller-provided outputs on a TensorRT session (test double)', () => {
   });
 });
 
+describe('abort on a TensorRT session (test double)', () => {
+  const settled = (p: Promise<unknown>) => {
+    const state = { done: false };
+    p.then(
+      () => (state.done = true),
+      () => (state.done = true),
+    );
+    return state;
+  };
+
+  it('a run writing caller-provided outputs rejects on abort only once the addon is done with them', async () => {
+    const { engine, session } = await open({ contexts: 1 });
+    const logits = Tensor.zeros('float32', [2, 2]);
+    const ac = new AbortController();
+    const p = session.run(feeds(2, 4), { outputs: { logits }, signal: ac.signal });
+    await tick();
+    expect(engine.calls).toHaveLength(1);
+    ac.abort();
+    const state = settled(p);
+    await tick();
+    // The stream may still write `logits`: the caller must not have it back yet.
+    expect(state.done).toBe(false);
+    engine.calls[0]!.finish();
+    await expect(p).rejects.toMatchObject({ code: 'ERR_ABORTED' });
+    // Once rejected, nothing writes the target any more; the next run works.
+    const q = session.run(feeds(2, 4), { outputs: { logits } });
+    await tick();
+    engine.calls[1]!.finish();
+    await expect(q).resolves.toMatchObject({ logits });
+    await session.dispose();
+  });
+
+  it('a plain run rejects at once, and a run aborted while it waits for a context never reaches the addon', async () => {
+    const { engine, session } = await open({ contexts: 1 });
+    const ac = new AbortController();
+    const first = session.run(feeds(1, 2), { signal: ac.signal });
+    const logits = Tensor.zeros('float32', [1, 2]);
+    const waiting = session.run(feeds(1, 2), { outputs: { logits }, signal: ac.signal });
+    await tick();
+    expect(engine.calls).toHaveLength(1);
+    ac.abort();
+    await expect(first).rejects.toMatchObject({ code: 'ERR_ABORTED' });
+    await expect(waiting).rejects.toMatchObject({ code: 'ERR_ABORTED' });
+    engine.calls[0]!.finish();
+    await tick();
+    expect(engine.calls).toHaveLength(1);
+    await session.dispose();
+  });
+
+  it('outputs handed over as pinned blocks say cpu-pinned, and fed back they hold an abort until the run is done', async () => {
+    const { engine, session } = await open({ contexts: 1 });
+    engine.contexts[0]!.pinnedOutputs = true;
+    const p = session.run(feeds(1, 2));
+    await tick();
+    engine.calls[0]!.finish();
+    const out = await p;
+    expect(out.hidden!.location).toBe('cpu-pinned');
+    expect(out.logits!.location).toBe('cpu-pinned');
+    // A feed the stream reads in place (here: a pinned one) keeps the run until the addon is done.
+    const ids = session.allocPinned('int64', [1, 2]);
+    ids.data.set([1n, 2n]);
+    const ac = new AbortController();
+    const q = session.run({ input_ids: ids, attention_mask: new Tensor('int64', [1n, 1n], [1, 2]) }, { signal: ac.signal });
+    await tick();
+    ac.abort();
+    const state = settled(q);
+    await tick();
+    expect(state.done).toBe(false);
+    engine.calls[1]!.finish();
+    await expect(q).rejects.toMatchObject({ code: 'ERR_ABORTED' });
+    await session.dispose();
+  });
+});
+
 describe('pinned tensors and stage totals (test double)', () => {
   it('allocPinned() gives a zero-filled tensor of the type and dims; refuses types TensorRT does not exchange', async () => {
     const { session } = await open({ contexts: 1 });
