@@ -4,7 +4,7 @@
  */
 import { DTypeError, InvalidArgumentError, ShapeError, abortErrorFrom, describe } from '../errors.js';
 import type { TensorInfo } from '../session.js';
-import { Tensor, asTensor, formatDims } from '../tensor.js';
+import { Tensor, asTensor, checkAttached, formatDims } from '../tensor.js';
 
 /** Checks RunOptions.outputs against the session's outputs; returns the names to fetch. */
 export function selectOutputs(outputs: readonly TensorInfo[], wanted: unknown): string[] {
@@ -52,6 +52,7 @@ export function resolveOutputs(outputs: readonly TensorInfo[], wanted: unknown):
     }
     const value = record[name];
     const t = value instanceof Tensor ? value : asTensor(value, `options.outputs[${JSON.stringify(name)}]`);
+    checkAttached(t, `options.outputs[${JSON.stringify(name)}]`);
     if (t.type !== info.dtype) {
       throw new DTypeError(`options.outputs[${JSON.stringify(name)}] is a ${t.type} tensor but output ${JSON.stringify(name)} is ${info.dtype}`);
     }

@@ -32,7 +32,7 @@ import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import type * as Ort from 'onnxruntime-node';
-import { FileError, OnnxRuntimeError } from '../errors.js';
+import { FileError, InvalidArgumentError, OnnxRuntimeError, abortErrorFrom } from '../errors.js';
 import type { Tensor } from '../tensor.js';
 import { OrtWorkerPool, type RunMessage } from './ort-pool.js';
 import { ortWorkerSource, type SharedModel, type WireTarget, type WireTensor, type WireValueMetadata } from './ort-worker.js';
@@ -234,17 +234,23 @@ export async function startInThread(model: LoadedModel, options: StartOptions): 
         fetchArg = prealloc;
       }
       const work = session.run(ortFeeds, fetchArg as Ort.InferenceSession.FetchesType, { logSeverityLevel: runOptions.logSeverityLevel as 0 }).then(
-        (result) =>
-          fetches.map((name) => {
+        (result) => {
+          // Every output is checked before any target is copied into, so a refused run writes none of those.
+          for (const name of fetches) {
             const t = result[name];
             if (t === undefined) throw new OrtRunFailure(`ONNX Runtime returned no value for output "${name}"`);
             const target = targets?.get(name);
+            if (target !== undefined) checkTargetResult(name, target, t.dims);
+          }
+          return fetches.map((name) => {
+            const t = result[name]!;
+            const target = targets?.get(name);
             if (target === undefined) return { name, type: t.type, dims: [...t.dims], data: t.data as ArrayBufferView };
             // onnxruntime-node 1.30 also hands back a copy of each preallocated output (measured): dropped here.
-            checkTargetResult(name, target, t.dims);
             if (target.data.buffer instanceof SharedArrayBuffer) copyBytes(t.data as ArrayBufferView, target.data);
             return { name, type: target.type, dims: [...target.dims], data: target.data };
-          }),
+          });
+        },
         (e: unknown) => {
           const message = (e as Error).message;
           throw (targets !== undefined ? ortTargetShapeError(message, e) : undefined) ?? new OrtRunFailure(message, { cause: e });
@@ -253,6 +259,14 @@ export async function startInThread(model: LoadedModel, options: StartOptions): 
       pending.add(work);
       const forget = (): void => void pending.delete(work);
       work.then(forget, forget);
+      // With caller-provided outputs ONNX Runtime writes the caller's memory until the run
+      // ends: an abort rejects then, never before (the outputs are dropped).
+      if (targets !== undefined) {
+        return work.then((out) => {
+          if (runOptions.signal?.aborted) throw abortErrorFrom(runOptions.signal, 'run()');
+          return out;
+        });
+      }
       return raceAbort(work, runOptions.signal, 'run()');
     },
     async release() {
@@ -310,25 +324,30 @@ export async function startWorkers(model: LoadedModel, options: WorkerStartOptio
     },
     async run(feeds, fetches, runOptions) {
       const targets = runOptions.targets;
-      const plan = targets === undefined ? undefined : planTargets(targets, scratch);
+      // The scratch block is taken at the first posting (a run refused or aborted before it
+      // reached a worker takes none) and kept by later postings of the same run.
+      let plan: TargetPlan | undefined;
       // Made at each posting (a run goes to a second worker when the first dies before starting it).
       const message = (move: boolean): RunMessage => {
         const { wire, transfer, once } = wireFeeds(feeds, runOptions.transfer ?? false, move);
+        if (targets !== undefined) plan ??= planTargets(targets, scratch);
         const request = { feeds: wire, fetches: [...fetches], ...(plan ? { targets: plan.wire } : {}), logSeverityLevel: runOptions.logSeverityLevel };
         return { request, transfer, once };
       };
-      if (targets === undefined || plan === undefined) {
+      if (targets === undefined) {
         const answer = await pool.run(message, [], runOptions.signal);
         if (answer.type === 'failed') throw new OrtRunFailure(answer.message);
         return answer.outputs;
       }
       // A run that is rejected (aborted, its worker lost) keeps its block: the worker may still write it.
       const answer = await pool.run(message, [], runOptions.signal);
+      // An answer comes only from a worker the run was posted to, so its plan was made.
+      const posted = plan!;
       try {
         if (answer.type === 'failed') throw new OrtRunFailure(answer.message);
-        return readTargets(targets, plan, answer.filled ?? []);
+        return readTargets(targets, posted, answer.filled ?? []);
       } finally {
-        if (plan.block !== undefined) scratch.give(plan.block);
+        if (posted.block !== undefined) scratch.give(posted.block);
       }
     },
     release: () => pool.close(),
@@ -347,6 +366,15 @@ export function wireFeeds(feeds: readonly WireTensor[], transfer: boolean, move 
   const wire = feeds.map((f) => {
     const view = f.data;
     const buffer = view.buffer;
+    // A queued run's message is made when it is posted: its feeds were checked at run(), but
+    // the caller may have moved one of their buffers since (Node drops a message whose transfer
+    // list holds a detached buffer, without an error, so the run would never settle).
+    if (view.byteLength === 0 && f.dims.every((d) => d > 0)) {
+      throw new InvalidArgumentError(
+        `input ${JSON.stringify(f.name)}'s data was detached (its ArrayBuffer was transferred) while the run waited for a worker; ` +
+          `dims [${f.dims.join(', ')}] need ${f.dims.reduce((a, b) => a * b, 1)} elements; keep a feed's memory until its run settles`,
+      );
+    }
     if (buffer instanceof SharedArrayBuffer) return f;
     const whole = view.byteOffset === 0 && view.byteLength === buffer.byteLength;
     if (transfer && move && whole) {
@@ -436,13 +464,16 @@ function readTargets(
   plan: TargetPlan,
   filled: readonly { name: string; dims: number[]; written: boolean }[],
 ): WireTensor[] {
+  // Every output is checked before any target is written, so a refused run writes none.
+  for (const w of plan.wire) {
+    const f = filled.find((x) => x.name === w.name);
+    if (f === undefined) throw new OrtRunFailure(`the worker returned no value for output "${w.name}"`);
+    checkTargetResult(w.name, targets.get(w.name)!, f.dims);
+    if (!f.written) throw new OrtRunFailure(`the worker did not write output "${w.name}"`);
+  }
   const out: WireTensor[] = [];
   for (const w of plan.wire) {
     const target = targets.get(w.name)!;
-    const f = filled.find((x) => x.name === w.name);
-    if (f === undefined) throw new OrtRunFailure(`the worker returned no value for output "${w.name}"`);
-    checkTargetResult(w.name, target, f.dims);
-    if (!f.written) throw new OrtRunFailure(`the worker did not write output "${w.name}"`);
     if (w.buffer !== target.data.buffer) copyBytes(new Uint8Array(w.buffer, w.byteOffset, w.byteLength), target.data);
     out.push({ name: w.name, type: target.type, dims: [...target.dims], data: target.data });
   }

@@ -32,7 +32,7 @@
  *   see ort-worker.ts): on process exit, the 'exit' handler waits for native calls to return.
  */
 import { Worker, type ResourceLimits, type TransferListItem } from 'node:worker_threads';
-import { DisposedError, QueueFullError, WorkerError, abortErrorFrom } from '../errors.js';
+import { DisposedError, InvalidArgumentError, QueueFullError, TensorRTNodeError, WorkerError, abortErrorFrom } from '../errors.js';
 import { NATIVE_BUSY, NATIVE_IDLE, NATIVE_STOPPED, type FromWorker, type ToWorker, type WireValueMetadata } from './ort-worker.js';
 
 /** How long process exit waits, in total, for workers to leave native calls. */
@@ -206,7 +206,9 @@ export class OrtWorkerPool {
     if (this.#lost) return Promise.reject(this.#lost);
     if (signal?.aborted) return Promise.reject(abortErrorFrom(signal, 'run()'));
     const waiting = this.load.queued;
-    if (waiting >= this.#maxQueue && !this.#slots.some((slot) => this.#takes(slot, 0))) {
+    // maxQueue 0: a free worker takes the run at once, unless runs put back (their worker died) wait for it first.
+    const free = this.#slots.some((slot) => this.#takes(slot, 0)) && (this.#maxQueue > 0 || this.#queue.length === 0);
+    if (waiting >= this.#maxQueue && !free) {
       const busy = this.#slots.filter((slot) => !this.#takes(slot, 0)).length;
       const limit = this.#maxQueue === 0 ? 'maxQueue is 0 (no run waits for a worker)' : `${waiting} runs already wait for one (maxQueue ${this.#maxQueue})`;
       return Promise.reject(new QueueFullError(`run() refused: no worker is free (${busy} of ${this.size} busy) and ${limit}`));
@@ -453,7 +455,13 @@ export class OrtWorkerPool {
       Atomics.store(slot.words, word, 0);
       slot.postings.pop();
       slot.nextSeq--;
-      this.#settle(job, undefined, e);
+      this.#settle(
+        job,
+        undefined,
+        e instanceof TensorRTNodeError
+          ? e
+          : new InvalidArgumentError(`the run's feeds could not be posted to its worker: ${(e as Error).message}`, { cause: e }),
+      );
     }
   }
 

@@ -108,6 +108,25 @@ describe.each(['workers', 'in-thread'] as const)('caller-provided outputs (%s)',
     await s.dispose();
   });
 
+  it("writes no target of a run refused after it ran (another target's dim differs), and refuses a detached target up front", async () => {
+    const s = await open();
+    const z = Tensor.zeros('float32', [2, 2]);
+    z.data.fill(9);
+    const err = await s.run({ x: x() }, { outputs: { z, nz: Tensor.zeros('int64', [2, 4]) } }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ShapeError);
+    // In worker mode every output is checked before any target is written. In-thread, ONNX
+    // Runtime writes the preallocated fetches itself while it runs (docs/io.md: unspecified).
+    if (execution === 'workers') expect(Array.from(z.data)).toEqual([9, 9, 9, 9]);
+    const gone = Tensor.zeros('float32', [2, 2]);
+    structuredClone(gone.data.buffer, { transfer: [gone.data.buffer as ArrayBuffer] });
+    await expect(s.run({ x: x() }, { outputs: { z: gone } })).rejects.toMatchObject({
+      code: 'ERR_INVALID_ARG',
+      message: expect.stringContaining('options.outputs["z"]\'s data was detached'),
+    });
+    expect(Array.from((await s.run({ x: x() }, { outputs: { z } })).z!.toFloat64())).toEqual(Z);
+    await s.dispose();
+  });
+
   it('refuses device-resident tensors as feeds and as outputs, naming them', async () => {
     const s = await open();
     // Tensor-likes with onnxruntime's `location` (a DeviceTensor has 'gpu-buffer' and toHost()).
@@ -176,6 +195,32 @@ describe('caller-provided outputs of aborted runs (workers)', () => {
       await s.run(feeds, { outputs: [info.name] });
       expect(target.data.every((v) => v === 0)).toBe(true);
     }
+    await s.dispose();
+  });
+});
+
+describe('caller-provided outputs of aborted runs (in-thread)', () => {
+  it('reject only once ONNX Runtime is done writing them', async () => {
+    const bytes = encodeModel(createEncoderModel({ preset: 'tiny', seed: 5 }));
+    const s = await OnnxRuntimeSession.create(bytes, { execution: 'in-thread', intraOpNumThreads: 1 });
+    const [batch, seq] = [16, 128];
+    const feeds = {
+      input_ids: new Tensor('int64', new BigInt64Array(batch * seq).fill(7n), [batch, seq]),
+      attention_mask: new Tensor('int64', new BigInt64Array(batch * seq).fill(1n), [batch, seq]),
+    };
+    const info = s.outputs[0]!;
+    const dims = info.dims.map((d) => (d === 'batch' ? batch : d === 'sequence' ? seq : (d as number)));
+    const want = (await s.run(feeds, { outputs: [info.name] }))[info.name]!;
+    const target = Tensor.zeros('float32', dims);
+    const ac = new AbortController();
+    const aborted = s.run(feeds, { outputs: { [info.name]: target }, signal: ac.signal });
+    ac.abort();
+    await expect(aborted).rejects.toMatchObject({ code: 'ERR_ABORTED' });
+    // Rejected after ONNX Runtime wrote the target: nothing writes it any more.
+    const snapshot = Float32Array.from(target.data as Float32Array);
+    await new Promise((r) => setTimeout(r, 20));
+    expect(Array.from(target.data as Float32Array)).toEqual(Array.from(snapshot));
+    expect(Array.from(snapshot)).toEqual(Array.from(want.data as Float32Array));
     await s.dispose();
   });
 });

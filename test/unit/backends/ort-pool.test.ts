@@ -303,6 +303,18 @@ describe('OrtWorkerPool', () => {
     await pool.close();
   });
 
+  it('rejects a run whose message cannot be posted (a detached buffer) with ERR_INVALID_ARG, and serves on', async () => {
+    const pool = await startPool(1);
+    const value = new Float32Array([1, 2]);
+    structuredClone(value.buffer, { transfer: [value.buffer] });
+    await expect(pool.run({ action: 'echo', value }, [])).rejects.toMatchObject({
+      code: 'ERR_INVALID_ARG',
+      message: expect.stringContaining('could not be posted to its worker'),
+    });
+    expect((await echo(pool, 3)).outputs[0]!.data[0]).toBe(3);
+    await pool.close();
+  });
+
   it('closes after the runs the workers have, rejects queued and later runs, and is idempotent', async () => {
     const pool = await startPool(1);
     const ac = new AbortController();
