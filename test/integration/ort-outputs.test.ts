@@ -173,17 +173,23 @@ describe('caller-provided outputs on the encoder, both modes', () => {
   });
 });
 
+/** A session of the tiny encoder with feeds of 16 x 128 tokens (a run long enough to abort), its first output and that output's dims. */
+async function encoderRun(execution: 'workers' | 'in-thread') {
+  const bytes = encodeModel(createEncoderModel({ preset: 'tiny', seed: 5 }));
+  const s = await OnnxRuntimeSession.create(bytes, { execution, intraOpNumThreads: 1 });
+  const [batch, seq] = [16, 128];
+  const feeds = {
+    input_ids: new Tensor('int64', new BigInt64Array(batch * seq).fill(7n), [batch, seq]),
+    attention_mask: new Tensor('int64', new BigInt64Array(batch * seq).fill(1n), [batch, seq]),
+  };
+  const info = s.outputs[0]!;
+  const dims = info.dims.map((d) => (d === 'batch' ? batch : d === 'sequence' ? seq : (d as number)));
+  return { s, feeds, info, dims };
+}
+
 describe('caller-provided outputs of aborted runs (workers)', () => {
   it('are never written, also in a SharedArrayBuffer, while the worker finishes the run', async () => {
-    const bytes = encodeModel(createEncoderModel({ preset: 'tiny', seed: 5 }));
-    const s = await OnnxRuntimeSession.create(bytes, { execution: 'workers', intraOpNumThreads: 1 });
-    const [batch, seq] = [16, 128];
-    const feeds = {
-      input_ids: new Tensor('int64', new BigInt64Array(batch * seq).fill(7n), [batch, seq]),
-      attention_mask: new Tensor('int64', new BigInt64Array(batch * seq).fill(1n), [batch, seq]),
-    };
-    const info = s.outputs[0]!;
-    const dims = info.dims.map((d) => (d === 'batch' ? batch : d === 'sequence' ? seq : (d as number)));
+    const { s, feeds, info, dims } = await encoderRun('workers');
     const size = dims.reduce((a, b) => a * b, 1);
     const targets = [Tensor.zeros('float32', dims), new Tensor('float32', new Float32Array(new SharedArrayBuffer(size * 4)), dims)];
     for (const target of targets) {
@@ -201,15 +207,7 @@ describe('caller-provided outputs of aborted runs (workers)', () => {
 
 describe('caller-provided outputs of aborted runs (in-thread)', () => {
   it('reject only once ONNX Runtime is done writing them', async () => {
-    const bytes = encodeModel(createEncoderModel({ preset: 'tiny', seed: 5 }));
-    const s = await OnnxRuntimeSession.create(bytes, { execution: 'in-thread', intraOpNumThreads: 1 });
-    const [batch, seq] = [16, 128];
-    const feeds = {
-      input_ids: new Tensor('int64', new BigInt64Array(batch * seq).fill(7n), [batch, seq]),
-      attention_mask: new Tensor('int64', new BigInt64Array(batch * seq).fill(1n), [batch, seq]),
-    };
-    const info = s.outputs[0]!;
-    const dims = info.dims.map((d) => (d === 'batch' ? batch : d === 'sequence' ? seq : (d as number)));
+    const { s, feeds, info, dims } = await encoderRun('in-thread');
     const want = (await s.run(feeds, { outputs: [info.name] }))[info.name]!;
     const target = Tensor.zeros('float32', dims);
     const ac = new AbortController();
