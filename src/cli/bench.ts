@@ -364,7 +364,7 @@ export function registerBench(program: Command): void {
     .option('--queue-delay <ms>', 'batcher maxQueueDelayMs (default 0)')
     .option('--buckets <list>', 'batcher sequence-length buckets, e.g. 32,64,128')
     .option('--max-outstanding <n>', 'open loop: most requests out at once; later arrivals are dropped and counted (default 512)')
-    .option('--threads <n>', 'ONNX Runtime intra-op threads (default: its own, one per core)')
+    .option('--threads <n>', 'ONNX Runtime intra-op threads per session (default in worker threads: max(1, floor(min(cores - 1, physical cores) / contexts)))')
     .option('--fp16', 'TensorRT: build an FP16 engine (ONNX Runtime still runs FP32)')
     .option('--contexts <n>', 'TensorRT execution contexts (default 2)')
     .option('--cuda-graphs', 'TensorRT: capture and replay CUDA graphs per input shape (the default)')
