@@ -52,7 +52,7 @@ export function resolveOutputs(outputs: readonly TensorInfo[], wanted: unknown):
     }
     const value = record[name];
     const t = value instanceof Tensor ? value : asTensor(value, `options.outputs[${JSON.stringify(name)}]`);
-    checkAttached(t, `options.outputs[${JSON.stringify(name)}]`);
+    if (t.data.length !== t.size) checkAttached(t, `options.outputs[${JSON.stringify(name)}]`);
     if (t.type !== info.dtype) {
       throw new DTypeError(`options.outputs[${JSON.stringify(name)}] is a ${t.type} tensor but output ${JSON.stringify(name)} is ${info.dtype}`);
     }

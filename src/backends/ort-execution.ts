@@ -25,7 +25,8 @@
  * (so a run aborted mid-way never writes the caller's memory). A target's buffer is never
  * moved. An output whose dims (data-dependent ones) differ from its target's is not written and
  * rejects with ERR_SHAPE. In-thread, a run aborted after run() was called still executes (in
- * onnxruntime-node's setImmediate) and writes its targets then.
+ * onnxruntime-node's setImmediate) and writes its targets, so with targets an abort rejects
+ * only once that run has ended.
  */
 import { open, readFile, readdir } from 'node:fs/promises';
 import { createRequire } from 'node:module';
@@ -33,7 +34,7 @@ import { availableParallelism } from 'node:os';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import type * as Ort from 'onnxruntime-node';
 import { FileError, InvalidArgumentError, OnnxRuntimeError, abortErrorFrom } from '../errors.js';
-import type { Tensor } from '../tensor.js';
+import { elementCount, formatDims, type Tensor } from '../tensor.js';
 import { OrtWorkerPool, type RunMessage } from './ort-pool.js';
 import { ortWorkerSource, type SharedModel, type WireTarget, type WireTensor, type WireValueMetadata } from './ort-worker.js';
 import { checkTargetResult, raceAbort } from './common.js';
@@ -372,7 +373,7 @@ export function wireFeeds(feeds: readonly WireTensor[], transfer: boolean, move 
     if (view.byteLength === 0 && f.dims.every((d) => d > 0)) {
       throw new InvalidArgumentError(
         `input ${JSON.stringify(f.name)}'s data was detached (its ArrayBuffer was transferred) while the run waited for a worker; ` +
-          `dims [${f.dims.join(', ')}] need ${f.dims.reduce((a, b) => a * b, 1)} elements; keep a feed's memory until its run settles`,
+          `dims ${formatDims(f.dims)} need ${elementCount(f.dims)} elements; keep a feed's memory until its run settles`,
       );
     }
     if (buffer instanceof SharedArrayBuffer) return f;

@@ -15,30 +15,15 @@
 import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  addonDir,
-  addonOf,
-  bundleScenarios,
-  ensureStandins,
-  repoRoot,
-  runScenarioChild,
-  sdkVersions,
-  standinChildEnv,
-  standinDir,
-  trtSkipReason,
-  type ScenarioChild,
-} from './helpers.js';
+import { addonSkipReason, bundleScenarios, repoRoot, runScenarioChild, sdkVersions, standinChildEnv, standinDir, type ScenarioChild } from './helpers.js';
 
 const versions = sdkVersions();
 const control = join(standinDir, 'trtn_standin_control.node');
 
 function skipReason(): string {
-  const s = ensureStandins() || trtSkipReason();
+  const s = addonSkipReason();
   if (s) return s;
-  if (!existsSync(control)) return `${control} was not built (node-api-headers missing?)`;
-  const missing = Object.keys(versions).filter((m) => !existsSync(addonOf(Number(m))));
-  if (missing.length > 0) return `no addon for TensorRT ${missing.join(', ')} in ${addonDir} (npm run build:addon)`;
-  return '';
+  return existsSync(control) ? '' : `${control} was not built (node-api-headers missing?)`;
 }
 const skip = skipReason();
 if (skip) console.warn(`public-API stand-in tests skipped: ${skip}`);

@@ -14,26 +14,13 @@
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  addonDir,
-  addonOf,
-  bundleScenarios,
-  ensureStandins,
-  repoRoot,
-  runScenarioChild,
-  sdkVersions,
-  standinChildEnv,
-  trtSkipReason,
-  type ScenarioChild,
-} from './helpers.js';
+import { addonSkipReason, bundleScenarios, repoRoot, runScenarioChild, sdkVersions, standinChildEnv, type ScenarioChild } from './helpers.js';
 
 const versions = sdkVersions();
 
 function skipReason(): string {
-  const s = ensureStandins() || trtSkipReason();
+  const s = addonSkipReason();
   if (s) return s;
-  const missing = Object.keys(versions).filter((m) => !existsSync(addonOf(Number(m))));
-  if (missing.length > 0) return `no addon for TensorRT ${missing.join(', ')} in ${addonDir} (npm run build:addon)`;
   if (!existsSync(join(repoRoot, 'dist', 'cli', 'index.js'))) return 'dist/ is missing (npm run build:ts): the CLI scenario runs bin/tensorrt-node.js';
   return '';
 }

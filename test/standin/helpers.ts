@@ -98,6 +98,14 @@ export function writeTemp(dir: string, name: string, bytes: Uint8Array | string)
 export const addonDir = process.env.TRTN_STANDIN_ADDON_DIR ? resolve(process.env.TRTN_STANDIN_ADDON_DIR) : join(repoRoot, 'build', 'Release');
 export const addonOf = (major: number): string => join(addonDir, `tensorrt_node-trt${major}.node`);
 
+/** Why the stand-in suites cannot run the addon here ('' when they can): no stand-ins, no headers, or an addon variant missing. */
+export function addonSkipReason(): string {
+  const s = ensureStandins() || trtSkipReason();
+  if (s) return s;
+  const missing = Object.keys(sdkVersions()).filter((m) => !existsSync(addonOf(Number(m))));
+  return missing.length > 0 ? `no addon for TensorRT ${missing.join(', ')} in ${addonDir} (npm run build:addon)` : '';
+}
+
 /**
  * The environment of a scenario child for TensorRT `major`: only PATH, HOME and sanitizer
  * options from ours, the stand-ins on the loader path and as TensorRT, that major's addon, and
